@@ -1,0 +1,34 @@
+# The two commands of the quick start are `make demo` and `make test`; both run `make setup` first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 5000
+
+.PHONY: setup system demo test serve clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+setup: system $(STAMP)  ## install Debian packages and .venv (idempotent, quick the second time)
+
+system:  ## Debian packages: PostgreSQL and PostGIS (via sudo when not root)
+	@bash docker/install-system-deps.sh
+
+$(STAMP): pyproject.toml
+	@echo "sdi setup: creating $(VENV) and installing sdi into it"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+demo: setup  ## start PostGIS, load the sample gmina and serve it at http://127.0.0.1:5000
+	$(BIN)/sdi demo --port $(PORT)
+
+test: setup  ## run the test suite against a real, throw-away PostGIS
+	$(BIN)/python -m pytest
+
+clean:  ## stop the embedded cluster and delete .sdi and .venv
+	-@test -x $(BIN)/sdi && $(BIN)/sdi db stop
+	rm -rf .sdi $(VENV)

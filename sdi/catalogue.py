@@ -1,0 +1,106 @@
+"""What is loaded: the catalogue schema, its versioned migrations, layers and load history."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg import sql
+
+from sdi import sqlfiles
+from sdi.db import connect
+from sdi.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Any fixed number: it serialises concurrent `sdi init` runs on one database.
+_MIGRATION_LOCK = 7_211_466
+
+
+@dataclass
+class Layer:
+    """One (city, theme) as currently loaded."""
+
+    city: str
+    theme: str
+    feature_count: int
+    reject_count: int
+    loaded_at: datetime
+    source: str
+    load_id: int
+
+
+def migrate(conn: psycopg.Connection) -> list[str]:
+    """Apply the migrations this database lacks, in one transaction; returns the names applied."""
+    applied: list[str] = []
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", [_MIGRATION_LOCK])
+        conn.execute("CREATE SCHEMA IF NOT EXISTS sdi")
+        conn.execute("CREATE TABLE IF NOT EXISTS sdi.schema_migrations ("
+                     " version integer PRIMARY KEY, name text NOT NULL,"
+                     " applied_at timestamptz NOT NULL DEFAULT now())")
+        done = {r[0] for r in conn.execute("SELECT version FROM sdi.schema_migrations")}
+        for version, name, text in sqlfiles.migrations():
+            if version in done:
+                continue
+            conn.execute(text)
+            conn.execute("INSERT INTO sdi.schema_migrations (version, name) VALUES (%s, %s)", [version, name])
+            applied.append(name)
+            logger.info("applied migration %s", name)
+    return applied
+
+
+def open_catalogue(settings: Settings | None = None) -> psycopg.Connection:
+    """A connection to a database whose catalogue is migrated to the newest version."""
+    conn = connect(settings)
+    migrate(conn)
+    return conn
+
+
+def layers(conn: psycopg.Connection) -> list[Layer]:
+    """Every (city, theme) currently loaded."""
+    return [Layer(*row) for row in conn.execute(sqlfiles.load("layers.sql"))]
+
+
+def published_themes(conn: psycopg.Connection) -> list[str]:
+    """The themes with data, in name order: each becomes one API collection."""
+    return [r[0] for r in conn.execute("SELECT DISTINCT theme FROM sdi.layers ORDER BY theme")]
+
+
+def theme_extent(conn: psycopg.Connection, theme: str) -> tuple[list[float] | None, int]:
+    """The CRS84 bbox [minx, miny, maxx, maxy] of a theme, and its feature count."""
+    query = sql.SQL(sqlfiles.load("theme_extents.sql")).format(table=sqlfiles.theme_table(theme))
+    minx, miny, maxx, maxy, count = conn.execute(query).fetchone()
+    bbox = None if minx is None else [minx, miny, maxx, maxy]
+    return bbox, count
+
+
+def record_load(conn: psycopg.Connection, *, city: str, theme: str, source: str, source_layer: str | None,
+                feature_count: int, reject_count: int, detected: dict) -> int:
+    """Insert the provenance row of a load (inside the caller's transaction); returns its id."""
+    row = conn.execute(
+        "INSERT INTO sdi.loads (city, theme, source, source_layer, feature_count, reject_count, detected)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING load_id",
+        [city, theme, source, source_layer, feature_count, reject_count, psycopg.types.json.Jsonb(detected)],
+    ).fetchone()
+    return row[0]
+
+
+def set_current(conn: psycopg.Connection, *, city: str, theme: str, load_id: int) -> None:
+    """Make a load the current one of its (city, theme)."""
+    conn.execute("INSERT INTO sdi.layers (city, theme, load_id) VALUES (%s, %s, %s)"
+                 " ON CONFLICT (city, theme) DO UPDATE SET load_id = EXCLUDED.load_id",
+                 [city, theme, load_id])
+
+
+def record_rejects(conn: psycopg.Connection, load_id: int, rejects: list[dict]) -> None:
+    """Store every rejected feature with its reason."""
+    if not rejects:
+        return
+    with conn.cursor().copy("COPY sdi.rejects (load_id, source_index, reason, properties, geom_wkt)"
+                            " FROM STDIN") as copy:
+        for r in rejects:
+            copy.write_row([load_id, r["index"], r["reason"], psycopg.types.json.Jsonb(r["properties"]),
+                            r.get("geom_wkt")])

@@ -1,0 +1,233 @@
+"""The `sdi` command line: thin commands over the stage modules. Errors become one-line messages here only."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from sdi.errors import SdiError
+from sdi.settings import get_settings
+
+logger = logging.getLogger(__name__)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log what each stage does.")
+@click.option("--debug", is_flag=True, help="Show the full traceback of an unexpected error.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool, debug: bool) -> None:
+    """sdi: load, harmonise and publish municipal spatial data on PostGIS and OGC API Features.
+
+    \b
+    Quick start:
+      sdi db start                                  # embedded PostGIS under $SDI_HOME (./.sdi)
+      sdi load drogi.shp --city 1465011 --theme roads
+      sdi layers                                    # what is loaded
+      sdi serve                                     # OGC API Features at http://127.0.0.1:5000
+
+    Set SDI_DATABASE_URL to use an existing PostGIS instead of the embedded one.
+    """
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = {"debug": debug}
+
+
+@cli.group()
+def db() -> None:
+    """Manage the embedded PostGIS cluster (ignored when SDI_DATABASE_URL is set)."""
+
+
+def _external() -> bool:
+    if get_settings().database_url:
+        err.print("SDI_DATABASE_URL is set: sdi uses that database and starts no cluster of its own.")
+        return True
+    return False
+
+
+@db.command("start")
+def db_start() -> None:
+    """Create (first time) and start the cluster in $SDI_HOME.
+
+    Example: SDI_HOME=/srv/sdi sdi db start
+    """
+    from sdi.catalogue import migrate
+    from sdi.db import Cluster, connect
+
+    if _external():
+        return
+    cluster = Cluster()
+    state = cluster.start()
+    with connect() as conn:
+        migrate(conn)
+    out.print(f"PostGIS is running on 127.0.0.1:{state.port} (data in {state.data_dir})")
+
+
+@db.command("stop")
+def db_stop() -> None:
+    """Stop the cluster; its data stays for the next start."""
+    from sdi.db import Cluster
+
+    if _external():
+        return
+    out.print("stopped" if Cluster().stop() else "not running")
+
+
+@db.command("status")
+def db_status() -> None:
+    """Say whether the cluster runs; exit code 0 when it does, 3 when not."""
+    from sdi.db import Cluster
+
+    if _external():
+        return
+    cluster = Cluster()
+    running = cluster.is_running()
+    out.print(f"running ({cluster.home})" if running else f"not running ({cluster.home})")
+    sys.exit(0 if running else 3)
+
+
+@db.command("url")
+def db_url() -> None:
+    """Print the connection URL of the database in use, e.g. for psql "$(sdi db url)"."""
+    from sdi.db import Cluster
+
+    settings = get_settings()
+    url = settings.database_url or Cluster().url()
+    if url is None:
+        raise SdiError("the embedded PostGIS has not been created yet", "run `sdi db start`")
+    click.echo(url)
+
+
+@db.command("destroy")
+@click.confirmation_option(prompt="Delete the embedded cluster and all its data?")
+def db_destroy() -> None:
+    """Stop the cluster and delete all its data."""
+    from sdi.db import Cluster
+
+    if not _external():
+        Cluster().destroy()
+        out.print("destroyed")
+
+
+@cli.command()
+def init() -> None:
+    """Create or migrate the catalogue schema (idempotent; every command does it on demand)."""
+    from sdi.catalogue import migrate
+    from sdi.db import connect
+
+    with connect() as conn:
+        applied = migrate(conn)
+    out.print(f"applied {', '.join(applied)}" if applied else "catalogue is up to date")
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--city", required=True, help="7-digit TERYT code of the gmina, e.g. 1465011 (Warszawa).")
+@click.option("--theme", required=True, help="Theme id, e.g. roads, buildings, public_services.")
+@click.option("--layer", help="Layer to read when the source holds several.")
+@click.option("--encoding", help="Text encoding of the attributes, e.g. cp1250 (overrides .cpg).")
+@click.option("--crs", help="CRS of the coordinates, e.g. EPSG:2178 (overrides .prj).")
+@click.option("--dry-run", is_flag=True, help="Read, repair and harmonise, but write nothing.")
+@click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write the load report as JSON.")
+def load(path: Path, city: str, theme: str, layer: str | None, encoding: str | None, crs: str | None,
+         dry_run: bool, report_path: Path | None) -> None:
+    """Load a vector file as THEME for one city, replacing that city's previous load atomically.
+
+    \b
+    Examples:
+      sdi load drogi.shp --city 1465011 --theme roads
+      sdi load budynki.gpkg --city 1261011 --theme buildings --layer budynki
+      sdi load szkoly.zip --city 0201011 --theme public_services --report load.json
+    """
+    from sdi.pipeline import run_load
+
+    with err.status("loading…") as status:
+        report = run_load(path, city=city, theme=theme, layer=layer, encoding=encoding, crs=crs, dry_run=dry_run,
+                          step=lambda s: status.update(f"{path.name}: {s}…"))
+    verb = "would load" if dry_run else "loaded"
+    out.print(f"{verb} {report.features_loaded} features of {theme} for city {city} from {path.name} "
+              f"({report.features_rejected} rejected, {report.geometries_repaired} repaired, "
+              f"CRS {report.detected.get('crs')} from {report.detected.get('crs_source')}) in {report.seconds:.2f} s")
+    if report_path:
+        report_path.write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False, default=str))
+
+
+@cli.command()
+def layers() -> None:
+    """List what is loaded: city, theme, feature count, when loaded."""
+    from sdi.catalogue import layers as list_layers
+    from sdi.catalogue import open_catalogue
+
+    with open_catalogue() as conn:
+        rows = list_layers(conn)
+    table = Table("city", "theme", "features", "rejected", "loaded at", "source")
+    for r in rows:
+        table.add_row(r.city, r.theme, str(r.feature_count), str(r.reject_count),
+                      r.loaded_at.strftime("%Y-%m-%d %H:%M:%S"), Path(r.source).name)
+    out.print(table if rows else "nothing loaded yet: try `sdi load FILE --city TERYT --theme THEME`")
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to listen on [default: 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port to listen on [default: 5000].")
+@click.option("--workers", type=int, default=None, help="Server worker processes [default: 2].")
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve every loaded theme as OGC API Features through pygeoapi, until Ctrl-C.
+
+    Example: sdi serve --port 5000, then open http://127.0.0.1:5000/collections
+    """
+    from sdi.publish import serve as run_server
+
+    s = get_settings()
+    host, port, workers = host or s.host, port or s.port, workers or s.workers
+    out.print(f"serving OGC API Features at http://{host}:{port}/ (Ctrl-C to stop)")
+    sys.exit(run_server(s, host=host, port=port, workers=workers))
+
+
+@cli.command()
+@click.option("--port", type=int, default=None, help="Port to serve on [default: 5000].")
+@click.option("--no-serve", is_flag=True, help="Load the sample data but do not start the server.")
+@click.pass_context
+def demo(ctx: click.Context, port: int | None, no_serve: bool) -> None:
+    """Start PostGIS, load the sample gmina (TERYT 2699011) and serve it."""
+    from sdi.sample import SAMPLE_CITY, write_sample
+
+    ctx.invoke(db_start)
+    for theme, path in write_sample(get_settings().home_abs / "sample").items():
+        ctx.invoke(load, path=path, city=SAMPLE_CITY, theme=theme, layer=None, encoding=None, crs=None,
+                   dry_run=False, report_path=None)
+    if not no_serve:
+        ctx.invoke(serve, host=None, port=port, workers=None)
+
+
+def main() -> None:
+    """Entry point of the `sdi` script: one line per error, never a traceback unless --debug."""
+    debug = "--debug" in sys.argv
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except SdiError as exc:
+        fix = f" Fix: {exc.fix}." if exc.fix else ""
+        err.print(f"error: {exc.message}.{fix}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # the last resort: still one line, with the way to more detail
+        if debug:
+            raise
+        err.print(f"internal error: {type(exc).__name__}: {exc}. Fix: rerun with --debug and report it.",
+                  highlight=False, soft_wrap=True)
+        sys.exit(70)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Publish: the pygeoapi configuration generated from the catalogue, and the server that reads it.
+
+The configuration is derived, never edited by hand: one collection per theme with data.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import yaml
+
+from sdi import catalogue
+from sdi.catalogue import open_catalogue
+from sdi.db import database_url
+from sdi.errors import ConfigError, ServeError
+from sdi.settings import Settings, child_env, get_settings
+
+logger = logging.getLogger(__name__)
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+
+
+def build_config(conn: psycopg.Connection, settings: Settings, host: str, port: int) -> dict:
+    """The whole pygeoapi configuration for what the catalogue holds now."""
+    server = _yaml(settings.config_dir / "server.yaml")
+    url = f"http://{host}:{port}"
+    resources = {theme: _collection(conn, settings, theme, server) for theme in catalogue.published_themes(conn)}
+    return {
+        "server": {
+            "bind": {"host": host, "port": port}, "url": url,
+            "mimetype": "application/json; charset=UTF-8", "encoding": "utf-8", "gzip": False,
+            "languages": ["pl", "en"], "pretty_print": False,
+            "limits": server.get("limits", {"default_items": 1000, "max_items": 10000}),
+            "map": server["map"],
+        },
+        "logging": {"level": "ERROR"},
+        "metadata": {
+            "identification": {
+                "title": server["title"], "description": server["description"],
+                "keywords": server.get("keywords", []), "keywords_type": "theme",
+                "terms_of_service": server.get("terms_of_service"), "url": server.get("url"),
+            },
+            "license": server["license"], "provider": server["provider"], "contact": server["contact"],
+        },
+        "resources": resources,
+    }
+
+
+def _collection(conn: psycopg.Connection, settings: Settings, theme: str, server: dict) -> dict:
+    schema_file = settings.config_dir / "schemas" / f"{theme}.yaml"
+    schema = _yaml(schema_file) if schema_file.exists() else {}
+    title = schema.get("title", {"pl": theme, "en": theme})
+    bbox, count = catalogue.theme_extent(conn, theme)
+    return {
+        "type": "collection",
+        "title": title,
+        "description": {lang: f"{title[lang]} ({count} features, EPSG:2180 storage)" for lang in ("pl", "en")},
+        "keywords": [theme, *server.get("keywords", [])[:3]],
+        "extents": {"spatial": {"bbox": bbox or [14.1, 49.0, 24.2, 54.9], "crs": CRS84}},
+        "providers": [{"type": "feature", "name": "sdi.provider.SdiProvider",
+                       "data": {"theme": theme}, "id_field": "fid"}],
+    }
+
+
+def write_config(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 5000) -> tuple[Path, Path]:
+    """Write config.yml and openapi.yml under $SDI_HOME/pygeoapi; returns both paths."""
+    from pygeoapi.openapi import get_oas  # heavy import, only when serving
+
+    settings = settings or get_settings()
+    with open_catalogue(settings) as conn:
+        config = build_config(conn, settings, host, port)
+    folder = settings.home_abs / "pygeoapi"
+    folder.mkdir(parents=True, exist_ok=True)
+    config_path, openapi_path = folder / "config.yml", folder / "openapi.yml"
+    config_path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    openapi_path.write_text(yaml.safe_dump(get_oas(config), allow_unicode=True), encoding="utf-8")
+    return config_path, openapi_path
+
+
+def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 5000, workers: int = 2) -> int:
+    """Run pygeoapi under gunicorn until Ctrl-C; returns its exit code."""
+    settings = settings or get_settings()
+    config_path, openapi_path = write_config(settings, host, port)
+    env = child_env(PYGEOAPI_CONFIG=str(config_path), PYGEOAPI_OPENAPI=str(openapi_path),
+                    SDI_DATABASE_URL=database_url(settings))
+    cmd = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
+           "--no-control-socket", "--access-logfile", "-", "pygeoapi.flask_app:APP"]
+    try:
+        proc = subprocess.Popen(cmd, env=env)
+    except OSError as exc:
+        raise ServeError(f"cannot start gunicorn: {exc}", "run `make setup` to install the server") from None
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGINT)
+        return proc.wait()
+
+
+def _yaml(path: Path) -> dict:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: not found", "run sdi from the project folder or set SDI_CONFIG_DIR") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML ({exc})", "fix the file's syntax") from None

@@ -1,0 +1,48 @@
+"""Typed settings from `SDI_*` environment variables: nothing else in sdi reads os.environ."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Every geometry is stored in PUWG 1992, the national grid of Poland.
+STORAGE_SRID = 2180
+
+#: The project's own config/ folder, found from the package so that sdi works from any folder.
+_PROJECT_CONFIG = Path(__file__).resolve().parent.parent / "config"
+
+
+class Settings(BaseSettings):
+    """Everything sdi can be told through the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="SDI_", extra="ignore")
+
+    home: Path = Field(default=Path(".sdi"), description="where the embedded cluster and generated files live")
+    database_url: str | None = Field(default=None, description="an external PostGIS; unset means the embedded cluster")
+    pg_bin: Path | None = Field(default=None, description="folder of initdb/pg_ctl; default: newest /usr/lib/postgresql/*/bin")
+    config_dir: Path = Field(default=_PROJECT_CONFIG, description="schemas, mappings and server.yaml")
+    host: str = "127.0.0.1"
+    port: int = 5000
+    workers: int = 2
+
+    @property
+    def home_abs(self) -> Path:
+        """SDI_HOME as an absolute path, so that child processes agree on it."""
+        return self.home.expanduser().resolve()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, read once."""
+    return Settings()
+
+
+def child_env(**overrides: str) -> dict[str, str]:
+    """The environment for a child process (pygeoapi, gunicorn) with SDI_* overrides."""
+    env = dict(os.environ)
+    env.update({k: v for k, v in overrides.items() if v is not None})
+    return env
