@@ -1,0 +1,118 @@
+"""Test fixtures: a real, throw-away PostGIS for the run, and a fresh database for each test.
+
+With SDI_TEST_DATABASE_URL set, that server is used (its role needs CREATEDB). Otherwise the run starts
+its own embedded cluster in a mode-700 temporary folder, as a user's `mktemp -d` would be. If PostGIS
+cannot be started the run fails: nothing here ever skips for want of a database.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+
+from sdi.catalogue import migrate
+from sdi.db import Cluster
+from sdi.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+SDI = str(Path(sys.executable).with_name("sdi"))
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory) -> str:
+    """URL of a PostGIS server (its maintenance database) for the whole run."""
+    url = os.environ.get("SDI_TEST_DATABASE_URL")
+    cluster = None
+    if not url:
+        home = tmp_path_factory.mktemp("sdi_home")
+        os.chmod(home, 0o700)
+        cluster = Cluster(Settings(home=home))
+        url = cluster.start().url()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        version = conn.execute("SELECT postgis_full_version()").fetchone()[0]
+        assert version.startswith("POSTGIS="), version
+        conn.execute("DROP DATABASE IF EXISTS sdi_template")
+        conn.execute("CREATE DATABASE sdi_template")
+    template = _with_dbname(url, "sdi_template")
+    with psycopg.connect(template) as conn:
+        migrate(conn)
+    yield url
+    if cluster:
+        cluster.destroy()
+
+
+@pytest.fixture
+def db_url(server_url) -> str:
+    """A fresh, migrated database for one test."""
+    name = f"sdi_test_{os.getpid()}_{next(_counter)}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE sdi_template')
+    yield _with_dbname(server_url, name)
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def settings(db_url, tmp_path) -> Settings:
+    """Settings pointing at the test's own database and a temporary SDI_HOME."""
+    return Settings(home=tmp_path / "home", database_url=db_url)
+
+
+@pytest.fixture
+def sample(tmp_path):
+    """The demo's sample gmina, freshly generated: {theme: path}."""
+    from sdi.sample import write_sample
+
+    return write_sample(tmp_path / "sample")
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The real Polish files beside the checkout; tests that need them skip where they are absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is absent (it is present in CI)")
+    return SHARED_DATA
+
+
+def run_sdi(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the installed `sdi` script as a user would."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SDI_")}
+    full_env.update(env or {})
+    return subprocess.run([SDI, *args], env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(url: str, proc: subprocess.Popen, seconds: float = 60) -> None:
+    """Poll until the server answers, failing early with its output if it died."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited with {proc.returncode}: {proc.stdout.read() if proc.stdout else ''}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"server did not answer at {url} within {seconds} s")
+
+
+def _with_dbname(url: str, dbname: str) -> str:
+    return psycopg.conninfo.make_conninfo(url, dbname=dbname)

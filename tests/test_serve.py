@@ -1,0 +1,71 @@
+"""Publish end to end: load, start `sdi serve` (real pygeoapi under gunicorn), read the API over HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+import requests
+
+from conftest import SDI, free_port, wait_for_http
+from sdi.pipeline import run_load
+from sdi.sample import SAMPLE_CITY
+
+
+@pytest.fixture
+def api(settings, sample, db_url, tmp_path):
+    for theme, path in sample.items():
+        run_load(path, city=SAMPLE_CITY, theme=theme, settings=settings)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SDI_")}
+    env.update(SDI_DATABASE_URL=db_url, SDI_HOME=str(tmp_path / "home"))
+    proc = subprocess.Popen([SDI, "serve", "--port", str(port), "--workers", "1"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{base}/collections?f=json", proc)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_collections_list_every_loaded_theme(api):
+    body = requests.get(f"{api}/collections", params={"f": "json"}, timeout=10).json()
+    ids = {c["id"] for c in body["collections"]}
+    assert ids == {"roads", "buildings", "public_services"}
+    roads = next(c for c in body["collections"] if c["id"] == "roads")
+    minx, miny, maxx, maxy = roads["extent"]["spatial"]["bbox"][0]
+    assert 20.5 < minx < maxx < 20.8 and 50.8 < miny < maxy < 50.95
+
+
+def test_items_are_geojson_in_lon_lat_with_city(api):
+    body = requests.get(f"{api}/collections/public_services/items", params={"f": "json"}, timeout=10).json()
+    assert body["numberMatched"] == 6 and len(body["features"]) == 6
+    feature = body["features"][0]
+    lon, lat = feature["geometry"]["coordinates"]
+    assert 20.6 < lon < 20.7 and 50.85 < lat < 50.92  # lon first, not swapped
+    assert feature["properties"]["city"] == SAMPLE_CITY
+    assert feature["properties"]["fid"] == feature["id"]
+    names = {f["properties"]["name"] for f in body["features"]}
+    assert "Przedszkole Samorządowe „Słoneczko”" in names
+
+
+def test_bbox_and_single_item(api):
+    everything = requests.get(f"{api}/collections/buildings/items", params={"f": "json"}, timeout=10).json()
+    lon, lat = everything["features"][0]["geometry"]["coordinates"][0][0]
+    bbox = f"{lon - 0.001},{lat - 0.001},{lon + 0.001},{lat + 0.001}"
+    some = requests.get(f"{api}/collections/buildings/items", params={"f": "json", "bbox": bbox}, timeout=10).json()
+    assert 0 < some["numberMatched"] < everything["numberMatched"]
+    fid = some["features"][0]["id"]
+    one = requests.get(f"{api}/collections/buildings/items/{fid}", params={"f": "json"}, timeout=10)
+    assert one.status_code == 200 and one.json()["id"] == fid
+    assert requests.get(f"{api}/collections/buildings/items/999999", params={"f": "json"}, timeout=10).status_code == 404
+
+
+def test_html_page_shows_a_map(api):
+    page = requests.get(f"{api}/collections/roads/items", params={"f": "html"}, timeout=10)
+    assert page.status_code == 200
+    html = page.content.decode("utf-8")  # the page declares UTF-8 in <meta>, not in its Content-Type
+    assert "L.map('items-map')" in html and "ul. Świętokrzyska" in html
