@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from sdi import cli_config
 from sdi.errors import SdiError
 from sdi.settings import get_settings
 
@@ -130,30 +131,37 @@ def init() -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--city", required=True, help="7-digit TERYT code of the gmina, e.g. 1465011 (Warszawa).")
 @click.option("--theme", required=True, help="Theme id, e.g. roads, buildings, public_services.")
+@click.option("--mapping", "mapping_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Mapping YAML [default: config/mappings/<city>/<theme>.yaml, else match columns by name].")
 @click.option("--layer", help="Layer to read when the source holds several.")
 @click.option("--encoding", help="Text encoding of the attributes, e.g. cp1250 (overrides .cpg).")
 @click.option("--crs", help="CRS of the coordinates, e.g. EPSG:2178 (overrides .prj).")
 @click.option("--dry-run", is_flag=True, help="Read, repair and harmonise, but write nothing.")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write the load report as JSON.")
-def load(path: Path, city: str, theme: str, layer: str | None, encoding: str | None, crs: str | None,
-         dry_run: bool, report_path: Path | None) -> None:
+def load(path: Path, city: str, theme: str, mapping_path: Path | None, layer: str | None, encoding: str | None,
+         crs: str | None, dry_run: bool, report_path: Path | None) -> None:
     """Load a vector file as THEME for one city, replacing that city's previous load atomically.
 
     \b
     Examples:
       sdi load drogi.shp --city 1465011 --theme roads
-      sdi load budynki.gpkg --city 1261011 --theme buildings --layer budynki
-      sdi load szkoly.zip --city 0201011 --theme public_services --report load.json
+      sdi load SKDR.xml --city 1465011 --theme roads --mapping config/mappings/bdot10k/roads.yaml
+      sdi load budynki.gpkg --city 1261011 --theme buildings --layer budynki --report load.json
     """
     from sdi.pipeline import run_load
 
     with err.status("loading…") as status:
-        report = run_load(path, city=city, theme=theme, layer=layer, encoding=encoding, crs=crs, dry_run=dry_run,
-                          step=lambda s: status.update(f"{path.name}: {s}…"))
+        report = run_load(path, city=city, theme=theme, mapping_path=mapping_path, layer=layer, encoding=encoding,
+                          crs=crs, dry_run=dry_run, step=lambda s: status.update(f"{path.name}: {s}…"))
     verb = "would load" if dry_run else "loaded"
     out.print(f"{verb} {report.features_loaded} features of {theme} for city {city} from {path.name} "
               f"({report.features_rejected} rejected, {report.geometries_repaired} repaired, "
               f"CRS {report.detected.get('crs')} from {report.detected.get('crs_source')}) in {report.seconds:.2f} s")
+    for name, values in {**report.unmapped_values, **report.unconverted_values}.items():
+        listed = ", ".join(f"{v!r} ×{n}" for v, n in sorted(values.items(), key=lambda kv: -kv[1])[:8])
+        err.print(f"  {name}: values that did not map or convert (stored as null): {listed}", highlight=False)
+    for reason, n in report.reject_reasons.items():
+        err.print(f"  rejected ×{n}: {reason}", highlight=False)
     if report_path:
         report_path.write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False, default=str))
 
@@ -200,10 +208,13 @@ def demo(ctx: click.Context, port: int | None, no_serve: bool) -> None:
 
     ctx.invoke(db_start)
     for theme, path in write_sample(get_settings().home_abs / "sample").items():
-        ctx.invoke(load, path=path, city=SAMPLE_CITY, theme=theme, layer=None, encoding=None, crs=None,
-                   dry_run=False, report_path=None)
+        ctx.invoke(load, path=path, city=SAMPLE_CITY, theme=theme, mapping_path=None, layer=None, encoding=None,
+                   crs=None, dry_run=False, report_path=None)
     if not no_serve:
         ctx.invoke(serve, host=None, port=port, workers=None)
+
+
+cli_config.register(cli)
 
 
 def main() -> None:

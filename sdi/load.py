@@ -10,12 +10,13 @@ from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import psycopg
 import shapely
 from psycopg import sql
 
 from sdi import catalogue, sqlfiles
+from sdi.config import Schema
+from sdi.convert import PG_TYPES
 from sdi.errors import LoadError
 from sdi.settings import STORAGE_SRID
 
@@ -26,26 +27,26 @@ _STAGING = sql.Identifier("sdi_staging")
 
 @dataclass
 class Provenance:
-    """Where a load came from: source path, layer and what was detected on reading."""
+    """Where a load came from: source path, layer, mapping and what was detected on reading."""
 
     source: str
     source_layer: str | None
     detected: dict
 
 
-def load(conn: psycopg.Connection, frame: gpd.GeoDataFrame, rejects: list[dict], *, city: str, theme: str,
+def load(conn: psycopg.Connection, frame: gpd.GeoDataFrame, rejects: list[dict], *, city: str, schema: Schema,
          provenance: Provenance) -> int:
     """Replace the (city, theme) rows with `frame` atomically; returns the new load id."""
+    theme = schema.id
     table = sqlfiles.theme_table(theme)
-    columns = [c for c in frame.columns if c != "geom"]
-    types = {c: _pg_type(frame[c]) for c in columns if c != "city"}
+    columns = ["city", "source_id", *schema.fields]
     try:
         with conn.transaction():
             load_id = catalogue.record_load(
                 conn, city=city, theme=theme, source=provenance.source, source_layer=provenance.source_layer,
                 feature_count=len(frame), reject_count=len(rejects), detected=provenance.detected)
-            _create_theme_table(conn, theme, types)
-            _copy_to_staging(conn, frame, columns, types)
+            ensure_theme_table(conn, schema)
+            _copy_to_staging(conn, frame, schema, columns)
             conn.execute(sql.SQL("DELETE FROM {} WHERE city = %s").format(table), [city])
             cols = sql.SQL(", ").join(sqlfiles.ident(c) for c in columns)
             conn.execute(sql.SQL("INSERT INTO {t} ({cols}, load_id, geom) SELECT {cols}, %s,"
@@ -53,31 +54,33 @@ def load(conn: psycopg.Connection, frame: gpd.GeoDataFrame, rejects: list[dict],
                 t=table, cols=cols, srid=sql.Literal(STORAGE_SRID), s=_STAGING), [load_id])
             catalogue.set_current(conn, city=city, theme=theme, load_id=load_id)
             catalogue.record_rejects(conn, load_id, rejects)
-    except psycopg.errors.DatatypeMismatch as exc:
-        raise LoadError(f"the {theme} table already has a column of another type ({exc.diag.message_primary})",
-                        "rename the column in the source, or map it onto the theme schema") from None
+    except psycopg.errors.DataError as exc:
+        raise LoadError(f"PostGIS refused the {theme} data ({exc.diag.message_primary})",
+                        "nothing was changed; check the mapping's types with `sdi check`") from None
     logger.info("load %d: %d features of %s for city %s", load_id, len(frame), theme, city)
     return load_id
 
 
-def _create_theme_table(conn: psycopg.Connection, theme: str, types: dict[str, str]) -> None:
-    """Create the theme table on first load and add any column a later source brings."""
+def ensure_theme_table(conn: psycopg.Connection, schema: Schema) -> None:
+    """Create the theme table from its schema on first load; add fields that the schema gained since."""
+    theme = schema.id
     table = sqlfiles.theme_table(theme)
     conn.execute(sql.SQL(
-        "CREATE TABLE IF NOT EXISTS {t} (fid bigserial PRIMARY KEY, city char(7) NOT NULL, load_id bigint NOT NULL,"
-        " geom geometry(Geometry, {srid}) NOT NULL)").format(t=table, srid=sql.Literal(STORAGE_SRID)))
+        "CREATE TABLE IF NOT EXISTS {t} (fid bigserial PRIMARY KEY, city char(7) NOT NULL, source_id text,"
+        " load_id bigint NOT NULL, geom geometry({g}, {srid}) NOT NULL)").format(
+        t=table, g=sql.SQL(schema.geometry), srid=sql.Literal(STORAGE_SRID)))
+    for col, kind in schema.fields.items():
+        conn.execute(sql.SQL("ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {c} {ty}").format(
+            t=table, c=sqlfiles.ident(col), ty=sql.SQL(PG_TYPES[kind.type])))
     conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} USING gist (geom)").format(
         i=sql.Identifier(f"{theme}_geom_idx"), t=table))
     conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} (city)").format(
         i=sql.Identifier(f"{theme}_city_idx"), t=table))
-    for col, pg_type in types.items():
-        conn.execute(sql.SQL("ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {c} {ty}").format(
-            t=table, c=sqlfiles.ident(col), ty=sql.SQL(pg_type)))
 
 
-def _copy_to_staging(conn: psycopg.Connection, frame: gpd.GeoDataFrame, columns: list[str],
-                     types: dict[str, str]) -> None:
-    defs = [sql.SQL("{} {}").format(sqlfiles.ident(c), sql.SQL(types.get(c, "text"))) for c in columns]
+def _copy_to_staging(conn: psycopg.Connection, frame: gpd.GeoDataFrame, schema: Schema, columns: list[str]) -> None:
+    types = {"city": "text", "source_id": "text", **{k: PG_TYPES[f.type] for k, f in schema.fields.items()}}
+    defs = [sql.SQL("{} {}").format(sqlfiles.ident(c), sql.SQL(types[c])) for c in columns]
     conn.execute(sql.SQL("CREATE TEMP TABLE {s} ({defs}, geom bytea) ON COMMIT DROP").format(
         s=_STAGING, defs=sql.SQL(", ").join(defs)))
     wkb = shapely.to_wkb(frame.geometry.values, include_srid=False)
@@ -89,24 +92,7 @@ def _copy_to_staging(conn: psycopg.Connection, frame: gpd.GeoDataFrame, columns:
             copy.write_row(row)
 
 
-def _pg_type(series: pd.Series) -> str:
-    """The PostgreSQL type for a pandas column; text whenever in doubt."""
-    kind = series.dtype.kind
-    if kind == "b":
-        return "boolean"
-    if kind in "iu":
-        return "bigint"
-    if kind == "f":
-        return "double precision"
-    if kind == "M":
-        return "timestamp"
-    non_null = series.dropna()
-    if len(non_null) and all(type(v).__name__ == "date" for v in non_null):
-        return "date"
-    return "text"
-
-
-def _python_values(series: pd.Series) -> list:
+def _python_values(series) -> list:
     """Plain Python values with None for every kind of missing value."""
     values = series.astype(object).where(series.notna(), None).tolist()
     return [v.item() if isinstance(v, np.generic) else v for v in values]

@@ -31,7 +31,8 @@ class Source:
     detected: dict = field(default_factory=dict)
 
 
-def read(path: Path, layer: str | None = None, encoding: str | None = None, crs: str | None = None) -> Source:
+def read(path: Path, layer: str | None = None, encoding: str | None = None, crs: str | None = None,
+         require_crs: bool = True) -> Source:
     """Read one layer of a vector source into a GeoDataFrame in its own CRS."""
     path = Path(path)
     if not path.exists():
@@ -39,15 +40,27 @@ def read(path: Path, layer: str | None = None, encoding: str | None = None, crs:
     gdal_path = _gdal_path(path)
     layer = _pick_layer(gdal_path, layer)
     try:
-        frame = pyogrio.read_dataframe(gdal_path, layer=layer, encoding=encoding)
+        frame = pyogrio.read_dataframe(gdal_path, layer=layer, encoding=encoding, fid_as_index=True,
+                                       **_open_options(gdal_path))
     except (DataSourceError, DataLayerError) as exc:
         raise InputError(f"{path}: cannot be read as vector data ({_first_line(exc)})",
                          "give a shapefile, GeoPackage, GeoJSON, GML, KML, CSV or a zip of one") from None
     detected = {"driver": pyogrio.read_info(gdal_path, layer=layer).get("driver"),
                 "encoding": encoding or "from source", "encoding_source": "override" if encoding else "driver"}
-    frame, detected["crs"], detected["crs_source"] = _with_crs(frame, path, crs)
+    if require_crs or crs or frame.crs is not None:
+        frame, detected["crs"], detected["crs_source"] = _with_crs(frame, path, crs)
     logger.info("read %d features from %s (layer %s)", len(frame), path, layer)
     return Source(path=path, layer=layer, frame=frame, detected=detected)
+
+
+def describe(path: Path, layer: str | None = None) -> tuple[list[str], list[str]]:
+    """The layers of a source and the columns of the chosen one, without reading its features."""
+    gdal_path = _gdal_path(Path(path))
+    names = [str(n) for n, _ in pyogrio.list_layers(gdal_path)]
+    chosen = layer if layer in names else (names[0] if len(names) == 1 else None)
+    if chosen is None:
+        return names, []
+    return names, [str(c) for c in pyogrio.read_info(gdal_path, layer=chosen, **_open_options(gdal_path))["fields"]]
 
 
 def _gdal_path(path: Path) -> str:
@@ -64,6 +77,11 @@ def _gdal_path(path: Path) -> str:
             return f"/vsizip/{path.resolve()}/{inner[0]}"
     raise InputError(f"{path}: the zip holds no readable vector file",
                      f"it should contain one of {', '.join(_READABLE)}")
+
+
+def _open_options(gdal_path: str) -> dict:
+    # GDAL's GML reader would write a .gfs file beside the source: never write into a city's folder.
+    return {"WRITE_GFS": "NO"} if gdal_path.lower().endswith((".gml", ".xml")) else {}
 
 
 def _pick_layer(gdal_path: str, layer: str | None) -> str:

@@ -27,23 +27,35 @@ def repair(frame: gpd.GeoDataFrame) -> Repaired:
     """Reject null and empty geometries; make invalid ones valid with shapely's make_valid."""
     geoms = frame.geometry.values
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    rejects = [_reject(frame, i, "null or empty geometry") for i in np.flatnonzero(missing)]
+    rejects = [reject_record(frame, i, "null or empty geometry") for i in np.flatnonzero(missing)]
     kept = frame[~missing].copy()
 
     invalid = ~shapely.is_valid(kept.geometry.values)
+    collapsed = np.zeros(len(kept), dtype=bool)
     if invalid.any():
         # make_valid keeps every vertex; a bow-tie becomes a MultiPolygon rather than vanishing.
-        kept.loc[invalid, kept.geometry.name] = shapely.make_valid(kept.geometry.values[invalid])
+        before = kept.geometry.values[invalid]
+        fixed = shapely.make_valid(before)
+        kept.loc[invalid, kept.geometry.name] = fixed
+        # A polygon whose rings enclose no area comes back as lines: it has nothing left to store.
+        polygonal = np.isin(shapely.get_type_id(before), [3, 6])
+        no_area = polygonal & (shapely.area(fixed) == 0)
+        collapsed[np.flatnonzero(invalid)[no_area]] = True
         logger.info("made %d invalid geometries valid", int(invalid.sum()))
-    return Repaired(kept=kept, rejects=rejects, repaired=int(invalid.sum()))
+    if collapsed.any():
+        rejects += [reject_record(kept, i, "invalid polygon that encloses no area (its rings collapse to lines)")
+                    for i in np.flatnonzero(collapsed)]
+        kept = kept[~collapsed]
+    return Repaired(kept=kept, rejects=rejects, repaired=int(invalid.sum() - collapsed.sum()))
 
 
-def _reject(frame: gpd.GeoDataFrame, position: int, reason: str) -> dict:
+def reject_record(frame: gpd.GeoDataFrame, position: int, reason: str) -> dict:
+    """A rejected feature as stored in sdi.rejects: its position, reason, properties and geometry."""
     row = frame.iloc[position]
     props = {k: (None if _is_na(row[k]) else row[k]) for k in frame.columns if k != frame.geometry.name}
     geom = row[frame.geometry.name]
     return {
-        "index": int(position),
+        "index": int(frame.index[position]),  # the feature id in the source
         "reason": reason,
         # JSON-safe properties: dates and numpy scalars become text or plain numbers.
         "properties": json.loads(json.dumps(props, default=str)),

@@ -54,7 +54,7 @@ def test_items_are_geojson_in_lon_lat_with_city(api):
 
 def test_bbox_and_single_item(api):
     everything = requests.get(f"{api}/collections/buildings/items", params={"f": "json"}, timeout=10).json()
-    lon, lat = everything["features"][0]["geometry"]["coordinates"][0][0]
+    lon, lat = everything["features"][0]["geometry"]["coordinates"][0][0][0]  # MultiPolygon
     bbox = f"{lon - 0.001},{lat - 0.001},{lon + 0.001},{lat + 0.001}"
     some = requests.get(f"{api}/collections/buildings/items", params={"f": "json", "bbox": bbox}, timeout=10).json()
     assert 0 < some["numberMatched"] < everything["numberMatched"]

@@ -1,0 +1,29 @@
+<?xml version="1.0" encoding="UTF-8"?>
+<sld:StyledLayerDescriptor version="1.0.0"
+    xmlns:sld="http://www.opengis.net/sld" xmlns:ogc="http://www.opengis.net/ogc"
+    xmlns:xlink="http://www.w3.org/1999/xlink" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+    xsi:schemaLocation="http://www.opengis.net/sld http://schemas.opengis.net/sld/1.0.0/StyledLayerDescriptor.xsd">
+  <sld:NamedLayer>
+    <sld:Name>protected_nature</sld:Name>
+    <sld:UserStyle>
+      <sld:Name>protected_nature</sld:Name>
+      <sld:Title>Formy ochrony przyrody / Protected nature</sld:Title>
+      <sld:FeatureTypeStyle>
+        <sld:Rule>
+          <sld:Name>protected_nature</sld:Name>
+          <sld:Title>Formy ochrony przyrody / Protected nature</sld:Title>
+          <sld:PolygonSymbolizer>
+            <sld:Fill>
+              <sld:CssParameter name="fill">#5AAA5A</sld:CssParameter>
+              <sld:CssParameter name="fill-opacity">0.24</sld:CssParameter>
+            </sld:Fill>
+            <sld:Stroke>
+              <sld:CssParameter name="stroke">#287828</sld:CssParameter>
+              <sld:CssParameter name="stroke-width">1.9</sld:CssParameter>
+            </sld:Stroke>
+          </sld:PolygonSymbolizer>
+        </sld:Rule>
+      </sld:FeatureTypeStyle>
+    </sld:UserStyle>
+  </sld:NamedLayer>
+</sld:StyledLayerDescriptor>

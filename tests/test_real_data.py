@@ -1,0 +1,80 @@
+"""The shipped mappings load the real Polish files in ../shared/data (skipped where that folder is absent)."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from conftest import ROOT, run_sdi
+from sdi.pipeline import run_load
+
+MAPPINGS = ROOT / "config" / "mappings"
+
+# (file, theme, mapping, city, read, loaded, rejected)
+CASES = [
+    ("warszawa_rowery/Warszawa-Okolice.shp", "cycle_paths", "1465011/cycle_paths.yaml", "1465011", 2088, 2088, 0),
+    ("bdot10k_gml_sample/PL.PZGiK.330.1465__OT_SKDR_L.xml", "roads", "bdot10k/roads.yaml", "1465011", 2364, 2364, 0),
+    ("bdot10k_gml_sample/PL.PZGiK.330.1465__OT_BUBD_A.xml", "buildings", "bdot10k/buildings.yaml", "1465011",
+     4930, 4930, 0),
+    ("bdot10k_gml_sample/PL.PZGiK.330.1465__OT_ADJA_A.xml", "administrative_units", "bdot10k/administrative_units.yaml",
+     "1465011", 9, 5, 4),  # 4 district outlines of the extract collapse to lines
+    ("prg_panstwo/Panstwo.shp", "administrative_units", "prg/administrative_units.yaml", "0000000", 1, 1, 0),
+    ("rspo_szkoly/146510_Srodmiescie_dz.geojson", "public_services", "rspo/public_services.yaml", "1465108",
+     343, 343, 0),
+    ("rspo_szkoly/126105_Krakow-Srodmiescie_de.geojson", "public_services", "rspo/public_services.yaml", "1261011",
+     336, 336, 0),
+    ("rspo_szkoly/020101_Boleslawiec_m.geojson", "public_services", "rspo/public_services.yaml", "0201011", 69, 69, 0),
+    ("prg_adresy/06.11.2025_20_06_55__08_lubuskie.xml", "address_points", "prg/address_points.yaml", "0804052",
+     2, 2, 0),
+    ("prg_adresy/NOWE_07.11.2025_12.05.59_08_lubuskie.gml", "address_points", "prg/address_points_2021.yaml",
+     "0802011", 3, 3, 0),
+    ("app_pog_testowy/StrefaPlanistyczna_OK.gml", "land_use_plans", "app/land_use_plans.yaml", "1212011", 4, 4, 0),
+    ("app_pog_testowy/StrefaPlanistyczna_SAMOPRZECIECIE-PIERSCIENIA.gml", "land_use_plans", "app/land_use_plans.yaml",
+     "1212011", 4, 4, 0),
+]
+
+
+@pytest.mark.parametrize("file, theme, mapping, city, read, loaded, rejected", CASES,
+                         ids=[c[0].split("/")[-1] for c in CASES])
+def test_shipped_mapping_loads_real_file(shared_data, settings, db_url, file, theme, mapping, city, read, loaded,
+                                         rejected):
+    check = run_sdi("check", str(MAPPINGS / mapping), "--source", str(shared_data / file))
+    assert check.returncode == 0, check.stderr
+    report = run_load(shared_data / file, city=city, theme=theme, mapping_path=MAPPINGS / mapping, settings=settings)
+    assert (report.features_read, report.features_loaded, report.features_rejected) == (read, loaded, rejected)
+    with psycopg.connect(db_url) as conn:
+        stored = conn.execute(f"SELECT count(*) FROM data.{theme} WHERE city = %s", [city]).fetchone()[0]
+    assert stored == loaded
+
+
+def test_real_values_are_harmonised(shared_data, settings, db_url):
+    d = shared_data
+    run_load(d / CASES[0][0], city="1465011", theme="cycle_paths", mapping_path=MAPPINGS / CASES[0][2],
+             settings=settings)
+    run_load(d / CASES[2][0], city="1465011", theme="buildings", mapping_path=MAPPINGS / CASES[2][2], settings=settings)
+    run_load(d / CASES[5][0], city="1465108", theme="public_services", mapping_path=MAPPINGS / CASES[5][2],
+             settings=settings)
+    with psycopg.connect(db_url) as conn:
+        q = lambda sql: dict(conn.execute(sql).fetchall())  # noqa: E731
+        types = q("SELECT path_type, count(*) FROM data.cycle_paths GROUP BY 1")
+        assert types == {"cycle_track": 1021, "shared_footway": 865, "other": 106, "cycle_lane": 65,
+                         "contraflow": 26, "contraflow_lane": 5}
+        assert q("SELECT one_way, count(*) FROM data.cycle_paths GROUP BY 1") == {True: 76, False: 2012}
+        assert q("SELECT survey_year IS NULL, count(*) FROM data.cycle_paths GROUP BY 1")[True] == 1455
+        functions = q("SELECT function, count(*) FROM data.buildings GROUP BY 1")
+        assert functions["residential"] >= 2261 and None not in functions
+        services = q("SELECT service_type, count(*) FROM data.public_services GROUP BY 1")
+        assert services["kindergarten"] == 52 and None not in services
+        row = conn.execute("SELECT address FROM data.public_services WHERE rspo_id = '30690'").fetchone()
+        assert row == ("Klonowa 16, 00-591 Warszawa",)
+
+
+def test_suggested_mappings_load_unchanged(shared_data, settings, tmp_path):
+    for file, theme, city, minimum in [("warszawa_rowery/Warszawa-Okolice.shp", "cycle_paths", "1465011", 2088),
+                                       ("rspo_szkoly/020101_Boleslawiec_m.geojson", "public_services", "0201011", 69)]:
+        draft = tmp_path / f"{theme}.yaml"
+        made = run_sdi("mapping", "suggest", str(shared_data / file), "--theme", theme, "-o", str(draft))
+        assert made.returncode == 0, made.stderr
+        assert run_sdi("check", str(draft), "--source", str(shared_data / file)).returncode == 0
+        report = run_load(shared_data / file, city=city, theme=theme, mapping_path=draft, settings=settings)
+        assert report.features_loaded == minimum, report.reject_reasons
