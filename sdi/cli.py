@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from sdi import cli_config
@@ -16,8 +15,7 @@ from sdi.errors import SdiError
 from sdi.settings import get_settings
 
 logger = logging.getLogger(__name__)
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+out, err = cli_config.out, cli_config.err
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

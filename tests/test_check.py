@@ -94,3 +94,19 @@ def test_shipped_configuration_passes():
     result = run_sdi("check")
     assert result.returncode == 0, result.stderr
     assert "13 schemas" in result.stdout
+
+
+def test_schemas_lists_every_theme_and_schema_show_gives_fields_and_codes():
+    listing = run_sdi("schemas")
+    assert listing.returncode == 0
+    for theme in ("administrative_units", "address_points", "parcels", "buildings", "roads", "cycle_paths",
+                  "public_transport_stops", "public_services", "green_areas", "trees", "protected_nature",
+                  "utility_networks", "land_use_plans"):
+        assert theme in listing.stdout
+    shown = run_sdi("schema", "show", "roads", "--json")
+    doc = __import__("json").loads(shown.stdout)
+    assert list(doc["fields"])[:4] == ["name", "road_class", "surface", "width_m"]
+    assert doc["geometry"] == "MultiLineString" and doc["crs"] == "EPSG:2180"
+    assert doc["codelists"]["road_class"]["codes"]["municipal"]["pl"] == "gminna"
+    unknown = run_sdi("schema", "show", "drogi")
+    assert unknown.returncode == 2 and "unknown theme 'drogi'" in unknown.stderr
