@@ -8,9 +8,12 @@ from datetime import datetime
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
-from sdi import sqlfiles
+from sdi import __version__, sqlfiles
 from sdi.db import connect
+from sdi.errors import ConfigError
 from sdi.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -77,13 +80,29 @@ def theme_extent(conn: psycopg.Connection, theme: str) -> tuple[list[float] | No
     return bbox, count
 
 
-def record_load(conn: psycopg.Connection, *, city: str, theme: str, source: str, source_layer: str | None,
-                feature_count: int, reject_count: int, detected: dict) -> int:
+@dataclass
+class Provenance:
+    """Where a load came from: the source file, its size and SHA-256, layer, what was detected, who and when."""
+
+    source: str
+    source_layer: str | None
+    detected: dict
+    size: int | None = None
+    sha256: str | None = None
+    operator: str | None = None
+    started_at: datetime | None = None
+
+
+def record_load(conn: psycopg.Connection, *, city: str, theme: str, feature_count: int, reject_count: int,
+                provenance: Provenance) -> int:
     """Insert the provenance row of a load (inside the caller's transaction); returns its id."""
+    p = provenance
     row = conn.execute(
-        "INSERT INTO sdi.loads (city, theme, source, source_layer, feature_count, reject_count, detected)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING load_id",
-        [city, theme, source, source_layer, feature_count, reject_count, psycopg.types.json.Jsonb(detected)],
+        "INSERT INTO sdi.loads (city, theme, source, source_layer, feature_count, reject_count, detected,"
+        " source_size, source_sha256, operator, sdi_version, started_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, current_user), %s, %s) RETURNING load_id",
+        [city, theme, p.source, p.source_layer, feature_count, reject_count, Jsonb(p.detected), p.size, p.sha256,
+         p.operator, __version__, p.started_at],
     ).fetchone()
     return row[0]
 
@@ -96,11 +115,39 @@ def set_current(conn: psycopg.Connection, *, city: str, theme: str, load_id: int
 
 
 def record_rejects(conn: psycopg.Connection, load_id: int, rejects: list[dict]) -> None:
-    """Store every rejected feature with its reason."""
+    """Store every rejected feature with its reason, source id, attributes and original geometry."""
     if not rejects:
         return
-    with conn.cursor().copy("COPY sdi.rejects (load_id, source_index, reason, properties, geom_wkt)"
+    with conn.cursor().copy("COPY sdi.rejects (load_id, source_index, source_id, reason, properties, geom)"
                             " FROM STDIN") as copy:
         for r in rejects:
-            copy.write_row([load_id, r["index"], r["reason"], psycopg.types.json.Jsonb(r["properties"]),
-                            r.get("geom_wkt")])
+            copy.write_row([load_id, r["index"], r.get("source_id"), r["reason"], Jsonb(r["properties"]),
+                            r.get("geom_ewkb_hex")])
+
+
+def history(conn: psycopg.Connection, city: str, theme: str) -> list[dict]:
+    """Every version of a city's theme, newest first."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(sqlfiles.load("history.sql"), {"city": city, "theme": theme}).fetchall()
+
+
+def rollback(conn: psycopg.Connection, city: str, theme: str, to: int) -> None:
+    """Make an earlier version current again, in one transaction."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('sdi.load'), hashtext(%s))", [f"{city}:{theme}"])
+        row = conn.execute("SELECT city, theme FROM sdi.loads WHERE load_id = %s", [to]).fetchone()
+        if row is None or (row[0], row[1]) != (city, theme):
+            raise ConfigError(f"load {to} is not a version of {theme} for city {city}",
+                              f"see the versions with `sdi history --city {city} --theme {theme}`")
+        set_current(conn, city=city, theme=theme, load_id=to)
+
+
+def rejects(conn: psycopg.Connection, city: str, theme: str, load_id: int | None = None) -> tuple[int | None, list]:
+    """The rejects of a load (default: the newest load of the city's theme) and that load's id."""
+    if load_id is None:
+        row = conn.execute("SELECT max(load_id) FROM sdi.loads WHERE city = %s AND theme = %s", [city, theme])
+        load_id = row.fetchone()[0]
+    if load_id is None:
+        return None, []
+    with conn.cursor(row_factory=dict_row) as cur:
+        return load_id, cur.execute(sqlfiles.load("rejects.sql"), {"load_id": load_id}).fetchall()

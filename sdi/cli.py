@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from sdi import cli_config
+from sdi import cli_config, cli_loads
 from sdi.errors import SdiError
 from sdi.settings import get_settings
 
@@ -134,7 +134,7 @@ def init() -> None:
 @click.option("--layer", help="Layer to read when the source holds several.")
 @click.option("--encoding", help="Text encoding of the attributes, e.g. cp1250 (overrides .cpg).")
 @click.option("--crs", help="CRS of the coordinates, e.g. EPSG:2178 (overrides .prj).")
-@click.option("--dry-run", is_flag=True, help="Read, repair and harmonise, but write nothing.")
+@click.option("--dry-run", is_flag=True, help="Do everything, then roll back instead of committing.")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write the load report as JSON.")
 def load(path: Path, city: str, theme: str, mapping_path: Path | None, layer: str | None, encoding: str | None,
          crs: str | None, dry_run: bool, report_path: Path | None) -> None:
@@ -151,15 +151,21 @@ def load(path: Path, city: str, theme: str, mapping_path: Path | None, layer: st
     with err.status("loading…") as status:
         report = run_load(path, city=city, theme=theme, mapping_path=mapping_path, layer=layer, encoding=encoding,
                           crs=crs, dry_run=dry_run, step=lambda s: status.update(f"{path.name}: {s}…"))
-    verb = "would load" if dry_run else "loaded"
-    out.print(f"{verb} {report.features_loaded} features of {theme} for city {city} from {path.name} "
-              f"({report.features_rejected} rejected, {report.geometries_repaired} repaired, "
-              f"CRS {report.detected.get('crs')} from {report.detected.get('crs_source')}) in {report.seconds:.2f} s")
+    verb = "would load" if dry_run else f"load {report.load_id}:"
+    out.print(f"{verb} {report.features_loaded} features of {theme} for city {city} from {path.name}"
+              f" in {report.duration_s:.2f} s", highlight=False)
+    summary = Table("read", "loaded", "rejected", "repaired", "encoding", "CRS", show_edge=False)
+    summary.add_row(str(report.features_read), str(report.features_loaded), str(report.features_rejected),
+                    str(report.geometries_repaired), f"{report.encoding} ({report.encoding_source})",
+                    f"{report.crs} ({report.crs_source})")
+    out.print(summary)
+    for warning in report.warnings:
+        err.print(f"  warning: {warning}", highlight=False)
     for name, values in {**report.unmapped_values, **report.unconverted_values}.items():
         listed = ", ".join(f"{v!r} ×{n}" for v, n in sorted(values.items(), key=lambda kv: -kv[1])[:8])
         err.print(f"  {name}: values that did not map or convert (stored as null): {listed}", highlight=False)
     for reason, n in report.reject_reasons.items():
-        err.print(f"  rejected ×{n}: {reason}", highlight=False)
+        err.print(f"  rejected ×{n}: {reason} (see `sdi rejects --city {city} --theme {theme}`)", highlight=False)
     if report_path:
         report_path.write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False, default=str))
 
@@ -213,6 +219,7 @@ def demo(ctx: click.Context, port: int | None, no_serve: bool) -> None:
 
 
 cli_config.register(cli)
+cli_loads.register(cli)
 
 
 def main() -> None:

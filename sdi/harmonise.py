@@ -50,6 +50,7 @@ class Harmonised:
 def harmonise(frame: gpd.GeoDataFrame, *, city: str, schema: Schema, mapping: Mapping,
               registry: Registry) -> Harmonised:
     """Map `frame` onto `schema` for `city` and reproject it to EPSG:2180."""
+    source_frame = frame  # rejects keep the geometry as the city drew it
     if frame.crs is not None and frame.crs.to_epsg() != STORAGE_SRID:
         frame = frame.to_crs(STORAGE_SRID)
     out = Harmonised(frame=frame)
@@ -68,7 +69,7 @@ def harmonise(frame: gpd.GeoDataFrame, *, city: str, schema: Schema, mapping: Ma
     result = gpd.GeoDataFrame(columns, geometry=gpd.GeoSeries(geoms, crs=STORAGE_SRID), crs=STORAGE_SRID)
     result = result.rename_geometry("geom")
     if reasons:
-        out.rejects = [reject_record(frame, i, r) for i, r in sorted(reasons.items())]
+        out.rejects = [reject_record(source_frame, i, r) for i, r in sorted(reasons.items())]
         result = result.drop(index=result.index[sorted(reasons)])
     out.frame = result
     return out

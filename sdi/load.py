@@ -6,7 +6,6 @@ Either the data, its provenance row and its rejects all commit, or nothing chang
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -15,6 +14,7 @@ import shapely
 from psycopg import sql
 
 from sdi import catalogue, sqlfiles
+from sdi.catalogue import Provenance
 from sdi.config import Schema
 from sdi.convert import PG_TYPES
 from sdi.errors import LoadError
@@ -25,35 +25,35 @@ logger = logging.getLogger(__name__)
 _STAGING = sql.Identifier("sdi_staging")
 
 
-@dataclass
-class Provenance:
-    """Where a load came from: source path, layer, mapping and what was detected on reading."""
-
-    source: str
-    source_layer: str | None
-    detected: dict
+class _DryRun(Exception):
+    """Raised inside the load transaction to roll a --dry-run back after every step has run."""
 
 
 def load(conn: psycopg.Connection, frame: gpd.GeoDataFrame, rejects: list[dict], *, city: str, schema: Schema,
-         provenance: Provenance) -> int:
-    """Replace the (city, theme) rows with `frame` atomically; returns the new load id."""
+         provenance: Provenance, dry_run: bool = False) -> int | None:
+    """Add `frame` as a new version of (city, theme) and make it current, atomically; returns the load id."""
     theme = schema.id
-    table = sqlfiles.theme_table(theme)
+    ensure_theme_table(conn, schema)
     columns = ["city", "source_id", *schema.fields]
+    load_id = None
     try:
         with conn.transaction():
-            load_id = catalogue.record_load(
-                conn, city=city, theme=theme, source=provenance.source, source_layer=provenance.source_layer,
-                feature_count=len(frame), reject_count=len(rejects), detected=provenance.detected)
-            ensure_theme_table(conn, schema)
+            # One load per (city, theme) at a time: a second one waits here until the first commits.
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('sdi.load'), hashtext(%s))", [f"{city}:{theme}"])
+            load_id = catalogue.record_load(conn, city=city, theme=theme, feature_count=len(frame),
+                                            reject_count=len(rejects), provenance=provenance)
             _copy_to_staging(conn, frame, schema, columns)
-            conn.execute(sql.SQL("DELETE FROM {} WHERE city = %s").format(table), [city])
             cols = sql.SQL(", ").join(sqlfiles.ident(c) for c in columns)
             conn.execute(sql.SQL("INSERT INTO {t} ({cols}, load_id, geom) SELECT {cols}, %s,"
                                  " ST_SetSRID(ST_GeomFromWKB(geom), {srid}) FROM {s}").format(
-                t=table, cols=cols, srid=sql.Literal(STORAGE_SRID), s=_STAGING), [load_id])
+                t=sqlfiles.history_table(theme), cols=cols, srid=sql.Literal(STORAGE_SRID), s=_STAGING), [load_id])
             catalogue.set_current(conn, city=city, theme=theme, load_id=load_id)
             catalogue.record_rejects(conn, load_id, rejects)
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        logger.info("dry run: load of %s for %s rolled back", theme, city)
+        return None
     except psycopg.errors.DataError as exc:
         raise LoadError(f"PostGIS refused the {theme} data ({exc.diag.message_primary})",
                         "nothing was changed; check the mapping's types with `sdi check`") from None
@@ -62,20 +62,32 @@ def load(conn: psycopg.Connection, frame: gpd.GeoDataFrame, rejects: list[dict],
 
 
 def ensure_theme_table(conn: psycopg.Connection, schema: Schema) -> None:
-    """Create the theme table from its schema on first load; add fields that the schema gained since."""
+    """Create history.<theme> and its view data.<theme> on first use, and add fields the schema gained since.
+
+    This runs in a short transaction of its own, and only alters when a column is missing, because
+    ALTER TABLE locks out every reader of the theme until its transaction ends.
+    """
     theme = schema.id
-    table = sqlfiles.theme_table(theme)
-    conn.execute(sql.SQL(
-        "CREATE TABLE IF NOT EXISTS {t} (fid bigserial PRIMARY KEY, city char(7) NOT NULL, source_id text,"
-        " load_id bigint NOT NULL, geom geometry({g}, {srid}) NOT NULL)").format(
-        t=table, g=sql.SQL(schema.geometry), srid=sql.Literal(STORAGE_SRID)))
-    for col, kind in schema.fields.items():
-        conn.execute(sql.SQL("ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {c} {ty}").format(
-            t=table, c=sqlfiles.ident(col), ty=sql.SQL(PG_TYPES[kind.type])))
-    conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} USING gist (geom)").format(
-        i=sql.Identifier(f"{theme}_geom_idx"), t=table))
-    conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} (city)").format(
-        i=sql.Identifier(f"{theme}_city_idx"), t=table))
+    table, view = sqlfiles.history_table(theme), sqlfiles.theme_table(theme)
+    have = {r[0] for r in conn.execute("SELECT column_name FROM information_schema.columns"
+                                       " WHERE table_schema = 'history' AND table_name = %s", [theme])}
+    missing = [c for c in schema.fields if c not in have]
+    if have and not missing:
+        return
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('sdi.ddl'), hashtext(%s))", [theme])
+        conn.execute(sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {t} (fid bigserial PRIMARY KEY, city char(7) NOT NULL, source_id text,"
+            " load_id bigint NOT NULL, geom geometry({g}, {srid}) NOT NULL)").format(
+            t=table, g=sql.SQL(schema.geometry), srid=sql.Literal(STORAGE_SRID)))
+        for col, kind in schema.fields.items():
+            conn.execute(sql.SQL("ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {c} {ty}").format(
+                t=table, c=sqlfiles.ident(col), ty=sql.SQL(PG_TYPES[kind.type])))
+        for suffix, method, column in (("geom", "gist", "geom"), ("load", "btree", "load_id")):
+            conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} USING {m} ({c})").format(
+                i=sql.Identifier(f"{theme}_{suffix}_idx"), t=table, m=sql.SQL(method), c=sql.Identifier(column)))
+        conn.execute(sql.SQL("CREATE OR REPLACE VIEW {v} AS SELECT h.* FROM {t} h"
+                             " JOIN sdi.layers l USING (load_id)").format(v=view, t=table))
 
 
 def _copy_to_staging(conn: psycopg.Connection, frame: gpd.GeoDataFrame, schema: Schema, columns: list[str]) -> None:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import getpass
+import hashlib
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from sdi import mapping as mappings
 from sdi import sqlfiles
-from sdi.catalogue import open_catalogue
+from sdi.catalogue import Provenance, open_catalogue
 from sdi.config import registry as config_registry
 from sdi.harmonise import harmonise
-from sdi.load import Provenance, load
+from sdi.load import load
 from sdi.read import read
 from sdi.repair import repair
 from sdi.settings import Settings, get_settings
@@ -28,30 +32,35 @@ class LoadReport:
     load_id: int | None
     city: str
     theme: str
-    source: str
-    layer: str
+    source: dict
     mapping: str
+    encoding: str | None
+    encoding_source: str | None
+    crs: str | None
+    crs_source: str | None
     features_read: int
     features_loaded: int
     features_rejected: int
     geometries_repaired: int
-    detected: dict
-    seconds: float
+    rejects: list[dict]
+    warnings: list[str]
+    duration_s: float
     dry_run: bool = False
     reject_reasons: dict[str, int] = field(default_factory=dict)
     unmapped_values: dict[str, dict[str, int]] = field(default_factory=dict)
     unconverted_values: dict[str, dict[str, int]] = field(default_factory=dict)
     unmapped_columns: list[str] = field(default_factory=list)
+    repairs: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return dict(self.__dict__)
 
 
 def run_load(path: Path, *, city: str, theme: str, mapping_path: Path | None = None, layer: str | None = None,
              encoding: str | None = None, crs: str | None = None, dry_run: bool = False,
              settings: Settings | None = None, step: Callable[[str], None] = lambda _: None) -> LoadReport:
     """Load one source layer as `theme` for `city`, all or nothing."""
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), datetime.now(timezone.utc)
     settings = settings or get_settings()
     sqlfiles.check_city(city)
     registry = config_registry(settings)
@@ -60,7 +69,8 @@ def run_load(path: Path, *, city: str, theme: str, mapping_path: Path | None = N
     options = mapping.source if mapping else None
     step("reading")
     source = read(Path(path), layer=layer or (options and options.layer),
-                  encoding=encoding or (options and options.encoding), crs=crs or (options and options.crs))
+                  encoding=encoding or (options and options.encoding), crs=crs or (options and options.crs),
+                  max_unzipped_bytes=settings.max_unzipped_mb * 1024 * 1024)
     if mapping is None:
         mapping = mappings.automatic(source.frame.columns, registry, theme)
     step("repairing geometries")
@@ -68,20 +78,44 @@ def run_load(path: Path, *, city: str, theme: str, mapping_path: Path | None = N
     step("harmonising")
     result = harmonise(repaired.kept, city=city, schema=schema, mapping=mapping, registry=registry)
     rejects = repaired.rejects + result.rejects
-    load_id = None
-    if not dry_run:
-        step("writing to PostGIS")
-        detected = {**source.detected, "mapping": mapping_source}
-        with open_catalogue(settings) as conn:
-            load_id = load(conn, result.frame, rejects, city=city, schema=schema,
-                           provenance=Provenance(str(source.path), source.layer, detected))
-    reasons: dict[str, int] = {}
     for r in rejects:
-        reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
+        ident = r["properties"].get(mapping.id) if mapping.id else None
+        r["source_id"] = str(ident) if ident is not None else str(r["index"])
+    size, digest = _fingerprint(source.path)
+    detected = {**source.detected, "mapping": mapping_source}
+    step("writing to PostGIS" if not dry_run else "writing to PostGIS (dry run, rolled back)")
+    with open_catalogue(settings) as conn:
+        provenance = Provenance(str(source.path), source.layer, detected, size, digest, getpass.getuser(), started_at)
+        load_id = load(conn, result.frame, rejects, city=city, schema=schema, provenance=provenance, dry_run=dry_run)
     return LoadReport(
-        load_id=load_id, city=city, theme=theme, source=str(source.path), layer=source.layer,
-        mapping=mapping_source, features_read=len(source.frame), features_loaded=len(result.frame),
-        features_rejected=len(rejects), geometries_repaired=repaired.repaired, detected=source.detected,
-        seconds=round(time.perf_counter() - started, 3), dry_run=dry_run, reject_reasons=reasons,
+        load_id=load_id, city=city, theme=theme,
+        source={"path": str(source.path), "sha256": digest, "size": size, "layer": source.layer},
+        mapping=mapping_source, encoding=source.detected.get("encoding"),
+        encoding_source=source.detected.get("encoding_source"), crs=source.detected.get("crs"),
+        crs_source=source.detected.get("crs_source"), features_read=len(source.frame),
+        features_loaded=len(result.frame), features_rejected=len(rejects),
+        geometries_repaired=sum(repaired.repairs.values()),
+        rejects=[{"source_id": r["source_id"], "reason": r["reason"]} for r in rejects],
+        warnings=source.warnings + _warnings(result), duration_s=round(time.perf_counter() - started, 3),
+        dry_run=dry_run, reject_reasons=dict(Counter(r["reason"] for r in rejects)),
         unmapped_values=result.unmapped_values, unconverted_values=result.unconverted_values,
-        unmapped_columns=result.unmapped_columns)
+        unmapped_columns=result.unmapped_columns, repairs=repaired.repairs)
+
+
+def _fingerprint(path: Path) -> tuple[int | None, str | None]:
+    """Size and SHA-256 of the source file, for provenance (None for a folder such as a FileGDB)."""
+    if not path.is_file():
+        return None, None
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return path.stat().st_size, digest.hexdigest()
+
+
+def _warnings(result) -> list[str]:
+    notes = [f"{field}: {sum(values.values())} value(s) did not map and were stored as null"
+             for field, values in result.unmapped_values.items()]
+    notes += [f"{field}: {sum(values.values())} value(s) did not convert and were stored as null"
+              for field, values in result.unconverted_values.items()]
+    return notes

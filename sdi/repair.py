@@ -1,4 +1,8 @@
-"""Geometry checks and repairs: every feature is either kept (repaired if needed) or rejected with its reason."""
+"""Geometry checks and repairs: every feature is either kept (repaired if needed) or rejected with its reason.
+
+Repairs are counted by kind: Z/M dropped, invalid made valid. Rejects: null or empty geometries,
+polygons whose rings enclose no area, and features that lie outside Poland (a stray point at (0, 0)).
+"""
 
 from __future__ import annotations
 
@@ -11,24 +15,37 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from sdi.detect import inside_poland_mask
+
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class Repaired:
-    """The outcome of repair: features to store, features rejected, and how many were mended."""
+    """The outcome of repair: features to store, features rejected, and how many were mended, by kind."""
 
     kept: gpd.GeoDataFrame
     rejects: list[dict] = field(default_factory=list)
-    repaired: int = 0
+    repairs: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def repaired(self) -> int:
+        return sum(self.repairs.values())
 
 
 def repair(frame: gpd.GeoDataFrame) -> Repaired:
-    """Reject null and empty geometries; make invalid ones valid with shapely's make_valid."""
+    """Reject what cannot be stored; drop Z/M and make invalid geometries valid."""
     geoms = frame.geometry.values
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     rejects = [reject_record(frame, i, "null or empty geometry") for i in np.flatnonzero(missing)]
     kept = frame[~missing].copy()
+    repairs: dict[str, int] = {}
+
+    has_z = shapely.has_z(kept.geometry.values)
+    if has_z.any():
+        # The storage columns are 2D; heights in municipal 2D data are usually zeros anyway.
+        kept.loc[has_z, kept.geometry.name] = shapely.force_2d(kept.geometry.values[has_z])
+        repairs["z_dropped"] = int(has_z.sum())
 
     invalid = ~shapely.is_valid(kept.geometry.values)
     collapsed = np.zeros(len(kept), dtype=bool)
@@ -41,12 +58,16 @@ def repair(frame: gpd.GeoDataFrame) -> Repaired:
         polygonal = np.isin(shapely.get_type_id(before), [3, 6])
         no_area = polygonal & (shapely.area(fixed) == 0)
         collapsed[np.flatnonzero(invalid)[no_area]] = True
-        logger.info("made %d invalid geometries valid", int(invalid.sum()))
-    if collapsed.any():
-        rejects += [reject_record(kept, i, "invalid polygon that encloses no area (its rings collapse to lines)")
-                    for i in np.flatnonzero(collapsed)]
-        kept = kept[~collapsed]
-    return Repaired(kept=kept, rejects=rejects, repaired=int(invalid.sum() - collapsed.sum()))
+        repairs["made_valid"] = int(invalid.sum() - no_area.sum())
+    outside = np.zeros(len(kept), dtype=bool)
+    if kept.crs is not None and kept.crs.to_epsg() and len(kept):
+        centres = shapely.centroid(kept.geometry.values)
+        outside = ~inside_poland_mask(shapely.get_x(centres), shapely.get_y(centres), kept.crs.to_epsg())
+    for mask, reason in ((collapsed, "invalid polygon that encloses no area (its rings collapse to lines)"),
+                         (outside & ~collapsed, "lies outside Poland")):
+        rejects += [reject_record(kept, i, reason) for i in np.flatnonzero(mask)]
+    kept = kept[~(collapsed | outside)]
+    return Repaired(kept=kept, rejects=rejects, repairs={k: v for k, v in repairs.items() if v})
 
 
 def reject_record(frame: gpd.GeoDataFrame, position: int, reason: str) -> dict:
@@ -59,10 +80,16 @@ def reject_record(frame: gpd.GeoDataFrame, position: int, reason: str) -> dict:
         "reason": reason,
         # JSON-safe properties: dates and numpy scalars become text or plain numbers.
         "properties": json.loads(json.dumps(props, default=str)),
-        "geom_wkt": None if geom is None or geom.is_empty else geom.wkt,
+        # EWKB in the source's own SRID, so that an export shows the feature where the city drew it.
+        "geom_ewkb_hex": None if geom is None or geom.is_empty else _ewkb(geom, frame.crs),
     }
 
 
 def _is_na(value) -> bool:
     # NaN is not valid JSON, and jsonb refuses it.
     return value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value))
+
+
+def _ewkb(geom, crs) -> str:
+    epsg = crs.to_epsg() if crs is not None else None
+    return shapely.to_wkb(shapely.set_srid(geom, epsg or 0), hex=True, include_srid=True)

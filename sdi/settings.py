@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="an external PostGIS; unset means the embedded cluster")
     pg_bin: Path | None = Field(default=None, description="folder of initdb/pg_ctl; default: newest /usr/lib/postgresql/*/bin")
     config_dir: Path = Field(default=_PROJECT_CONFIG, description="schemas, mappings and server.yaml")
+    max_unzipped_mb: int = Field(default=4096, description="refuse zips that unpack to more than this")
     host: str = "127.0.0.1"
     port: int = 5000
     workers: int = 2

@@ -44,9 +44,14 @@ def check_city(city: str) -> str:
     return city
 
 
-def theme_table(theme: str) -> sql.Composed:
-    """The quoted table of a theme in schema `data`."""
+def theme_table(theme: str) -> sql.Identifier:
+    """The quoted view of a theme's current rows, in schema `data`."""
     return sql.Identifier("data", check_theme(theme))
+
+
+def history_table(theme: str) -> sql.Identifier:
+    """The quoted table holding every version of a theme's rows, in schema `history`."""
+    return sql.Identifier("history", check_theme(theme))
 
 
 def ident(name: str) -> sql.Identifier:

@@ -94,16 +94,17 @@ def test_hostile_column_names_are_data_not_sql(settings, db_url, tmp_path):
         assert conn.execute("SELECT name, road_class FROM data.roads").fetchone() == ("ul. Łąkowa", "municipal")
 
 
-def test_missing_crs_is_refused_with_the_fix(settings, tmp_path):
-    path = tmp_path / "no_crs.geojson"
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [640000, 340000]}}]}))
-    (tmp_path / "no_crs.shp").write_bytes(b"")
-    gpd.GeoDataFrame(geometry=[Point(640_000, 340_000)]).to_file(tmp_path / "nocrs.shp")
-    with pytest.raises(InputError, match="--crs"):
-        run_load(tmp_path / "nocrs.shp", city=SAMPLE_CITY, theme="roads", settings=settings)
-    report = run_load(tmp_path / "nocrs.shp", city=SAMPLE_CITY, theme="roads", crs="EPSG:2180", settings=settings)
-    assert report.detected["crs_source"] == "override"
+def test_missing_crs_is_detected_from_coordinates_or_refused_with_the_fix(settings, tmp_path):
+    gpd.GeoDataFrame({"parcel_id": ["1"]}, geometry=[Point(640_000, 340_000)]).to_file(tmp_path / "puwg92.shp")
+    report = run_load(tmp_path / "puwg92.shp", city=SAMPLE_CITY, theme="parcels", dry_run=True, settings=settings)
+    assert (report.crs, report.crs_source) == ("EPSG:2180", "detected from coordinates")
+    gpd.GeoDataFrame({"parcel_id": ["1"]}, geometry=[Point(3e7, 9e7)]).to_file(tmp_path / "nowhere.shp")
+    with pytest.raises(InputError, match="--crs") as caught:
+        run_load(tmp_path / "nowhere.shp", city=SAMPLE_CITY, theme="parcels", settings=settings)
+    assert "--crs" in caught.value.fix
+    report = run_load(tmp_path / "puwg92.shp", city=SAMPLE_CITY, theme="parcels", crs="EPSG:2180", dry_run=True,
+                      settings=settings)
+    assert report.crs_source == "override"
 
 
 @pytest.mark.parametrize("args, expected", [
@@ -128,4 +129,4 @@ def test_several_layers_need_a_choice(settings, tmp_path):
         run_load(path, city=SAMPLE_CITY, theme="roads", settings=settings)
     assert "--layer" in caught.value.fix
     report = run_load(path, city=SAMPLE_CITY, theme="roads", layer="budynki", settings=settings)
-    assert report.layer == "budynki"
+    assert report.source["layer"] == "budynki"
