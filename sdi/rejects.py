@@ -16,8 +16,10 @@ def export_rejects(rows: list[dict], path: Path) -> None:
     if not rows:
         raise InputError("there are no rejects to export", "nothing to fix: the load rejected nothing")
     by_srid: dict[int, list[dict]] = defaultdict(list)
+    # A reject with no geometry has no SRID: it joins the layer of the others.
+    usual = next((r["srid"] for r in rows if r["wkb"] is not None), 0)
     for r in rows:
-        by_srid[r["srid"] or 0].append(r)
+        by_srid[r["srid"] if r["wkb"] is not None else usual].append(r)
     for srid, group in by_srid.items():
         attrs = [{"sdi_reason": r["reason"], "sdi_source_id": r["source_id"], **(r["properties"] or {})}
                  for r in group]

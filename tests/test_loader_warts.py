@@ -1,0 +1,225 @@
+"""Municipal warts end to end through `sdi load`: encodings, CRS, GML axes, zips, formats, rejects, versions."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import zipfile
+
+import geopandas as gpd
+import numpy as np
+import psycopg
+import pytest
+from shapely.geometry import LineString, Point, Polygon
+
+from conftest import SDI, run_sdi
+from sdi.pipeline import run_load
+
+CITY = "1465011"
+NAMES = ["Świętokrzyska", "Łąkowa", "Źródlana", "Żeromskiego"]
+
+
+def _points(n=4, x0=638_000.0, y0=486_000.0):
+    return [Point(x0 + 10 * i, y0 + 10 * i) for i in range(n)]
+
+
+def _services(tmp_path, name="uslugi", crs=2180, **kw):
+    frame = gpd.GeoDataFrame({"name": NAMES, "service_type": ["library"] * 4}, geometry=_points(), crs=crs)
+    path = tmp_path / f"{name}.shp"
+    frame.to_file(path, **kw)
+    return path
+
+
+def _names(db_url, theme="public_services"):
+    with psycopg.connect(db_url) as conn:
+        return sorted(r[0] for r in conn.execute(f"SELECT name FROM data.{theme}"))
+
+
+@pytest.mark.parametrize("encoding, cpg", [("cp1250", None), ("iso8859-2", None), ("cp1250", "ANSI 1250"),
+                                           ("cp1250", "1250")])
+def test_polish_text_comes_out_right(settings, db_url, tmp_path, encoding, cpg):
+    path = _services(tmp_path, encoding=encoding)
+    for f in tmp_path.glob("*.cpg"):
+        f.unlink()
+    if cpg:
+        path.with_suffix(".CPG").write_text(cpg)
+    report = run_load(path, city=CITY, theme="public_services", settings=settings)
+    assert _names(db_url) == sorted(NAMES)
+    assert report.encoding_source == ("cpg" if cpg else "detected")
+
+
+def test_zip_three_folders_deep_without_prj_or_cpg(settings, db_url, tmp_path):
+    x, y = 7_487_000.0, 5_787_000.0  # Warsaw in PUWG 2000 zone 7
+    path = _services(tmp_path, crs=None, encoding="cp1250")
+    gpd.GeoDataFrame({"name": NAMES, "service_type": ["library"] * 4},
+                     geometry=_points(x0=x, y0=y)).to_file(path, encoding="cp1250")
+    archive = tmp_path / "paczka.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for f in tmp_path.glob("uslugi.*"):
+            if f.suffix not in (".prj", ".cpg"):
+                z.write(f, f"a/b/c/{f.name}")
+    report = run_load(archive, city=CITY, theme="public_services", settings=settings)
+    assert (report.crs, report.crs_source) == ("EPSG:2178", "detected from coordinates")
+    assert report.encoding_source == "detected" and _names(db_url) == sorted(NAMES)
+
+
+def test_coordinates_outside_poland_name_the_right_crs(settings, tmp_path):
+    path = tmp_path / "zone7.gpkg"
+    gpd.GeoDataFrame({"name": NAMES}, geometry=_points(x0=7_487_000, y0=5_787_000), crs=2180).to_file(path)
+    result = run_sdi("load", str(path), "--city", CITY, "--theme", "public_services",
+                     env={"SDI_DATABASE_URL": settings.database_url, "SDI_HOME": str(tmp_path)})
+    assert result.returncode == 3
+    assert ("coordinates lie outside Poland in EPSG:2180; they look like EPSG:2178 (PUWG 2000 zone 7)"
+            in result.stderr) and "--crs EPSG:2178" in result.stderr
+
+
+@pytest.mark.parametrize("srs, swap", [("EPSG:2180", False), ("urn:ogc:def:crs:EPSG::2180", True),
+                                       ("http://www.opengis.net/def/crs/EPSG/0/2180", True)])
+def test_gml_axis_order_follows_the_srsname(settings, db_url, tmp_path, srs, swap):
+    x, y = 638_000.0, 486_000.0
+    pos = f"{y} {x}" if swap else f"{x} {y}"
+    path = tmp_path / "uslugi.gml"
+    path.write_text(f"""<?xml version="1.0" encoding="UTF-8"?>
+<ogr:FeatureCollection xmlns:ogr="http://ogr.maptools.org/" xmlns:gml="http://www.opengis.net/gml/3.2"
+  gml:id="fc"><ogr:featureMember><ogr:uslugi gml:id="u1">
+  <ogr:geometryProperty><gml:Point gml:id="p1" srsName="{srs}"><gml:pos>{pos}</gml:pos></gml:Point></ogr:geometryProperty>
+  <ogr:name>Biblioteka Łąkowa</ogr:name><ogr:service_type>library</ogr:service_type>
+</ogr:uslugi></ogr:featureMember></ogr:FeatureCollection>""", encoding="utf-8")
+    run_load(path, city=CITY, theme="public_services", settings=settings)
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT ST_X(geom)::int, ST_Y(geom)::int FROM data.public_services").fetchone() == (x, y)
+
+
+def test_stray_point_at_zero_zero_and_null_geometry_are_rejected_with_reasons(settings, db_url, tmp_path):
+    frame = gpd.GeoDataFrame({"name": NAMES + ["Zero", "Brak"], "service_type": ["library"] * 6},
+                             geometry=_points() + [Point(0, 0), None], crs=2180)
+    path = tmp_path / "warts.gpkg"
+    frame.to_file(path)
+    report = run_load(path, city=CITY, theme="public_services", settings=settings)
+    assert report.reject_reasons == {"null or empty geometry": 1, "lies outside Poland": 1}
+    export = tmp_path / "odrzucone.gpkg"
+    env = {"SDI_DATABASE_URL": settings.database_url, "SDI_HOME": str(tmp_path)}
+    listed = run_sdi("rejects", "--city", CITY, "--theme", "public_services", env=env)
+    assert "lies outside Poland" in listed.stdout and "Zero" in listed.stdout
+    assert run_sdi("rejects", "--city", CITY, "--theme", "public_services", "--export", str(export),
+                   env=env).returncode == 0
+    back = gpd.read_file(export)
+    assert sorted(back["sdi_reason"]) == ["lies outside Poland", "null or empty geometry"]
+    assert back.crs.to_epsg() == 2180 and (back.geometry.x.dropna() == 0).all()
+
+
+@pytest.mark.parametrize("kind", ["csv_wkt", "csv_xy", "filegdb", "kml", "geojson_z"])
+def test_other_formats(settings, db_url, tmp_path, kind):
+    points = gpd.GeoDataFrame({"name": NAMES, "service_type": ["library"] * 4}, geometry=_points(), crs=2180)
+    if kind == "csv_wkt":
+        path = tmp_path / "uslugi.csv"
+        path.write_text("name;service_type;WKT\n" + "".join(
+            f"{n};library;{g.wkt}\n" for n, g in zip(NAMES, points.geometry)), encoding="utf-8")
+        path.write_text(path.read_text().replace(";", ","))
+    elif kind == "csv_xy":
+        path = tmp_path / "uslugi.csv"
+        path.write_text("name,service_type,x,y\n" + "".join(
+            f"{n},library,{g.x},{g.y}\n" for n, g in zip(NAMES, points.geometry)), encoding="utf-8")
+    elif kind == "filegdb":
+        path = tmp_path / "uslugi.gdb"
+        points.to_file(path, driver="OpenFileGDB", layer="uslugi")
+    elif kind == "kml":
+        path = tmp_path / "uslugi.kml"
+        points.rename(columns={"name": "Name"}).to_crs(4326).to_file(path, driver="KML")
+    else:
+        path = tmp_path / "uslugi.geojson"
+        points.set_geometry(gpd.points_from_xy(points.geometry.x, points.geometry.y, z=np.full(4, 100.0)),
+                            crs=2180).to_crs(4326).to_file(path, driver="GeoJSON")
+    report = run_load(path, city=CITY, theme="public_services",
+                      mapping_path=None, settings=settings) if kind != "kml" else None
+    if kind == "kml":
+        mapping = tmp_path / "kml.yaml"
+        mapping.write_text("theme: public_services\nfields:\n  name: Name\n  service_type: {value: library}\n")
+        report = run_load(path, city=CITY, theme="public_services", mapping_path=mapping, settings=settings)
+    assert report.features_loaded == 4, report.reject_reasons
+    assert _names(db_url) == sorted(NAMES)
+    if kind == "geojson_z":
+        assert report.repairs == {"z_dropped": 4}
+
+
+def test_history_rollback_and_report(settings, db_url, tmp_path):
+    env = {"SDI_DATABASE_URL": settings.database_url, "SDI_HOME": str(tmp_path)}
+    first = _services(tmp_path)
+    report_file = tmp_path / "report.json"
+    assert run_sdi("load", str(first), "--city", CITY, "--theme", "public_services", "--report",
+                   str(report_file), env=env).returncode == 0
+    report = json.loads(report_file.read_text())
+    for key in ("load_id", "city", "theme", "source", "encoding", "encoding_source", "crs", "crs_source",
+                "features_read", "features_loaded", "features_rejected", "geometries_repaired", "rejects",
+                "warnings", "duration_s"):
+        assert key in report
+    assert set(report["source"]) >= {"path", "sha256", "layer"} and len(report["source"]["sha256"]) == 64
+    smaller = tmp_path / "mniej.gpkg"
+    gpd.read_file(first).head(2).to_file(smaller)
+    dry = run_sdi("load", str(smaller), "--city", CITY, "--theme", "public_services", "--dry-run", env=env)
+    assert dry.returncode == 0 and len(_names(db_url)) == 4
+    run_sdi("load", str(smaller), "--city", CITY, "--theme", "public_services", env=env)
+    assert len(_names(db_url)) == 2
+    versions = json.loads(run_sdi("history", "--city", CITY, "--theme", "public_services", "--json",
+                                  env=env).stdout)
+    assert [v["feature_count"] for v in versions] == [2, 4] and versions[0]["current"]
+    rolled = run_sdi("rollback", "--city", CITY, "--theme", "public_services", "--to", str(report["load_id"]),
+                     env=env)
+    assert rolled.returncode == 0 and len(_names(db_url)) == 4
+    wrong = run_sdi("rollback", "--city", "1261011", "--theme", "public_services", "--to", str(report["load_id"]),
+                    env=env)
+    assert wrong.returncode == 2 and "is not a version" in wrong.stderr
+
+
+def test_inspect_shows_detection_without_a_database(tmp_path):
+    path = _services(tmp_path, encoding="cp1250")
+    for f in tmp_path.glob("*.cpg"):
+        f.unlink()
+    result = run_sdi("inspect", str(path), "--json", env={"SDI_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x"})
+    assert result.returncode == 0, result.stderr
+    layer = json.loads(result.stdout)["layers"][0]
+    assert layer["features"] == 4 and layer["encoding_source"] == "detected"
+    assert layer["crs"] == "EPSG:2180" and "Świętokrzyska" in layer["fields"]["name"]["samples"]
+    minx, miny, maxx, maxy = layer["extent_lonlat"]
+    assert 20.9 < minx < 21.1 and 52.1 < miny < 52.3
+
+
+def test_a_killed_load_leaves_the_previous_version_and_the_next_load_succeeds(settings, db_url, tmp_path):
+    env = {**os.environ, "SDI_DATABASE_URL": db_url, "SDI_HOME": str(tmp_path)}
+    small = _services(tmp_path)
+    run_load(small, city=CITY, theme="public_services", settings=settings)
+    n = 300_000
+    rng = np.random.default_rng(1)
+    big = gpd.GeoDataFrame({"name": ["Biblioteka"] * n, "service_type": ["library"] * n},
+                           geometry=gpd.points_from_xy(rng.uniform(630_000, 645_000, n),
+                                                       rng.uniform(480_000, 495_000, n)), crs=2180)
+    big_path = tmp_path / "duzo.gpkg"
+    big.to_file(big_path)
+    proc = subprocess.Popen([SDI, "load", str(big_path), "--city", CITY, "--theme", "public_services"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            copying = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY%%sdi_staging%%'"
+                                   " AND state = 'active'").fetchone()[0]
+            if copying:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the load finished before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        time.sleep(0.5)
+        assert conn.execute("SELECT count(*) FROM data.public_services").fetchone()[0] == 4
+        assert conn.execute("SELECT count(*) FROM sdi.loads").fetchone()[0] == 1
+    report = run_load(small, city=CITY, theme="public_services", settings=settings)
+    assert report.load_id is not None and len(_names(db_url)) == 4
+
+
+def test_real_repair_stations_without_prj_are_detected_as_puwg2000_zone7(shared_data, settings):
+    report = run_load(shared_data / "warszawa_rowery/stacje_napraw.shp", city=CITY, theme="public_services",
+                      mapping_path=None, dry_run=True, settings=settings)
+    assert (report.crs, report.crs_source) == ("EPSG:2178", "detected from coordinates")
+    assert report.features_read == 264
