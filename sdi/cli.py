@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from sdi import cli_config, cli_loads
@@ -148,9 +149,9 @@ def load(path: Path, city: str, theme: str, mapping_path: Path | None, layer: st
     """
     from sdi.pipeline import run_load
 
-    with err.status("loading…") as status:
+    with _LoadProgress(path.name) as shown:
         report = run_load(path, city=city, theme=theme, mapping_path=mapping_path, layer=layer, encoding=encoding,
-                          crs=crs, dry_run=dry_run, step=lambda s: status.update(f"{path.name}: {s}…"))
+                          crs=crs, dry_run=dry_run, step=shown.step, progress=shown.advance)
     verb = "would load" if dry_run else f"load {report.load_id}:"
     out.print(f"{verb} {report.features_loaded} features of {theme} for city {city} from {path.name}"
               f" in {report.duration_s:.2f} s", highlight=False)
@@ -168,6 +169,30 @@ def load(path: Path, city: str, theme: str, mapping_path: Path | None, layer: st
         err.print(f"  rejected ×{n}: {reason} (see `sdi rejects --city {city} --theme {theme}`)", highlight=False)
     if report_path:
         report_path.write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False, default=str))
+
+
+class _LoadProgress:
+    """A spinner naming the stage; a progress bar while writing more than 50,000 features. Quiet off a terminal."""
+
+    def __init__(self, name: str):
+        self.name, self.task = name, None
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeRemainingColumn(), console=err, disable=not err.is_terminal, transient=True)
+
+    def __enter__(self) -> "_LoadProgress":
+        self.bar.start()
+        self.task = self.bar.add_task(f"{self.name}: starting", total=None)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.stop()
+
+    def step(self, stage: str) -> None:
+        self.bar.update(self.task, description=f"{self.name}: {stage}")
+
+    def advance(self, n: int, total: int) -> None:
+        if total > 50_000:
+            self.bar.update(self.task, total=total, advance=n)
 
 
 @cli.command()

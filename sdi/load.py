@@ -6,6 +6,7 @@ Either the data, its provenance row and its rejects all commit, or nothing chang
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 import geopandas as gpd
 import numpy as np
@@ -30,7 +31,8 @@ class _DryRun(Exception):
 
 
 def load(conn: psycopg.Connection, frame: gpd.GeoDataFrame, rejects: list[dict], *, city: str, schema: Schema,
-         provenance: Provenance, dry_run: bool = False) -> int | None:
+         provenance: Provenance, dry_run: bool = False,
+         progress: Callable[[int], None] = lambda _: None) -> int | None:
     """Add `frame` as a new version of (city, theme) and make it current, atomically; returns the load id."""
     theme = schema.id
     ensure_theme_table(conn, schema)
@@ -42,7 +44,7 @@ def load(conn: psycopg.Connection, frame: gpd.GeoDataFrame, rejects: list[dict],
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('sdi.load'), hashtext(%s))", [f"{city}:{theme}"])
             load_id = catalogue.record_load(conn, city=city, theme=theme, feature_count=len(frame),
                                             reject_count=len(rejects), provenance=provenance)
-            _copy_to_staging(conn, frame, schema, columns)
+            _copy_to_staging(conn, frame, schema, columns, progress)
             cols = sql.SQL(", ").join(sqlfiles.ident(c) for c in columns)
             conn.execute(sql.SQL("INSERT INTO {t} ({cols}, load_id, geom) SELECT {cols}, %s,"
                                  " ST_SetSRID(ST_GeomFromWKB(geom), {srid}) FROM {s}").format(
@@ -71,7 +73,7 @@ def ensure_theme_table(conn: psycopg.Connection, schema: Schema) -> None:
     table, view = sqlfiles.history_table(theme), sqlfiles.theme_table(theme)
     have = {r[0] for r in conn.execute("SELECT column_name FROM information_schema.columns"
                                        " WHERE table_schema = 'history' AND table_name = %s", [theme])}
-    missing = [c for c in schema.fields if c not in have]
+    missing = [c for c in ("source_id", *schema.fields) if c not in have]
     if have and not missing:
         return
     with conn.transaction():
@@ -80,9 +82,11 @@ def ensure_theme_table(conn: psycopg.Connection, schema: Schema) -> None:
             "CREATE TABLE IF NOT EXISTS {t} (fid bigserial PRIMARY KEY, city char(7) NOT NULL, source_id text,"
             " load_id bigint NOT NULL, geom geometry({g}, {srid}) NOT NULL)").format(
             t=table, g=sql.SQL(schema.geometry), srid=sql.Literal(STORAGE_SRID)))
-        for col, kind in schema.fields.items():
+        # Tables made before version 2 of the catalogue lack source_id.
+        types = {"source_id": "text", **{col: PG_TYPES[kind.type] for col, kind in schema.fields.items()}}
+        for col, pg_type in types.items():
             conn.execute(sql.SQL("ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {c} {ty}").format(
-                t=table, c=sqlfiles.ident(col), ty=sql.SQL(PG_TYPES[kind.type])))
+                t=table, c=sqlfiles.ident(col), ty=sql.SQL(pg_type)))
         for suffix, method, column in (("geom", "gist", "geom"), ("load", "btree", "load_id")):
             conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} USING {m} ({c})").format(
                 i=sql.Identifier(f"{theme}_{suffix}_idx"), t=table, m=sql.SQL(method), c=sql.Identifier(column)))
@@ -90,7 +94,8 @@ def ensure_theme_table(conn: psycopg.Connection, schema: Schema) -> None:
                              " JOIN sdi.layers l USING (load_id)").format(v=view, t=table))
 
 
-def _copy_to_staging(conn: psycopg.Connection, frame: gpd.GeoDataFrame, schema: Schema, columns: list[str]) -> None:
+def _copy_to_staging(conn: psycopg.Connection, frame: gpd.GeoDataFrame, schema: Schema, columns: list[str],
+                     progress: Callable[[int], None]) -> None:
     types = {"city": "text", "source_id": "text", **{k: PG_TYPES[f.type] for k, f in schema.fields.items()}}
     defs = [sql.SQL("{} {}").format(sqlfiles.ident(c), sql.SQL(types[c])) for c in columns]
     conn.execute(sql.SQL("CREATE TEMP TABLE {s} ({defs}, geom bytea) ON COMMIT DROP").format(
@@ -100,8 +105,11 @@ def _copy_to_staging(conn: psycopg.Connection, frame: gpd.GeoDataFrame, schema: 
     copy_sql = sql.SQL("COPY {s} ({cols}, geom) FROM STDIN").format(
         s=_STAGING, cols=sql.SQL(", ").join(sqlfiles.ident(c) for c in columns))
     with conn.cursor().copy(copy_sql) as copy:
-        for row in zip(*values, wkb):
+        for n, row in enumerate(zip(*values, wkb), 1):
             copy.write_row(row)
+            if n % 10_000 == 0:
+                progress(10_000)
+        progress(len(frame) % 10_000)
 
 
 def _python_values(series) -> list:

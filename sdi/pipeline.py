@@ -58,7 +58,8 @@ class LoadReport:
 
 def run_load(path: Path, *, city: str, theme: str, mapping_path: Path | None = None, layer: str | None = None,
              encoding: str | None = None, crs: str | None = None, dry_run: bool = False,
-             settings: Settings | None = None, step: Callable[[str], None] = lambda _: None) -> LoadReport:
+             settings: Settings | None = None, step: Callable[[str], None] = lambda _: None,
+             progress: Callable[[int, int], None] = lambda done, total: None) -> LoadReport:
     """Load one source layer as `theme` for `city`, all or nothing."""
     started, started_at = time.perf_counter(), datetime.now(timezone.utc)
     settings = settings or get_settings()
@@ -86,7 +87,9 @@ def run_load(path: Path, *, city: str, theme: str, mapping_path: Path | None = N
     step("writing to PostGIS" if not dry_run else "writing to PostGIS (dry run, rolled back)")
     with open_catalogue(settings) as conn:
         provenance = Provenance(str(source.path), source.layer, detected, size, digest, getpass.getuser(), started_at)
-        load_id = load(conn, result.frame, rejects, city=city, schema=schema, provenance=provenance, dry_run=dry_run)
+        total = len(result.frame)
+        load_id = load(conn, result.frame, rejects, city=city, schema=schema, provenance=provenance, dry_run=dry_run,
+                       progress=lambda n: progress(n, total))
     return LoadReport(
         load_id=load_id, city=city, theme=theme,
         source={"path": str(source.path), "sha256": digest, "size": size, "layer": source.layer},
