@@ -6,7 +6,6 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import pyogrio
 import shapely
 from pyproj import Transformer
 
@@ -22,13 +21,13 @@ _SAMPLES = 3
 def inspect_source(path: Path, layer: str | None = None, encoding: str | None = None,
                    crs: str | None = None) -> dict:
     """Layers, counts, geometry types, fields with samples, encoding, CRS, extent and invalid geometries."""
-    from sdi.read import _gdal_path  # the same path rules as loading, zips included
+    from sdi.read import _gdal_path, layers_of  # the same path rules as loading, zips included
 
     path = Path(path)
     gdal_path = _gdal_path(path) if path.exists() else str(path)
     layers = []
     try:
-        listed = pyogrio.list_layers(gdal_path)
+        listed = layers_of(gdal_path)
     except Exception:  # read() below raises the user-facing error for an unreadable source
         listed = []
     for name, geometry_type in listed:

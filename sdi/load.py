@@ -6,7 +6,8 @@ Either the data, its provenance row and its rejects all commit, or nothing chang
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, Iterable
 
 import geopandas as gpd
 import numpy as np
@@ -30,37 +31,52 @@ class _DryRun(Exception):
     """Raised inside the load transaction to roll a --dry-run back after every step has run."""
 
 
-def load(conn: psycopg.Connection, frame: gpd.GeoDataFrame, rejects: list[dict], *, city: str, schema: Schema,
-         provenance: Provenance, dry_run: bool = False,
-         progress: Callable[[int], None] = lambda _: None) -> int | None:
-    """Add `frame` as a new version of (city, theme) and make it current, atomically; returns the load id."""
+@dataclass
+class Loaded:
+    """What a load wrote: its id (None after a dry run), and how many features it stored and rejected."""
+
+    load_id: int | None
+    features: int
+    rejects: int
+
+
+def load(conn: psycopg.Connection, batches: Iterable[tuple[gpd.GeoDataFrame, list[dict]]], *, city: str,
+         schema: Schema, provenance: Provenance, dry_run: bool = False,
+         progress: Callable[[int], None] = lambda _: None) -> Loaded:
+    """Add the batches as a new version of (city, theme) and make it current, atomically.
+
+    `batches` yields harmonised frames with their rejects; it is consumed inside the transaction, so
+    a failure anywhere (reading included) or a kill leaves the previous version current.
+    """
     theme = schema.id
     ensure_theme_table(conn, schema)
     columns = ["city", "source_id", *schema.fields]
-    load_id = None
+    rejects: list[dict] = []
     try:
         with conn.transaction():
             # One load per (city, theme) at a time: a second one waits here until the first commits.
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('sdi.load'), hashtext(%s))", [f"{city}:{theme}"])
-            load_id = catalogue.record_load(conn, city=city, theme=theme, feature_count=len(frame),
-                                            reject_count=len(rejects), provenance=provenance)
-            _copy_to_staging(conn, frame, schema, columns, progress)
+            load_id = catalogue.record_load(conn, city=city, theme=theme, feature_count=0, reject_count=0,
+                                            provenance=provenance)
+            stored = _copy_to_staging(conn, batches, schema, columns, rejects, progress)
             cols = sql.SQL(", ").join(sqlfiles.ident(c) for c in columns)
             conn.execute(sql.SQL("INSERT INTO {t} ({cols}, load_id, geom) SELECT {cols}, %s,"
                                  " ST_SetSRID(ST_GeomFromWKB(geom), {srid}) FROM {s}").format(
                 t=sqlfiles.history_table(theme), cols=cols, srid=sql.Literal(STORAGE_SRID), s=_STAGING), [load_id])
+            conn.execute("UPDATE sdi.loads SET feature_count = %s, reject_count = %s WHERE load_id = %s",
+                         [stored, len(rejects), load_id])
             catalogue.set_current(conn, city=city, theme=theme, load_id=load_id)
             catalogue.record_rejects(conn, load_id, rejects)
             if dry_run:
                 raise _DryRun
     except _DryRun:
         logger.info("dry run: load of %s for %s rolled back", theme, city)
-        return None
+        return Loaded(None, stored, len(rejects))
     except psycopg.errors.DataError as exc:
         raise LoadError(f"PostGIS refused the {theme} data ({exc.diag.message_primary})",
                         "nothing was changed; check the mapping's types with `sdi check`") from None
-    logger.info("load %d: %d features of %s for city %s", load_id, len(frame), theme, city)
-    return load_id
+    logger.info("load %d: %d features of %s for city %s", load_id, stored, theme, city)
+    return Loaded(load_id, stored, len(rejects))
 
 
 def ensure_theme_table(conn: psycopg.Connection, schema: Schema) -> None:
@@ -94,22 +110,26 @@ def ensure_theme_table(conn: psycopg.Connection, schema: Schema) -> None:
                              " JOIN sdi.layers l USING (load_id)").format(v=view, t=table))
 
 
-def _copy_to_staging(conn: psycopg.Connection, frame: gpd.GeoDataFrame, schema: Schema, columns: list[str],
-                     progress: Callable[[int], None]) -> None:
+def _copy_to_staging(conn: psycopg.Connection, batches: Iterable[tuple[gpd.GeoDataFrame, list[dict]]],
+                     schema: Schema, columns: list[str], rejects: list[dict],
+                     progress: Callable[[int], None]) -> int:
+    """COPY every batch into a temporary staging table; collect the rejects; return the rows written."""
     types = {"city": "text", "source_id": "text", **{k: PG_TYPES[f.type] for k, f in schema.fields.items()}}
     defs = [sql.SQL("{} {}").format(sqlfiles.ident(c), sql.SQL(types[c])) for c in columns]
     conn.execute(sql.SQL("CREATE TEMP TABLE {s} ({defs}, geom bytea) ON COMMIT DROP").format(
         s=_STAGING, defs=sql.SQL(", ").join(defs)))
-    wkb = shapely.to_wkb(frame.geometry.values, include_srid=False)
-    values = [_python_values(frame[c]) for c in columns]
     copy_sql = sql.SQL("COPY {s} ({cols}, geom) FROM STDIN").format(
         s=_STAGING, cols=sql.SQL(", ").join(sqlfiles.ident(c) for c in columns))
+    written = 0
     with conn.cursor().copy(copy_sql) as copy:
-        for n, row in enumerate(zip(*values, wkb), 1):
-            copy.write_row(row)
-            if n % 10_000 == 0:
-                progress(10_000)
-        progress(len(frame) % 10_000)
+        for frame, batch_rejects in batches:
+            rejects += batch_rejects
+            wkb = shapely.to_wkb(frame.geometry.values, include_srid=False)
+            for row in zip(*(_python_values(frame[c]) for c in columns), wkb):
+                copy.write_row(row)
+            written += len(frame)
+            progress(len(frame))
+    return written
 
 
 def _python_values(series) -> list:

@@ -60,7 +60,7 @@ def run_load(path: Path, *, city: str, theme: str, mapping_path: Path | None = N
              encoding: str | None = None, crs: str | None = None, dry_run: bool = False,
              settings: Settings | None = None, step: Callable[[str], None] = lambda _: None,
              progress: Callable[[int, int], None] = lambda done, total: None) -> LoadReport:
-    """Load one source layer as `theme` for `city`, all or nothing."""
+    """Load one source layer as `theme` for `city`, all or nothing, streaming it batch by batch."""
     started, started_at = time.perf_counter(), datetime.now(timezone.utc)
     settings = settings or get_settings()
     sqlfiles.check_city(city)
@@ -73,36 +73,76 @@ def run_load(path: Path, *, city: str, theme: str, mapping_path: Path | None = N
                   encoding=encoding or (options and options.encoding), crs=crs or (options and options.crs),
                   max_unzipped_bytes=settings.max_unzipped_mb * 1024 * 1024)
     if mapping is None:
-        mapping = mappings.automatic(source.frame.columns, registry, theme)
-    step("repairing geometries")
-    repaired = repair(source.frame)
-    step("harmonising")
-    result = harmonise(repaired.kept, city=city, schema=schema, mapping=mapping, registry=registry)
-    rejects = repaired.rejects + result.rejects
-    for r in rejects:
-        ident = r["properties"].get(mapping.id) if mapping.id else None
-        r["source_id"] = str(ident) if ident is not None else str(r["index"])
+        mapping = mappings.automatic(source.columns, registry, theme)
+    tally = _Tally()
+
+    def harmonised():
+        """read -> repair -> harmonise, one batch at a time, counting as it goes."""
+        for batch in source.batches():
+            repaired = repair(batch)
+            result = harmonise(repaired.kept, city=city, schema=schema, mapping=mapping, registry=registry)
+            rejects = repaired.rejects + result.rejects
+            for r in rejects:
+                ident = r["properties"].get(mapping.id) if mapping.id else None
+                r["source_id"] = str(ident) if ident is not None else str(r["index"])
+            tally.add(len(batch), repaired, result)
+            yield result.frame, rejects
+
     size, digest = _fingerprint(source.path)
-    detected = {**source.detected, "mapping": mapping_source}
-    step("writing to PostGIS" if not dry_run else "writing to PostGIS (dry run, rolled back)")
+    step("loading" if not dry_run else "loading (dry run, rolled back at the end)")
     with open_catalogue(settings) as conn:
-        provenance = Provenance(str(source.path), source.layer, detected, size, digest, getpass.getuser(), started_at)
-        total = len(result.frame)
-        load_id = load(conn, result.frame, rejects, city=city, schema=schema, provenance=provenance, dry_run=dry_run,
-                       progress=lambda n: progress(n, total))
+        provenance = Provenance(str(source.path), source.layer, {**source.detected, "mapping": mapping_source},
+                                size, digest, getpass.getuser(), started_at)
+        loaded = load(conn, harmonised(), city=city, schema=schema, provenance=provenance, dry_run=dry_run,
+                      progress=lambda n: progress(n, source.count))
+        rejects = _stored_rejects(conn, loaded.load_id) if loaded.load_id else tally.rejects
     return LoadReport(
-        load_id=load_id, city=city, theme=theme,
+        load_id=loaded.load_id, city=city, theme=theme,
         source={"path": str(source.path), "sha256": digest, "size": size, "layer": source.layer},
         mapping=mapping_source, encoding=source.detected.get("encoding"),
         encoding_source=source.detected.get("encoding_source"), crs=source.detected.get("crs"),
-        crs_source=source.detected.get("crs_source"), features_read=len(source.frame),
-        features_loaded=len(result.frame), features_rejected=len(rejects),
-        geometries_repaired=sum(repaired.repairs.values()),
-        rejects=[{"source_id": r["source_id"], "reason": r["reason"]} for r in rejects],
-        warnings=source.warnings + _warnings(result), duration_s=round(time.perf_counter() - started, 3),
+        crs_source=source.detected.get("crs_source"), features_read=tally.read, features_loaded=loaded.features,
+        features_rejected=loaded.rejects, geometries_repaired=sum(tally.repairs.values()), rejects=rejects,
+        warnings=source.warnings + tally.warnings(), duration_s=round(time.perf_counter() - started, 3),
         dry_run=dry_run, reject_reasons=dict(Counter(r["reason"] for r in rejects)),
-        unmapped_values=result.unmapped_values, unconverted_values=result.unconverted_values,
-        unmapped_columns=result.unmapped_columns, repairs=repaired.repairs)
+        unmapped_values=tally.unmapped, unconverted_values=tally.unconverted,
+        unmapped_columns=tally.unmapped_columns, repairs=dict(tally.repairs))
+
+
+class _Tally:
+    """Counts gathered over the batches of one load."""
+
+    def __init__(self):
+        self.read = 0
+        self.repairs: Counter = Counter()
+        self.unmapped: dict[str, dict[str, int]] = {}
+        self.unconverted: dict[str, dict[str, int]] = {}
+        self.unmapped_columns: list[str] = []
+        self.rejects: list[dict] = []
+
+    def add(self, read: int, repaired, result) -> None:
+        self.read += read
+        self.repairs.update(repaired.repairs)
+        for mine, theirs in ((self.unmapped, result.unmapped_values), (self.unconverted, result.unconverted_values)):
+            for name, values in theirs.items():
+                bucket = mine.setdefault(name, {})
+                for value, n in values.items():
+                    bucket[value] = bucket.get(value, 0) + n
+        self.unmapped_columns = result.unmapped_columns
+        self.rejects += [{"source_id": r["source_id"], "reason": r["reason"]}
+                         for r in repaired.rejects + result.rejects]
+
+    def warnings(self) -> list[str]:
+        notes = [f"{field}: {sum(values.values())} value(s) did not map and were stored as null"
+                 for field, values in self.unmapped.items()]
+        return notes + [f"{field}: {sum(values.values())} value(s) did not convert and were stored as null"
+                        for field, values in self.unconverted.items()]
+
+
+def _stored_rejects(conn, load_id: int) -> list[dict]:
+    rows = conn.execute("SELECT source_id, reason FROM sdi.rejects WHERE load_id = %s ORDER BY source_index",
+                        [load_id]).fetchall()
+    return [{"source_id": sid, "reason": reason} for sid, reason in rows]
 
 
 def _fingerprint(path: Path) -> tuple[int | None, str | None]:
@@ -114,11 +154,3 @@ def _fingerprint(path: Path) -> tuple[int | None, str | None]:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return path.stat().st_size, digest.hexdigest()
-
-
-def _warnings(result) -> list[str]:
-    notes = [f"{field}: {sum(values.values())} value(s) did not map and were stored as null"
-             for field, values in result.unmapped_values.items()]
-    notes += [f"{field}: {sum(values.values())} value(s) did not convert and were stored as null"
-              for field, values in result.unconverted_values.items()]
-    return notes

@@ -8,14 +8,18 @@ Coordinates that do not lie in Poland under the CRS in use are refused with the 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path, PurePosixPath
+from typing import Callable, Iterator
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
 import shapely
 from pyogrio.errors import DataLayerError, DataSourceError
@@ -38,42 +42,95 @@ _CSV_OPTIONS = {"GEOM_POSSIBLE_NAMES": "wkt,geom,geometry,the_geom,wkt_geom",
 
 @dataclass
 class Source:
-    """A read source: its features and what was found out about it."""
+    """An opened source: what was found out about it, and its features as a stream of batches."""
 
     path: Path
     layer: str
-    frame: gpd.GeoDataFrame
+    columns: list[str]
+    count: int  # as the driver declares it; -1 when it cannot tell without reading everything
     detected: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    first: gpd.GeoDataFrame | None = None
+    rest: Iterator[gpd.GeoDataFrame] = field(default_factory=lambda: iter(()))
+    fix: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame] = lambda frame: frame
+
+    def batches(self) -> Iterator[gpd.GeoDataFrame]:
+        """Every feature, batch by batch, with the CRS (and any axis swap) applied; can be walked once."""
+        for batch in itertools.chain([self.first] if self.first is not None else [], self.rest):
+            yield self.fix(batch)
+
+    @cached_property
+    def frame(self) -> gpd.GeoDataFrame:
+        """All features in one frame: for inspect, suggest and small files; loads stream batches instead."""
+        parts = list(self.batches())
+        return pd.concat(parts) if len(parts) > 1 else parts[0]
 
 
 def read(path: Path, layer: str | None = None, encoding: str | None = None, crs: str | None = None,
-         require_crs: bool = True, max_unzipped_bytes: int = 4 * 1024**3) -> Source:
-    """Read one layer of a vector source into a GeoDataFrame in its own CRS."""
+         require_crs: bool = True, max_unzipped_bytes: int = 4 * 1024**3, batch_size: int = 100_000) -> Source:
+    """Open one layer of a vector source as a stream of GeoDataFrames in their own CRS."""
     path = Path(path)
     check_source(path, max_unzipped_bytes=max_unzipped_bytes)
     gdal_path = _gdal_path(path)
     layer = _pick_layer(gdal_path, layer)
     codec, codec_source = _encoding(path, gdal_path, encoding)
     try:
-        frame = pyogrio.read_dataframe(gdal_path, layer=layer, encoding=codec, fid_as_index=True,
-                                       **_open_options(gdal_path))
-        driver = pyogrio.read_info(gdal_path, layer=layer, **_open_options(gdal_path)).get("driver")
-    except (DataSourceError, DataLayerError, UnicodeDecodeError) as exc:
+        info = pyogrio.read_info(gdal_path, layer=layer, encoding=codec, **_open_options(gdal_path))
+        stream = _stream(gdal_path, layer, codec, batch_size)
+        first = next(stream, None)
+    except (DataSourceError, DataLayerError, UnicodeDecodeError, RuntimeError) as exc:
         raise InputError(f"{path}: cannot be read as vector data ({_first_line(exc)})",
                          "give a shapefile, GeoPackage, GeoJSON, GML, KML, CSV, FileGDB or a zip of one") from None
-    detected = {"driver": driver, "encoding": codec or "utf-8", "encoding_source": codec_source}
-    source = Source(path=path, layer=layer, frame=frame, detected=detected)
-    if require_crs or crs or frame.crs is not None:
+    if first is None:
+        first = gpd.GeoDataFrame({c: [] for c in info["fields"]}, geometry=[], crs=info["crs"])
+    detected = {"driver": info["driver"], "encoding": codec or "utf-8", "encoding_source": codec_source}
+    source = Source(path=path, layer=layer, columns=[str(c) for c in info["fields"]], count=int(info["features"]),
+                    detected=detected, first=first, rest=stream)
+    if require_crs or crs or first.crs is not None:
         _apply_crs(source, crs)
-    logger.info("read %d features from %s (layer %s)", len(frame), path, layer)
+    logger.info("opened %s (layer %s, %d features)", path, layer, source.count)
     return source
+
+
+def _stream(gdal_path: str, layer: str, codec: str | None, batch_size: int) -> Iterator[gpd.GeoDataFrame]:
+    """Batches of features through GDAL's Arrow stream: memory stays bounded whatever the file's size."""
+    options = _open_options(gdal_path)
+    if codec and gdal_path.lower().endswith(".shp"):
+        # GDAL's own recoding: pyogrio's `encoding` is not applied to the Arrow stream of a shapefile.
+        options, codec = {**options, "ENCODING": codec.upper()}, None
+    with pyogrio.open_arrow(gdal_path, layer=layer, encoding=codec, batch_size=batch_size, return_fids=True,
+                            use_pyarrow=True, **options) as (meta, reader):
+        geom_col = meta.get("geometry_name") or "wkb_geometry"
+        fid_col = meta.get("fid_column") or "OGC_FID"
+        for batch in reader:
+            frame = batch.to_pandas()
+            wkb = frame.pop(geom_col).to_numpy() if geom_col in frame else np.full(len(frame), None)
+            index = frame.pop(fid_col) if fid_col in frame else None
+            geoms = shapely.from_wkb(wkb, on_invalid="ignore")
+            out = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index), crs=meta.get("crs"))
+            if index is not None:
+                out.index = pd.Index(index.to_numpy(), name=None)
+            yield out
+
+
+def layers_of(gdal_path: str) -> list[tuple[str, str | None]]:
+    """(name, geometry type) of every layer, without letting GDAL's GML reader write a .gfs beside the file."""
+    options = _open_options(gdal_path)
+    if "WRITE_GFS" not in options:
+        return [(str(n), g) for n, g in pyogrio.list_layers(gdal_path)]
+    found = []
+    while True:  # list_layers takes no open options, so walk the layers by index
+        try:
+            info = pyogrio.read_info(gdal_path, layer=len(found), **options)
+        except DataLayerError:
+            return found
+        found.append((str(info["layer_name"]), info["geometry_type"]))
 
 
 def describe(path: Path, layer: str | None = None) -> tuple[list[str], list[str]]:
     """The layers of a source and the columns of the chosen one, without reading its features."""
     gdal_path = _gdal_path(Path(path))
-    names = [str(n) for n, _ in pyogrio.list_layers(gdal_path)]
+    names = [n for n, _ in layers_of(gdal_path)]
     chosen = layer if layer in names else (names[0] if len(names) == 1 else None)
     if chosen is None:
         return names, []
@@ -81,8 +138,11 @@ def describe(path: Path, layer: str | None = None) -> tuple[list[str], list[str]
 
 
 def _apply_crs(source: Source, override: str | None) -> None:
-    """Set the CRS from --crs, the file or the coordinates, and refuse coordinates outside Poland."""
-    frame, d = source.frame, source.detected
+    """Set the CRS from --crs, the file or the coordinates, and refuse coordinates outside Poland.
+
+    Detection looks at the first batch; the CRS (and an axis swap, if any) is then applied to every batch.
+    """
+    frame, d = source.first, source.detected
     if override:
         try:
             crs = CRS.from_user_input(override)
@@ -103,19 +163,26 @@ def _apply_crs(source: Source, override: str | None) -> None:
     if epsg is None:
         d["crs"], d["crs_source"] = frame.crs.to_string(), how
         return
-    source.frame = frame = frame.set_crs(epsg, allow_override=True)
     d["crs"], d["crs_source"] = f"EPSG:{epsg}", how
     x, y = _sample_xy(frame)
+    swap = False
     try:
         detect.check_in_poland(x, y, epsg, how)
     except InputError:
         if d["driver"] != "GML" or not detect.inside_poland_mask(y, x, epsg).mean() > 0.5:
             raise
         # A GML whose srsName promised one axis order and whose coordinates follow the other.
-        swapped = shapely.transform(frame.geometry.values, lambda c: c[:, ::-1])
-        source.frame = frame.set_geometry(gpd.GeoSeries(swapped, index=frame.index, crs=frame.crs))
+        swap = True
         d["crs_source"] = f"{how}, axes swapped"
         source.warnings.append(f"the GML coordinates were northing-first for EPSG:{epsg}: axes swapped")
+    source.fix = lambda batch: _set_crs(batch, epsg, swap)
+
+
+def _set_crs(frame: gpd.GeoDataFrame, epsg: int, swap: bool) -> gpd.GeoDataFrame:
+    if swap:
+        swapped = shapely.transform(frame.geometry.values, lambda c: c[:, ::-1])
+        frame = frame.set_geometry(gpd.GeoSeries(swapped, index=frame.index), crs=None)
+    return frame.set_crs(epsg, allow_override=True)
 
 
 def _crs_origin(driver: str | None) -> str:
@@ -180,7 +247,7 @@ def _open_options(gdal_path: str) -> dict:
 
 def _pick_layer(gdal_path: str, layer: str | None) -> str:
     try:
-        names = [str(n) for n, _ in pyogrio.list_layers(gdal_path)]
+        names = [n for n, _ in layers_of(gdal_path)]
     except DataSourceError as exc:
         raise InputError(f"{gdal_path}: cannot be opened ({_first_line(exc)})",
                          "check that the file is a complete vector dataset") from None
