@@ -103,14 +103,37 @@ def _stream(gdal_path: str, layer: str, codec: str | None, batch_size: int) -> I
         geom_col = meta.get("geometry_name") or "wkb_geometry"
         fid_col = meta.get("fid_column") or "OGC_FID"
         for batch in reader:
-            frame = batch.to_pandas()
-            wkb = frame.pop(geom_col).to_numpy() if geom_col in frame else np.full(len(frame), None)
-            index = frame.pop(fid_col) if fid_col in frame else None
-            geoms = shapely.from_wkb(wkb, on_invalid="ignore")
-            out = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index), crs=meta.get("crs"))
-            if index is not None:
-                out.index = pd.Index(index.to_numpy(), name=None)
-            yield out
+            yield _to_frame(batch, meta, geom_col, fid_col, gdal_path, layer)
+
+
+def _to_frame(batch, meta: dict, geom_col: str, fid_col: str, gdal_path: str, layer: str) -> gpd.GeoDataFrame:
+    """One Arrow batch as a GeoDataFrame indexed by the source's feature ids."""
+    frame = batch.to_pandas()
+    wkb = frame.pop(geom_col).to_numpy() if geom_col in frame else np.full(len(frame), None)
+    index = frame.pop(fid_col) if fid_col in frame else None
+    try:
+        geoms = shapely.from_wkb(wkb, on_invalid="ignore")
+    except NotImplementedError:  # a curve somewhere in the batch: GEOS refuses the whole array
+        geoms = np.array([_from_wkb_or_none(w) for w in wkb], dtype=object)
+    curved = np.flatnonzero(pd.isna(geoms) & ~pd.isna(wkb))
+    if len(curved) and index is not None:
+        # GEOS has no curves, and GDAL's Arrow stream does not linearise them; its row-by-row
+        # reader does, so the few curved features are read again by their ids.
+        linear = pyogrio.read_dataframe(gdal_path, layer=layer, fids=index.to_numpy()[curved],
+                                        columns=[], **_open_options(gdal_path))
+        geoms[curved] = linear.geometry.values
+    out = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index), crs=meta.get("crs"))
+    out.attrs["curves_linearised"] = int(len(curved)) if index is not None else 0
+    if index is not None:
+        out.index = pd.Index(index.to_numpy(), name=None)
+    return out
+
+
+def _from_wkb_or_none(wkb):
+    try:
+        return shapely.from_wkb(wkb)
+    except (NotImplementedError, shapely.errors.GEOSException):
+        return None
 
 
 def layers_of(gdal_path: str) -> list[tuple[str, str | None]]:

@@ -1,6 +1,6 @@
 """Geometry checks and repairs: every feature is either kept (repaired if needed) or rejected with its reason.
 
-Repairs are counted by kind: Z/M dropped, invalid made valid. Rejects: null or empty geometries,
+Repairs are counted by kind: curves linearised (on reading), Z/M dropped, invalid made valid. Rejects: null or empty geometries,
 polygons whose rings enclose no area, and features that lie outside Poland (a stray point at (0, 0)).
 """
 
@@ -39,7 +39,7 @@ def repair(frame: gpd.GeoDataFrame) -> Repaired:
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     rejects = [reject_record(frame, i, "null or empty geometry") for i in np.flatnonzero(missing)]
     kept = frame[~missing].copy()
-    repairs: dict[str, int] = {}
+    repairs: dict[str, int] = {"curves_linearised": frame.attrs.get("curves_linearised", 0)}
 
     has_z = shapely.has_z(kept.geometry.values)
     if has_z.any():

@@ -223,3 +223,23 @@ def test_real_repair_stations_without_prj_are_detected_as_puwg2000_zone7(shared_
                       mapping_path=None, dry_run=True, settings=settings)
     assert (report.crs, report.crs_source) == ("EPSG:2178", "detected from coordinates")
     assert report.features_read == 264
+
+
+def test_curves_are_linearised_and_counted(settings, db_url, tmp_path):
+    path = tmp_path / "luk.gml"
+    path.write_text("""<?xml version="1.0" encoding="UTF-8"?>
+<ogr:FeatureCollection xmlns:ogr="http://ogr.maptools.org/" xmlns:gml="http://www.opengis.net/gml/3.2" gml:id="fc">
+<ogr:featureMember><ogr:drogi gml:id="d1"><ogr:geometryProperty>
+<gml:Curve gml:id="c1" srsName="EPSG:2180"><gml:segments><gml:Arc>
+<gml:posList>638000 486000 638050 486050 638100 486000</gml:posList></gml:Arc></gml:segments></gml:Curve>
+</ogr:geometryProperty><ogr:name>ul. Łukowa</ogr:name><ogr:road_class>G</ogr:road_class></ogr:drogi></ogr:featureMember>
+<ogr:featureMember><ogr:drogi gml:id="d2"><ogr:geometryProperty>
+<gml:LineString gml:id="l2" srsName="EPSG:2180"><gml:posList>638000 486100 638100 486100</gml:posList></gml:LineString>
+</ogr:geometryProperty><ogr:name>ul. Prosta</ogr:name><ogr:road_class>G</ogr:road_class></ogr:drogi></ogr:featureMember>
+</ogr:FeatureCollection>""", encoding="utf-8")
+    report = run_load(path, city=CITY, theme="roads", settings=settings)
+    # GDAL hands both features over as curve types (the layer mixes an arc with a line), so both count.
+    assert report.features_loaded == 2 and report.repairs.get("curves_linearised") == 2
+    with psycopg.connect(db_url) as conn:
+        points = conn.execute("SELECT ST_NPoints(geom) FROM data.roads WHERE name = 'ul. Łukowa'").fetchone()[0]
+    assert points > 10  # the arc became many short segments
