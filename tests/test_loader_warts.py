@@ -243,3 +243,96 @@ def test_curves_are_linearised_and_counted(settings, db_url, tmp_path):
     with psycopg.connect(db_url) as conn:
         points = conn.execute("SELECT ST_NPoints(geom) FROM data.roads WHERE name = 'ul. Łukowa'").fetchone()[0]
     assert points > 10  # the arc became many short segments
+
+
+def _bad_inputs(tmp_path):
+    good = _services(tmp_path)
+    slip = tmp_path / "slip.zip"
+    with zipfile.ZipFile(slip, "w") as z:
+        for f in tmp_path.glob("uslugi.*"):
+            z.write(f, f"../../{f.name}")
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("dane/zera.gml", b"\0" * (3 * 1024 * 1024))
+        for f in tmp_path.glob("uslugi.*"):
+            z.write(f, f"dane/{f.name}")
+    empty = tmp_path / "pusty.zip"
+    zipfile.ZipFile(empty, "w").close()
+    truncated = tmp_path / "uciete.shp"
+    truncated.write_bytes(good.read_bytes()[:-40])
+    for ext in (".shx", ".dbf"):
+        truncated.with_suffix(ext).write_bytes(good.with_suffix(ext).read_bytes())
+    noise = tmp_path / "szum.shp"
+    noise.write_bytes(np.random.default_rng(0).bytes(1024))
+    for ext in (".shx", ".dbf"):
+        noise.with_suffix(ext).write_bytes(good.with_suffix(ext).read_bytes())
+    no_dbf = tmp_path / "bez_dbf.shp"
+    no_dbf.write_bytes(good.read_bytes())
+    no_dbf.with_suffix(".shx").write_bytes(good.with_suffix(".shx").read_bytes())
+    return {
+        "zip slip": ([str(slip)], "points outside the archive"),
+        "zip bomb": ([str(bomb)], "over the limit of 2 MB"),
+        "empty zip": ([str(empty)], "the zip is empty"),
+        "truncated shp": ([str(truncated)], "truncated"),
+        "random bytes": ([str(noise)], "not a shapefile"),
+        "missing dbf": ([str(no_dbf)], ".dbf"),
+        "unknown theme": ([str(good), "--theme", "drogi"], "unknown theme 'drogi'"),
+        "invalid teryt": ([str(good), "--city", "14650111"], "7-digit TERYT"),
+    }
+
+
+@pytest.mark.parametrize("case", ["zip slip", "zip bomb", "empty zip", "truncated shp", "random bytes",
+                                  "missing dbf", "unknown theme", "invalid teryt"])
+def test_bad_input_one_line_no_traceback_database_untouched(settings, db_url, tmp_path, case):
+    args, expected = _bad_inputs(tmp_path)[case]
+    path, *extra = args
+    options = {"--city": CITY, "--theme": "public_services"}
+    for flag, value in zip(extra[::2], extra[1::2]):
+        options[flag] = value
+    env = {"SDI_DATABASE_URL": db_url, "SDI_HOME": str(tmp_path), "SDI_MAX_UNZIPPED_MB": "2"}
+    result = run_sdi("load", path, *[x for kv in options.items() for x in kv], env=env)
+    assert result.returncode not in (0, 70), result.stderr
+    assert expected in result.stderr and "Fix:" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not list(tmp_path.parent.glob("uslugi.*")) and not list(tmp_path.parent.parent.glob("uslugi.*"))
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM sdi.loads").fetchone()[0] == 0
+
+
+def test_a_second_load_of_the_same_city_and_theme_waits_for_the_first(settings, db_url, tmp_path):
+    path = _services(tmp_path)
+    env = {**os.environ, "SDI_DATABASE_URL": db_url, "SDI_HOME": str(tmp_path)}
+    with psycopg.connect(db_url) as holder:
+        # Stand in for a first load that is still writing: hold the same (city, theme) lock.
+        holder.execute("SELECT pg_advisory_xact_lock(hashtext('sdi.load'), hashtext(%s))",
+                       [f"{CITY}:public_services"])
+        proc = subprocess.Popen([SDI, "load", str(path), "--city", CITY, "--theme", "public_services"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with psycopg.connect(db_url, autocommit=True) as watcher:
+            deadline, waiting = time.monotonic() + 60, 0
+            while time.monotonic() < deadline and not waiting and proc.poll() is None:
+                waiting = watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'advisory'"
+                                          " AND pid <> pg_backend_pid()").fetchone()[0]
+                time.sleep(0.1)
+            assert waiting and proc.poll() is None, "the second load did not wait"
+            assert watcher.execute("SELECT count(*) FROM sdi.loads").fetchone()[0] == 0
+        holder.rollback()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert len(_names(db_url)) == 4
+
+
+def test_real_files_crs_and_layers(shared_data, settings, db_url):
+    d = shared_data
+    okolice = run_load(d / "warszawa_rowery/Warszawa-Okolice.shp", city=CITY, theme="cycle_paths", dry_run=True,
+                       settings=settings)
+    assert okolice.crs == "EPSG:2178" and okolice.crs_source.startswith("prj")
+    assert okolice.encoding_source == "cpg"
+    panstwo = run_load(d / "prg_panstwo/Panstwo.shp", city="0000000", theme="administrative_units", dry_run=True,
+                       mapping_path=None, settings=settings)
+    assert panstwo.crs == "EPSG:2180"
+    # The zip holds a PDF beside two GML files; the layer is picked by name, the columns by their PRG names.
+    zipped = run_load(d / "prg_adresy/PRG-punkty_adresowe.zip", city="0802011", theme="address_points",
+                      layer="AD_PunktAdresowy", settings=settings)
+    assert zipped.features_loaded == 3 and zipped.crs_source == "gml srsName"
+    assert not list(d.rglob("*.gfs")), "GDAL wrote .gfs files into the shared data"
