@@ -45,6 +45,7 @@ class Harmonised:
     unmapped_values: dict[str, dict[str, int]] = field(default_factory=dict)
     unconverted_values: dict[str, dict[str, int]] = field(default_factory=dict)
     unmapped_columns: list[str] = field(default_factory=list)
+    promoted: int = 0  # single geometries promoted to the theme's Multi type
 
 
 def harmonise(frame: gpd.GeoDataFrame, *, city: str, schema: Schema, mapping: Mapping,
@@ -56,6 +57,8 @@ def harmonise(frame: gpd.GeoDataFrame, *, city: str, schema: Schema, mapping: Ma
     out = Harmonised(frame=frame)
     reasons: dict[int, str] = {}
     geoms = _fit_geometries(frame.geometry.values, schema, reasons)
+    out.promoted = int(np.sum(shapely.get_type_id(frame.geometry.values) == _TYPE_IDS.get(_SINGLE.get(
+        schema.geometry, ""), -2)))
     columns: dict[str, Any] = {"city": city, "source_id": _source_ids(frame, mapping)}
     for name, target in schema.fields.items():
         fm = mapping.fields.get(name)

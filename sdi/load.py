@@ -63,7 +63,9 @@ def load(conn: psycopg.Connection, batches: Iterable[tuple[gpd.GeoDataFrame, lis
             conn.execute(sql.SQL("INSERT INTO {t} ({cols}, load_id, geom) SELECT {cols}, %s,"
                                  " ST_SetSRID(ST_GeomFromWKB(geom), {srid}) FROM {s}").format(
                 t=sqlfiles.history_table(theme), cols=cols, srid=sql.Literal(STORAGE_SRID), s=_STAGING), [load_id])
-            conn.execute("UPDATE sdi.loads SET feature_count = %s, reject_count = %s WHERE load_id = %s",
+            # loaded_at is the end of the load; now() would be the start of its transaction.
+            conn.execute("UPDATE sdi.loads SET feature_count = %s, reject_count = %s, loaded_at = clock_timestamp()"
+                         " WHERE load_id = %s",
                          [stored, len(rejects), load_id])
             catalogue.set_current(conn, city=city, theme=theme, load_id=load_id)
             catalogue.record_rejects(conn, load_id, rejects)

@@ -102,7 +102,7 @@ def run_load(path: Path, *, city: str, theme: str, mapping_path: Path | None = N
         mapping=mapping_source, encoding=source.detected.get("encoding"),
         encoding_source=source.detected.get("encoding_source"), crs=source.detected.get("crs"),
         crs_source=source.detected.get("crs_source"), features_read=tally.read, features_loaded=loaded.features,
-        features_rejected=loaded.rejects, geometries_repaired=sum(tally.repairs.values()), rejects=rejects,
+        features_rejected=loaded.rejects, geometries_repaired=tally.repaired(), rejects=rejects,
         warnings=source.warnings + tally.warnings(), duration_s=round(time.perf_counter() - started, 3),
         dry_run=dry_run, reject_reasons=dict(Counter(r["reason"] for r in rejects)),
         unmapped_values=tally.unmapped, unconverted_values=tally.unconverted,
@@ -123,6 +123,8 @@ class _Tally:
     def add(self, read: int, repaired, result) -> None:
         self.read += read
         self.repairs.update(repaired.repairs)
+        if result.promoted:
+            self.repairs["promoted_to_multi"] += result.promoted
         for mine, theirs in ((self.unmapped, result.unmapped_values), (self.unconverted, result.unconverted_values)):
             for name, values in theirs.items():
                 bucket = mine.setdefault(name, {})
@@ -131,6 +133,10 @@ class _Tally:
         self.unmapped_columns = result.unmapped_columns
         self.rejects += [{"source_id": r["source_id"], "reason": r["reason"]}
                          for r in repaired.rejects + result.rejects]
+
+    def repaired(self) -> int:
+        """Geometries changed to be storable; a promotion to Multi* only changes the type, so it is apart."""
+        return sum(n for kind, n in self.repairs.items() if kind != "promoted_to_multi")
 
     def warnings(self) -> list[str]:
         notes = [f"{field}: {sum(values.values())} value(s) did not map and were stored as null"
