@@ -13,8 +13,8 @@ help:  ## list the targets
 
 setup: system $(STAMP)  ## install Debian packages and .venv (idempotent, quick the second time)
 
-system:  ## Debian packages: PostgreSQL and PostGIS (via sudo when not root)
-	@bash docker/install-system-deps.sh
+system:  ## Debian packages: PostgreSQL, PostGIS, and GDAL as a test client (via sudo when not root)
+	@bash docker/install-system-deps.sh gdal-bin
 
 $(STAMP): pyproject.toml
 	@echo "sdi setup: creating $(VENV) and installing sdi into it"

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from functools import lru_cache
 
 from psycopg import sql
+from pyproj import CRS
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 from pygeoapi.provider.base import BaseProvider, ProviderItemNotFoundError, ProviderQueryError
@@ -31,6 +33,10 @@ _JSON_TYPES = {
     "timestamp without time zone": ("string", "date-time"), "timestamp with time zone": ("string", "date-time"),
 }
 _HIDDEN = ("geom", "load_id")
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+STORAGE_CRS = "http://www.opengis.net/def/crs/EPSG/0/2180"
+# Up to this many matches numberMatched is exact; beyond it the count is left out rather than paid for.
+_EXACT_COUNT_UP_TO = 100_000
 
 
 def _pool() -> ConnectionPool:
@@ -54,56 +60,88 @@ class SdiProvider(BaseProvider):
         self.get_fields()
 
     def get_fields(self) -> dict:
-        """Columns of the theme table as JSON Schema types (geometry and bookkeeping left out)."""
+        """Columns of the theme as JSON Schema types, with each coded field's codes as its enum."""
         if not self._fields:
             with _pool().connection() as conn:
                 rows = conn.execute(
                     "SELECT column_name, data_type FROM information_schema.columns"
                     " WHERE table_schema = 'data' AND table_name = %s ORDER BY ordinal_position",
                     [self.theme]).fetchall()
+            codes = _codes(self.theme)
             for row in rows:
                 if row["column_name"] in _HIDDEN:
                     continue
                 kind, fmt = _JSON_TYPES.get(row["data_type"], ("string", None))
-                self._fields[row["column_name"]] = {"type": kind, **({"format": fmt} if fmt else {})}
+                field = {"type": kind, **({"format": fmt} if fmt else {})}
+                if row["column_name"] in codes:
+                    field["values"] = codes[row["column_name"]]  # pygeoapi lists them as the queryable's enum
+                self._fields[row["column_name"]] = field
         return self._fields
 
     def query(self, offset=0, limit=10, resulttype="results", bbox=[], datetime_=None, properties=[],
               sortby=[], select_properties=[], skip_geometry=False, q=None, filterq=None,
               crs_transform_spec=None, **kwargs) -> dict:
-        """A page of features matching bbox (CRS84) and property equality filters."""
+        """A page of features matching bbox (CRS84) and property filters, in the requested CRS."""
         where, params = self._where(bbox, properties)
         with _pool().connection() as conn:
-            matched = conn.execute(sql.SQL("SELECT count(*) AS n FROM {t} WHERE {w}").format(
-                t=self.table, w=where), params).fetchone()["n"]
+            matched = self._count(conn, where, params, filtered=bool(bbox or properties))
             features = []
             if resulttype != "hits":
-                query = sql.SQL("SELECT {cols} FROM {t} WHERE {w} ORDER BY fid LIMIT %s OFFSET %s").format(
-                    cols=self._columns(select_properties, skip_geometry), t=self.table, w=where)
+                query = sql.SQL("SELECT {cols} FROM {t} WHERE {w} ORDER BY {o} LIMIT %s OFFSET %s").format(
+                    cols=self._columns(select_properties, skip_geometry, crs_transform_spec), t=self.table,
+                    w=where, o=self._order(sortby))
                 features = [self._feature(r) for r in conn.execute(query, [*params, limit, offset])]
-        return {"type": "FeatureCollection", "features": features,
-                "numberMatched": matched, "numberReturned": len(features)}
+        result = {"type": "FeatureCollection", "features": features, "numberReturned": len(features)}
+        if matched is not None:
+            result["numberMatched"] = matched
+        return result
 
     def get(self, identifier, crs_transform_spec=None, **kwargs) -> dict:
-        """One feature by its fid."""
+        """One feature by its fid, in the requested CRS."""
         try:
             fid = int(identifier)
         except (TypeError, ValueError):
             raise ProviderItemNotFoundError(f"no feature {identifier!r}") from None
         with _pool().connection() as conn:
             row = conn.execute(sql.SQL("SELECT {cols} FROM {t} WHERE fid = %s").format(
-                cols=self._columns([], False), t=self.table), [fid]).fetchone()
+                cols=self._columns([], False, crs_transform_spec), t=self.table), [fid]).fetchone()
         if row is None:
             raise ProviderItemNotFoundError(f"no feature {identifier!r}")
         return self._feature(row)
 
     # -- SQL pieces --------------------------------------------------------------------------------
-    def _columns(self, select_properties: list[str], skip_geometry: bool) -> sql.Composed:
+    def _count(self, conn, where: sql.Composable, params: list, filtered: bool) -> int | None:
+        """numberMatched when it is cheap to know exactly; None (left out, as the standard allows) otherwise."""
+        if not filtered:
+            estimate = conn.execute("SELECT reltuples::bigint AS n FROM pg_class WHERE oid = %s::regclass",
+                                    [f"history.{self.theme}"]).fetchone()["n"]
+            if estimate > _EXACT_COUNT_UP_TO:
+                return None
+        # Count at most one row past the cap: a filter that matches millions costs no more than the cap.
+        n = conn.execute(sql.SQL("SELECT count(*) AS n FROM (SELECT 1 FROM {t} WHERE {w} LIMIT %s) s").format(
+            t=self.table, w=where), [*params, _EXACT_COUNT_UP_TO + 1]).fetchone()["n"]
+        return n if n <= _EXACT_COUNT_UP_TO else None
+
+    def _columns(self, select_properties: list[str], skip_geometry: bool, crs_transform_spec=None) -> sql.Composed:
         names = [c for c in self.fields if not select_properties or c in select_properties or c == "fid"]
         cols = [sqlfiles.ident(c) for c in dict.fromkeys(["fid", *names])]
         if not skip_geometry:
-            cols.append(sql.SQL("ST_AsGeoJSON(ST_Transform(geom, 4326), 7) AS geom"))
+            # pygeoapi passes no transform spec exactly when the requested CRS is the storage CRS.
+            epsg, flip, digits = output_crs(crs_transform_spec.target_crs_uri if crs_transform_spec else STORAGE_CRS)
+            geom = sql.SQL("ST_Transform(geom, {})").format(sql.Literal(epsg))
+            if flip:
+                geom = sql.SQL("ST_FlipCoordinates({})").format(geom)
+            cols.append(sql.SQL("ST_AsGeoJSON({}, {}) AS geom").format(geom, sql.Literal(digits)))
         return sql.SQL(", ").join(cols)
+
+    def _order(self, sortby: list[dict]) -> sql.Composable:
+        keys = []
+        for s in sortby or []:
+            if s["property"] not in self.fields:
+                raise ProviderQueryError(f"cannot sort by unknown property {s['property']!r}")
+            keys.append(sql.SQL("{} {}").format(sqlfiles.ident(s["property"]),
+                                               sql.SQL("DESC" if s.get("order") == "-" else "ASC")))
+        return sql.SQL(", ").join([*keys, sql.SQL("fid")])
 
     def _where(self, bbox: list, properties: list) -> tuple[sql.Composable, list]:
         clauses: list[sql.Composable] = [sql.SQL("true")]
@@ -111,8 +149,10 @@ class SdiProvider(BaseProvider):
         if bbox:
             if len(bbox) != 4:
                 raise ProviderQueryError("bbox must have four numbers")
-            clauses.append(sql.SQL("geom && ST_Transform(ST_MakeEnvelope(%s, %s, %s, %s, 4326), 2180)"))
-            params += [float(v) for v in bbox]
+            # pygeoapi has turned any bbox-crs into EPSG:2180 in its axis order: northing first.
+            n1, e1, n2, e2 = (float(v) for v in bbox)
+            clauses.append(sql.SQL("geom && ST_MakeEnvelope(%s, %s, %s, %s, 2180)"))
+            params += [min(e1, e2), min(n1, n2), max(e1, e2), max(n1, n2)]
         for name, value in properties:
             if name not in self.fields:
                 raise ProviderQueryError(f"unknown property {name!r}")
@@ -126,3 +166,29 @@ class SdiProvider(BaseProvider):
         # fid is also a property: QGIS numbers features 1..n and would otherwise hide the real id.
         return {"type": "Feature", "id": row["fid"], "properties": row,
                 "geometry": json.loads(geom) if geom else None}
+
+
+@lru_cache(maxsize=16)
+def output_crs(uri: str) -> tuple[int, bool, int]:
+    """(EPSG code, flip to authority axis order?, decimals) of the requested output CRS.
+
+    CRS84 is lon/lat. EPSG:4326 is lat/lon, and EPSG:2180 and 2176-2179 are northing/easting by their
+    definitions, which OGC API Features Part 2 requires and GDAL's OAPIF driver expects.
+    """
+    if uri in (CRS84, "http://www.opengis.net/def/crs/OGC/1.3/CRS84h"):
+        return 4326, False, 7
+    crs = CRS.from_user_input(uri)
+    flip = crs.axis_info[0].direction.lower() == "north"
+    return crs.to_epsg(), flip, 7 if crs.is_geographic else 3
+
+
+@lru_cache(maxsize=32)
+def _codes(theme: str) -> dict[str, list[str]]:
+    """{field: codes} for the coded fields of a theme's schema."""
+    from sdi.config import registry
+
+    reg = registry()
+    if theme not in reg.schemas:
+        return {}
+    return {name: list(reg.codelists[f.codelist].codes) for name, f in reg.schemas[theme].fields.items()
+            if f.codelist in reg.codelists}

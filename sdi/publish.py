@@ -17,12 +17,15 @@ import yaml
 from sdi import catalogue
 from sdi.catalogue import open_catalogue
 from sdi.db import database_url
+from sdi.provider import STORAGE_CRS
 from sdi.errors import ConfigError, ServeError
 from sdi.settings import Settings, child_env, get_settings
 
 logger = logging.getLogger(__name__)
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+OUTPUT_CRS = [CRS84, *(f"http://www.opengis.net/def/crs/EPSG/0/{code}"
+                       for code in (4326, 2180, 2176, 2177, 2178, 2179, 3857))]
 
 
 def build_config(conn: psycopg.Connection, settings: Settings, host: str, port: int) -> dict:
@@ -63,7 +66,10 @@ def _collection(conn: psycopg.Connection, settings: Settings, theme: str, server
         "keywords": [theme, *server.get("keywords", [])[:3]],
         "extents": {"spatial": {"bbox": bbox or [14.1, 49.0, 24.2, 54.9], "crs": CRS84}},
         "providers": [{"type": "feature", "name": "sdi.provider.SdiProvider",
-                       "data": {"theme": theme}, "id_field": "fid"}],
+                       "data": {"theme": theme}, "id_field": "fid",
+                       # pygeoapi turns any bbox-crs into the storage CRS, in its authority axis order
+                       # (northing, easting); the provider reprojects the output in SQL.
+                       "storage_crs": STORAGE_CRS, "crs": OUTPUT_CRS}],
     }
 
 

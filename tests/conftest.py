@@ -7,6 +7,7 @@ cannot be started the run fails: nothing here ever skips for want of a database.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import socket
@@ -112,6 +113,23 @@ def wait_for_http(url: str, proc: subprocess.Popen, seconds: float = 60) -> None
             pass
         time.sleep(0.3)
     raise AssertionError(f"server did not answer at {url} within {seconds} s")
+
+
+@contextlib.contextmanager
+def running_api(db_url: str, home: Path):
+    """`sdi serve` (real pygeoapi under gunicorn) on a free port over the given database; yields its base URL."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SDI_")}
+    env.update(SDI_DATABASE_URL=db_url, SDI_HOME=str(home))
+    proc = subprocess.Popen([SDI, "serve", "--port", str(port), "--workers", "1"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{base}/collections?f=json", proc)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
 
 
 def _with_dbname(url: str, dbname: str) -> str:

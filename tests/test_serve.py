@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-
 import pytest
 import requests
 
-from conftest import SDI, free_port, wait_for_http
+from conftest import running_api
 from sdi.pipeline import run_load
 from sdi.sample import SAMPLE_CITY
 
@@ -17,18 +14,8 @@ from sdi.sample import SAMPLE_CITY
 def api(settings, sample, db_url, tmp_path):
     for theme, path in sample.items():
         run_load(path, city=SAMPLE_CITY, theme=theme, settings=settings)
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SDI_")}
-    env.update(SDI_DATABASE_URL=db_url, SDI_HOME=str(tmp_path / "home"))
-    proc = subprocess.Popen([SDI, "serve", "--port", str(port), "--workers", "1"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{base}/collections?f=json", proc)
+    with running_api(db_url, tmp_path / "home") as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def test_collections_list_every_loaded_theme(api):
