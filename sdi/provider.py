@@ -139,8 +139,9 @@ class SdiProvider(BaseProvider):
         for s in sortby or []:
             if s["property"] not in self.fields:
                 raise ProviderQueryError(f"cannot sort by unknown property {s['property']!r}")
-            keys.append(sql.SQL("{} {}").format(sqlfiles.ident(s["property"]),
-                                               sql.SQL("DESC" if s.get("order") == "-" else "ASC")))
+            direction = "DESC" if s.get("order") == "-" else "ASC"
+            # Empty values last either way: a planner sorting by capacity wants the known ones first.
+            keys.append(sql.SQL("{} {} NULLS LAST").format(sqlfiles.ident(s["property"]), sql.SQL(direction)))
         return sql.SQL(", ").join([*keys, sql.SQL("fid")])
 
     def _where(self, bbox: list, properties: list) -> tuple[sql.Composable, list]:

@@ -24,6 +24,7 @@ from sdi.settings import Settings, child_env, get_settings
 logger = logging.getLogger(__name__)
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+_POLL_SECONDS = 2
 OUTPUT_CRS = [CRS84, *(f"http://www.opengis.net/def/crs/EPSG/0/{code}"
                        for code in (4326, 2180, 2176, 2177, 2178, 2179, 3857))]
 
@@ -58,11 +59,18 @@ def _collection(conn: psycopg.Connection, settings: Settings, theme: str, server
     schema_file = settings.config_dir / "schemas" / f"{theme}.yaml"
     schema = _yaml(schema_file) if schema_file.exists() else {}
     title = schema.get("title", {"pl": theme, "en": theme})
+    about = schema.get("description") or title
     bbox, count = catalogue.theme_extent(conn, theme)
+    loads = [layer for layer in catalogue.layers(conn) if layer.theme == theme]
+    provenance = "; ".join(f"{x.city}: {Path(x.source).name}, {x.loaded_at:%Y-%m-%d %H:%M} UTC, load {x.load_id}"
+                           for x in loads)
     return {
         "type": "collection",
         "title": title,
-        "description": {lang: f"{title[lang]} ({count} features, EPSG:2180 storage)" for lang in ("pl", "en")},
+        "description": {
+            "pl": f"{about['pl']} {count} obiektów z {len(loads)} gmin. Ostatnie wczytania: {provenance}.",
+            "en": f"{about['en']} {count} features from {len(loads)} municipalities. Latest loads: {provenance}.",
+        },
         "keywords": [theme, *server.get("keywords", [])[:3]],
         "extents": {"spatial": {"bbox": bbox or [14.1, 49.0, 24.2, 54.9], "crs": CRS84}},
         "providers": [{"type": "feature", "name": "sdi.provider.SdiProvider",
@@ -95,16 +103,45 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
     env = child_env(PYGEOAPI_CONFIG=str(config_path), PYGEOAPI_OPENAPI=str(openapi_path),
                     SDI_DATABASE_URL=database_url(settings))
     cmd = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
-           "--no-control-socket", "--access-logfile", "-", "pygeoapi.flask_app:APP"]
+           "--no-control-socket", "--access-logfile", "-", "sdi.wsgi:app"]
     try:
         proc = subprocess.Popen(cmd, env=env)
     except OSError as exc:
         raise ServeError(f"cannot start gunicorn: {exc}", "run `make setup` to install the server") from None
     try:
-        return proc.wait()
+        return _watch(proc, settings, host, port)
     except KeyboardInterrupt:
         proc.send_signal(signal.SIGINT)
         return proc.wait()
+
+
+def _watch(proc: subprocess.Popen, settings: Settings, host: str, port: int) -> int:
+    """Wait for the server; when a load, rollback or new theme changes the catalogue, reload it.
+
+    gunicorn's HUP starts fresh workers, which read the regenerated configuration, and lets the old
+    ones finish their requests: no request is dropped and nobody restarts anything.
+    """
+    seen = _fingerprint(settings)
+    while True:
+        try:
+            return proc.wait(timeout=_POLL_SECONDS)
+        except subprocess.TimeoutExpired:
+            pass
+        now = _fingerprint(settings)
+        if now != seen:
+            logger.warning("the catalogue changed: regenerating the configuration and reloading the server")
+            write_config(settings, host, port)
+            proc.send_signal(signal.SIGHUP)
+            seen = now
+
+
+def _fingerprint(settings: Settings) -> str | None:
+    try:
+        with psycopg.connect(database_url(settings, start=False), connect_timeout=5) as conn:
+            return conn.execute("SELECT md5(coalesce(string_agg(city || theme || load_id, ','"
+                                " ORDER BY city, theme), '')) FROM sdi.layers").fetchone()[0]
+    except psycopg.Error:
+        return None  # the database is briefly away: keep serving what we have
 
 
 def _yaml(path: Path) -> dict:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
+import geopandas as gpd
+import psycopg
 import pytest
 import requests
+from shapely.geometry import Point
 
 from conftest import running_api
 from sdi.pipeline import run_load
@@ -56,3 +61,48 @@ def test_html_page_shows_a_map(api):
     assert page.status_code == 200
     html = page.content.decode("utf-8")  # the page declares UTF-8 in <meta>, not in its Content-Type
     assert "L.map('items-map')" in html and "ul. Świętokrzyska" in html
+
+
+def test_health_reports_database_and_catalogue_without_secrets(api, db_url):
+    r = requests.get(f"{api}/health", timeout=10)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "ok" and body["database"] == "ok" and body["themes"] == 3
+    assert body["catalogue_version"] >= 2
+    password = psycopg.conninfo.conninfo_to_dict(db_url).get("password")
+    assert password and password not in r.text
+
+
+def test_collections_show_provenance_per_city(api):
+    body = requests.get(f"{api}/collections/roads", params={"f": "json", "lang": "en"}, timeout=10).json()
+    assert "Latest loads: 2699011: drogi.shp" in body["description"]
+
+
+def test_a_load_while_serving_appears_without_restart(api, settings, tmp_path):
+    trees = gpd.GeoDataFrame({"species": ["Tilia cordata", "Quercus robur"]},
+                             geometry=[Point(640_000, 340_000), Point(640_010, 340_010)], crs=2180)
+    trees.to_file(tmp_path / "drzewa.gpkg")
+    run_load(tmp_path / "drzewa.gpkg", city=SAMPLE_CITY, theme="trees", settings=settings)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        ids = {c["id"] for c in requests.get(f"{api}/collections", params={"f": "json"}, timeout=10)
+               .json()["collections"]}
+        if "trees" in ids:
+            break
+        time.sleep(0.5)
+    assert "trees" in ids, "the new theme did not appear within 30 s"
+    items = requests.get(f"{api}/collections/trees/items", params={"f": "json"}, timeout=10).json()
+    assert items["numberMatched"] == 2
+
+
+def test_city_filter_sortby_and_properties(api):
+    r = requests.get(f"{api}/collections/public_services/items",
+                     params={"f": "json", "city": SAMPLE_CITY, "sortby": "-capacity", "properties": "name,capacity"},
+                     timeout=10).json()
+    capacities = [f["properties"].get("capacity") for f in r["features"]]
+    assert capacities[0] == 510 and set(r["features"][0]["properties"]) == {"fid", "name", "capacity"}
+    none = requests.get(f"{api}/collections/public_services/items", params={"f": "json", "city": "1465011"},
+                        timeout=10).json()
+    assert none["numberMatched"] == 0
+    q = requests.get(f"{api}/collections/public_services/queryables", params={"f": "json"}, timeout=10).json()
+    assert "kindergarten" in q["properties"]["service_type"]["enum"]

@@ -1,0 +1,38 @@
+"""The WSGI application that gunicorn runs: pygeoapi's Flask app, plus sdi's own /health.
+
+pygeoapi reads its configuration (PYGEOAPI_CONFIG, written by `sdi serve`) when this module is
+imported, which gunicorn does in every new worker: that is how a reload picks up a new catalogue.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import jsonify
+from pygeoapi.flask_app import APP
+
+from sdi import __version__
+
+logger = logging.getLogger(__name__)
+
+
+@APP.route("/health")
+def health():
+    """For load balancers: is the database there, and what does the catalogue hold? Never any secret."""
+    from sdi.provider import _pool
+
+    try:
+        with _pool().connection(timeout=5) as conn:
+            row = conn.execute(
+                "SELECT (SELECT max(version) FROM sdi.schema_migrations) AS catalogue_version,"
+                " (SELECT count(DISTINCT theme) FROM sdi.layers) AS themes,"
+                " (SELECT count(*) FROM sdi.layers) AS layers,"
+                " (SELECT max(loaded_at) FROM sdi.loads) AS last_load").fetchone()
+    except Exception as exc:  # any failure is the same answer for a load balancer
+        logger.error("health check failed: %s", type(exc).__name__)
+        return jsonify(status="unavailable", database="unreachable", sdi_version=__version__), 503
+    return jsonify(status="ok", database="ok", sdi_version=__version__, **{
+        **row, "last_load": row["last_load"].isoformat() if row["last_load"] else None})
+
+
+app = APP
