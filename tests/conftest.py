@@ -118,14 +118,23 @@ def wait_for_http(url: str, proc: subprocess.Popen, seconds: float = 60) -> None
 @contextlib.contextmanager
 def running_api(db_url: str, home: Path):
     """`sdi serve` (real pygeoapi under gunicorn) on a free port over the given database; yields its base URL."""
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SDI_")}
     env.update(SDI_DATABASE_URL=db_url, SDI_HOME=str(home))
-    proc = subprocess.Popen([SDI, "serve", "--port", str(port), "--workers", "1"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
+    for attempt in range(3):
+        # The port is free when chosen but may be taken before gunicorn binds it: then try another.
+        port = free_port()
+        proc = subprocess.Popen([SDI, "serve", "--port", str(port), "--workers", "1"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_for_http(f"{base}/collections?f=json", proc)
+            break
+        except AssertionError:
+            proc.kill()
+            proc.wait()
+            if attempt == 2:
+                raise
     try:
-        wait_for_http(f"{base}/collections?f=json", proc)
         yield base
     finally:
         proc.terminate()
