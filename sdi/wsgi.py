@@ -9,11 +9,18 @@ from __future__ import annotations
 import logging
 
 from flask import jsonify
+from pygeoapi.api import itemtypes
 from pygeoapi.flask_app import APP
 
 from sdi import __version__
 
 logger = logging.getLogger(__name__)
+
+
+# /conformance lists only what works: the API is read-only, so Part 4 (create, replace, delete) is not claimed.
+_NOT_SUPPORTED = {"http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete"}
+itemtypes.CONFORMANCE_CLASSES_FEATURES[:] = [c for c in itemtypes.CONFORMANCE_CLASSES_FEATURES
+                                             if c not in _NOT_SUPPORTED]
 
 
 @APP.route("/health")

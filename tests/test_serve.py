@@ -106,3 +106,22 @@ def test_city_filter_sortby_and_properties(api):
     assert none["numberMatched"] == 0
     q = requests.get(f"{api}/collections/public_services/queryables", params={"f": "json"}, timeout=10).json()
     assert "kindergarten" in q["properties"]["service_type"]["enum"]
+
+
+def test_conformance_claims_only_what_works(api):
+    classes = requests.get(f"{api}/conformance", params={"f": "json"}, timeout=10).json()["conformsTo"]
+    assert "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs" in classes
+    assert not any("features-4" in c for c in classes)  # read-only
+    assert not any("features-3/1.0/conf/filter" in c for c in classes)  # CQL2 is not served yet
+
+
+def test_owslib_reads_collections_queryables_and_filtered_items(api):
+    from owslib.ogcapi.features import Features
+
+    client = Features(api)
+    ids = {c["id"] for c in client.collections()["collections"]}
+    assert {"roads", "buildings", "public_services"} <= ids
+    queryables = client.collection_queryables("roads")["properties"]
+    assert "road_class" in queryables and "municipal" in queryables["road_class"]["enum"]
+    items = client.collection_items("roads", city=SAMPLE_CITY, road_class="district", limit=50)
+    assert [f["properties"]["name"] for f in items["features"]] == ["ul. Świętokrzyska"]
