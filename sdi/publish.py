@@ -77,7 +77,10 @@ def _collection(conn: psycopg.Connection, settings: Settings, theme: str, server
                        "data": {"theme": theme}, "id_field": "fid",
                        # pygeoapi turns any bbox-crs into the storage CRS, in its authority axis order
                        # (northing, easting); the provider reprojects the output in SQL.
-                       "storage_crs": STORAGE_CRS, "crs": OUTPUT_CRS}],
+                       "storage_crs": STORAGE_CRS, "crs": OUTPUT_CRS},
+                      {"type": "tile", "name": "sdi.tiles.SdiTileProvider", "data": {"theme": theme},
+                       "options": {"zoom": {"min": 0, "max": 22}, "schemes": ["WebMercatorQuad"]},
+                       "format": {"name": "pbf", "mimetype": "application/vnd.mapbox-vector-tile"}}],
     }
 
 

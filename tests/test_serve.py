@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import shutil
+import subprocess
 import time
 
 import geopandas as gpd
@@ -125,3 +128,28 @@ def test_owslib_reads_collections_queryables_and_filtered_items(api):
     assert "road_class" in queryables and "municipal" in queryables["road_class"]["enum"]
     items = client.collection_items("roads", city=SAMPLE_CITY, road_class="district", limit=50)
     assert [f["properties"]["name"] for f in items["features"]] == ["ul. Świętokrzyska"]
+
+
+def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2 ** z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.log(math.tan(math.radians(lat)) + 1 / math.cos(math.radians(lat))) / math.pi) / 2 * n)
+    return x, y
+
+
+@pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="gdal-bin is installed by `make setup`")
+def test_vector_tiles_hold_the_theme_with_its_attributes(api, tmp_path):
+    meta = requests.get(f"{api}/collections/roads/tiles", params={"f": "json"}, timeout=10)
+    assert meta.status_code == 200 and "WebMercatorQuad" in meta.text
+    x, y = _tile_of(20.66, 50.88, 15)
+    tile = requests.get(f"{api}/collections/roads/tiles/WebMercatorQuad/15/{y}/{x}", params={"f": "mvt"},
+                        timeout=10)
+    assert tile.status_code == 200 and tile.headers["Content-Type"] == "application/vnd.mapbox-vector-tile"
+    path = tmp_path / "tile.pbf"
+    path.write_bytes(tile.content)
+    info = subprocess.run(["ogrinfo", "-al", "-oo", "Z=15", "-oo", f"X={x}", "-oo", f"Y={y}", str(path)],
+                          capture_output=True, text=True, check=True).stdout
+    assert "Layer name: roads" in info and "road_class (String) = " in info
+    assert int(info.split("Feature Count: ")[1].split()[0]) > 0
+    empty = requests.get(f"{api}/collections/roads/tiles/WebMercatorQuad/15/0/0", params={"f": "mvt"}, timeout=10)
+    assert empty.status_code == 204
