@@ -11,7 +11,7 @@ from pyproj import Transformer
 
 from sdi.convert import is_missing, to_string
 from sdi.errors import InputError
-from sdi.read import read
+from sdi.read import layers_of, read, vsi_path
 
 logger = logging.getLogger(__name__)
 
@@ -21,10 +21,9 @@ _SAMPLES = 3
 def inspect_source(path: Path, layer: str | None = None, encoding: str | None = None,
                    crs: str | None = None) -> dict:
     """Layers, counts, geometry types, fields with samples, encoding, CRS, extent and invalid geometries."""
-    from sdi.read import _gdal_path, layers_of  # the same path rules as loading, zips included
-
     path = Path(path)
-    gdal_path = _gdal_path(path) if path.exists() else str(path)
+    # The same path rules as loading, zips included.
+    gdal_path = vsi_path(path) if path.exists() else str(path)
     layers = []
     try:
         listed = layers_of(gdal_path)

@@ -39,7 +39,7 @@ STORAGE_CRS = "http://www.opengis.net/def/crs/EPSG/0/2180"
 _EXACT_COUNT_UP_TO = 100_000
 
 
-def _pool() -> ConnectionPool:
+def pool() -> ConnectionPool:
     """One pool per server process: pygeoapi builds a new provider object for every request."""
     global _POOL
     with _POOL_LOCK:
@@ -62,7 +62,7 @@ class SdiProvider(BaseProvider):
     def get_fields(self) -> dict:
         """Columns of the theme as JSON Schema types, with each coded field's codes as its enum."""
         if not self._fields:
-            with _pool().connection() as conn:
+            with pool().connection() as conn:
                 rows = conn.execute(
                     "SELECT column_name, data_type FROM information_schema.columns"
                     " WHERE table_schema = 'data' AND table_name = %s ORDER BY ordinal_position",
@@ -83,7 +83,7 @@ class SdiProvider(BaseProvider):
               crs_transform_spec=None, **kwargs) -> dict:
         """A page of features matching bbox (CRS84) and property filters, in the requested CRS."""
         where, params = self._where(bbox, properties)
-        with _pool().connection() as conn:
+        with pool().connection() as conn:
             matched = self._count(conn, where, params, filtered=bool(bbox or properties))
             features = []
             if resulttype != "hits":
@@ -102,7 +102,7 @@ class SdiProvider(BaseProvider):
             fid = int(identifier)
         except (TypeError, ValueError):
             raise ProviderItemNotFoundError(f"no feature {identifier!r}") from None
-        with _pool().connection() as conn:
+        with pool().connection() as conn:
             row = conn.execute(sql.SQL("SELECT {cols} FROM {t} WHERE fid = %s").format(
                 cols=self._columns([], False, crs_transform_spec), t=self.table), [fid]).fetchone()
         if row is None:

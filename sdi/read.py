@@ -71,7 +71,7 @@ def read(path: Path, layer: str | None = None, encoding: str | None = None, crs:
     """Open one layer of a vector source as a stream of GeoDataFrames in their own CRS."""
     path = Path(path)
     check_source(path, max_unzipped_bytes=max_unzipped_bytes)
-    gdal_path = _gdal_path(path)
+    gdal_path = vsi_path(path)
     layer = _pick_layer(gdal_path, layer)
     codec, codec_source = _encoding(path, gdal_path, encoding)
     try:
@@ -152,7 +152,7 @@ def layers_of(gdal_path: str) -> list[tuple[str, str | None]]:
 
 def describe(path: Path, layer: str | None = None) -> tuple[list[str], list[str]]:
     """The layers of a source and the columns of the chosen one, without reading its features."""
-    gdal_path = _gdal_path(Path(path))
+    gdal_path = vsi_path(Path(path))
     names = [n for n, _ in layers_of(gdal_path)]
     chosen = layer if layer in names else (names[0] if len(names) == 1 else None)
     if chosen is None:
@@ -242,7 +242,7 @@ def _encoding(path: Path, gdal_path: str, override: str | None) -> tuple[str | N
         return detect.detect_encoding(Path(tmp) / "x.shp", override)
 
 
-def _gdal_path(path: Path) -> str:
+def vsi_path(path: Path) -> str:
     """A zip is read in place through GDAL's /vsizip/, at whatever folder depth the data sits."""
     if path.suffix.lower() != ".zip":
         return str(path)

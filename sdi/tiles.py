@@ -15,7 +15,7 @@ from pygeoapi.provider.mvt_postgresql import MVTPostgreSQLProvider
 from pygeoapi.provider.tile import ProviderTileNotFoundError
 
 from sdi import sqlfiles
-from sdi.provider import _pool
+from sdi.provider import pool
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class SdiTileProvider(MVTPostgreSQLProvider):
 
     def get_fields(self) -> dict:
         if not self._fields:
-            with _pool().connection() as conn:
+            with pool().connection() as conn:
                 rows = conn.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = 'data'"
                                     " AND table_name = %s AND column_name NOT IN ('geom', 'load_id')"
                                     " ORDER BY ordinal_position", [self.theme]).fetchall()
@@ -66,7 +66,7 @@ class SdiTileProvider(MVTPostgreSQLProvider):
             raise ProviderTileNotFoundError(f"no tile {tileset}/{z}/{y}/{x}")
         columns = sql.SQL(", ").join(sql.SQL("d.{}").format(sqlfiles.ident(c)) for c in self.get_fields())
         query = sql.SQL(_TILE_SQL).format(columns=columns, view=sqlfiles.theme_table(self.theme))
-        with _pool().connection() as conn:
+        with pool().connection() as conn:
             row = conn.execute(query, {"z": z, "x": x, "y": y, "layer": self.theme}).fetchone()
         data = row["st_asmvt"] if row else None
         return bytes(data) if data else None

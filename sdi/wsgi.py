@@ -26,10 +26,10 @@ itemtypes.CONFORMANCE_CLASSES_FEATURES[:] = [c for c in itemtypes.CONFORMANCE_CL
 @APP.route("/health")
 def health():
     """For load balancers: is the database there, and what does the catalogue hold? Never any secret."""
-    from sdi.provider import _pool
+    from sdi.provider import pool
 
     try:
-        with _pool().connection(timeout=5) as conn:
+        with pool().connection(timeout=5) as conn:
             row = conn.execute(
                 "SELECT (SELECT max(version) FROM sdi.schema_migrations) AS catalogue_version,"
                 " (SELECT count(DISTINCT theme) FROM sdi.layers) AS themes,"
