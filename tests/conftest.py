@@ -107,9 +107,11 @@ def wait_for_http(url: str, proc: subprocess.Popen, seconds: float = 60) -> None
         if proc.poll() is not None:
             raise AssertionError(f"server exited with {proc.returncode}: {proc.stdout.read() if proc.stdout else ''}")
         try:
-            if requests.get(url, timeout=2).status_code == 200:
+            # A worker's first request imports pygeoapi and reads the catalogue: on a busy
+            # 2-core machine that can take a while, so a slow answer is waited for, not failed.
+            if requests.get(url, timeout=15).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             pass
         time.sleep(0.3)
     raise AssertionError(f"server did not answer at {url} within {seconds} s")
