@@ -40,18 +40,19 @@ def server_url(tmp_path_factory) -> str:
         os.chmod(home, 0o700)
         cluster = Cluster(Settings(home=home))
         url = cluster.start().url()
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-        version = conn.execute("SELECT postgis_full_version()").fetchone()[0]
-        assert version.startswith("POSTGIS="), version
-        conn.execute("DROP DATABASE IF EXISTS sdi_template")
-        conn.execute("CREATE DATABASE sdi_template")
-    template = _with_dbname(url, "sdi_template")
-    with psycopg.connect(template) as conn:
-        migrate(conn)
-    yield url
-    if cluster:
-        cluster.destroy()
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            version = conn.execute("SELECT postgis_full_version()").fetchone()[0]
+            assert version.startswith("POSTGIS="), version
+            conn.execute("DROP DATABASE IF EXISTS sdi_template")
+            conn.execute("CREATE DATABASE sdi_template")
+        with psycopg.connect(_with_dbname(url, "sdi_template")) as conn:
+            migrate(conn)
+        yield url
+    finally:
+        if cluster:  # also when setting up failed: never leave a cluster behind
+            cluster.destroy()
 
 
 @pytest.fixture
