@@ -15,9 +15,10 @@ from psycopg import sql
 from pyproj import CRS
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
-from pygeoapi.provider.base import BaseProvider, ProviderItemNotFoundError, ProviderQueryError
+from pygeoapi.provider.base import BaseProvider, ProviderInvalidQueryError, ProviderItemNotFoundError
 
 from sdi import sqlfiles
+from sdi.cql import compile_filter
 from sdi.db import database_url
 
 logger = logging.getLogger(__name__)
@@ -82,9 +83,9 @@ class SdiProvider(BaseProvider):
               sortby=[], select_properties=[], skip_geometry=False, q=None, filterq=None,
               crs_transform_spec=None, **kwargs) -> dict:
         """A page of features matching bbox (CRS84) and property filters, in the requested CRS."""
-        where, params = self._where(bbox, properties)
+        where, params = self._where(bbox, properties, filterq)
         with pool().connection() as conn:
-            matched = self._count(conn, where, params, filtered=bool(bbox or properties))
+            matched = self._count(conn, where, params, filtered=bool(bbox or properties or filterq))
             features = []
             if resulttype != "hits":
                 query = sql.SQL("SELECT {cols} FROM {t} WHERE {w} ORDER BY {o} LIMIT %s OFFSET %s").format(
@@ -138,27 +139,31 @@ class SdiProvider(BaseProvider):
         keys = []
         for s in sortby or []:
             if s["property"] not in self.fields:
-                raise ProviderQueryError(f"cannot sort by unknown property {s['property']!r}")
+                raise ProviderInvalidQueryError(user_msg=f"cannot sort by unknown property {s['property']!r}")
             direction = "DESC" if s.get("order") == "-" else "ASC"
             # Empty values last either way: a planner sorting by capacity wants the known ones first.
             keys.append(sql.SQL("{} {} NULLS LAST").format(sqlfiles.ident(s["property"]), sql.SQL(direction)))
         return sql.SQL(", ").join([*keys, sql.SQL("fid")])
 
-    def _where(self, bbox: list, properties: list) -> tuple[sql.Composable, list]:
+    def _where(self, bbox: list, properties: list, filterq=None) -> tuple[sql.Composable, list]:
         clauses: list[sql.Composable] = [sql.SQL("true")]
         params: list = []
         if bbox:
             if len(bbox) != 4:
-                raise ProviderQueryError("bbox must have four numbers")
+                raise ProviderInvalidQueryError(user_msg="bbox must have four numbers")
             # pygeoapi has turned any bbox-crs into EPSG:2180 in its axis order: northing first.
             n1, e1, n2, e2 = (float(v) for v in bbox)
             clauses.append(sql.SQL("geom && ST_MakeEnvelope(%s, %s, %s, %s, 2180)"))
             params += [min(e1, e2), min(n1, n2), max(e1, e2), max(n1, n2)]
         for name, value in properties:
             if name not in self.fields:
-                raise ProviderQueryError(f"unknown property {name!r}")
+                raise ProviderInvalidQueryError(user_msg=f"unknown property {name!r}")
             clauses.append(sql.SQL("{}::text = %s").format(sqlfiles.ident(name)))
             params.append(str(value))
+        if filterq is not None:
+            clause, extra = compile_filter(filterq, self.fields)
+            clauses.append(clause)
+            params += extra
         return sql.SQL(" AND ").join(clauses), params
 
     @staticmethod

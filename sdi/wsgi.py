@@ -13,6 +13,7 @@ from pygeoapi.api import itemtypes
 from pygeoapi.flask_app import APP
 
 from sdi import __version__
+from sdi.wsgi_body import CqlJsonBodies
 
 logger = logging.getLogger(__name__)
 
@@ -42,4 +43,5 @@ def health():
         **row, "last_load": row["last_load"].isoformat() if row["last_load"] else None})
 
 
+APP.wsgi_app = CqlJsonBodies(APP.wsgi_app)
 app = APP

@@ -1,0 +1,102 @@
+"""Filtering through the running API: CQL2-JSON (POST) and text (GET), compiled to SQL by sdi.cql."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pytest
+import requests
+from shapely.geometry import Polygon
+
+from conftest import running_api
+from sdi.pipeline import run_load
+from sdi.sample import SAMPLE_CITY
+
+
+@pytest.fixture(scope="module")
+def api(server_url, tmp_path_factory):
+    """The sample gmina plus two plans with dates, loaded once and served for every test here."""
+    import psycopg
+    from conftest import _with_dbname
+    from sdi.sample import write_sample
+    from sdi.settings import Settings
+
+    tmp = tmp_path_factory.mktemp("filter")
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute('DROP DATABASE IF EXISTS "sdi_test_filter" WITH (FORCE)')
+        conn.execute('CREATE DATABASE "sdi_test_filter" TEMPLATE sdi_template')
+    db_url = _with_dbname(server_url, "sdi_test_filter")
+    settings = Settings(home=tmp / "home", database_url=db_url)
+    for theme, path in write_sample(tmp / "sample").items():
+        run_load(path, city=SAMPLE_CITY, theme=theme, settings=settings)
+    square = Polygon([(640_000, 340_000), (640_100, 340_000), (640_100, 340_100), (640_000, 340_100)])
+    plans = gpd.GeoDataFrame({"plan_id": ["P1", "P2"], "designation": ["MN", "U"],
+                              "adopted_on": ["2020-01-15", "2024-06-01"]}, geometry=[square, square], crs=2180)
+    plans.to_file(tmp / "plany.gpkg")
+    run_load(tmp / "plany.gpkg", city=SAMPLE_CITY, theme="land_use_plans", settings=settings)
+    with running_api(db_url, tmp / "home") as base:
+        yield base
+
+
+def _post(api, theme, cql):
+    r = requests.post(f"{api}/collections/{theme}/items", params={"f": "json"}, json=cql,
+                      headers={"Content-Type": "application/query-cql-json"}, timeout=10)
+    return r
+
+
+def _names(r, key="name"):
+    assert r.status_code == 200, r.text
+    return sorted(f["properties"][key] for f in r.json()["features"])
+
+
+def prop(name):
+    return {"property": name}
+
+
+@pytest.mark.parametrize("theme, cql, expected", [
+    ("roads", {"op": "=", "args": [prop("road_class"), "district"]}, ["ul. Świętokrzyska"]),
+    ("roads", {"op": "like", "args": [prop("name"), "ul. Ż%"]}, ["ul. Żeromskiego"]),
+    ("roads", {"op": "in", "args": [prop("surface"), ["paving_stones"]]}, ["ul. Wąska"]),
+    ("roads", {"op": "between", "args": [prop("width_m"), 3.5, 4.5]}, ["ul. Wąska"]),
+    ("public_services", {"op": "isNull", "args": [prop("capacity")]},
+     ["Gminna Biblioteka Publiczna", "Przychodnia Zdrowia „Pod Lipami”"]),
+    ("roads", {"op": "=", "args": [{"op": "casei", "args": [prop("name")]},
+                                   {"op": "casei", "args": ["UL. ŁĄKOWA"]}]}, ["ul. Łąkowa"]),
+    ("roads", {"op": "and", "args": [{"op": "=", "args": [prop("road_class"), "municipal"]},
+                                     {"op": "not", "args": [{"op": "like", "args": [prop("name"), "ul. %a"]}]}]},
+     ["ul. Kościuszki", "ul. Żeromskiego"]),
+])
+def test_cql2_json(api, theme, cql, expected):
+    assert _names(_post(api, theme, cql)) == expected
+
+
+def test_spatial_filter_in_crs84(api):
+    every = requests.get(f"{api}/collections/public_services/items", params={"f": "json"}, timeout=10).json()
+    target = every["features"][0]
+    lon, lat = target["geometry"]["coordinates"]
+    box = {"type": "Polygon", "coordinates": [[[lon - 1e-4, lat - 1e-4], [lon + 1e-4, lat - 1e-4],
+                                               [lon + 1e-4, lat + 1e-4], [lon - 1e-4, lat + 1e-4],
+                                               [lon - 1e-4, lat - 1e-4]]]}
+    r = _post(api, "public_services", {"op": "s_intersects", "args": [prop("geometry"), box]})
+    assert _names(r) == [target["properties"]["name"]]
+
+
+def test_temporal_filter_on_a_date_field(api):
+    r = _post(api, "land_use_plans", {"op": "t_after", "args": [prop("adopted_on"), {"date": "2022-01-01"}]})
+    assert _names(r, "plan_id") == ["P2"]
+
+
+def test_text_filter_on_get_keeps_working_with_paging(api):
+    r = requests.get(f"{api}/collections/roads/items",
+                     params={"f": "json", "filter": "road_class = 'municipal'", "limit": 3}, timeout=10)
+    body = r.json()
+    assert r.status_code == 200 and body["numberMatched"] == 8 and len(body["features"]) == 3
+    assert all(f["properties"]["road_class"] == "municipal" for f in body["features"])
+
+
+@pytest.mark.parametrize("cql, message", [
+    ({"op": "=", "args": [prop("nazwa"), "x"]}, "unknown property 'nazwa'"),
+    ({"op": "frobnicate", "args": []}, "Bad CQL"),
+])
+def test_bad_filters_are_400_with_a_message(api, cql, message):
+    r = _post(api, "roads", cql)
+    assert r.status_code == 400 and message in r.text
