@@ -100,3 +100,17 @@ def test_text_filter_on_get_keeps_working_with_paging(api):
 def test_bad_filters_are_400_with_a_message(api, cql, message):
     r = _post(api, "roads", cql)
     assert r.status_code == 400 and message in r.text
+
+
+def test_spatial_filter_with_filter_crs_in_puwg1992(api):
+    crs = "http://www.opengis.net/def/crs/EPSG/0/2180"
+    every = requests.get(f"{api}/collections/public_services/items", params={"f": "json", "crs": crs},
+                         timeout=10).json()
+    target = every["features"][1]
+    n, e = target["geometry"]["coordinates"]  # EPSG:2180 is northing first, in the filter as in the output
+    box = {"type": "Polygon", "coordinates": [[[n - 5, e - 5], [n + 5, e - 5], [n + 5, e + 5], [n - 5, e + 5],
+                                               [n - 5, e - 5]]]}
+    r = requests.post(f"{api}/collections/public_services/items", params={"f": "json", "filter-crs": crs},
+                      json={"op": "s_intersects", "args": [prop("geometry"), box]},
+                      headers={"Content-Type": "application/query-cql-json"}, timeout=10)
+    assert _names(r) == [target["properties"]["name"]]
