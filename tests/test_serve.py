@@ -153,3 +153,11 @@ def test_vector_tiles_hold_the_theme_with_its_attributes(api, tmp_path):
     assert int(info.split("Feature Count: ")[1].split()[0]) > 0
     empty = requests.get(f"{api}/collections/roads/tiles/WebMercatorQuad/15/0/0", params={"f": "mvt"}, timeout=10)
     assert empty.status_code == 204
+
+
+def test_openapi_document_validates(api):
+    from pygeoapi.openapi import validate_openapi_document
+
+    doc = requests.get(f"{api}/openapi", params={"f": "json"}, timeout=30).json()
+    assert validate_openapi_document(doc) is True
+    assert "/collections/roads/items" in doc["paths"] and "/collections/roads/tiles" in str(doc["paths"])
