@@ -139,7 +139,7 @@ def init() -> None:
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write the load report as JSON.")
 def load(path: Path, city: str, theme: str, mapping_path: Path | None, layer: str | None, encoding: str | None,
          crs: str | None, dry_run: bool, report_path: Path | None) -> None:
-    """Load a vector file as THEME for one city, replacing that city's previous load atomically.
+    """Load a vector file as THEME for one city: a new version, made current atomically.
 
     \b
     Examples:

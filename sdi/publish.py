@@ -18,7 +18,7 @@ from sdi import catalogue
 from sdi.catalogue import open_catalogue
 from sdi.db import database_url
 from sdi.provider import STORAGE_CRS
-from sdi.errors import ConfigError, ServeError
+from sdi.errors import ConfigError, SdiError, ServeError
 from sdi.settings import Settings, child_env, get_settings
 
 logger = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ def _fingerprint(settings: Settings) -> str | None:
         with psycopg.connect(database_url(settings, start=False), connect_timeout=5) as conn:
             return conn.execute("SELECT md5(coalesce(string_agg(city || theme || load_id, ','"
                                 " ORDER BY city, theme), '')) FROM sdi.layers").fetchone()[0]
-    except psycopg.Error:
+    except (psycopg.Error, SdiError):
         return None  # the database is briefly away: keep serving what we have
 
 
