@@ -11,6 +11,7 @@ import logging
 import threading
 from functools import lru_cache
 
+from flask import has_request_context, request
 from psycopg import sql
 from pyproj import CRS
 from psycopg.rows import dict_row
@@ -19,6 +20,7 @@ from pygeoapi.provider.base import BaseProvider, ProviderInvalidQueryError, Prov
 
 from sdi import sqlfiles
 from sdi.cql import compile_filter
+from sdi.cql_requests import ENVIRON_KEY
 from sdi.db import database_url
 
 logger = logging.getLogger(__name__)
@@ -83,6 +85,8 @@ class SdiProvider(BaseProvider):
               sortby=[], select_properties=[], skip_geometry=False, q=None, filterq=None,
               crs_transform_spec=None, **kwargs) -> dict:
         """A page of features matching bbox (CRS84) and property filters, in the requested CRS."""
+        if filterq is None and has_request_context():
+            filterq = request.environ.get(ENVIRON_KEY)  # CQL2 text parsed by sdi.cql_requests
         where, params = self._where(bbox, properties, filterq)
         with pool().connection() as conn:
             matched = self._count(conn, where, params, filtered=bool(bbox or properties or filterq))

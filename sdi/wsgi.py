@@ -8,20 +8,27 @@ from __future__ import annotations
 
 import logging
 
-from flask import jsonify
+from flask import jsonify, request
 from pygeoapi.api import itemtypes
 from pygeoapi.flask_app import APP
 
 from sdi import __version__
-from sdi.wsgi_body import CqlJsonBodies
+from sdi.cql_requests import CqlRequests, restore_names
 
 logger = logging.getLogger(__name__)
 
 
 # /conformance lists only what works: the API is read-only, so Part 4 (create, replace, delete) is not claimed.
 _NOT_SUPPORTED = {"http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete"}
+# Filtering works through sdi.cql and sdi.cql_requests, in CQL2 text and JSON. Not claimed: temporal
+# functions (pygeofilter 0.4 cannot parse them in text) and accent-insensitivity (only Polish letters fold).
+_FILTERING = ["http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+              "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+              *(f"http://www.opengis.net/spec/cql2/1.0/conf/{c}" for c in (
+                  "basic-cql2", "cql2-text", "cql2-json", "advanced-comparison-operators",
+                  "case-insensitive-comparison", "basic-spatial-functions", "spatial-functions"))]
 itemtypes.CONFORMANCE_CLASSES_FEATURES[:] = [c for c in itemtypes.CONFORMANCE_CLASSES_FEATURES
-                                             if c not in _NOT_SUPPORTED]
+                                             if c not in _NOT_SUPPORTED] + _FILTERING
 
 
 @APP.route("/health")
@@ -43,5 +50,11 @@ def health():
         **row, "last_load": row["last_load"].isoformat() if row["last_load"] else None})
 
 
-APP.wsgi_app = CqlJsonBodies(APP.wsgi_app)
+@APP.after_request
+def _restore_filter_names(response):
+    restore_names(response, request.environ)
+    return response
+
+
+APP.wsgi_app = CqlRequests(APP.wsgi_app)
 app = APP

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import geopandas as gpd
 import pytest
 import requests
@@ -114,3 +116,52 @@ def test_spatial_filter_with_filter_crs_in_puwg1992(api):
                       json={"op": "s_intersects", "args": [prop("geometry"), box]},
                       headers={"Content-Type": "application/query-cql-json"}, timeout=10)
     assert _names(r) == [target["properties"]["name"]]
+
+
+def _get(api, theme, text, **params):
+    return requests.get(f"{api}/collections/{theme}/items",
+                        params={"f": "json", "filter": text, "filter-lang": "cql2-text", **params}, timeout=10)
+
+
+@pytest.mark.parametrize("theme, text, expected", [
+    ("roads", "road_class = 'municipal' AND name LIKE 'ul. Ł%'", ["ul. Łąkowa"]),
+    ("roads", "CASEI(name) = CASEI('UL. ŻEROMSKIEGO')", ["ul. Żeromskiego"]),
+    ("roads", "ACCENTI(name) = ACCENTI('ul. Zrodlana')", ["ul. Źródlana"]),
+    ("roads", "surface IN ('paving_stones') OR width_m > 6", ["ul. Wąska", "ul. Świętokrzyska"]),
+    ("public_services", "capacity IS NULL AND name LIKE '%Biblioteka%'", ["Gminna Biblioteka Publiczna"]),
+])
+def test_cql2_text_on_get(api, theme, text, expected):
+    assert _names(_get(api, theme, text)) == expected
+
+
+def test_cql2_text_paging_keeps_the_filter_in_its_links(api):
+    first = _get(api, "roads", "road_class = 'municipal'", limit=3).json()
+    assert len(first["features"]) == 3 and "x-sdi" not in json.dumps(first)
+    following = next(link["href"] for link in first["links"] if link["rel"] == "next")
+    assert "filter-lang=cql2-text" in following and "filter=" in following
+    second = requests.get(following, timeout=10).json()
+    assert second["features"] and all(f["properties"]["road_class"] == "municipal" for f in second["features"])
+    assert not {f["id"] for f in first["features"]} & {f["id"] for f in second["features"]}
+
+
+@pytest.mark.parametrize("text, params, message", [
+    ("road_class = = 'x'", {}, "cannot parse the filter as cql2-text"),
+    ("nazwa = 'x'", {}, "unknown property 'nazwa'"),
+    ("S_INTERSECTS(geometry, POINT(1 2))", {"filter-crs": "http://www.opengis.net/def/crs/EPSG/0/99999"},
+     "unknown filter-crs"),
+])
+def test_bad_cql2_text_is_a_400_with_a_message(api, text, params, message):
+    r = _get(api, "roads", text, **params)
+    assert r.status_code == 400 and message in r.text
+
+
+def test_cql2_text_spatial_with_bbox_and_polygon(api):
+    every = requests.get(f"{api}/collections/public_services/items", params={"f": "json"}, timeout=10).json()
+    target = every["features"][2]
+    lon, lat = target["geometry"]["coordinates"]
+    d = 1e-4
+    within = _get(api, "public_services", f"S_WITHIN(geometry, BBOX({lon - d}, {lat - d}, {lon + d}, {lat + d}))")
+    assert _names(within) == [target["properties"]["name"]]
+    polygon = (f"POLYGON(({lon - d} {lat - d}, {lon + d} {lat - d}, {lon + d} {lat + d}, {lon - d} {lat + d},"
+               f" {lon - d} {lat - d}))")
+    assert _names(_get(api, "public_services", f"S_INTERSECTS(geometry, {polygon})")) == [target["properties"]["name"]]

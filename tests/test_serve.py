@@ -115,7 +115,8 @@ def test_conformance_claims_only_what_works(api):
     classes = requests.get(f"{api}/conformance", params={"f": "json"}, timeout=10).json()["conformsTo"]
     assert "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs" in classes
     assert not any("features-4" in c for c in classes)  # read-only
-    assert not any("features-3/1.0/conf/filter" in c for c in classes)  # CQL2 is not served yet
+    assert "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text" in classes
+    assert not any("temporal-functions" in c for c in classes)  # only in CQL2-JSON so far
 
 
 def test_owslib_reads_collections_queryables_and_filtered_items(api):
