@@ -21,12 +21,12 @@ from pygeofilter import ast, values
 from pygeofilter.parsers.cql2_json import parse as parse_cql2_json
 from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
 
+from sdi.settings import CRS84, STORAGE_CRS
+
 logger = logging.getLogger(__name__)
 
 ENVIRON_KEY = "sdi.filter"
 HIDDEN = "x-sdi-"  # prefix that hides the filter parameters from pygeoapi
-_CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-_STORAGE_CRS = "http://www.opengis.net/def/crs/EPSG/0/2180"
 
 
 def normalise(node):
@@ -92,8 +92,8 @@ class CqlRequests:
             return f"cannot parse the filter as {lang}: {str(exc).splitlines()[0]}"
         tree = _bbox_as_polygon(tree)
         try:
-            tree = modify_pygeofilter(tree, filter_crs_uri=found.get("filter-crs", _CRS84),
-                                      storage_crs_uri=_STORAGE_CRS)
+            tree = modify_pygeofilter(tree, filter_crs_uri=found.get("filter-crs", CRS84),
+                                      storage_crs_uri=STORAGE_CRS)
         except Exception:
             return f"unknown filter-crs {found.get('filter-crs')!r}"
         environ[ENVIRON_KEY] = tree

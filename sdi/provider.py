@@ -22,6 +22,7 @@ from sdi import sqlfiles
 from sdi.cql import compile_filter
 from sdi.cql_requests import ENVIRON_KEY
 from sdi.db import database_url
+from sdi.settings import CRS84, STORAGE_CRS
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +37,6 @@ _JSON_TYPES = {
     "timestamp without time zone": ("string", "date-time"), "timestamp with time zone": ("string", "date-time"),
 }
 _HIDDEN = ("geom", "load_id")
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-STORAGE_CRS = "http://www.opengis.net/def/crs/EPSG/0/2180"
 # Up to this many matches numberMatched is exact; beyond it the count is left out rather than paid for.
 _EXACT_COUNT_UP_TO = 100_000
 

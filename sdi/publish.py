@@ -17,13 +17,11 @@ import yaml
 from sdi import catalogue
 from sdi.catalogue import open_catalogue
 from sdi.db import database_url
-from sdi.provider import STORAGE_CRS
 from sdi.errors import ConfigError, SdiError, ServeError
-from sdi.settings import Settings, child_env, get_settings
+from sdi.settings import CRS84, STORAGE_CRS, Settings, child_env, get_settings
 
 logger = logging.getLogger(__name__)
 
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 _POLL_SECONDS = 2
 OUTPUT_CRS = [CRS84, *(f"http://www.opengis.net/def/crs/EPSG/0/{code}"
                        for code in (4326, 2180, 2176, 2177, 2178, 2179, 3857))]

@@ -11,6 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Every geometry is stored in PUWG 1992, the national grid of Poland.
 STORAGE_SRID = 2180
+#: The same CRS, and lon/lat, as OGC API names them.
+STORAGE_CRS = f"http://www.opengis.net/def/crs/EPSG/0/{STORAGE_SRID}"
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
 #: The project's own config/ folder, found from the package so that sdi works from any folder.
 _PROJECT_CONFIG = Path(__file__).resolve().parent.parent / "config"
