@@ -109,11 +109,24 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
         proc = subprocess.Popen(cmd, env=env)
     except OSError as exc:
         raise ServeError(f"cannot start gunicorn: {exc}", "run `make setup` to install the server") from None
+    # A service manager (or a test) stops `sdi serve` with SIGTERM: gunicorn must go with it, or its
+    # workers live on as orphans holding the port and memory.
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         return _watch(proc, settings, host, port)
     except KeyboardInterrupt:
-        proc.send_signal(signal.SIGINT)
-        return proc.wait()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            return proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _watch(proc: subprocess.Popen, settings: Settings, host: str, port: int) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -126,22 +127,36 @@ def running_api(db_url: str, home: Path):
     for attempt in range(3):
         # The port is free when chosen but may be taken before gunicorn binds it: then try another.
         port = free_port()
+        # A session of its own, so that teardown can stop sdi serve and gunicorn together.
         proc = subprocess.Popen([SDI, "serve", "--port", str(port), "--workers", "1"], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
         base = f"http://127.0.0.1:{port}"
         try:
             wait_for_http(f"{base}/collections?f=json", proc)
             break
         except AssertionError:
-            proc.kill()
-            proc.wait()
+            _stop_group(proc)
             if attempt == 2:
                 raise
     try:
         yield base
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        _stop_group(proc)
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """Stop sdi serve as a service manager would (SIGTERM), then make sure nothing of it is left."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 def _with_dbname(url: str, dbname: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import subprocess
 import time
@@ -13,7 +14,7 @@ import pytest
 import requests
 from shapely.geometry import Point
 
-from conftest import running_api
+from conftest import SDI, free_port, running_api, wait_for_http
 from sdi.pipeline import run_load
 from sdi.sample import SAMPLE_CITY
 
@@ -162,3 +163,23 @@ def test_openapi_document_validates(api):
     doc = requests.get(f"{api}/openapi", params={"f": "json"}, timeout=30).json()
     assert validate_openapi_document(doc) is True
     assert "/collections/roads/items" in doc["paths"] and "/collections/roads/tiles" in str(doc["paths"])
+
+
+def test_stopping_sdi_serve_stops_gunicorn_too(db_url, tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SDI_")}
+    env.update(SDI_DATABASE_URL=db_url, SDI_HOME=str(tmp_path / "home"))
+    proc = subprocess.Popen([SDI, "serve", "--port", str(port), "--workers", "1"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_http(f"http://127.0.0.1:{port}/collections?f=json", proc)
+    proc.terminate()
+    assert proc.wait(timeout=30) is not None
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/", timeout=1)
+        except requests.ConnectionError:
+            break  # nothing listens any more: gunicorn went with it
+        time.sleep(0.2)
+    else:
+        raise AssertionError("gunicorn still answers after sdi serve was terminated")
