@@ -26,13 +26,14 @@ class Unconvertible(ValueError):
     """A value that cannot become the target type."""
 
 
+def is_null(value: Any) -> bool:
+    """None, NaN and NaT: no value at all (and nothing JSON or jsonb would accept)."""
+    return value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
+
+
 def is_missing(value: Any) -> bool:
-    """None, NaN, NaT and blank strings all mean 'no value'."""
-    if value is None or value is pd.NaT:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return isinstance(value, str) and not value.strip()
+    """Null, or a blank string: 'no value' as a city's file means it."""
+    return is_null(value) or (isinstance(value, str) and not value.strip())
 
 
 def to_string(value: Any) -> str:

@@ -64,20 +64,7 @@ class SdiProvider(BaseProvider):
     def get_fields(self) -> dict:
         """Columns of the theme as JSON Schema types, with each coded field's codes as its enum."""
         if not self._fields:
-            with pool().connection() as conn:
-                rows = conn.execute(
-                    "SELECT column_name, data_type FROM information_schema.columns"
-                    " WHERE table_schema = 'data' AND table_name = %s ORDER BY ordinal_position",
-                    [self.theme]).fetchall()
-            codes = _codes(self.theme)
-            for row in rows:
-                if row["column_name"] in _HIDDEN:
-                    continue
-                kind, fmt = _JSON_TYPES.get(row["data_type"], ("string", None))
-                field = {"type": kind, **({"format": fmt} if fmt else {})}
-                if row["column_name"] in codes:
-                    field["values"] = codes[row["column_name"]]  # pygeoapi lists them as the queryable's enum
-                self._fields[row["column_name"]] = field
+            self._fields = dict(theme_fields(self.theme))
         return self._fields
 
     def query(self, offset=0, limit=10, resulttype="results", bbox=[], datetime_=None, properties=[],
@@ -175,6 +162,30 @@ class SdiProvider(BaseProvider):
         # fid is also a property: QGIS numbers features 1..n and would otherwise hide the real id.
         return {"type": "Feature", "id": row["fid"], "properties": row,
                 "geometry": json.loads(geom) if geom else None}
+
+
+@lru_cache(maxsize=64)
+def theme_fields(theme: str) -> dict:
+    """{column: JSON Schema} of a theme's view, read once per worker.
+
+    pygeoapi builds a provider for every request; without this, each request would ask
+    information_schema again. A catalogue change reloads the workers, and with them this cache.
+    """
+    with pool().connection() as conn:
+        rows = conn.execute("SELECT column_name, data_type FROM information_schema.columns"
+                            " WHERE table_schema = 'data' AND table_name = %s ORDER BY ordinal_position",
+                            [theme]).fetchall()
+    codes = _codes(theme)
+    fields = {}
+    for row in rows:
+        if row["column_name"] in _HIDDEN:
+            continue
+        kind, fmt = _JSON_TYPES.get(row["data_type"], ("string", None))
+        field = {"type": kind, **({"format": fmt} if fmt else {})}
+        if row["column_name"] in codes:
+            field["values"] = codes[row["column_name"]]  # pygeoapi lists them as the queryable's enum
+        fields[row["column_name"]] = field
+    return fields
 
 
 @lru_cache(maxsize=16)

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 
+from sdi.convert import is_null
 from sdi.detect import inside_poland_mask
 
 logger = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ def repair(frame: gpd.GeoDataFrame) -> Repaired:
 def reject_record(frame: gpd.GeoDataFrame, position: int, reason: str) -> dict:
     """A rejected feature as stored in sdi.rejects: its position, reason, properties and geometry."""
     row = frame.iloc[position]
-    props = {k: (None if _is_na(row[k]) else row[k]) for k in frame.columns if k != frame.geometry.name}
+    props = {k: (None if is_null(row[k]) else row[k]) for k in frame.columns if k != frame.geometry.name}
     geom = row[frame.geometry.name]
     return {
         "index": int(frame.index[position]),  # the feature id in the source
@@ -83,11 +83,6 @@ def reject_record(frame: gpd.GeoDataFrame, position: int, reason: str) -> dict:
         # EWKB in the source's own SRID, so that an export shows the feature where the city drew it.
         "geom_ewkb_hex": None if geom is None or geom.is_empty else _ewkb(geom, frame.crs),
     }
-
-
-def _is_na(value) -> bool:
-    # NaN is not valid JSON, and jsonb refuses it.
-    return value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value))
 
 
 def _ewkb(geom, crs) -> str:

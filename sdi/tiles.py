@@ -15,7 +15,7 @@ from pygeoapi.provider.mvt_postgresql import MVTPostgreSQLProvider
 from pygeoapi.provider.tile import ProviderTileNotFoundError
 
 from sdi import sqlfiles
-from sdi.provider import pool
+from sdi.provider import pool, theme_fields
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +46,7 @@ class SdiTileProvider(MVTPostgreSQLProvider):
 
     def get_fields(self) -> dict:
         if not self._fields:
-            with pool().connection() as conn:
-                rows = conn.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = 'data'"
-                                    " AND table_name = %s AND column_name NOT IN ('geom', 'load_id')"
-                                    " ORDER BY ordinal_position", [self.theme]).fetchall()
-            self._fields = {r["column_name"]: r["column_name"] for r in rows}
+            self._fields = {name: name for name in theme_fields(self.theme)}
         return self._fields
 
     def get_layer(self) -> str:

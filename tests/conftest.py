@@ -56,15 +56,24 @@ def server_url(tmp_path_factory) -> str:
             cluster.destroy()
 
 
-@pytest.fixture
-def db_url(server_url) -> str:
-    """A fresh, migrated database for one test."""
+@contextlib.contextmanager
+def fresh_database(server_url: str):
+    """A new database cloned from the migrated template, dropped afterwards; yields its URL."""
     name = f"sdi_test_{os.getpid()}_{next(_counter)}"
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE sdi_template')
-    yield _with_dbname(server_url, name)
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield _with_dbname(server_url, name)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db_url(server_url) -> str:
+    """A fresh, migrated database for one test."""
+    with fresh_database(server_url) as url:
+        yield url
 
 
 @pytest.fixture

@@ -12,8 +12,9 @@ import requests
 from pyproj import Transformer
 from shapely.geometry import Point
 
-from conftest import running_api
+from conftest import fresh_database, running_api
 from sdi.pipeline import run_load
+from sdi.settings import Settings
 
 # Known places, lon/lat (WGS 84), in Warsaw, Kraków and Łódź.
 PLACES = {"Pałac Kultury i Nauki": (21.006111, 52.231667), "Wawel": (19.935, 50.054),
@@ -24,16 +25,12 @@ EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
 @pytest.fixture(scope="module")
 def api(server_url, tmp_path_factory):
     """Three known places, written as a shapefile in PUWG 2000 zone 7, loaded and served."""
-    import psycopg
-    from conftest import _with_dbname
-    from sdi.settings import Settings
-
     tmp = tmp_path_factory.mktemp("crs")
-    name = "sdi_test_api_crs"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE sdi_template')
-    db_url = _with_dbname(server_url, name)
+    with fresh_database(server_url) as db_url:
+        yield from _serve_places(db_url, tmp)
+
+
+def _serve_places(db_url, tmp):
     to_2178 = Transformer.from_crs(4326, 2178, always_xy=True)
     frame = gpd.GeoDataFrame({"name": list(PLACES), "service_type": ["library"] * 3},
                              geometry=[Point(*to_2178.transform(*ll)) for ll in PLACES.values()], crs=2178)

@@ -9,24 +9,21 @@ import pytest
 import requests
 from shapely.geometry import Polygon
 
-from conftest import running_api
+from conftest import fresh_database, running_api
 from sdi.pipeline import run_load
-from sdi.sample import SAMPLE_CITY
+from sdi.sample import SAMPLE_CITY, write_sample
+from sdi.settings import Settings
 
 
 @pytest.fixture(scope="module")
 def api(server_url, tmp_path_factory):
     """The sample gmina plus two plans with dates, loaded once and served for every test here."""
-    import psycopg
-    from conftest import _with_dbname
-    from sdi.sample import write_sample
-    from sdi.settings import Settings
-
     tmp = tmp_path_factory.mktemp("filter")
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute('DROP DATABASE IF EXISTS "sdi_test_filter" WITH (FORCE)')
-        conn.execute('CREATE DATABASE "sdi_test_filter" TEMPLATE sdi_template')
-    db_url = _with_dbname(server_url, "sdi_test_filter")
+    with fresh_database(server_url) as db_url:
+        yield from _serve_sample(db_url, tmp)
+
+
+def _serve_sample(db_url, tmp):
     settings = Settings(home=tmp / "home", database_url=db_url)
     for theme, path in write_sample(tmp / "sample").items():
         run_load(path, city=SAMPLE_CITY, theme=theme, settings=settings)

@@ -13,7 +13,7 @@ import geopandas as gpd
 import numpy as np
 import psycopg
 import pytest
-from shapely.geometry import LineString, Point, Polygon
+from shapely.geometry import Point
 
 from conftest import SDI, run_sdi
 from sdi.pipeline import run_load
