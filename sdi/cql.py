@@ -29,6 +29,7 @@ _SPATIAL = {ast.GeometryIntersects: "ST_Intersects", ast.GeometryDisjoint: "ST_D
 _TEMPORAL = {ast.TimeAfter: "{a} > {end}", ast.TimeBefore: "{a} < {start}", ast.TimeEquals: "{a} = {start}",
              ast.TimeDuring: "({a} > {start} AND {a} < {end})", ast.TimeDisjoint: "NOT ({a} BETWEEN {start} AND {end})",
              ast.TimeOverlaps: "{a} BETWEEN {start} AND {end}"}
+_METRES = {"meters": 1.0, "metres": 1.0, "m": 1.0, "kilometers": 1000.0, "kilometres": 1000.0, "km": 1000.0}
 _POLISH = ("ąćęłńóśźżĄĆĘŁŃÓŚŹŻ", "acelnoszzACELNOSZZ")
 
 
@@ -70,9 +71,14 @@ def _node(node, fields: dict, params: list) -> sql.Composable:
         return sql.SQL("{}({}, {})").format(sql.SQL(_SPATIAL[kind]), _value(node.lhs, fields, params),
                                             _value(node.rhs, fields, params))
     if kind is ast.DistanceWithin:
+        if str(node.units).lower() not in _METRES:
+            raise ProviderInvalidQueryError(user_msg=f"unknown distance units {node.units!r};"
+                                                     f" use one of {', '.join(_METRES)}")
+        # EPSG:2180 is in metres, so the distance applies as it is, once in metres.
         return sql.SQL("ST_DWithin({}, {}, {})").format(_value(node.lhs, fields, params),
                                                         _value(node.rhs, fields, params),
-                                                        _param(float(node.distance), params))
+                                                        _param(float(node.distance) * _METRES[str(node.units).lower()],
+                                                               params))
     if kind is ast.BBox:
         return sql.SQL("{} && ST_MakeEnvelope({}, {}, {}, {}, 4326)::geometry").format(
             _value(node.lhs, fields, params), *(_param(float(v), params)

@@ -1,12 +1,14 @@
-"""CQL2 requests that pygeoapi 0.21 cannot take itself, made to work in front of it (WSGI middleware).
+"""Items requests that pygeoapi 0.21 cannot take itself, made to work in front of it (WSGI middleware).
 
-- GET `filter=` in CQL2 text (`filter-lang=cql2-text`, or no filter-lang and text that parses as CQL2),
-  and GET `filter-lang=cql2-json`: pygeoapi only knows ECQL. The filter is parsed here, its geometries
-  moved to the storage CRS as pygeoapi would, and the parsed filter handed to sdi's provider through the
-  request environment. The filter parameters are renamed on the way in, so pygeoapi ignores them but
-  keeps them in its paging links, and renamed back in the response.
-- POST CQL2-JSON: CQL2 1.0 writes BETWEEN as [property, low, high]; pygeofilter 0.4 expects the draft
-  form [property, [low, high]]. Both are accepted, the standard one rewritten.
+Every CQL2 filter, GET `filter=` in CQL2 text (`filter-lang=cql2-text`, or no filter-lang and text that
+parses as CQL2) or CQL2-JSON (`filter-lang=cql2-json`, or a POSTed body), is parsed here by
+`sdi.cql_parse`, which takes the standard forms pygeoapi's pygeofilter 0.4 lacks. Its geometries are moved
+to the storage CRS as pygeoapi would, and the parsed filter is handed to sdi's provider through the request
+environment. pygeoapi itself only knows ECQL on GET: the GET filter parameters are renamed on the way in,
+so pygeoapi ignores them but keeps them in its paging links, and renamed back in the response; a POSTed
+body is emptied once parsed.
+
+An empty sort key, or a POST without a Content-Type, which pygeoapi answers with a 500, is a 400 here.
 """
 
 from __future__ import annotations
@@ -18,28 +20,14 @@ from urllib.parse import parse_qsl, urlencode
 
 from pygeoapi.util import modify_pygeofilter
 from pygeofilter import ast, values
-from pygeofilter.parsers.cql2_json import parse as parse_cql2_json
-from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
 
+from sdi.cql_parse import parse
 from sdi.settings import CRS84, STORAGE_CRS
 
 logger = logging.getLogger(__name__)
 
 ENVIRON_KEY = "sdi.filter"
 HIDDEN = "x-sdi-"  # prefix that hides the filter parameters from pygeoapi
-
-
-def normalise(node):
-    """The CQL2-JSON tree with every standard BETWEEN rewritten for pygeofilter 0.4."""
-    if isinstance(node, dict):
-        node = {k: normalise(v) for k, v in node.items()}
-        args = node.get("args")
-        if node.get("op") == "between" and isinstance(args, list) and len(args) == 3:
-            node["args"] = [args[0], [args[1], args[2]]]
-        return node
-    if isinstance(node, list):
-        return [normalise(v) for v in node]
-    return node
 
 
 class CqlRequests:
@@ -50,30 +38,36 @@ class CqlRequests:
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO", "").endswith("/items"):
-            method = environ.get("REQUEST_METHOD")
+            method, problem = environ.get("REQUEST_METHOD"), None
             if method == "POST":
-                self._normalise_body(environ)
+                problem = self._take_body(environ)
             elif method == "GET":
-                problem = self._take_filter(environ)
-                if problem:
-                    body = json.dumps({"code": "InvalidParameterValue", "description": problem}).encode()
-                    start_response("400 Bad Request", [("Content-Type", "application/json"),
-                                                       ("Content-Length", str(len(body)))])
-                    return [body]
+                problem = _bad_sortby(environ) or self._take_filter(environ)
+            if problem:
+                body = json.dumps({"code": "InvalidParameterValue", "description": problem}).encode()
+                start_response("400 Bad Request", [("Content-Type", "application/json"),
+                                                   ("Content-Length", str(len(body)))])
+                return [body]
         return self.app(environ, start_response)
 
     @staticmethod
-    def _normalise_body(environ) -> None:
+    def _take_body(environ) -> str | None:
+        """Parse a POSTed CQL2-JSON filter into the environment; a message when it is malformed."""
         kind = environ.get("CONTENT_TYPE", "")
+        if not kind:
+            # pygeoapi 0.21 returns nothing at all for it, which Flask turns into a 500
+            return "a POST to items needs a CQL2-JSON body and Content-Type: application/query-cql-json"
         if "json" not in kind or "geo+json" in kind:
-            return
+            return None  # not a filter (pygeoapi refuses to create features: the API is read-only)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
-        try:
-            body = json.dumps(normalise(json.loads(body))).encode()
-        except ValueError:
-            pass  # not JSON: pygeoapi answers it with its own 400
-        environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+        if not body.strip():
+            environ["wsgi.input"] = io.BytesIO(body)
+            return None
+        params = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        problem = _parse_into(environ, body.decode("utf-8", "replace"), "cql2-json", params.get("filter-crs"))
+        environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(b""), "0"
+        return problem
 
     @staticmethod
     def _take_filter(environ) -> str | None:
@@ -83,23 +77,39 @@ class CqlRequests:
         text, lang = found.get("filter"), found.get("filter-lang")
         if text is None or lang in ("cql-text", "cql-json"):
             return None  # no filter, or ECQL for pygeoapi itself
-        try:
-            tree = parse_cql2_json(json.dumps(normalise(json.loads(text)))) if lang == "cql2-json" \
-                else parse_cql2_text(text)
-        except Exception as exc:
-            if lang is None:
+        if lang is None:
+            try:
+                parse(text, None)
+            except ValueError:
                 return None  # not CQL2 text: perhaps ECQL, which pygeoapi parses itself
-            return f"cannot parse the filter as {lang}: {str(exc).splitlines()[0]}"
-        tree = _bbox_as_polygon(tree)
-        try:
-            tree = modify_pygeofilter(tree, filter_crs_uri=found.get("filter-crs", CRS84),
-                                      storage_crs_uri=STORAGE_CRS)
-        except Exception:
-            return f"unknown filter-crs {found.get('filter-crs')!r}"
-        environ[ENVIRON_KEY] = tree
-        renamed = [(HIDDEN + k if k in ("filter", "filter-lang", "filter-crs") else k, v) for k, v in params]
-        environ["QUERY_STRING"] = urlencode(renamed)
-        return None
+        problem = _parse_into(environ, text, lang or "cql2-text", found.get("filter-crs"))
+        if problem is None:
+            renamed = [(HIDDEN + k if k in ("filter", "filter-lang", "filter-crs") else k, v) for k, v in params]
+            environ["QUERY_STRING"] = urlencode(renamed)
+        return problem
+
+
+def _parse_into(environ, text: str, lang: str, filter_crs: str | None) -> str | None:
+    """Parse a filter, move its geometries to the storage CRS and put it in the environment."""
+    try:
+        tree = parse(text, lang)
+    except ValueError as exc:
+        return f"cannot parse the filter as {lang}: {exc}"
+    tree = _bbox_as_polygon(tree)
+    try:
+        tree = modify_pygeofilter(tree, filter_crs_uri=filter_crs or CRS84, storage_crs_uri=STORAGE_CRS)
+    except Exception:
+        return f"unknown filter-crs {filter_crs!r}"
+    environ[ENVIRON_KEY] = tree
+    return None
+
+
+def _bad_sortby(environ) -> str | None:
+    """pygeoapi 0.21 fails with a 500 on an empty sort key (`sortby=` or `sortby=a,,b`)."""
+    for key, value in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True):
+        if key == "sortby" and any(s.strip("+- ") == "" for s in value.split(",")):
+            return "sortby needs property names, e.g. sortby=name or sortby=-width_m"
+    return None
 
 
 def _bbox_as_polygon(node):

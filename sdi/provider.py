@@ -71,8 +71,11 @@ class SdiProvider(BaseProvider):
               sortby=[], select_properties=[], skip_geometry=False, q=None, filterq=None,
               crs_transform_spec=None, **kwargs) -> dict:
         """A page of features matching bbox (CRS84) and property filters, in the requested CRS."""
-        if filterq is None and has_request_context():
-            filterq = request.environ.get(ENVIRON_KEY)  # CQL2 text parsed by sdi.cql_requests
+        if has_request_context() and request.environ.get(ENVIRON_KEY) is not None:
+            filterq = request.environ[ENVIRON_KEY]  # every CQL2 filter is parsed by sdi.cql_requests
+        if not all(type(n) is int and 0 <= n < 2 ** 63 for n in (limit, offset)):
+            # pygeoapi reads `limit=true` as a boolean and passes it on
+            raise ProviderInvalidQueryError(user_msg="limit and offset must be whole numbers")
         where, params = self._where(bbox, properties, filterq)
         with pool().connection() as conn:
             matched = self._count(conn, where, params, filtered=bool(bbox or properties or filterq))
@@ -154,6 +157,8 @@ class SdiProvider(BaseProvider):
             clause, extra = compile_filter(filterq, self.fields)
             clauses.append(clause)
             params += extra
+        if any(isinstance(p, str) and "\x00" in p for p in params):
+            raise ProviderInvalidQueryError(user_msg="filter values cannot contain the NUL character")
         return sql.SQL(" AND ").join(clauses), params
 
     @staticmethod

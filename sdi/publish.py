@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import yaml
 
-from sdi import catalogue
+from sdi import catalogue, openapi
 from sdi.catalogue import open_catalogue
 from sdi.db import database_url
 from sdi.errors import ConfigError, SdiError, ServeError
@@ -93,7 +93,7 @@ def write_config(settings: Settings | None = None, host: str = "127.0.0.1", port
     folder.mkdir(parents=True, exist_ok=True)
     config_path, openapi_path = folder / "config.yml", folder / "openapi.yml"
     config_path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    openapi_path.write_text(yaml.safe_dump(_enums(get_oas(config)), allow_unicode=True), encoding="utf-8")
+    openapi_path.write_text(yaml.safe_dump(openapi.finish(get_oas(config)), allow_unicode=True), encoding="utf-8")
     return config_path, openapi_path
 
 
@@ -156,19 +156,6 @@ def _fingerprint(settings: Settings) -> str | None:
                                 " ORDER BY city, theme), '')) FROM sdi.layers").fetchone()[0]
     except (psycopg.Error, SdiError):
         return None  # the database is briefly away: keep serving what we have
-
-
-def _enums(node):
-    """pygeoapi copies provider fields into the OpenAPI document as they are; a code list travels as
-    `values` (which pygeoapi's queryables turn into `enum`), but in OpenAPI the keyword is `enum`."""
-    if isinstance(node, dict):
-        node = {k: _enums(v) for k, v in node.items()}
-        if "type" in node and isinstance(node.get("values"), list):
-            node["enum"] = node.pop("values")
-        return node
-    if isinstance(node, list):
-        return [_enums(v) for v in node]
-    return node
 
 
 def _yaml(path: Path) -> dict:

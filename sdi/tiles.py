@@ -57,7 +57,10 @@ class SdiTileProvider(MVTPostgreSQLProvider):
 
     def get_tiles(self, layer="default", tileset=None, z=None, y=None, x=None, format_=None):
         """One tile as MVT bytes; None for an empty tile."""
-        z, y, x = map(int, (z, y, x))
+        try:
+            z, y, x = map(int, (z, y, x))
+        except (TypeError, ValueError):
+            raise ProviderTileNotFoundError(f"no tile {tileset}/{z}/{y}/{x}: tile indices are whole numbers") from None
         if tileset != "WebMercatorQuad" or not (0 <= z <= MAX_ZOOM and 0 <= x < 2 ** z and 0 <= y < 2 ** z):
             raise ProviderTileNotFoundError(f"no tile {tileset}/{z}/{y}/{x}")
         columns = sql.SQL(", ").join(sql.SQL("d.{}").format(sqlfiles.ident(c)) for c in self.get_fields())

@@ -111,12 +111,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_http(url: str, proc: subprocess.Popen, seconds: float = 60) -> None:
+def wait_for_http(url: str, proc: subprocess.Popen, seconds: float = 60, log: Path | None = None) -> None:
     """Poll until the server answers, failing early with its output if it died."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"server exited with {proc.returncode}: {proc.stdout.read() if proc.stdout else ''}")
+            output = log.read_text(errors="replace")[-5000:] if log else ""
+            raise AssertionError(f"server exited with {proc.returncode}: {output}")
         try:
             # A worker's first request imports pygeoapi and reads the catalogue: on a busy
             # 2-core machine that can take a while, so a slow answer is waited for, not failed.
@@ -133,16 +134,20 @@ def running_api(db_url: str, home: Path):
     """`sdi serve` (real pygeoapi under gunicorn) on a free port over the given database; yields its base URL."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SDI_")}
     env.update(SDI_DATABASE_URL=db_url, SDI_HOME=str(home))
+    home.mkdir(parents=True, exist_ok=True)
+    # The server's output goes to a file: a pipe nobody reads fills up with access-log lines after a
+    # few thousand requests, and then gunicorn blocks on writing.
+    log_path = home / "serve.log"
     for attempt in range(3):
         # The port is free when chosen but may be taken before gunicorn binds it: then try another.
         port = free_port()
         # A session of its own, so that teardown can stop sdi serve and gunicorn together.
-        proc = subprocess.Popen([SDI, "serve", "--port", str(port), "--workers", "1"], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                start_new_session=True)
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen([SDI, "serve", "--port", str(port), "--workers", "1"], env=env,
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         base = f"http://127.0.0.1:{port}"
         try:
-            wait_for_http(f"{base}/collections?f=json", proc)
+            wait_for_http(f"{base}/collections?f=json", proc, log=log_path)
             break
         except AssertionError:
             _stop_group(proc)

@@ -114,3 +114,16 @@ def test_ogrinfo_reports_count_and_extent(api):
     (minx, miny), (maxx, maxy) = [tuple(map(float, p.strip(" ()").split(","))) for p in extent.split(" - ")]
     # The extent is the lon/lat envelope of the EPSG:2180 extent's corners: it holds every feature.
     assert 19.40 < minx <= 19.45 and 52.2316 <= maxy < 52.26
+
+
+@pytest.mark.parametrize("crs", ["EPSG:2180", "EPSG:2178", "EPSG:3857"])
+def test_gdal_oapif_crs_open_option_gets_the_stored_positions(api, crs):
+    # Debian's GDAL 3.6 lacks the CRS open option; the GDAL 3.12 inside pyogrio's wheel has it, and is a
+    # real OAPIF client too. It asks the server for that CRS and must get every place right within 1 cm.
+    import pyogrio
+    frame = pyogrio.read_dataframe(f"OAPIF:{api}/collections/public_services", CRS=crs)
+    assert frame.crs.to_epsg() == int(crs.split(":")[1])
+    to_crs = Transformer.from_crs(4326, frame.crs, always_xy=True)
+    for name, point in zip(frame["name"], frame.geometry):
+        expected = to_crs.transform(*PLACES[name])
+        assert (point.x, point.y) == pytest.approx(expected, abs=0.01)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import geopandas as gpd
 import pytest
@@ -13,6 +14,8 @@ from conftest import fresh_database, running_api
 from sdi.pipeline import run_load
 from sdi.sample import SAMPLE_CITY, write_sample
 from sdi.settings import Settings
+
+EPSG_2180 = "http://www.opengis.net/def/crs/EPSG/0/2180"
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +97,7 @@ def test_text_filter_on_get_keeps_working_with_paging(api):
 
 @pytest.mark.parametrize("cql, message", [
     ({"op": "=", "args": [prop("nazwa"), "x"]}, "unknown property 'nazwa'"),
-    ({"op": "frobnicate", "args": []}, "Bad CQL"),
+    ({"op": "frobnicate", "args": []}, "cannot parse the filter as cql2-json"),
 ])
 def test_bad_filters_are_400_with_a_message(api, cql, message):
     r = _post(api, "roads", cql)
@@ -131,6 +134,17 @@ def test_cql2_text_on_get(api, theme, text, expected):
     assert _names(_get(api, theme, text)) == expected
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("T_AFTER(adopted_on, DATE('2022-01-01'))", ["P2"]),
+    ("T_BEFORE(adopted_on, TIMESTAMP('2022-01-01T00:00:00Z'))", ["P1"]),
+    ("T_DURING(adopted_on, INTERVAL('2019-01-01', '2021-01-01'))", ["P1"]),
+    ("T_DURING(adopted_on, INTERVAL('2021-01-01', '..')) AND plan_id <> 'P1'", ["P2"]),
+    ("t_equals(adopted_on, DATE('2020-01-15'))", ["P1"]),
+])
+def test_cql2_text_temporal_functions_on_get(api, text, expected):
+    assert _names(_get(api, "land_use_plans", text), "plan_id") == expected
+
+
 def test_cql2_text_paging_keeps_the_filter_in_its_links(api):
     first = _get(api, "roads", "road_class = 'municipal'", limit=3).json()
     assert len(first["features"]) == 3 and "x-sdi" not in json.dumps(first)
@@ -162,3 +176,56 @@ def test_cql2_text_spatial_with_bbox_and_polygon(api):
     polygon = (f"POLYGON(({lon - d} {lat - d}, {lon + d} {lat - d}, {lon + d} {lat + d}, {lon - d} {lat + d},"
                f" {lon - d} {lat - d}))")
     assert _names(_get(api, "public_services", f"S_INTERSECTS(geometry, {polygon})")) == [target["properties"]["name"]]
+
+
+def _distances(api):
+    """Each public service's name and position in EPSG:2180 (northing, easting), and the distances to the first."""
+    every = requests.get(f"{api}/collections/public_services/items",
+                         params={"f": "json", "crs": EPSG_2180}, timeout=10).json()["features"]
+    (n0, e0) = every[0]["geometry"]["coordinates"]
+    return (n0, e0), {f["properties"]["name"]: math.dist((n0, e0), f["geometry"]["coordinates"]) for f in every}
+
+
+def _within(distances: dict, metres: float) -> list:
+    return sorted(name for name, d in distances.items() if d <= metres)
+
+
+def test_s_dwithin_in_cql2_text_with_filter_crs(api):
+    (n, e), distances = _distances(api)
+    metres = sorted(distances.values())[2] + 1  # the three nearest, the first included
+    r = _get(api, "public_services", f"S_DWITHIN(geometry, POINT({n} {e}), {metres}, meters)",
+             **{"filter-crs": EPSG_2180})
+    assert sorted(_names(r)) == _within(distances, metres) and len(_within(distances, metres)) == 3
+    km = _get(api, "public_services", f"S_DWITHIN(geometry, POINT({n} {e}), {metres / 1000}, kilometers)",
+              **{"filter-crs": EPSG_2180})
+    assert sorted(_names(km)) == _within(distances, metres)
+
+
+def test_s_dwithin_in_cql2_json_by_get_and_post(api):
+    (n, e), distances = _distances(api)
+    cql = {"op": "s_dwithin", "args": [prop("geometry"), {"type": "Point", "coordinates": [n, e]}, 1.0, "meters"]}
+    by_get = _get(api, "public_services", json.dumps(cql), **{"filter-lang": "cql2-json", "filter-crs": EPSG_2180})
+    by_post = requests.post(f"{api}/collections/public_services/items", params={"f": "json", "filter-crs": EPSG_2180},
+                            json=cql, headers={"Content-Type": "application/query-cql-json"}, timeout=10)
+    assert _names(by_get) == _names(by_post) == _within(distances, 1.0)
+
+
+def test_s_dwithin_with_unknown_units_is_a_400(api):
+    r = _get(api, "public_services", "S_DWITHIN(geometry, POINT(19 50), 1, furlongs)")
+    assert r.status_code == 400 and "unknown distance units 'furlongs'" in r.text
+
+
+def test_post_without_content_type_is_a_400(api):
+    r = requests.post(f"{api}/collections/roads/items", timeout=10)
+    assert r.status_code == 400 and "Content-Type: application/query-cql-json" in r.text
+
+
+@pytest.mark.parametrize("path, status", [
+    ("collections/roads/items?sortby=", 400),
+    ("collections/roads/items?limit=true", 400),
+    ("collections/roads/items?offset=7517353684279721197568", 400),
+    ("collections/roads/items?name=a%00b", 400),
+    ("collections/roads/tiles/WebMercatorQuad/0/0/null%2Cnull?f=mvt", 404),
+])
+def test_requests_schemathesis_found_answer_4xx_not_500(api, path, status):
+    assert requests.get(f"{api}/{path}", timeout=10).status_code == status
