@@ -11,7 +11,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from sdi import cli_config, cli_loads
+from sdi import cli_config, cli_loads, cli_publish
 from sdi.errors import SdiError
 from sdi.settings import get_settings
 
@@ -121,9 +121,13 @@ def init() -> None:
     from sdi.catalogue import migrate
     from sdi.db import connect
 
+    from sdi.qgis_project import install_styles
+
     with connect() as conn:
         applied = migrate(conn)
+        styled = install_styles(conn)
     out.print(f"applied {', '.join(applied)}" if applied else "catalogue is up to date")
+    out.print(f"QGIS default styles in public.layer_styles for {len(styled)} themes")
 
 
 @cli.command()
@@ -245,6 +249,7 @@ def demo(ctx: click.Context, port: int | None, no_serve: bool) -> None:
 
 cli_config.register(cli)
 cli_loads.register(cli)
+cli_publish.register(cli)
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import yaml
 
-from sdi import catalogue, openapi
+from sdi import catalogue, openapi, qgis_project
 from sdi.catalogue import open_catalogue
 from sdi.db import database_url
 from sdi.errors import ConfigError, SdiError, ServeError
@@ -89,6 +89,7 @@ def write_config(settings: Settings | None = None, host: str = "127.0.0.1", port
     settings = settings or get_settings()
     with open_catalogue(settings) as conn:
         config = build_config(conn, settings, host, port)
+        qgis_project.install_styles(conn, settings)  # QGIS users reading PostGIS directly get them too
     folder = settings.home_abs / "pygeoapi"
     folder.mkdir(parents=True, exist_ok=True)
     config_path, openapi_path = folder / "config.yml", folder / "openapi.yml"

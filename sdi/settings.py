@@ -17,6 +17,7 @@ CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
 #: The project's own config/ folder, found from the package so that sdi works from any folder.
 _PROJECT_CONFIG = Path(__file__).resolve().parent.parent / "config"
+_PROJECT_STYLES = _PROJECT_CONFIG.parent / "styles"
 
 
 class Settings(BaseSettings):
@@ -28,6 +29,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="an external PostGIS; unset means the embedded cluster")
     pg_bin: Path | None = Field(default=None, description="folder of initdb/pg_ctl; default: newest /usr/lib/postgresql/*/bin")
     config_dir: Path = Field(default=_PROJECT_CONFIG, description="schemas, mappings and server.yaml")
+    styles_dir: Path = Field(default=_PROJECT_STYLES, description="QGIS styles, <theme>.qml and <theme>.sld")
     max_unzipped_mb: int = Field(default=4096, description="refuse zips that unpack to more than this")
     host: str = "127.0.0.1"
     port: int = 5000

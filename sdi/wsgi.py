@@ -6,11 +6,12 @@ imported, which gunicorn does in every new worker: that is how a reload picks up
 
 from __future__ import annotations
 
+import json
 import logging
 
-from flask import jsonify, request
+from flask import Response, jsonify, request
 from pygeoapi.api import itemtypes
-from pygeoapi.flask_app import APP
+from pygeoapi.flask_app import APP, CONFIG
 
 from sdi import __version__
 from sdi.cql_requests import CqlRequests, restore_names
@@ -21,7 +22,8 @@ logger = logging.getLogger(__name__)
 # /conformance lists only what works: the API is read-only, so Part 4 (create, replace, delete) is not claimed.
 _NOT_SUPPORTED = {"http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete"}
 # Filtering works through sdi.cql and sdi.cql_requests, in CQL2 text and JSON. Not claimed: temporal
-# functions (pygeofilter 0.4 cannot parse them in text) and accent-insensitivity (only Polish letters fold).
+# functions (only on date instants, not every operator on intervals) and accent-insensitivity (only Polish
+# letters fold).
 _FILTERING = ["http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
               "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
               *(f"http://www.opengis.net/spec/cql2/1.0/conf/{c}" for c in (
@@ -50,10 +52,49 @@ def health():
         **row, "last_load": row["last_load"].isoformat() if row["last_load"] else None})
 
 
+@APP.route("/qgis-project")
+def qgis_project():
+    """The QGIS project of every public theme, as `sdi qgis-project` writes it; ?city=TERYT filters it."""
+    from sdi import qgis_project as project
+    from sdi.errors import SdiError
+
+    city = request.args.get("city") or None
+    try:
+        body = project.build(CONFIG["server"]["url"], city)
+    except SdiError as exc:
+        return jsonify(code="InvalidParameterValue", description=str(exc)), 400
+    name = f"sdi-{city}.qgz" if city else "sdi.qgz"
+    return Response(body, mimetype="application/x-qgis-project+zip",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+_PROJECT_HTML = ('<section id="qgis"><h2>QGIS</h2><p>Projekt QGIS ze wszystkimi warstwami i stylami / a QGIS project'
+                 ' with every layer, styled: <a href="{url}/qgis-project">sdi.qgz</a>. Jedno miasto / one city:'
+                 ' <code>{url}/qgis-project?city=TERYT</code>.</p></section>')
+
+
 @APP.after_request
 def _restore_filter_names(response):
     restore_names(response, request.environ)
+    if request.path in ("", "/") and response.status_code == 200 and not response.direct_passthrough:
+        _link_project(response)
     return response
+
+
+def _link_project(response) -> None:
+    """The landing page links the QGIS project, in JSON as a link and in HTML as a section."""
+    url = CONFIG["server"]["url"].rstrip("/")
+    if response.mimetype == "application/json":
+        body = response.get_json(silent=True)
+        if isinstance(body, dict):
+            body.setdefault("links", []).append({"rel": "related", "type": "application/x-qgis-project+zip",
+                                                 "title": "QGIS project of every theme",
+                                                 "href": f"{url}/qgis-project"})
+            response.set_data(json.dumps(body))
+    elif response.mimetype == "text/html":
+        page = response.get_data(as_text=True)
+        response.set_data(page.replace('<section id="openapi">', _PROJECT_HTML.format(url=url)
+                                       + '\n  <section id="openapi">', 1))
 
 
 APP.wsgi_app = CqlRequests(APP.wsgi_app)
