@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 5000
 
-.PHONY: setup system demo test serve clean help
+.PHONY: setup system test-system demo test styles screenshots serve clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -26,8 +26,17 @@ $(STAMP): pyproject.toml
 demo: setup  ## start PostGIS, load the sample gmina and serve it at http://127.0.0.1:5000
 	$(BIN)/sdi demo --port $(PORT)
 
-test: setup  ## run the test suite against a real, throw-away PostGIS
+test-system:  ## Debian packages the tests also use: QGIS 3.22 (python3-qgis, qgis-providers), about 1.5 GB
+	@bash docker/install-system-deps.sh gdal-bin python3-qgis qgis-providers
+
+test: setup test-system  ## run the test suite against a real, throw-away PostGIS, with GDAL and QGIS as clients
 	$(BIN)/python -m pytest
+
+styles: test-system  ## rebuild styles/*.qml and *.sld from styles/symbology.yaml, with QGIS
+	QT_QPA_PLATFORM=offscreen /usr/bin/python3 styles/build.py
+
+screenshots: setup test-system  ## refresh the README's QGIS pictures in docs/ (made by the QGIS tests)
+	SDI_SCREENSHOTS=1 $(BIN)/python -m pytest tests/test_qgis.py
 
 clean:  ## stop the embedded cluster and delete .sdi and .venv
 	-@test -x $(BIN)/sdi && $(BIN)/sdi db stop

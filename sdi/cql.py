@@ -52,11 +52,13 @@ def _node(node, fields: dict, params: list) -> sql.Composable:
                                           _value(node.rhs, fields, params))
     if kind is ast.Like:
         op = "ILIKE" if node.nocase else "LIKE"
-        # CQL2 wildcards are % and _, as in SQL; other spellings are translated.
-        pattern = node.pattern.replace(node.wildcard, "%").replace(node.singlechar, "_") \
-            if node.wildcard != "%" else node.pattern
+        # CQL2 wildcards are % and _, as in SQL; other spellings are translated. The pattern may be
+        # wrapped in CASEI or ACCENTI, as QGIS sends it: `CASEI(name) LIKE CASEI('ul.%')`.
+        pattern = node.pattern
+        if isinstance(pattern, str) and node.wildcard != "%":
+            pattern = pattern.replace(node.wildcard, "%").replace(node.singlechar, "_")
         return sql.SQL("{} {} {} {}").format(_value(node.lhs, fields, params), sql.SQL("NOT" if node.not_ else ""),
-                                             sql.SQL(op), _param(pattern, params))
+                                             sql.SQL(op), _value(pattern, fields, params))
     if kind is ast.In:
         items = sql.SQL(", ").join(_value(v, fields, params) for v in node.sub_nodes)
         return sql.SQL("{} {} IN ({})").format(_value(node.lhs, fields, params),

@@ -5,6 +5,8 @@ pygeofilter 0.4 parses an older draft of CQL2. The standard forms it lacks are r
   INTERVAL may hold dates and open ends ('..'), where it takes two timestamps only;
 - S_DWITHIN(property, geometry, distance, units) is known to neither of its parsers: each call is
   parsed here into a DistanceWithin node and stands in the text as a placeholder comparison meanwhile;
+- NOT (condition): its grammar takes NOT before a single predicate only, where QGIS 3.32+ writes
+  `(NOT ((a = 1)))`; the condition is parsed on its own and stands in as a placeholder too;
 - CQL2-JSON writes BETWEEN as [property, low, high], where it expects [property, [low, high]].
 """
 
@@ -19,19 +21,20 @@ from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
 
 _T_FUNCTION = re.compile(r"\bT_[A-Z]+\s*\(", re.IGNORECASE)
 _DWITHIN = re.compile(r"\bS_DWITHIN\s*\(", re.IGNORECASE)
+_NOT = re.compile(r"\bNOT\s*\(", re.IGNORECASE)  # NOT LIKE / IN / BETWEEN are followed by a word instead
 _INTERVAL = re.compile(r"\bINTERVAL\s*\(\s*'([^']*)'\s*,\s*'([^']*)'\s*\)", re.IGNORECASE)
 _OPEN = ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z")  # '..' ends, as instants the grammar takes
-_PLACEHOLDER = "sdi:dwithin:"  # a property name no schema has (a colon is not allowed in field names)
+_PLACEHOLDER = "sdi:node:"  # a property name no schema has (a colon is not allowed in field names)
 
 
 def parse(text: str, lang: str | None):
     """The AST of a filter in `cql2-json` or CQL2 text (any other lang); raises ValueError when malformed."""
-    found: list[ast.DistanceWithin] = []
+    found: list[ast.Node] = []
     try:
         if lang == "cql2-json":
             tree = parse_cql2_json(json.dumps(_json(json.loads(text) if isinstance(text, str) else text, found)))
         else:
-            tree = parse_cql2_text(standard_temporal(_text_dwithin(text, found)))
+            tree = parse_cql2_text(standard_temporal(_text_dwithin(_text_not(text, found), found)))
     except ValueError:
         raise
     except Exception as exc:  # lark's errors carry the position; their first line says enough
@@ -57,6 +60,19 @@ def standard_temporal(text: str) -> str:
                 for i, v in enumerate(m.groups())]
         return f"INTERVAL('{ends[0]}','{ends[1]}')"
     return _INTERVAL.sub(interval, text)
+
+
+def _text_not(text: str, found: list) -> str:
+    out, at = [], 0
+    while (match := _NOT.search(text, at)):
+        split = _arguments(text, match.end())
+        if split is None:
+            break  # unbalanced: the parser reports it
+        args, end = split
+        found.append(ast.Not(parse(",".join(args), "cql2-text")))
+        out += [text[at:match.start()], f"{_PLACEHOLDER}{len(found) - 1} = 0"]
+        at = end
+    return "".join(out) + text[at:]
 
 
 def _text_dwithin(text: str, found: list) -> str:

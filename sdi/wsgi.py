@@ -28,7 +28,10 @@ _FILTERING = ["http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
               "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
               *(f"http://www.opengis.net/spec/cql2/1.0/conf/{c}" for c in (
                   "basic-cql2", "cql2-text", "cql2-json", "advanced-comparison-operators",
-                  "case-insensitive-comparison", "basic-spatial-functions", "spatial-functions"))]
+                  "case-insensitive-comparison", "basic-spatial-functions", "spatial-functions",
+                  # the draft name of basic-spatial-functions: QGIS before 3.44 sends spatial filters to
+                  # the server only when it sees this one
+                  "basic-spatial-operators"))]
 itemtypes.CONFORMANCE_CLASSES_FEATURES[:] = [c for c in itemtypes.CONFORMANCE_CLASSES_FEATURES
                                              if c not in _NOT_SUPPORTED] + _FILTERING
 
@@ -83,16 +86,15 @@ def _restore_filter_names(response):
 
 def _link_project(response) -> None:
     """The landing page links the QGIS project, in JSON as a link and in HTML as a section."""
+    # pygeoapi sets the media type after this hook runs, so the body tells which one it is.
     url = CONFIG["server"]["url"].rstrip("/")
-    if response.mimetype == "application/json":
-        body = response.get_json(silent=True)
-        if isinstance(body, dict):
-            body.setdefault("links", []).append({"rel": "related", "type": "application/x-qgis-project+zip",
-                                                 "title": "QGIS project of every theme",
-                                                 "href": f"{url}/qgis-project"})
-            response.set_data(json.dumps(body))
-    elif response.mimetype == "text/html":
-        page = response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    if page.lstrip().startswith("{"):
+        body = json.loads(page)
+        body.setdefault("links", []).append({"rel": "related", "type": "application/x-qgis-project+zip",
+                                             "title": "QGIS project of every theme", "href": f"{url}/qgis-project"})
+        response.set_data(json.dumps(body))
+    elif '<section id="openapi">' in page:
         response.set_data(page.replace('<section id="openapi">', _PROJECT_HTML.format(url=url)
                                        + '\n  <section id="openapi">', 1))
 
