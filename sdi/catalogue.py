@@ -8,7 +8,7 @@ from datetime import datetime
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from sdi import __version__, sqlfiles
@@ -38,6 +38,8 @@ class Layer:
 def migrate(conn: psycopg.Connection) -> list[str]:
     """Apply the migrations this database lacks, in one transaction; returns the names applied."""
     applied: list[str] = []
+    if _up_to_date(conn):
+        return applied  # nothing to do, and nothing a city's or the reader's login may not do
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", [_MIGRATION_LOCK])
         conn.execute("CREATE SCHEMA IF NOT EXISTS sdi")
@@ -55,6 +57,14 @@ def migrate(conn: psycopg.Connection) -> list[str]:
     return applied
 
 
+def _up_to_date(conn: psycopg.Connection) -> bool:
+    with conn.transaction():
+        if conn.execute("SELECT to_regclass('sdi.schema_migrations')").fetchone()[0] is None:
+            return False
+        done = {r[0] for r in conn.execute("SELECT version FROM sdi.schema_migrations")}
+    return {version for version, _, _ in sqlfiles.migrations()} <= done
+
+
 def open_catalogue(settings: Settings | None = None) -> psycopg.Connection:
     """A connection to a database whose catalogue is migrated to the newest version."""
     conn = connect(settings)
@@ -69,7 +79,9 @@ def layers(conn: psycopg.Connection) -> list[Layer]:
 
 def published_themes(conn: psycopg.Connection) -> list[str]:
     """The themes with data, in name order: each becomes one API collection."""
-    return [r[0] for r in conn.execute("SELECT DISTINCT theme FROM sdi.layers ORDER BY theme")]
+    # A cursor of plain tuples: the API's pool hands out connections that return dicts.
+    cur = conn.cursor(row_factory=tuple_row)
+    return [r[0] for r in cur.execute("SELECT DISTINCT theme FROM data.sdi_layers ORDER BY theme")]
 
 
 def theme_extent(conn: psycopg.Connection, theme: str) -> tuple[list[float] | None, int]:

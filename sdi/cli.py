@@ -11,7 +11,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from sdi import cli_config, cli_loads, cli_publish
+from sdi import cli_config, cli_loads, cli_publish, cli_security
 from sdi.errors import SdiError
 from sdi.settings import get_settings
 
@@ -36,6 +36,9 @@ def cli(ctx: click.Context, verbose: bool, debug: bool) -> None:
     Set SDI_DATABASE_URL to use an existing PostGIS instead of the embedded one.
     """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not (verbose or debug):
+        # psycopg warns about a COPY it cannot close when the server is gone; the error that follows says it
+        logging.getLogger("psycopg").setLevel(logging.ERROR)
     ctx.obj = {"debug": debug}
 
 
@@ -123,8 +126,14 @@ def init() -> None:
 
     from sdi.qgis_project import install_styles
 
+    from sdi.config import registry
+    from sdi.load import ensure_theme_table
+
     with connect() as conn:
         applied = migrate(conn)
+        # Every theme's table exists from the start: city logins may not create tables.
+        for schema in registry().schemas.values():
+            ensure_theme_table(conn, schema)
         styled = install_styles(conn)
     out.print(f"applied {', '.join(applied)}" if applied else "catalogue is up to date")
     out.print(f"QGIS default styles in public.layer_styles for {len(styled)} themes")
@@ -250,6 +259,7 @@ def demo(ctx: click.Context, port: int | None, no_serve: bool) -> None:
 cli_config.register(cli)
 cli_loads.register(cli)
 cli_publish.register(cli)
+cli_security.register(cli)
 
 
 def main() -> None:

@@ -225,6 +225,11 @@ def registry(settings: Settings | None = None) -> Registry:
     return _registry((settings or get_settings()).config_dir.resolve())
 
 
+def restricted_themes(settings: Settings | None = None) -> set[str]:
+    """The themes marked `access: restricted`: the API serves them only to holders of a token."""
+    return {theme for theme, schema in registry(settings).schemas.items() if schema.access == "restricted"}
+
+
 def _load_all(folder: Path, model: type[BaseModel], problems: list[Problem]) -> dict:
     found = {}
     for path in sorted(folder.glob("*.yaml")):

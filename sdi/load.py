@@ -19,7 +19,7 @@ from sdi import catalogue, sqlfiles
 from sdi.catalogue import Provenance
 from sdi.config import Schema
 from sdi.convert import PG_TYPES
-from sdi.errors import LoadError
+from sdi.errors import DatabaseError, LoadError
 from sdi.settings import STORAGE_SRID
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,10 @@ def load(conn: psycopg.Connection, batches: Iterable[tuple[gpd.GeoDataFrame, lis
     a failure anywhere (reading included) or a kill leaves the previous version current.
     """
     theme = schema.id
+    own = conn.execute("SELECT sdi.current_city()").fetchone()[0]
+    if own is not None and own != city:  # a city's login: row-level security would refuse it anyway
+        raise LoadError(f"this login (city {own}) may load only city {own}, not {city}",
+                        f"load {city} with its own login: the administrator makes it with `sdi city add {city}`")
     ensure_theme_table(conn, schema)
     columns = ["city", "source_id", *schema.fields]
     rejects: list[dict] = []
@@ -74,6 +78,14 @@ def load(conn: psycopg.Connection, batches: Iterable[tuple[gpd.GeoDataFrame, lis
     except _DryRun:
         logger.info("dry run: load of %s for %s rolled back", theme, city)
         return Loaded(None, stored, len(rejects))
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatabaseError(f"lost the connection to PostGIS during the load ({reason})",
+                            "nothing was stored: the transaction is rolled back; when the server is up"
+                            " again (sdi db status), load again") from None
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise LoadError(f"the database refused this login ({exc.diag.message_primary})",
+                        "nothing was changed; load as the city's own login or as the owner") from None
     except psycopg.errors.DataError as exc:
         raise LoadError(f"PostGIS refused the {theme} data ({exc.diag.message_primary})",
                         "nothing was changed; check the mapping's types with `sdi check`") from None
@@ -94,6 +106,9 @@ def ensure_theme_table(conn: psycopg.Connection, schema: Schema) -> None:
     missing = [c for c in ("source_id", *schema.fields) if c not in have]
     if have and not missing:
         return
+    if conn.execute("SELECT sdi.current_city()").fetchone()[0] is not None:
+        raise LoadError(f"the {theme} table is {'missing' if not have else 'out of date'} and a city's login"
+                        " may not create or change tables", "ask the administrator to run `sdi init`")
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('sdi.ddl'), hashtext(%s))", [theme])
         conn.execute(sql.SQL(
@@ -110,6 +125,8 @@ def ensure_theme_table(conn: psycopg.Connection, schema: Schema) -> None:
                 i=sql.Identifier(f"{theme}_{suffix}_idx"), t=table, m=sql.SQL(method), c=sql.Identifier(column)))
         conn.execute(sql.SQL("CREATE OR REPLACE VIEW {v} AS SELECT h.* FROM {t} h"
                              " JOIN sdi.layers l USING (load_id)").format(v=view, t=table))
+        # A city's login writes only its own rows (migration 0003 explains the roles).
+        conn.execute(sql.SQL(sqlfiles.load("theme_security.sql")).format(t=table, v=view))
 
 
 def _copy_to_staging(conn: psycopg.Connection, batches: Iterable[tuple[gpd.GeoDataFrame, list[dict]]],

@@ -21,10 +21,11 @@ from sdi.errors import ServeError
 _KINDS = ("parameters", "responses", "schemas")
 
 
-def finish(document: dict) -> dict:
-    """The document with code lists as enums and every external $ref made local."""
+def finish(document: dict, hidden: set[str] = frozenset()) -> dict:
+    """The document with code lists as enums, every external $ref made local, and nothing of the hidden
+    (restricted) collections: an anonymous reader of the API description must not learn they exist."""
     used: set[tuple[str, str]] = set()
-    document = _localise(_enums(document), used)
+    document = _localise(_enums(_without(document, hidden)), used)
     components = document.setdefault("components", {})
     ogc = _ogc_components()
     for kind, name in sorted(used):
@@ -37,6 +38,14 @@ def finish(document: dict) -> dict:
         for inner in _local_refs(ogc[kind][name]):
             components.setdefault(inner[0], {})[inner[1]] = ogc[inner[0]][inner[1]]
     return document
+
+
+def _without(document: dict, hidden: set[str]) -> dict:
+    prefixes = tuple(f"/collections/{theme}" for theme in hidden)
+    paths = {p: v for p, v in document.get("paths", {}).items()
+             if not any(p == x or p.startswith(x + "/") for x in prefixes)}
+    tags = [t for t in document.get("tags", []) if t.get("name") not in hidden]
+    return {**document, "paths": paths, "tags": tags}
 
 
 def external_refs(document) -> list[str]:

@@ -107,8 +107,10 @@ class SdiProvider(BaseProvider):
     def _count(self, conn, where: sql.Composable, params: list, filtered: bool) -> int | None:
         """numberMatched when it is cheap to know exactly; None (left out, as the standard allows) otherwise."""
         if not filtered:
-            estimate = conn.execute("SELECT reltuples::bigint AS n FROM pg_class WHERE oid = %s::regclass",
-                                    [f"history.{self.theme}"]).fetchone()["n"]
+            # By name in the catalogue: the reader has no rights on the history schema itself.
+            estimate = conn.execute("SELECT c.reltuples::bigint AS n FROM pg_class c JOIN pg_namespace s"
+                                    " ON s.oid = c.relnamespace WHERE s.nspname = 'history' AND c.relname = %s",
+                                    [self.theme]).fetchone()["n"]
             if estimate > _EXACT_COUNT_UP_TO:
                 return None
         # Count at most one row past the cap: a filter that matches millions costs no more than the cap.

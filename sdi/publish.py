@@ -14,8 +14,9 @@ from pathlib import Path
 import psycopg
 import yaml
 
-from sdi import catalogue, openapi, qgis_project
+from sdi import catalogue, openapi, qgis_project, roles
 from sdi.catalogue import open_catalogue
+from sdi.config import restricted_themes
 from sdi.db import database_url
 from sdi.errors import ConfigError, SdiError, ServeError
 from sdi.settings import CRS84, STORAGE_CRS, Settings, child_env, get_settings
@@ -38,6 +39,8 @@ def build_config(conn: psycopg.Connection, settings: Settings, host: str, port: 
             "mimetype": "application/json; charset=UTF-8", "encoding": "utf-8", "gzip": False,
             "languages": ["pl", "en"], "pretty_print": False,
             "limits": server.get("limits", {"default_items": 1000, "max_items": 10000}),
+            # read-only: no transactions; pygeoapi's admin API stays off
+            "cors": settings.cors, "admin": False,
             "map": server["map"],
         },
         "logging": {"level": "ERROR"},
@@ -94,7 +97,7 @@ def write_config(settings: Settings | None = None, host: str = "127.0.0.1", port
     folder.mkdir(parents=True, exist_ok=True)
     config_path, openapi_path = folder / "config.yml", folder / "openapi.yml"
     config_path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    openapi_path.write_text(yaml.safe_dump(openapi.finish(get_oas(config)), allow_unicode=True), encoding="utf-8")
+    openapi_path.write_text(yaml.safe_dump(openapi.finish(get_oas(config), restricted_themes(settings)), allow_unicode=True), encoding="utf-8")
     return config_path, openapi_path
 
 
@@ -102,10 +105,12 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
     """Run pygeoapi under gunicorn until Ctrl-C; returns its exit code."""
     settings = settings or get_settings()
     config_path, openapi_path = write_config(settings, host, port)
+    # The workers face the network: they connect as the reader, never as the owner running this.
     env = child_env(PYGEOAPI_CONFIG=str(config_path), PYGEOAPI_OPENAPI=str(openapi_path),
-                    SDI_DATABASE_URL=database_url(settings))
+                    SDI_DATABASE_URL=_reader_url(settings))
     cmd = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
-           "--no-control-socket", "--access-logfile", "-", "sdi.wsgi:app"]
+           "--timeout", str(settings.request_timeout), "--no-control-socket", "--access-logfile", "-", "--logger-class", "sdi.access.RedactingLogger",
+           "sdi.wsgi:app"]
     try:
         proc = subprocess.Popen(cmd, env=env)
     except OSError as exc:
@@ -124,6 +129,13 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
             return proc.wait()
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _reader_url(settings: Settings) -> str:
+    if settings.reader_database_url:
+        return settings.reader_database_url
+    with open_catalogue(settings) as conn:
+        return roles.ensure_reader(conn, database_url(settings))
 
 
 def _raise_interrupt(signum, frame):

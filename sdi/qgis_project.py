@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import tuple_row
 from pyproj import CRS
 
 from sdi import catalogue, sqlfiles
@@ -37,14 +38,20 @@ _QGIS_GEOMETRY = {0: "Point", 1: "Line", 2: "Polygon"}
 POLAND_2180 = (144_000.0, 129_000.0, 909_000.0, 790_000.0)  # PUWG 1992 envelope of the country
 
 
-def build(url: str, city: str | None = None, settings: Settings | None = None) -> bytes:
-    """The .qgz bytes of a project over the API at `url`, optionally filtered and zoomed to one city."""
+def build(url: str, city: str | None = None, settings: Settings | None = None,
+          conn: psycopg.Connection | None = None) -> bytes:
+    """The .qgz bytes of a project over the API at `url`, optionally filtered and zoomed to one city.
+
+    It reads only the data views, so the API's reader connection (`conn`) can build it.
+    """
     settings = settings or get_settings()
     if city is not None:
         sqlfiles.check_city(city)
-    with catalogue.open_catalogue(settings) as conn:
-        themes = [t for t in catalogue.published_themes(conn) if _public(t, settings)]
-        extent = _city_extent(conn, themes, city) if city else None
+    if conn is None:
+        with catalogue.open_catalogue(settings) as own:
+            return build(url, city, settings, own)
+    themes = [t for t in catalogue.published_themes(conn) if _public(t, settings)]
+    extent = _city_extent(conn, themes, city) if city else None
     qgs = ET.tostring(_project(url.rstrip("/"), city, themes, extent or POLAND_2180, settings), encoding="unicode")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as qgz:
@@ -60,8 +67,8 @@ def _public(theme: str, settings: Settings) -> bool:
 def _city_extent(conn: psycopg.Connection, themes: list[str], city: str) -> tuple[float, ...] | None:
     boxes = []
     for theme in themes:
-        row = conn.execute(sql.SQL(sqlfiles.load("city_extent.sql")).format(table=sqlfiles.theme_table(theme)),
-                           {"city": city}).fetchone()
+        row = conn.cursor(row_factory=tuple_row).execute(
+            sql.SQL(sqlfiles.load("city_extent.sql")).format(table=sqlfiles.theme_table(theme)), {"city": city}).fetchone()
         if row:
             boxes.append(row)
     if not boxes:

@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     config_dir: Path = Field(default=_PROJECT_CONFIG, description="schemas, mappings and server.yaml")
     styles_dir: Path = Field(default=_PROJECT_STYLES, description="QGIS styles, <theme>.qml and <theme>.sld")
     max_unzipped_mb: int = Field(default=4096, description="refuse zips that unpack to more than this")
+    reader_database_url: str | None = Field(
+        default=None, description="the API's read-only login; unset means sdi serve makes one with a new password")
+    request_timeout: int = Field(default=30, description="seconds before a worker's request is cut off")
+    cors: bool = Field(default=True, description="allow browsers on other sites to call the API")
     host: str = "127.0.0.1"
     port: int = 5000
     workers: int = 2

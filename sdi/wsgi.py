@@ -14,6 +14,8 @@ from pygeoapi.api import itemtypes
 from pygeoapi.flask_app import APP, CONFIG
 
 from sdi import __version__
+from sdi.access import RestrictedThemes
+from sdi.config import restricted_themes
 from sdi.cql_requests import CqlRequests, restore_names
 
 logger = logging.getLogger(__name__)
@@ -43,11 +45,7 @@ def health():
 
     try:
         with pool().connection(timeout=5) as conn:
-            row = conn.execute(
-                "SELECT (SELECT max(version) FROM sdi.schema_migrations) AS catalogue_version,"
-                " (SELECT count(DISTINCT theme) FROM sdi.layers) AS themes,"
-                " (SELECT count(*) FROM sdi.layers) AS layers,"
-                " (SELECT max(loaded_at) FROM sdi.loads) AS last_load").fetchone()
+            row = conn.execute("SELECT * FROM data.sdi_status").fetchone()
     except Exception as exc:  # any failure is the same answer for a load balancer
         logger.error("health check failed: %s", type(exc).__name__)
         return jsonify(status="unavailable", database="unreachable", sdi_version=__version__), 503
@@ -61,9 +59,12 @@ def qgis_project():
     from sdi import qgis_project as project
     from sdi.errors import SdiError
 
+    from sdi.provider import pool
+
     city = request.args.get("city") or None
     try:
-        body = project.build(CONFIG["server"]["url"], city)
+        with pool().connection() as conn:
+            body = project.build(CONFIG["server"]["url"], city, conn=conn)
     except SdiError as exc:
         return jsonify(code="InvalidParameterValue", description=str(exc)), 400
     name = f"sdi-{city}.qgz" if city else "sdi.qgz"
@@ -99,5 +100,12 @@ def _link_project(response) -> None:
                                        + '\n  <section id="openapi">', 1))
 
 
-APP.wsgi_app = CqlRequests(APP.wsgi_app)
+def _token_valid(digest: str) -> bool:
+    from sdi.provider import pool
+
+    with pool().connection() as conn:
+        return bool(conn.execute("SELECT data.sdi_token_valid(%s) AS ok", [digest]).fetchone()["ok"])
+
+
+APP.wsgi_app = RestrictedThemes(CqlRequests(APP.wsgi_app), CONFIG, restricted_themes(), _token_valid)
 app = APP

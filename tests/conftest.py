@@ -175,3 +175,14 @@ def _stop_group(proc: subprocess.Popen) -> None:
 
 def _with_dbname(url: str, dbname: str) -> str:
     return psycopg.conninfo.make_conninfo(url, dbname=dbname)
+
+
+def load_sample(tmp: Path, db_url: str) -> Settings:
+    """Load the demo's sample gmina into a database; returns settings for it with a home under tmp."""
+    from sdi.pipeline import run_load
+    from sdi.sample import SAMPLE_CITY, write_sample
+
+    settings = Settings(home=tmp / "home", database_url=db_url)
+    for theme, path in write_sample(tmp / "sample").items():
+        run_load(path, city=SAMPLE_CITY, theme=theme, settings=settings)
+    return settings

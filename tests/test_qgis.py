@@ -22,10 +22,9 @@ import yaml
 from psycopg.conninfo import conninfo_to_dict
 from shapely.geometry import LineString, Polygon
 
-from conftest import SDI, fresh_database, running_api
+from conftest import load_sample, SDI, fresh_database, running_api
 from sdi.pipeline import run_load
-from sdi.sample import SAMPLE_CITY, write_sample
-from sdi.settings import Settings
+from sdi.sample import SAMPLE_CITY
 
 QGIS_PYTHON = "/usr/bin/python3"
 PROBE = Path(__file__).with_name("qgis_probe.py")
@@ -54,9 +53,7 @@ def served(server_url, tmp_path_factory):
     """Six themes: the sample gmina's three, green areas and plans there, and roads of Warsaw."""
     tmp = tmp_path_factory.mktemp("qgis")
     with fresh_database(server_url) as db_url:
-        settings = Settings(home=tmp / "home", database_url=db_url)
-        for theme, path in write_sample(tmp / "sample").items():
-            run_load(path, city=SAMPLE_CITY, theme=theme, settings=settings)
+        settings = load_sample(tmp, db_url)
         for theme, city, frame in _more_themes():
             frame.to_file(tmp / f"{theme}_{city}.gpkg")
             run_load(tmp / f"{theme}_{city}.gpkg", city=city, theme=theme, settings=settings)

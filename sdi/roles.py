@@ -1,0 +1,107 @@
+"""Database roles: the login of each city, and the reader the API uses.
+
+The owner (whoever runs `sdi init`) owns every table. A city loads as `sdi_city_<TERYT>`, a member of
+`sdi_loader`, which row-level security (migration 0003) confines to the city's own rows. The public API
+reads as `<database>_reader`: SELECT on the `data` views only, a statement timeout, no other schema.
+Passwords come from files or the environment, or are generated; none is ever logged or printed.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from sdi import sqlfiles
+from sdi.errors import ConfigError
+
+CITY_PREFIX = "sdi_city_"
+READER_TIMEOUT = "30s"
+
+
+def city_role(city: str) -> str:
+    return CITY_PREFIX + sqlfiles.check_city(city)
+
+
+def add_city(conn: psycopg.Connection, city: str, password: str) -> str:
+    """Create (or re-password) the loader login of a city; returns the role name."""
+    role = city_role(city)
+    if len(password) < 12:
+        raise ConfigError("the password is shorter than 12 characters", "use a longer one")
+    with conn.transaction():
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone()
+        verb = "ALTER" if exists else "CREATE"
+        conn.execute(sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
+            sql.Identifier(role), sql.Literal(password)))
+        conn.execute(sql.SQL("GRANT sdi_loader TO {}").format(sql.Identifier(role)))
+        _find_postgis(conn, role)
+    return role
+
+
+def list_cities(conn: psycopg.Connection) -> list[dict]:
+    """Every city login, with its number of loads in this database."""
+    rows = conn.execute(
+        "SELECT r.rolname, substring(r.rolname FROM 10) AS city, r.rolcanlogin,"
+        " (SELECT count(*) FROM sdi.loads l WHERE l.city = substring(r.rolname FROM 10)) AS loads"
+        " FROM pg_roles r WHERE r.rolname ~ '^sdi_city_[0-9]{7}$' ORDER BY r.rolname").fetchall()
+    return [dict(zip(("role", "city", "can_login", "loads"), r)) for r in rows]
+
+
+def remove_city(conn: psycopg.Connection, city: str) -> bool:
+    """Drop a city's login (its data stays); False when there was none."""
+    role = city_role(city)
+    with conn.transaction():
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone():
+            return False
+        conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))  # grants in this database
+        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+    return True
+
+
+def _find_postgis(conn: psycopg.Connection, role: str) -> None:
+    """Let the role use PostGIS wherever it is installed (the embedded cluster has it in schema sdi):
+    USAGE on that schema, which gives no right on its tables, and a search_path that finds it."""
+    schema = conn.execute("SELECT extnamespace::regnamespace::text FROM pg_extension"
+                          " WHERE extname = 'postgis'").fetchone()[0]
+    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(schema), sql.Identifier(role)))
+    conn.execute(sql.SQL("ALTER ROLE {} SET search_path = data, {}, public").format(
+        sql.Identifier(role), sql.Identifier(schema)))
+
+
+def password_from(file: Path | None, env_value: str | None) -> str:
+    """A password from a file (first line) or an environment variable; an error when there is neither."""
+    if file is not None:
+        try:
+            text = file.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ConfigError(f"cannot read the password file {file}: {exc.strerror}", "check the path") from None
+        if not text or not text[0].strip():
+            raise ConfigError(f"the password file {file} is empty", "write the password on its first line")
+        return text[0].strip()
+    if env_value:
+        return env_value
+    raise ConfigError("no password given", "use --password-file FILE or set SDI_CITY_PASSWORD")
+
+
+def ensure_reader(conn: psycopg.Connection, url: str) -> str:
+    """Create or refresh the reader login of this database with a new password; returns its URL.
+
+    The password is new at every `sdi serve` start and travels to the workers in their environment only.
+    """
+    name = conn.execute("SELECT current_database()").fetchone()[0]
+    role = f"{name[:50]}_reader"
+    password = secrets.token_urlsafe(24)
+    with conn.transaction():
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone()
+        conn.execute(sql.SQL(("ALTER" if exists else "CREATE") + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB"
+                             " NOCREATEROLE NOINHERIT PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
+        conn.execute(sql.SQL("ALTER ROLE {} SET statement_timeout = {}").format(
+            sql.Identifier(role), sql.Literal(READER_TIMEOUT)))
+        conn.execute(sql.SQL(sqlfiles.load("reader_grants.sql")).format(role=sql.Identifier(role)))
+        _find_postgis(conn, role)
+    params = conninfo_to_dict(url)
+    params.update(user=role, password=password)
+    return make_conninfo(**{k: v for k, v in params.items() if v is not None})
