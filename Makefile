@@ -29,8 +29,9 @@ demo: setup  ## start PostGIS, load the sample gmina and serve it at http://127.
 test-system:  ## Debian packages the tests also use: QGIS 3.22 (python3-qgis, qgis-providers), about 1.5 GB
 	@bash docker/install-system-deps.sh gdal-bin python3-qgis qgis-providers
 
-test: setup test-system  ## run the test suite against a real, throw-away PostGIS, with GDAL and QGIS as clients
+test: setup test-system  ## the test suite on a real, throw-away PostGIS, with GDAL and QGIS as clients; then the API under load
 	$(BIN)/python -m pytest
+	$(BIN)/python benchmarks/api_load.py --seconds 60 --connections 32
 
 styles: test-system  ## rebuild styles/*.qml and *.sld from styles/symbology.yaml, with QGIS
 	QT_QPA_PLATFORM=offscreen /usr/bin/python3 styles/build.py
