@@ -7,12 +7,13 @@ pygeoapi answers, so /collections, the landing page and the HTML pages do not sh
 OpenAPI document never lists it (sdi.publish). gunicorn's sync workers answer one request at a time,
 which is what makes changing the configuration for one request safe.
 
-The token comes as `Authorization: Bearer <token>` or as `?access_token=<token>` (which QGIS can put in a
-layer's URL).
+The token comes as `Authorization: Bearer <token>`, as `?access_token=<token>`, or as the password of
+HTTP basic authentication (any user name), which is what QGIS 3.22 can send for an OGC API layer.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -57,6 +58,12 @@ class RestrictedThemes:
         header = environ.get("HTTP_AUTHORIZATION", "")
         if header.lower().startswith("bearer "):
             token = header[7:].strip()
+        elif header.lower().startswith("basic "):
+            # QGIS 3.22 can send only user and password with an OGC API layer: the password is the token.
+            try:
+                token = base64.b64decode(header[6:].strip()).decode("utf-8").partition(":")[2]
+            except (ValueError, UnicodeDecodeError):
+                return False
         else:
             token = dict(parse_qsl(environ.get("QUERY_STRING", ""))).get("access_token")
         if not token:

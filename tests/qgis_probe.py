@@ -4,6 +4,7 @@ Run by tests/test_qgis.py with Debian's /usr/bin/python3, the only Python with t
     QT_QPA_PLATFORM=offscreen /usr/bin/python3 tests/qgis_probe.py project OUT.qgz [PNG]
     QT_QPA_PLATFORM=offscreen /usr/bin/python3 tests/qgis_probe.py postgis "dbname=... table=..."
     QT_QPA_PLATFORM=offscreen /usr/bin/python3 tests/qgis_probe.py dialog http://HOST:PORT PNG
+    QT_QPA_PLATFORM=offscreen /usr/bin/python3 tests/qgis_probe.py oapif "url='...' typename='...' ..."
 """
 
 import json
@@ -83,10 +84,10 @@ def dialog(url: str, png: str) -> dict:
     return {"collections": names}
 
 
-def postgis(uri: str) -> dict:
-    layer = QgsVectorLayer(uri, "layer", "postgres")
+def postgis(uri: str, provider: str = "postgres") -> dict:
+    layer = QgsVectorLayer(uri, "layer", provider)
     renderer = layer.renderer()
-    report = {"valid": layer.isValid(), "count": layer.featureCount(),
+    report = {"valid": layer.isValid(), "count": len(list(layer.getFeatures())),
               "renderer": renderer.type() if renderer else None,
               "attr": renderer.classAttribute() if renderer and renderer.type() == "categorizedSymbol" else None}
     QgsProject.instance().addMapLayer(layer)
@@ -100,6 +101,8 @@ if __name__ == "__main__":
         result = project(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
     elif sys.argv[1] == "dialog":
         result = dialog(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "oapif":
+        result = postgis(sys.argv[2], "OAPIF")
     else:
         result = postgis(sys.argv[2])
     print(json.dumps(result))

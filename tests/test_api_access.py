@@ -12,6 +12,7 @@ import requests
 from shapely.geometry import LineString
 
 from conftest import load_sample, fresh_database, running_api
+from test_qgis import _has_qgis, probe
 from sdi import tokens
 from sdi.catalogue import open_catalogue
 from sdi.pipeline import run_load
@@ -121,3 +122,12 @@ def test_no_password_in_generated_files_or_logs(api):
         assert owner_password not in text and token not in text, path
     health = requests.get(f"{base}/health", timeout=10).text
     assert owner_password not in health and "password" not in health
+
+
+@pytest.mark.skipif(not _has_qgis(), reason="QGIS is installed by `make test` (python3-qgis)")
+def test_qgis_reads_the_restricted_theme_with_the_token_as_password(api):
+    base, token, _, _ = api
+    uri = f"pagingEnabled='true' typename='{RESTRICTED}' url='{base}' version='OGC_API_FEATURES'"
+    assert probe("oapif", f"{uri} username='wodociagi' password='{token}'") | {"renderer": None} == \
+        {"valid": True, "count": 2, "renderer": None, "attr": None}
+    assert probe("oapif", uri)["count"] == 0  # anonymous: QGIS gets 401 and no feature
