@@ -1,0 +1,120 @@
+"""Loading, side by side on the same file: sdi load, ogr2ogr, geopandas to_postgis, and a binary COPY floor.
+
+Each tool runs as its own process against the same embedded PostGIS; features/s is the file's features
+over the tool's wall time, and peak memory is the process's maximum RSS (from wait4).
+
+    .venv/bin/python benchmarks/load_bench.py POINTS POLYGONS [--out FILE.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generate import points, polygons  # noqa: E402  (a sibling script)
+
+from sdi.catalogue import migrate  # noqa: E402
+from sdi.db import Cluster  # noqa: E402
+from sdi.settings import Settings  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+SDI = str(Path(sys.executable).with_name("sdi"))
+DATASETS = {"points": ("public_services", "points.yaml", points),
+            "polygons": ("land_use_plans", "polygons.yaml", polygons)}
+
+
+def measure(cmd: list[str], env: dict | None = None) -> dict:
+    """Wall time and peak RSS of one command; fails loudly if the command fails."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"{cmd[0]} failed: {proc.stderr.read().decode(errors='replace')[-2000:]}")
+    return {"seconds": round(seconds, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024)}
+
+
+def run(counts: dict[str, int]) -> dict:
+    """Every tool on every data set; returns the results by data set and tool."""
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="sdi-bench-") as tmp:
+        os.chmod(tmp, 0o755)  # the embedded server runs as postgres when we are root
+        home = Path(tmp) / "home"
+        cluster = Cluster(Settings(home=home))
+        try:
+            url = cluster.start().url()
+            with psycopg.connect(url) as conn:
+                migrate(conn)
+            for kind, n in counts.items():
+                path = DATASETS[kind][2](n, Path(tmp) / "data")
+                results[kind] = _tools(kind, n, path, url, home)
+        finally:
+            cluster.destroy()
+    return results
+
+
+def _tools(kind: str, n: int, path: Path, url: str, home: Path) -> dict:
+    theme, mapping, _ = DATASETS[kind]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SDI_")}
+    env.update(SDI_DATABASE_URL=url, SDI_HOME=str(home))
+    c = conninfo_to_dict(url)
+    pg = f"PG:host={c['host']} port={c['port']} dbname={c['dbname']} user={c['user']} password={c['password']}"
+    out = {"features": n}
+    out["sdi load"] = measure([SDI, "load", str(path), "--city", "1465011", "--theme", theme,
+                               "--mapping", str(HERE / "mappings" / mapping)], env)
+    out["ogr2ogr"] = measure(["ogr2ogr", "-f", "PostgreSQL", pg, str(path), "-nln", f"bench_ogr_{kind}",
+                              "-t_srs", "EPSG:2180", "-lco", "GEOMETRY_NAME=geom", "-overwrite",
+                              "--config", "PG_USE_COPY", "YES", "--config", "SHAPE_ENCODING", "CP1250"], env)
+    out["geopandas to_postgis"] = measure([sys.executable, str(HERE / "to_postgis.py"), str(path), url,
+                                           f"bench_gpd_{kind}"], env)
+    out["COPY floor (psql, binary)"] = _floor(kind, url, env, path.parent)
+    for result in out.values():
+        if isinstance(result, dict):
+            result["features_per_s"] = round(n / result["seconds"])
+    return out
+
+
+def _floor(kind: str, url: str, env: dict, folder: Path) -> dict:
+    """The same rows, already encoded as binary COPY, into an indexed table: what PostgreSQL itself can do."""
+    source, floor, data = f"bench_ogr_{kind}", f"bench_floor_{kind}", folder / f"{kind}.copy"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {floor}")
+        conn.execute(f"CREATE TABLE {floor} (LIKE {source} INCLUDING ALL)")
+        with conn.cursor().copy(f"COPY {source} TO STDOUT (FORMAT binary)") as copy, open(data, "wb") as f:
+            for block in copy:
+                f.write(block)
+    psql = shutil.which("psql") or next(Path("/usr/lib/postgresql").glob("*/bin/psql"))
+    return measure([str(psql), url, "-q", "-c", f"\\copy {floor} FROM '{data}' WITH (FORMAT binary)"], env)
+
+
+def table(results: dict) -> str:
+    lines = ["| data set | tool | features/s | wall time | peak RSS |", "|---|---|---|---|---|"]
+    for kind, tools in results.items():
+        for tool, r in tools.items():
+            if isinstance(r, dict):
+                lines.append(f"| {tools['features']:,} {kind} | {tool} | {r['features_per_s']:,} | {r['seconds']} s |"
+                             f" {r['peak_rss_mb']} MB |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    args.add_argument("points", type=int)
+    args.add_argument("polygons", type=int)
+    args.add_argument("--out", type=Path)
+    opts = args.parse_args()
+    found = run({"points": opts.points, "polygons": opts.polygons})
+    print(table(found))
+    if opts.out:
+        opts.out.write_text(json.dumps(found, indent=2) + "\n")
