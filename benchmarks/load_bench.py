@@ -35,14 +35,31 @@ DATASETS = {"points": ("public_services", "points.yaml", points),
 
 
 def measure(cmd: list[str], env: dict | None = None) -> dict:
-    """Wall time and peak RSS of one command; fails loudly if the command fails."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - started
-    if status != 0:
-        raise SystemExit(f"{cmd[0]} failed: {proc.stderr.read().decode(errors='replace')[-2000:]}")
-    return {"seconds": round(seconds, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024)}
+    """Wall time and peak RSS of one command; fails loudly if the command fails.
+
+    The peak is the process's VmHWM, read while it runs: wait4's ru_maxrss would count this Python
+    process's memory too, because Linux carries the parent's high-water mark across fork and exec.
+    """
+    with tempfile.TemporaryFile() as errors:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=errors)
+        peak_kb = 0
+        while proc.poll() is None:
+            peak_kb = max(peak_kb, _hwm_kb(proc.pid))
+            time.sleep(0.02)
+        seconds = time.perf_counter() - started
+        if proc.returncode != 0:
+            errors.seek(0)
+            raise SystemExit(f"{cmd[0]} failed: {errors.read().decode(errors='replace')[-2000:]}")
+    return {"seconds": round(seconds, 2), "peak_rss_mb": round(peak_kb / 1024)}
+
+
+def _hwm_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next((int(line.split()[1]) for line in status if line.startswith("VmHWM:")), 0)
+    except (OSError, ValueError):
+        return 0  # it has just exited
 
 
 def run(counts: dict[str, int]) -> dict:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,15 +90,24 @@ def _fill(frame, name: str, target: SchemaField, fm: FieldMapping, registry: Reg
     raw = _templated(frame, fm.template) if fm.template else _coalesce(frame, fm.columns)
     codelist = registry.codelist_for(target)
     lookup = codelist.lookup() if codelist else {}
-    translated: dict[Any, Any] = {}
-    counts = Counter(hashable(v) for v in raw)
-    for value, n in counts.items():
-        result, problem = _translate(value, target, fm, lookup, codelist)
-        translated[value] = result
+    # Each distinct value is translated once: factorize numbers the values in C, so a million rows of
+    # ten service types cost ten translations. Lists (multi-valued cells) are not hashable by pandas.
+    try:
+        codes, uniques = pd.factorize(pd.Series(raw, dtype=object), use_na_sentinel=False)
+    except TypeError:
+        keys = [hashable(v) for v in raw]
+        uniques = list(dict.fromkeys(keys))
+        position = {k: i for i, k in enumerate(uniques)}
+        codes = np.fromiter((position[k] for k in keys), dtype=np.intp, count=len(keys))
+    counts = np.bincount(codes, minlength=len(uniques))
+    results = np.empty(len(uniques), dtype=object)
+    for i, value in enumerate(uniques):
+        value = hashable(value)
+        results[i], problem = _translate(value, target, fm, lookup, codelist)
         if problem:
             bucket = out.unmapped_values if problem == "unmapped" else out.unconverted_values
-            bucket.setdefault(name, {})[to_string(value)] = n
-    return [translated[hashable(v)] for v in raw]
+            bucket.setdefault(name, {})[to_string(value)] = int(counts[i])
+    return results[codes].tolist()
 
 
 def _translate(value: Any, target: SchemaField, fm: FieldMapping, lookup: dict, codelist: Codelist | None):
