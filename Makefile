@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 5000
 
-.PHONY: setup system test-system demo test styles screenshots serve clean help
+.PHONY: setup system test-system bench-system demo test bench bench-quick styles screenshots serve clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -32,6 +32,19 @@ test-system:  ## Debian packages the tests also use: QGIS 3.22 (python3-qgis, qg
 test: setup test-system  ## the test suite on a real, throw-away PostGIS, with GDAL and QGIS as clients; then the API under load
 	$(BIN)/python -m pytest
 	$(BIN)/python benchmarks/api_load.py --seconds 60 --connections 32
+
+bench-system:
+	@bash docker/install-system-deps.sh gdal-bin wrk
+
+bench: setup bench-system  ## loading (sdi, ogr2ogr, geopandas, binary COPY) at 1M points and 200k polygons; serving (sdi vs stock pygeoapi, wrk); the API under load
+	$(BIN)/python benchmarks/load_bench.py 1000000 200000 --out benchmarks/results/load.json
+	$(BIN)/python benchmarks/serve_bench.py 200000 --seconds 10 --out benchmarks/results/serve.json
+	$(BIN)/python benchmarks/api_load.py --seconds 60 --connections 32
+
+bench-quick: setup bench-system  ## the same code on small data, in under 3 minutes: CI runs it so that it cannot rot (no timing is checked)
+	$(BIN)/python benchmarks/load_bench.py 20000 5000 --out benchmarks/results/load_quick.json
+	$(BIN)/python benchmarks/serve_bench.py 20000 --seconds 1 --out benchmarks/results/serve_quick.json
+	$(BIN)/python benchmarks/api_load.py --seconds 10 --connections 8 --out benchmarks/results/api_load_quick.json
 
 styles: test-system  ## rebuild styles/*.qml and *.sld from styles/symbology.yaml, with QGIS
 	QT_QPA_PLATFORM=offscreen /usr/bin/python3 styles/build.py

@@ -18,7 +18,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -28,11 +27,12 @@ import geopandas as gpd
 import numpy as np
 import requests
 
-from sdi.catalogue import migrate
-from sdi.db import Cluster, connect
-from sdi.pipeline import run_load
-from sdi.sample import SAMPLE_CITY, write_sample
-from sdi.settings import Settings
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scratch import scratch_postgis  # noqa: E402
+
+from sdi.pipeline import run_load  # noqa: E402
+from sdi.sample import SAMPLE_CITY, write_sample  # noqa: E402
+from sdi.settings import Settings  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "api_load.json"
 POINTS = 100_000
@@ -42,23 +42,14 @@ def main() -> int:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--seconds", type=float, default=60)
     args.add_argument("--connections", type=int, default=32)
+    args.add_argument("--out", type=Path, default=RESULTS)
     opts = args.parse_args()
-    with tempfile.TemporaryDirectory(prefix="sdi-load-") as tmp:
-        home = Path(tmp) / "home"
-        os.chmod(tmp, 0o755)  # the embedded server runs as postgres when we are root
-        settings = Settings(home=home)
-        cluster = Cluster(settings)
-        try:
-            cluster.start()
-            with connect(settings) as conn:
-                migrate(conn)
-            _load(Path(tmp), settings)
-            with _serving(home) as base:
-                result = _hammer(base, opts.seconds, opts.connections)
-        finally:
-            cluster.destroy()
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    with scratch_postgis("sdi-load-") as (tmp, home, url):
+        _load(tmp, Settings(home=home, database_url=url))
+        with _serving(home) as base:
+            result = _hammer(base, opts.seconds, opts.connections)
+    opts.out.parent.mkdir(exist_ok=True)
+    opts.out.write_text(json.dumps(result, indent=2) + "\n")
     _print(result)
     return 0 if result["errors"] == 0 and result["server_errors"] == 0 else 1
 

@@ -23,10 +23,8 @@ from psycopg.conninfo import conninfo_to_dict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import points, polygons  # noqa: E402  (a sibling script)
+from scratch import scratch_postgis  # noqa: E402
 
-from sdi.catalogue import migrate  # noqa: E402
-from sdi.db import Cluster  # noqa: E402
-from sdi.settings import Settings  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SDI = str(Path(sys.executable).with_name("sdi"))
@@ -65,19 +63,10 @@ def _hwm_kb(pid: int) -> int:
 def run(counts: dict[str, int]) -> dict:
     """Every tool on every data set; returns the results by data set and tool."""
     results = {}
-    with tempfile.TemporaryDirectory(prefix="sdi-bench-") as tmp:
-        os.chmod(tmp, 0o755)  # the embedded server runs as postgres when we are root
-        home = Path(tmp) / "home"
-        cluster = Cluster(Settings(home=home))
-        try:
-            url = cluster.start().url()
-            with psycopg.connect(url) as conn:
-                migrate(conn)
-            for kind, n in counts.items():
-                path = DATASETS[kind][2](n, Path(tmp) / "data")
-                results[kind] = _tools(kind, n, path, url, home)
-        finally:
-            cluster.destroy()
+    with scratch_postgis("sdi-bench-") as (tmp, home, url):
+        for kind, n in counts.items():
+            path = DATASETS[kind][2](n, tmp / "data")
+            results[kind] = _tools(kind, n, path, url, home)
     return results
 
 

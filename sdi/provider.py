@@ -81,7 +81,10 @@ class SdiProvider(BaseProvider):
             matched = self._count(conn, where, params, filtered=bool(bbox or properties or filterq))
             features = []
             if resulttype != "hits":
-                query = sql.SQL("SELECT {cols} FROM {t} WHERE {w} ORDER BY {o} LIMIT %s OFFSET %s").format(
+                # The page is cut first and only its rows reprojected and encoded: PostgreSQL would
+                # otherwise compute the GeoJSON of every row a deep OFFSET skips.
+                query = sql.SQL("SELECT {cols} FROM (SELECT * FROM {t} WHERE {w} ORDER BY {o} LIMIT %s OFFSET %s)"
+                                " AS page ORDER BY {o}").format(
                     cols=self._columns(select_properties, skip_geometry, crs_transform_spec), t=self.table,
                     w=where, o=self._order(sortby))
                 features = [self._feature(r) for r in conn.execute(query, [*params, limit, offset])]

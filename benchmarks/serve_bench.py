@@ -1,0 +1,168 @@
+"""Serving, side by side on the same table: `sdi serve` and stock pygeoapi (its own PostgreSQL provider).
+
+Both run under gunicorn with the same number of sync workers, on loopback, and wrk (Debian's) sends
+the requests: a bbox of about 1 km², a CQL2 filter (ECQL for stock pygeoapi, which parses only that),
+one item, a deep page, and a z14 vector tile (sdi only). Each request is measured at 8 and 32
+connections.
+
+    .venv/bin/python benchmarks/serve_bench.py FEATURES [--seconds 10] [--out FILE.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import requests
+import yaml
+from psycopg.conninfo import conninfo_to_dict
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generate import points  # noqa: E402
+from scratch import scratch_postgis  # noqa: E402
+
+
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+WORKERS = 2
+
+
+def main() -> int:
+    args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    args.add_argument("features", type=int)
+    args.add_argument("--seconds", type=float, default=10)
+    args.add_argument("--out", type=Path)
+    opts = args.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is missing: `make bench` installs it (apt-get install wrk)")
+    with scratch_postgis("sdi-serve-bench-") as (tmp, home, url):
+        path = points(opts.features, tmp / "data")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SDI_")}
+        env.update(SDI_HOME=str(home), SDI_DATABASE_URL=url)
+        subprocess.run([str(BIN / "sdi"), "load", str(path), "--city", "1465011", "--theme", "public_services",
+                        "--mapping", str(HERE / "mappings" / "points.yaml")], env=env, check=True, capture_output=True)
+        results = {}
+        with _server([str(BIN / "sdi"), "serve", "--workers", str(WORKERS), "--port"], env) as base:
+            results["sdi serve"] = _run_all(base, opts.seconds, ecql=False)
+        with _server(_stock_pygeoapi(tmp, url, env), env) as base:
+            results["stock pygeoapi"] = _run_all(base, opts.seconds, ecql=True)
+    report = {"features": opts.features, "workers": WORKERS, "seconds": opts.seconds, "results": results}
+    print(table(report))
+    if opts.out:
+        opts.out.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+def _stock_pygeoapi(tmp: Path, url: str, env: dict) -> list[str]:
+    """pygeoapi's own PostgreSQL provider on the same view, as its documentation configures it."""
+    c = conninfo_to_dict(url)
+    config = {
+        "server": {"bind": {"host": "127.0.0.1", "port": 0}, "url": "http://127.0.0.1", "mimetype": "application/json",
+                   "encoding": "utf-8", "languages": ["en-US"], "limits": {"default_items": 100, "max_items": 10000},
+                   "map": {"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "attribution": "OSM"}},
+        "logging": {"level": "ERROR"},
+        "metadata": {"identification": {"title": "stock", "description": "stock", "keywords": [],
+                                        "keywords_type": "theme", "terms_of_service": "", "url": ""},
+                     "license": {"name": "CC-BY 4.0", "url": ""}, "provider": {"name": "", "url": ""},
+                     "contact": {"name": ""}},
+        "resources": {"public_services": {
+            "type": "collection", "title": "services", "description": "services", "keywords": [],
+            "extents": {"spatial": {"bbox": [14, 49, 24.2, 55], "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}},
+            "providers": [{"type": "feature", "name": "PostgreSQL", "id_field": "fid", "table": "public_services",
+                           "geom_field": "geom", "storage_crs": "http://www.opengis.net/def/crs/EPSG/0/2180",
+                           "data": {"host": c["host"], "port": c["port"], "dbname": c["dbname"], "user": c["user"],
+                                    "password": c["password"], "search_path": ["data", "sdi", "public"]}}]}},
+    }
+    cfg, oas = tmp / "stock.yml", tmp / "stock-openapi.yml"
+    cfg.write_text(yaml.safe_dump(config))
+    subprocess.run([str(BIN / "pygeoapi"), "openapi", "generate", str(cfg), "--output-file", str(oas)], check=True,
+                   capture_output=True, env={**env, "PYGEOAPI_CONFIG": str(cfg), "PYGEOAPI_OPENAPI": str(oas)})
+    env.update(PYGEOAPI_CONFIG=str(cfg), PYGEOAPI_OPENAPI=str(oas))
+    return [str(BIN / "gunicorn"), "--workers", str(WORKERS), "--no-control-socket", "pygeoapi.flask_app:APP", "--bind"]
+
+
+class _server:
+    def __init__(self, cmd: list[str], env: dict):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        address = str(self.port) if cmd[-1] == "--port" else f"127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([*cmd, address], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+
+    def __enter__(self) -> str:
+        base = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{base}/collections/public_services/items?f=json&limit=1", timeout=15).ok:
+                    return base
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        raise SystemExit(f"the server on {base} did not start")
+
+    def __exit__(self, *exc) -> None:
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(timeout=30)
+
+
+def _requests(base: str, ecql: bool) -> dict[str, str]:
+    items = f"{base}/collections/public_services/items"
+    lang = "" if ecql else "&filter-lang=cql2-text"
+    return {
+        "bbox ~1 km²": f"{items}?f=json&limit=100&bbox=21.00,52.22,21.0147,52.229",
+        "CQL2 filter": f"{items}?f=json&limit=100{lang}&filter=service_type%3D%27library%27",
+        "one item": f"{items}/1234?f=json",
+        "deep page": f"{items}?f=json&limit=100&offset=50000",
+        "z14 tile": f"{base}/collections/public_services/tiles/WebMercatorQuad/14/5400/9147?f=mvt",
+    }
+
+
+def _run_all(base: str, seconds: float, ecql: bool) -> dict:
+    out = {}
+    for name, url in _requests(base, ecql).items():
+        if name == "z14 tile" and ecql:
+            continue  # stock pygeoapi serves no tiles from PostgreSQL without its own MVT provider setup
+        status = requests.get(url, timeout=30).status_code
+        out[name] = {"status": status, **{f"c{c}": _wrk(url, c, seconds) for c in (8, 32)}}
+    return out
+
+
+def _wrk(url: str, connections: int, seconds: float) -> dict:
+    text = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "--timeout", "30s", url],
+                          capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    latency = {p: _ms(re.search(rf"^\s+{p}%\s+(\S+)", text, re.M).group(1)) for p in ("50", "99")}
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    return {"requests_per_s": rps, "p50_ms": latency["50"], "p99_ms": latency["99"],
+            "non_2xx": int(errors.group(1)) if errors else 0}
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
+    return round(float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit], 2)
+
+
+def table(report: dict) -> str:
+    lines = [f"| request | server | 8 conn: req/s | p50 | p99 | 32 conn: req/s | p50 | p99 |", "|---|---|---|---|---|---|---|---|"]
+    for server, requests_ in report["results"].items():
+        for name, r in requests_.items():
+            a, b = r["c8"], r["c32"]
+            lines.append(f"| {name} | {server} | {a['requests_per_s']:.0f} | {a['p50_ms']} ms | {a['p99_ms']} ms |"
+                         f" {b['requests_per_s']:.0f} | {b['p50_ms']} ms | {b['p99_ms']} ms |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
