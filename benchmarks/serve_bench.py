@@ -1,9 +1,9 @@
-"""Serving, side by side on the same table: `sdi serve` and stock pygeoapi (its own PostgreSQL provider).
+"""Serving, side by side on the same view: `sdi serve`, stock pygeoapi (its own PostgreSQL provider), tipg.
 
-Both run under gunicorn with the same number of sync workers, on loopback, and wrk (Debian's) sends
-the requests: a bbox of about 1 km², a CQL2 filter (ECQL for stock pygeoapi, which parses only that),
-one item, a deep page, and a z14 vector tile (sdi only). Each request is measured at 8 and 32
-connections.
+Each runs with the same number of worker processes (gunicorn sync workers for the first two, uvicorn
+for tipg), on loopback, and wrk (Debian's) sends the requests: a bbox of about 1 km², a CQL2 filter
+(ECQL for stock pygeoapi, which parses only that), one item, a deep page, and a z14 vector tile (sdi and
+tipg). Each request is measured at 8 and 32 connections.
 
     .venv/bin/python benchmarks/serve_bench.py FEATURES [--seconds 10] [--out FILE.json]
 """
@@ -56,6 +56,9 @@ def main() -> int:
             results["sdi serve"] = _run_all(base, opts.seconds, ecql=False)
         with _server(_stock_pygeoapi(tmp, url, env), env) as base:
             results["stock pygeoapi"] = _run_all(base, opts.seconds, ecql=True)
+        if shutil.which("uvicorn", path=str(BIN)):
+            with _server(_tipg(url, env), env, probe="/collections/data.public_services/items?limit=1") as base:
+                results["tipg"] = _run_all(base, opts.seconds, ecql=False, tipg=True)
     report = {"features": opts.features, "workers": WORKERS, "seconds": opts.seconds, "results": results}
     print(table(report))
     if opts.out:
@@ -91,8 +94,18 @@ def _stock_pygeoapi(tmp: Path, url: str, env: dict) -> list[str]:
     return [str(BIN / "gunicorn"), "--workers", str(WORKERS), "--no-control-socket", "pygeoapi.flask_app:APP", "--bind"]
 
 
+def _tipg(url: str, env: dict) -> list[str]:
+    """tipg (FastAPI, asyncpg) on the same database; it publishes the views of the data schema."""
+    c = conninfo_to_dict(url)
+    env.update(DATABASE_URL=f"postgresql://{c['user']}:{c['password']}@{c['host']}:{c['port']}/{c['dbname']}",
+               TIPG_DB_SCHEMAS='["data"]', TIPG_MAX_FEATURES_PER_QUERY="10000",
+               TIPG_TABLE_CONFIG__data_public_services__pk="fid")  # a view has no primary key of its own
+    return [str(BIN / "uvicorn"), "tipg.main:app", "--workers", str(WORKERS), "--log-level", "error", "--port"]
+
+
 class _server:
-    def __init__(self, cmd: list[str], env: dict):
+    def __init__(self, cmd: list[str], env: dict, probe: str = "/collections/public_services/items?f=json&limit=1"):
+        self.probe = probe
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -105,7 +118,7 @@ class _server:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if requests.get(f"{base}/collections/public_services/items?f=json&limit=1", timeout=15).ok:
+                if requests.get(base + self.probe, timeout=15).ok:
                     return base
             except requests.RequestException:
                 pass
@@ -117,21 +130,24 @@ class _server:
         self.proc.wait(timeout=30)
 
 
-def _requests(base: str, ecql: bool) -> dict[str, str]:
-    items = f"{base}/collections/public_services/items"
+def _requests(base: str, ecql: bool, tipg: bool = False) -> dict[str, str]:
+    collection = f"{base}/collections/{'data.' if tipg else ''}public_services"
+    items, f = f"{collection}/items", "" if tipg else "f=json&"
     lang = "" if ecql else "&filter-lang=cql2-text"
     return {
-        "bbox ~1 km²": f"{items}?f=json&limit=100&bbox=21.00,52.22,21.0147,52.229",
-        "CQL2 filter": f"{items}?f=json&limit=100{lang}&filter=service_type%3D%27library%27",
-        "one item": f"{items}/1234?f=json",
-        "deep page": f"{items}?f=json&limit=100&offset=50000",
-        "z14 tile": f"{base}/collections/public_services/tiles/WebMercatorQuad/14/5400/9147?f=mvt",
+        "bbox ~1 km²": f"{items}?{f}limit=100&bbox=21.00,52.22,21.0147,52.229",
+        "CQL2 filter": f"{items}?{f}limit=100{lang}&filter=service_type%3D%27library%27",
+        "one item": f"{items}/1234?{f}".rstrip("?"),
+        "deep page": f"{items}?{f}limit=100&offset=50000",
+        # the same tile: OGC API Tiles orders it z/row/col, tipg's path z/x/y
+        "z14 tile": f"{collection}/tiles/WebMercatorQuad/14/9147/5400" if tipg
+        else f"{collection}/tiles/WebMercatorQuad/14/5400/9147?f=mvt",
     }
 
 
-def _run_all(base: str, seconds: float, ecql: bool) -> dict:
+def _run_all(base: str, seconds: float, ecql: bool, tipg: bool = False) -> dict:
     out = {}
-    for name, url in _requests(base, ecql).items():
+    for name, url in _requests(base, ecql, tipg).items():
         if name == "z14 tile" and ecql:
             continue  # stock pygeoapi serves no tiles from PostgreSQL without its own MVT provider setup
         status = requests.get(url, timeout=30).status_code
@@ -155,11 +171,12 @@ def _ms(value: str) -> float:
 
 
 def table(report: dict) -> str:
-    lines = [f"| request | server | 8 conn: req/s | p50 | p99 | 32 conn: req/s | p50 | p99 |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| request | server | status | 8 conn: req/s | p50 | p99 | 32 conn: req/s | p50 | p99 |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for server, requests_ in report["results"].items():
         for name, r in requests_.items():
             a, b = r["c8"], r["c32"]
-            lines.append(f"| {name} | {server} | {a['requests_per_s']:.0f} | {a['p50_ms']} ms | {a['p99_ms']} ms |"
+            lines.append(f"| {name} | {server} | {r['status']} | {a['requests_per_s']:.0f} | {a['p50_ms']} ms | {a['p99_ms']} ms |"
                          f" {b['requests_per_s']:.0f} | {b['p50_ms']} ms | {b['p99_ms']} ms |")
     return "\n".join(lines)
 

@@ -86,7 +86,7 @@ class SdiProvider(BaseProvider):
                 query = sql.SQL("SELECT {cols} FROM (SELECT * FROM {t} WHERE {w} ORDER BY {o} LIMIT %s OFFSET %s)"
                                 " AS page ORDER BY {o}").format(
                     cols=self._columns(select_properties, skip_geometry, crs_transform_spec), t=self.table,
-                    w=where, o=self._order(sortby))
+                    w=where, o=self._order(sortby, filtered=bool(bbox or filterq)))
                 features = [self._feature(r) for r in conn.execute(query, [*params, limit, offset])]
         result = {"type": "FeatureCollection", "features": features, "numberReturned": len(features)}
         if matched is not None:
@@ -133,7 +133,7 @@ class SdiProvider(BaseProvider):
             cols.append(sql.SQL("ST_AsGeoJSON({}, {}) AS geom").format(geom, sql.Literal(digits)))
         return sql.SQL(", ").join(cols)
 
-    def _order(self, sortby: list[dict]) -> sql.Composable:
+    def _order(self, sortby: list[dict], filtered: bool = False) -> sql.Composable:
         keys = []
         for s in sortby or []:
             if s["property"] not in self.fields:
@@ -141,7 +141,10 @@ class SdiProvider(BaseProvider):
             direction = "DESC" if s.get("order") == "-" else "ASC"
             # Empty values last either way: a planner sorting by capacity wants the known ones first.
             keys.append(sql.SQL("{} {} NULLS LAST").format(sqlfiles.ident(s["property"]), sql.SQL(direction)))
-        return sql.SQL(", ").join([*keys, sql.SQL("fid")])
+        # With a bbox or filter, `fid + 0` keeps PostgreSQL from walking the primary key in order and
+        # testing every row against the filter (170 ms for a 1 km² box in 600,000 rows): it uses the
+        # GiST index and sorts what matched (1 ms).
+        return sql.SQL(", ").join([*keys, sql.SQL("fid + 0" if filtered else "fid")])
 
     def _where(self, bbox: list, properties: list, filterq=None) -> tuple[sql.Composable, list]:
         clauses: list[sql.Composable] = [sql.SQL("true")]

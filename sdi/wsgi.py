@@ -6,10 +6,14 @@ imported, which gunicorn does in every new worker: that is how a reload picks up
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 
+import pyproj
+
 from flask import Response, jsonify, request
+from pygeoapi import util as pygeoapi_util
 from pygeoapi.api import itemtypes
 from pygeoapi.flask_app import APP, CONFIG
 
@@ -34,6 +38,19 @@ _FILTERING = ["http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
                   # the draft name of basic-spatial-functions: QGIS before 3.44 sends spatial filters to
                   # the server only when it sees this one
                   "basic-spatial-operators"))]
+# pygeoapi builds a pyproj Transformer for every bbox it converts (about 28 ms each); the few CRS pairs
+# an API sees are cached instead.
+_transformer = functools.lru_cache(maxsize=64)(pyproj.Transformer.from_crs)
+
+
+def _transform_bbox(bbox: list, from_crs: str, to_crs: str) -> list:
+    transform = _transformer(pygeoapi_util.get_crs_from_uri(from_crs), pygeoapi_util.get_crs_from_uri(to_crs)).transform
+    n = len(bbox) // 2
+    return list(transform(*bbox[:n]) + transform(*bbox[n:]))
+
+
+pygeoapi_util.transform_bbox = _transform_bbox
+itemtypes.transform_bbox = _transform_bbox
 itemtypes.CONFORMANCE_CLASSES_FEATURES[:] = [c for c in itemtypes.CONFORMANCE_CLASSES_FEATURES
                                              if c not in _NOT_SUPPORTED] + _FILTERING
 

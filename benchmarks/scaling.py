@@ -1,0 +1,79 @@
+"""Scaling: load time and request latency as a theme grows, e.g. from 10,000 to 10,000,000 features.
+
+For each size, on a fresh embedded PostGIS: generate the points, `sdi load` them (timed), serve them, and
+measure a ~1 km² bbox request and a single-item request with wrk at 8 connections. Latency should stay
+flat (the requests are index-bound and never count the whole table) and load time grow linearly.
+Prints a table and saves it as JSON and as a PNG plot beside it.
+
+    .venv/bin/python benchmarks/scaling.py 10000 100000 1000000 10000000 [--seconds 5] [--out FILE.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generate import points  # noqa: E402
+from scratch import scratch_postgis  # noqa: E402
+from serve_bench import BIN, HERE, WORKERS, _requests, _server, _wrk  # noqa: E402
+
+
+def measure(n: int, seconds: float) -> dict:
+    with scratch_postgis("sdi-scaling-") as (tmp, home, url):
+        path = points(n, tmp / "data")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SDI_")}
+        env.update(SDI_HOME=str(home), SDI_DATABASE_URL=url)
+        started = time.perf_counter()
+        subprocess.run([str(BIN / "sdi"), "load", str(path), "--city", "1465011", "--theme", "public_services",
+                        "--mapping", str(HERE / "mappings" / "points.yaml")], env=env, check=True, capture_output=True)
+        load_s = time.perf_counter() - started
+        with _server([str(BIN / "sdi"), "serve", "--workers", str(WORKERS), "--port"], env) as base:
+            urls = _requests(base, ecql=False)
+            item = urls["one item"].replace("/1234?", f"/{max(1, n // 2)}?")
+            bbox, one = _wrk(urls["bbox ~1 km²"], 8, seconds), _wrk(item, 8, seconds)
+    return {"features": n, "load_s": round(load_s, 2), "load_features_per_s": round(n / load_s),
+            "bbox_p50_ms": bbox["p50_ms"], "bbox_rps": bbox["requests_per_s"],
+            "item_p50_ms": one["p50_ms"], "item_rps": one["requests_per_s"]}
+
+
+def plot(rows: list[dict], png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = [r["features"] for r in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    left.plot(n, [r["load_s"] for r in rows], "o-")
+    left.set(xscale="log", yscale="log", xlabel="features", ylabel="sdi load, s", title="Load time")
+    right.plot(n, [r["bbox_p50_ms"] for r in rows], "o-", label="bbox ~1 km², p50")
+    right.plot(n, [r["item_p50_ms"] for r in rows], "s-", label="one item, p50")
+    right.set(xscale="log", xlabel="features", ylabel="ms at 8 connections", title="Latency", ylim=(0, None))
+    right.legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+
+
+if __name__ == "__main__":
+    args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    args.add_argument("sizes", type=int, nargs="+")
+    args.add_argument("--seconds", type=float, default=5)
+    args.add_argument("--out", type=Path)
+    opts = args.parse_args()
+    rows = []
+    for size in opts.sizes:
+        rows.append(measure(size, opts.seconds))
+        print(rows[-1], flush=True)
+    print("| features | load | features/s | bbox p50 | bbox req/s | item p50 | item req/s |\n|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['features']:,} | {r['load_s']} s | {r['load_features_per_s']:,} | {r['bbox_p50_ms']} ms |"
+              f" {r['bbox_rps']:.0f} | {r['item_p50_ms']} ms | {r['item_rps']:.0f} |")
+    if opts.out:
+        opts.out.write_text(json.dumps(rows, indent=2) + "\n")
+        plot(rows, opts.out.with_suffix(".png"))
