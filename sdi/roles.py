@@ -102,6 +102,9 @@ def ensure_reader(conn: psycopg.Connection, url: str) -> str:
             sql.Identifier(role), sql.Literal(READER_TIMEOUT)))
         # JIT compilation costs 15-20 ms a query and never pays back on the API's short, indexed queries.
         conn.execute(sql.SQL("ALTER ROLE {} SET jit = off").format(sql.Identifier(role)))
+        # Parallel workers help one query alone, but under many concurrent requests on few cores they
+        # only add processes competing for the same CPUs.
+        conn.execute(sql.SQL("ALTER ROLE {} SET max_parallel_workers_per_gather = 0").format(sql.Identifier(role)))
         conn.execute(sql.SQL(sqlfiles.load("reader_grants.sql")).format(role=sql.Identifier(role)))
         _find_postgis(conn, role)
     params = conninfo_to_dict(url)
