@@ -34,11 +34,11 @@ def city_add(teryt: str, password_file: Path | None) -> None:
       sdi city add 1465011 --password-file warszawa.pass
       SDI_DATABASE_URL=postgresql://sdi_city_1465011:...@host/sdi sdi load drogi.shp --city 1465011 --theme roads
     """
-    from sdi.db import connect
+    from sdi.catalogue import open_catalogue
     from sdi.roles import add_city, password_from
 
     password = password_from(password_file, os.environ.get("SDI_CITY_PASSWORD"))
-    with connect() as conn:
+    with open_catalogue() as conn:
         role = add_city(conn, teryt, password)
     out.print(f"login {role} can load city {teryt}, and only that city")
 
@@ -46,25 +46,24 @@ def city_add(teryt: str, password_file: Path | None) -> None:
 @city.command("list")
 def city_list() -> None:
     """Every city login and its number of loads here."""
-    from sdi.db import connect
+    from sdi.catalogue import open_catalogue
     from sdi.roles import list_cities
 
-    with connect() as conn:
+    with open_catalogue() as conn:
         rows = list_cities(conn)
-    table = Table("city", "role", "login", "loads")
-    for r in rows:
-        table.add_row(r["city"], r["role"], "yes" if r["can_login"] else "no", str(r["loads"]))
-    out.print(table if rows else "no city logins yet: sdi city add TERYT --password-file FILE")
+    _print_table(("city", "role", "login", "loads"),
+                 [(r["city"], r["role"], "yes" if r["can_login"] else "no", str(r["loads"])) for r in rows],
+                 "no city logins yet: sdi city add TERYT --password-file FILE")
 
 
 @city.command("remove")
 @click.argument("teryt")
 def city_remove(teryt: str) -> None:
     """Drop the login of a city; its data stays."""
-    from sdi.db import connect
+    from sdi.catalogue import open_catalogue
     from sdi.roles import remove_city
 
-    with connect() as conn:
+    with open_catalogue() as conn:
         removed = remove_city(conn, teryt)
     out.print(f"removed the login of {teryt}" if removed else f"city {teryt} had no login")
 
@@ -102,11 +101,10 @@ def token_list() -> None:
 
     with open_catalogue() as conn:
         rows = list_tokens(conn)
-    table = Table("name", "city", "created", "revoked")
-    for r in rows:
-        table.add_row(r["name"], r["city"] or "", f"{r['created_at']:%Y-%m-%d %H:%M}",
-                      f"{r['revoked_at']:%Y-%m-%d %H:%M}" if r["revoked_at"] else "")
-    out.print(table if rows else "no tokens yet: sdi token add NAME")
+    _print_table(("name", "city", "created", "revoked"),
+                 [(r["name"], r["city"] or "", f"{r['created_at']:%Y-%m-%d %H:%M}",
+                   f"{r['revoked_at']:%Y-%m-%d %H:%M}" if r["revoked_at"] else "") for r in rows],
+                 "no tokens yet: sdi token add NAME")
 
 
 @token.command("revoke")
@@ -119,3 +117,10 @@ def token_revoke(name: str) -> None:
     with open_catalogue() as conn:
         done = revoke(conn, name)
     out.print(f"revoked {name}" if done else f"no live token called {name}")
+
+
+def _print_table(columns: tuple[str, ...], rows: list[tuple], empty: str) -> None:
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*row)
+    out.print(table if rows else empty)

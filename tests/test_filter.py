@@ -10,10 +10,9 @@ import pytest
 import requests
 from shapely.geometry import Polygon
 
-from conftest import fresh_database, running_api
+from conftest import fresh_database, load_sample, running_api
 from sdi.pipeline import run_load
-from sdi.sample import SAMPLE_CITY, write_sample
-from sdi.settings import Settings
+from sdi.sample import SAMPLE_CITY
 
 EPSG_2180 = "http://www.opengis.net/def/crs/EPSG/0/2180"
 
@@ -27,9 +26,7 @@ def api(server_url, tmp_path_factory):
 
 
 def _serve_sample(db_url, tmp):
-    settings = Settings(home=tmp / "home", database_url=db_url)
-    for theme, path in write_sample(tmp / "sample").items():
-        run_load(path, city=SAMPLE_CITY, theme=theme, settings=settings)
+    settings = load_sample(tmp, db_url)
     square = Polygon([(640_000, 340_000), (640_100, 340_000), (640_100, 340_100), (640_000, 340_100)])
     plans = gpd.GeoDataFrame({"plan_id": ["P1", "P2"], "designation": ["MN", "U"],
                               "adopted_on": ["2020-01-15", "2024-06-01"]}, geometry=[square, square], crs=2180)
