@@ -6,7 +6,10 @@ As a city's export would come, so that every loader must decode Polish text and 
 - polygons (local plan zones): a title with diacritics, a symbol (MN, U, ZP...) coded through the
   land_use_designation list, a date of adoption and a number (maximum height).
 
-    .venv/bin/python benchmarks/generate.py points 1000000 OUT_DIR
+    .venv/bin/python benchmarks/generate.py points 1000000 OUT_DIR [gpkg]
+
+Large sets are generated and written a million features at a time, so memory stays bounded. A
+shapefile's DBF stops at 2 GB (about 5M of these points), so 10M points go to a GeoPackage (UTF-8).
 """
 
 from __future__ import annotations
@@ -31,18 +34,29 @@ PLACES = ["Warszawa", "Łomianki", "Ząbki", "Piaseczno", "Józefów", "Żyrard�
 SYMBOLS = ["MN", "MW", "U", "P", "ZP", "R", "KDD", "KDL", "ZL", "UO"]
 
 
-def points(n: int, folder: Path) -> Path:
-    rng = np.random.default_rng(SEED)
+CHUNK = 1_000_000
+
+
+def points(n: int, folder: Path, fmt: str = "shp") -> Path:
+    path = folder / f"uslugi_{n}.{fmt}"
+    for start in range(0, n, CHUNK):
+        _write(_points(min(CHUNK, n - start), start), path, append=start > 0)
+    return path
+
+
+def _points(n: int, offset: int) -> gpd.GeoDataFrame:
+    rng = np.random.default_rng(SEED + offset)
     kinds = rng.integers(0, len(KINDS), n)
     frame = gpd.GeoDataFrame({
-        "nazwa": [f"{KINDS[k].capitalize()} nr {i % 400 + 1} „Słoneczko”" for i, k in enumerate(kinds)],
+        "nazwa": [f"{KINDS[k].capitalize()} nr {i % 400 + 1} „Słoneczko”" for i, k in enumerate(kinds, offset)],
         "ulica": np.array(STREETS)[rng.integers(0, len(STREETS), n)],
         "miejscowos": np.array(PLACES)[rng.integers(0, len(PLACES), n)],
         "data_wpisu": _dates(rng, n),
         "liczba_mie": rng.integers(10, 500, n).astype("int32"),
         "rodzaj": np.array(KINDS)[kinds],
     }, geometry=gpd.points_from_xy(rng.uniform(E0, E1, n), rng.uniform(N0, N1, n)), crs=2178)
-    return _write(frame, folder / f"uslugi_{n}.shp")
+    frame.index += offset
+    return frame
 
 
 def polygons(n: int, folder: Path) -> Path:
@@ -65,9 +79,11 @@ def _dates(rng, n: int) -> list:
     return [start + timedelta(days=int(d)) for d in rng.integers(0, 11_000, n)]
 
 
-def _write(frame: gpd.GeoDataFrame, path: Path) -> Path:
+def _write(frame: gpd.GeoDataFrame, path: Path, append: bool = False) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_file(path, encoding="cp1250", engine="pyogrio", use_arrow=True)  # use_arrow: real DBF dates
+    encoding = "cp1250" if path.suffix == ".shp" else None  # a GeoPackage is UTF-8 by definition
+    # use_arrow: real DBF dates
+    frame.to_file(path, encoding=encoding, engine="pyogrio", use_arrow=True, mode="a" if append else "w")
     for cpg in path.parent.glob(f"{path.stem}.cpg"):
         cpg.unlink()  # as old exports come: the code page only in the DBF header, or nowhere
     return path
@@ -75,4 +91,4 @@ def _write(frame: gpd.GeoDataFrame, path: Path) -> Path:
 
 if __name__ == "__main__":
     kind, count, out = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
-    print({"points": points, "polygons": polygons}[kind](count, out))
+    print(points(count, out, *sys.argv[4:]) if kind == "points" else polygons(count, out))

@@ -1,6 +1,7 @@
 """Scaling: load time and request latency as a theme grows, e.g. from 10,000 to 10,000,000 features.
 
-For each size, on a fresh embedded PostGIS: generate the points, `sdi load` them (timed), serve them, and
+For each size, on a fresh embedded PostGIS: generate the points (in a GeoPackage at every size, so that the
+sizes compare: a shapefile's DBF cannot hold 10M of them), `sdi load` them (timed), serve them, and
 measure a ~1 km² bbox request and a single-item request with wrk at 8 connections. Latency should stay
 flat (the requests are index-bound and never count the whole table) and load time grow linearly.
 Prints a table and saves it as JSON and as a PNG plot beside it.
@@ -26,12 +27,13 @@ from serve_bench import BIN, HERE, WORKERS, _requests, _server, _wrk  # noqa: E4
 
 def measure(n: int, seconds: float) -> dict:
     with scratch_postgis("sdi-scaling-") as (tmp, home, url):
-        path = points(n, tmp / "data")
+        path = points(n, tmp / "data", "gpkg")
         env = {k: v for k, v in os.environ.items() if not k.startswith("SDI_")}
         env.update(SDI_HOME=str(home), SDI_DATABASE_URL=url)
         started = time.perf_counter()
+        mapping = HERE / "mappings" / "points_gpkg.yaml"
         subprocess.run([str(BIN / "sdi"), "load", str(path), "--city", "1465011", "--theme", "public_services",
-                        "--mapping", str(HERE / "mappings" / "points.yaml")], env=env, check=True, capture_output=True)
+                        "--mapping", str(mapping)], env=env, check=True, capture_output=True)
         load_s = time.perf_counter() - started
         with _server([str(BIN / "sdi"), "serve", "--workers", str(WORKERS), "--port"], env) as base:
             urls = _requests(base, ecql=False)

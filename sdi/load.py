@@ -1,4 +1,4 @@
-"""Write a harmonised frame to PostGIS: staging table <- COPY, then swap the city's rows in one transaction.
+"""Write a harmonised frame to PostGIS: COPY into the theme's history, then make it current, in one transaction.
 
 Either the data, its provenance row and its rejects all commit, or nothing changes.
 """
@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import geopandas as gpd
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import psycopg
 import shapely
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 
 from sdi import catalogue, sqlfiles
 from sdi.catalogue import Provenance
@@ -63,11 +65,7 @@ def load(conn: psycopg.Connection, batches: Iterable[tuple[gpd.GeoDataFrame, lis
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('sdi.load'), hashtext(%s))", [f"{city}:{theme}"])
             load_id = catalogue.record_load(conn, city=city, theme=theme, feature_count=0, reject_count=0,
                                             provenance=provenance)
-            stored = _copy_to_staging(conn, batches, schema, columns, rejects, progress)
-            cols = sql.SQL(", ").join(sqlfiles.ident(c) for c in columns)
-            conn.execute(sql.SQL("INSERT INTO {t} ({cols}, load_id, geom) SELECT {cols}, %s,"
-                                 " ST_SetSRID(ST_GeomFromWKB(decode(geom, 'hex')), {srid}) FROM {s}").format(
-                t=sqlfiles.history_table(theme), cols=cols, srid=sql.Literal(STORAGE_SRID), s=_STAGING), [load_id])
+            stored = _copy(conn, batches, schema, columns, rejects, progress, load_id=load_id)
             # loaded_at is the end of the load; now() would be the start of its transaction.
             conn.execute("UPDATE sdi.loads SET feature_count = %s, reject_count = %s, loaded_at = clock_timestamp()"
                          " WHERE load_id = %s",
@@ -130,43 +128,51 @@ def ensure_theme_table(conn: psycopg.Connection, schema: Schema) -> None:
         conn.execute(sql.SQL(sqlfiles.load("theme_security.sql")).format(t=table, v=view))
 
 
-def _copy_to_staging(conn: psycopg.Connection, batches: Iterable[tuple[gpd.GeoDataFrame, list[dict]]],
-                     schema: Schema, columns: list[str], rejects: list[dict],
-                     progress: Callable[[int], None]) -> int:
-    """COPY every batch into a temporary staging table; collect the rejects; return the rows written.
+def _copy(conn: psycopg.Connection, batches: Iterable[tuple[gpd.GeoDataFrame, list[dict]]], schema: Schema,
+          columns: list[str], rejects: list[dict], progress: Callable[[int], None], *, load_id: int) -> int:
+    """COPY every batch into history.<theme>; collect the rejects; return the rows written.
 
-    Each batch becomes CSV in Arrow's C++ writer, geometry as hex WKB: no Python loop per row. (A city's
-    login cannot COPY into a table with row-level security, hence the staging table and one INSERT.)
+    Each batch becomes CSV in Arrow's C++ writer, geometry as hex EWKB: no Python loop per row. A
+    writer thread sends it, so that PostgreSQL parses one batch while we read and harmonise the next
+    (on 2 cores this overlap is most of the speed). A city's login is subject to row-level security,
+    which PostgreSQL does not allow COPY under; its rows go through a temporary table and one INSERT,
+    which the policies then check.
     """
-    types = {"city": "text", "source_id": "text", **{k: PG_TYPES[f.type] for k, f in schema.fields.items()}}
-    defs = [sql.SQL("{} {}").format(sqlfiles.ident(c), sql.SQL(types[c])) for c in columns]
-    conn.execute(sql.SQL("CREATE TEMP TABLE {s} ({defs}, geom text) ON COMMIT DROP").format(
-        s=_STAGING, defs=sql.SQL(", ").join(defs)))
-    copy_sql = sql.SQL("COPY {s} ({cols}, geom) FROM STDIN (FORMAT csv)").format(
-        s=_STAGING, cols=sql.SQL(", ").join(sqlfiles.ident(c) for c in columns))
+    table = sqlfiles.history_table(schema.id)
+    rls = conn.execute("SELECT row_security_active(%s::regclass)", [f"history.{schema.id}"]).fetchone()[0]
+    target = _STAGING if rls else table
+    names = sql.SQL(", ").join(sqlfiles.ident(c) for c in [*columns, "load_id", "geom"])
+    if rls:
+        conn.execute(sql.SQL("CREATE TEMP TABLE {s} ON COMMIT DROP AS SELECT {n} FROM {t} WITH NO DATA").format(
+            s=_STAGING, n=names, t=table))
     written = 0
-    with conn.cursor().copy(copy_sql) as copy:
+    cursor = conn.cursor()
+    copy_sql = sql.SQL("COPY {t} ({n}) FROM STDIN (FORMAT csv)").format(t=target, n=names)
+    with cursor.copy(copy_sql, writer=QueuedLibpqWriter(cursor)) as copy:
         for frame, batch_rejects in batches:
             rejects += batch_rejects
-            copy.write(_csv(frame, columns))
+            copy.write(_csv(frame, columns, load_id))
             written += len(frame)
             progress(len(frame))
+    if rls:
+        conn.execute(sql.SQL("INSERT INTO {t} ({n}) SELECT {n} FROM {s}").format(t=table, n=names, s=_STAGING))
     return written
 
 
-def _csv(frame: gpd.GeoDataFrame, columns: list[str]) -> bytes:
-    """The rows as CSV for COPY: NULL unquoted and empty, strings quoted, dates ISO, geometry hex WKB."""
+def _csv(frame: gpd.GeoDataFrame, columns: list[str], load_id: int) -> bytes:
+    """The rows as CSV for COPY: NULL unquoted and empty, strings quoted, dates ISO, geometry hex EWKB."""
     arrays = [_arrow(frame[c]) for c in columns]
-    arrays.append(pa.array(shapely.to_wkb(frame.geometry.values, hex=True, include_srid=False), type=pa.string()))
-    table = pa.Table.from_arrays(arrays, names=[*columns, "geom"])
+    arrays.append(pa.array(np.full(len(frame), load_id, dtype="int64")))
+    geoms = shapely.set_srid(frame.geometry.values, STORAGE_SRID)
+    arrays.append(pa.array(shapely.to_wkb(geoms, hex=True, include_srid=True), type=pa.string()))
+    table = pa.Table.from_arrays(arrays, names=[*columns, "load_id", "geom"])
     sink = pa.BufferOutputStream()
     pa_csv.write_csv(table, sink, pa_csv.WriteOptions(include_header=False))
     return sink.getvalue().to_pybytes()
 
 
 def _arrow(series) -> pa.Array:
-    values = series.astype(object).where(series.notna(), None)
     try:
-        return pa.Array.from_pandas(values)
+        return pa.Array.from_pandas(series)  # NaN, None, NA and NaT all become NULL
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):  # mixed or huge values: PostgreSQL casts the text
-        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+        return pa.array([None if v is None else str(v) for v in series.where(series.notna(), None)], type=pa.string())

@@ -59,14 +59,17 @@ def test_a_loader_killed_during_the_swap_leaves_the_previous_version(settings, d
     run_load(_points(tmp_path / "small.gpkg", 50, "Biblioteka A"), city=CITY, theme="public_services",
              settings=settings)
     before = _state(db_url)
-    big = _points(tmp_path / "big.gpkg", 400_000, "Biblioteka B")
+    big = _points(tmp_path / "big.gpkg", 20_000, "Biblioteka B")
     env = {**os.environ, "SDI_DATABASE_URL": db_url, "SDI_HOME": str(tmp_path / "home")}
-    proc = subprocess.Popen([SDI, "load", str(big), "--city", CITY, "--theme", "public_services"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    # The swap: the staged rows go into history and the city's current version switches, in one transaction.
-    _wait_for(db_url, proc, 'INSERT INTO "history"."public_services"%')
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    with psycopg.connect(db_url) as holder:
+        # Hold the catalogue's layers table, so that the loader stops inside the swap: its rows are all in
+        # history, uncommitted, and it waits to switch the city's current version.
+        holder.execute("LOCK TABLE sdi.layers IN SHARE MODE")
+        proc = subprocess.Popen([SDI, "load", str(big), "--city", CITY, "--theme", "public_services"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_for(db_url, proc, "INSERT INTO sdi.layers%")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
     time.sleep(0.5)  # the server notices the dead client and rolls its transaction back
     assert _state(db_url) == before  # row for row, and the catalogue too
     again = run_load(tmp_path / "small.gpkg", city=CITY, theme="public_services", settings=settings)
@@ -89,7 +92,7 @@ def test_postgresql_stopped_mid_load_is_a_clear_error_and_nothing_is_half_loaded
         proc = subprocess.Popen([SDI, "load", str(big), "--city", CITY, "--theme", "public_services"],
                                 env={**env, "SDI_HOME": str(home)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
-        _wait_for(url, proc, "COPY%sdi_staging%")
+        _wait_for(url, proc, 'COPY "history"."public_services"%')
         cluster.stop()
         _, stderr = proc.communicate(timeout=60)
         assert proc.returncode != 0 and "Traceback" not in stderr

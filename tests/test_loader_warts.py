@@ -203,8 +203,8 @@ def test_a_killed_load_leaves_the_previous_version_and_the_next_load_succeeds(se
     with psycopg.connect(db_url, autocommit=True) as conn:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
-            copying = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY%%sdi_staging%%'"
-                                   " AND state = 'active'").fetchone()[0]
+            copying = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE %s AND state = 'active'",
+                                   ['COPY "history"."public_services"%']).fetchone()[0]
             if copying:
                 break
             time.sleep(0.05)
