@@ -77,11 +77,12 @@ def layers(conn: psycopg.Connection) -> list[Layer]:
     return [Layer(*row) for row in conn.execute(sqlfiles.load("layers.sql"))]
 
 
-def published_themes(conn: psycopg.Connection) -> list[str]:
-    """The themes with data, in name order: each becomes one API collection."""
+def published_themes(conn: psycopg.Connection, *, raster: bool = False) -> list[str]:
+    """The vector themes with data (or the raster themes), in name order: each becomes one API collection."""
     # A cursor of plain tuples: the API's pool hands out connections that return dicts.
     cur = conn.cursor(row_factory=tuple_row)
-    return [r[0] for r in cur.execute("SELECT DISTINCT theme FROM data.sdi_layers ORDER BY theme")]
+    return [r[0] for r in cur.execute("SELECT DISTINCT theme FROM data.sdi_layers WHERE raster = %s ORDER BY theme",
+                                      [raster])]
 
 
 def theme_extent(conn: psycopg.Connection, theme: str) -> tuple[list[float] | None, int]:

@@ -11,7 +11,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from sdi import cli_config, cli_loads, cli_publish, cli_security
+from sdi import cli_config, cli_loads, cli_publish, cli_rasters, cli_security
 from sdi.errors import SdiError
 from sdi.settings import get_settings
 
@@ -39,6 +39,8 @@ def cli(ctx: click.Context, verbose: bool, debug: bool) -> None:
     if not (verbose or debug):
         # psycopg warns about a COPY it cannot close when the server is gone; the error that follows says it
         logging.getLogger("psycopg").setLevel(logging.ERROR)
+        # GDAL's own warnings about a damaged file come before sdi's one-line error that explains it
+        logging.getLogger("rasterio").setLevel(logging.ERROR)
     ctx.obj = {"debug": debug}
 
 
@@ -259,6 +261,7 @@ def demo(ctx: click.Context, port: int | None, no_serve: bool) -> None:
 cli_config.register(cli)
 cli_loads.register(cli)
 cli_publish.register(cli)
+cli_rasters.register(cli)
 cli_security.register(cli)
 
 

@@ -7,7 +7,7 @@ reported, so that `sdi check` shows a city everything wrong with its YAML at onc
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -66,6 +66,34 @@ class Schema(_Strict):
         if clash:
             raise ValueError(f"{', '.join(clash)} are added by sdi to every theme and cannot be declared")
         return fields
+
+
+class RasterBand(_Strict):
+    name: str
+    title: Label
+
+
+class RasterSchema(_Strict):
+    """A raster theme (config/schemas/<theme>.yaml with `kind: raster`): what every city's grid must hold."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    kind: Literal["raster"]
+    title: Label
+    description: Label | None = None
+    based_on: list[str] = []
+    crs: Literal["EPSG:2180"] = "EPSG:2180"
+    group: Literal["reference", "infrastructure", "transport", "services", "environment", "planning"]
+    access: Literal["public", "restricted"] = "public"
+    bands: list[RasterBand] = Field(min_length=1)
+    dtype: Literal["uint8", "uint16", "int16", "float32"]
+    nodata: float | None = None
+    unit: str | None = None
+    #: nearest for classes and pictures of drawings, where a blend of two classes means nothing
+    resampling: Literal["nearest", "bilinear", "cubic"]
+    #: class value -> label and colour, for classified grids (noise, flood hazard)
+    classes: dict[int, Code] | None = None
+    #: colours from low to high for a one-band continuous grid (elevation), in the preview
+    ramp: list[str] | None = None
 
 
 class Code(_Strict):
@@ -197,12 +225,21 @@ class Registry:
     schemas: dict[str, Schema]
     codelists: dict[str, Codelist]
     problems: list[Problem]
+    rasters: dict[str, RasterSchema] = field(default_factory=dict)
 
     def schema(self, theme: str) -> Schema:
         """The schema of a theme, or a ConfigError that lists the known themes."""
+        if theme in self.rasters:
+            raise ConfigError(f"{theme} is a raster theme", f"load it with `sdi load-raster PATH --theme {theme}`")
         if theme not in self.schemas:
             raise ConfigError(f"unknown theme {theme!r}", f"use one of: {', '.join(sorted(self.schemas))}")
         return self.schemas[theme]
+
+    def raster(self, theme: str) -> RasterSchema:
+        """The schema of a raster theme, or a ConfigError that lists the raster themes."""
+        if theme not in self.rasters:
+            raise ConfigError(f"unknown raster theme {theme!r}", f"use one of: {', '.join(sorted(self.rasters))}")
+        return self.rasters[theme]
 
     def codelist_for(self, field: SchemaField) -> Codelist | None:
         return self.codelists.get(field.codelist) if field.codelist else None
@@ -213,12 +250,14 @@ def _registry(root: Path) -> Registry:
     problems: list[Problem] = []
     codelists = _load_all(root / "codelists", Codelist, problems)
     schemas = _load_all(root / "schemas", Schema, problems)
+    rasters = {k: v for k, v in schemas.items() if isinstance(v, RasterSchema)}
+    schemas = {k: v for k, v in schemas.items() if not isinstance(v, RasterSchema)}
     for theme, schema in schemas.items():
         for name, f in schema.fields.items():
             if f.codelist and f.codelist not in codelists:
                 problems.append(Problem(str(root / "schemas" / f"{theme}.yaml"), f"fields.{name}.codelist",
                                         f"no code list {f.codelist!r} in {root / 'codelists'}"))
-    return Registry(root, schemas, codelists, problems)
+    return Registry(root, schemas, codelists, problems, rasters)
 
 
 def registry(settings: Settings | None = None) -> Registry:
@@ -231,13 +270,16 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def restricted_themes(settings: Settings | None = None) -> set[str]:
     """The themes marked `access: restricted`: the API serves them only to holders of a token."""
-    return {theme for theme, schema in registry(settings).schemas.items() if schema.access == "restricted"}
+    known = registry(settings)
+    return {theme for theme, schema in {**known.schemas, **known.rasters}.items() if schema.access == "restricted"}
 
 
 def _load_all(folder: Path, model: type[BaseModel], problems: list[Problem]) -> dict:
     found = {}
     for path in sorted(folder.glob("*.yaml")):
-        obj = parse(model, read_yaml(path, problems), path, problems)
+        data = read_yaml(path, problems)
+        kind = RasterSchema if model is Schema and isinstance(data, dict) and data.get("kind") == "raster" else model
+        obj = parse(kind, data, path, problems)
         if obj is None:
             continue
         if obj.id != path.stem:

@@ -1,4 +1,4 @@
-"""The one place where the stages are chained: read -> repair -> harmonise -> load."""
+"""The one place where the stages are chained: read -> repair -> harmonise -> load, for vectors and rasters."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from sdi.catalogue import Provenance, open_catalogue
 from sdi.config import registry as config_registry
 from sdi.harmonise import harmonise
 from sdi.load import load
+from sdi.raster import read_raster
+from sdi.raster_store import store_raster
 from sdi.read import read
 from sdi.repair import repair
 from sdi.settings import Settings, get_settings
@@ -107,6 +109,39 @@ def run_load(path: Path, *, city: str, theme: str, mapping_path: Path | None = N
         dry_run=dry_run, reject_reasons=dict(Counter(r["reason"] for r in rejects)),
         unmapped_values=tally.unmapped, unconverted_values=tally.unconverted,
         unmapped_columns=tally.unmapped_columns, repairs=dict(tally.repairs))
+
+
+def run_load_raster(path: Path, *, city: str, theme: str, crs: str | None = None, settings: Settings | None = None,
+                    step: Callable[[str], None] = lambda _: None) -> dict:
+    """Load a raster (a file, a folder of tiles or a zip) as the city's new version of a raster theme.
+
+    read and check -> mosaic, convert and reproject into a COG -> catalogue: all or nothing.
+    Returns the report, whose keys `sdi load-raster --report` writes.
+    """
+    started, started_at = time.perf_counter(), datetime.now(timezone.utc)
+    settings = settings or get_settings()
+    sqlfiles.check_city(city)
+    schema = config_registry(settings).raster(sqlfiles.check_theme(theme))
+    step("reading")
+    source = read_raster(Path(path), schema, crs=crs, max_unzipped_bytes=settings.max_unzipped_mb * 1024 * 1024,
+                         max_mpix=settings.max_raster_mpix)
+    size, digest = _fingerprint(Path(path))
+    detected = {"crs": f"EPSG:{source.epsg}", "crs_source": source.crs_source, "tiles": len(source.tiles),
+                "dtype": source.dtype, "nodata": source.nodata}
+    step("writing the Cloud-Optimized GeoTIFF")
+    with open_catalogue(settings) as conn:
+        provenance = Provenance(str(Path(path).resolve()), None, detected, size, digest, getpass.getuser(), started_at)
+        stored = store_raster(conn, source, schema, city=city, folder=settings.raster_dir_abs, provenance=provenance)
+    return {
+        "load_id": stored["load_id"], "city": city, "theme": theme,
+        "source": {"path": str(path), "sha256": digest, "size": size, "tiles": len(source.tiles)},
+        "crs": f"EPSG:{source.epsg}", "crs_source": source.crs_source, "stored_crs": "EPSG:2180",
+        "resampling": schema.resampling if source.epsg != 2180 else None,
+        "width": stored["width"], "height": stored["height"], "bands": stored["bands"], "dtype": stored["dtype"],
+        "nodata": stored["nodata"], "resolution_m": stored["resolution"], "bounds": stored["bounds"],
+        "cog": {"path": stored["path"], "bytes": stored["bytes"], "overviews": stored["overviews"], "valid": True},
+        "warnings": source.warnings, "duration_s": round(time.perf_counter() - started, 3),
+    }
 
 
 class _Tally:

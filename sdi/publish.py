@@ -14,9 +14,9 @@ from pathlib import Path
 import psycopg
 import yaml
 
-from sdi import catalogue, openapi, qgis_project, roles
+from sdi import catalogue, coverage, openapi, qgis_project, roles
 from sdi.catalogue import open_catalogue
-from sdi.config import restricted_themes
+from sdi.config import RasterSchema, registry, restricted_themes
 from sdi.db import database_url
 from sdi.errors import ConfigError, SdiError, ServeError
 from sdi.settings import CRS84, STORAGE_CRS, Settings, child_env, get_settings
@@ -33,6 +33,10 @@ def build_config(conn: psycopg.Connection, settings: Settings, host: str, port: 
     server = _yaml(settings.config_dir / "server.yaml")
     url = f"http://{host}:{port}"
     resources = {theme: _collection(conn, settings, theme, server) for theme in catalogue.published_themes(conn)}
+    schemas = registry(settings).rasters
+    for theme, rasters in coverage.current_rasters(conn).items():
+        if theme in schemas:  # a theme since removed from config/ stays in the catalogue, unpublished
+            resources[theme] = _coverage_collection(theme, schemas[theme], rasters, settings, url)
     return {
         "server": {
             "bind": {"host": host, "port": port}, "url": url,
@@ -82,6 +86,32 @@ def _collection(conn: psycopg.Connection, settings: Settings, theme: str, server
                       {"type": "tile", "name": "sdi.tiles.SdiTileProvider", "data": {"theme": theme},
                        "options": {"zoom": {"min": 0, "max": 22}, "schemes": ["WebMercatorQuad"]},
                        "format": {"name": "pbf", "mimetype": "application/vnd.mapbox-vector-tile"}}],
+    }
+
+
+def _coverage_collection(theme: str, schema: RasterSchema, rasters: list[coverage.CityRaster], settings: Settings,
+                         url: str) -> dict:
+    """A raster theme as one coverage over the mosaic of its cities, with each city's COG linked for download."""
+    mosaic = coverage.write_mosaic(theme, rasters, schema, settings.home_abs / "pygeoapi" / "rasters")
+    west, south = min(r.lonlat[0] for r in rasters), min(r.lonlat[1] for r in rasters)
+    east, north = max(r.lonlat[2] for r in rasters), max(r.lonlat[3] for r in rasters)
+    cities = ", ".join(r.city for r in rasters)
+    unit = f" [{schema.unit}]" if schema.unit else ""
+    about = schema.description or schema.title
+    cog = "image/tiff; application=geotiff; profile=cloud-optimized"
+    return {
+        "type": "collection",
+        "title": schema.title.model_dump(),
+        "description": {"pl": f"{about.pl}{unit} Rastry gmin: {cities}.", "en": f"{about.en}{unit} Rasters of: {cities}."},
+        "keywords": [theme, "raster", "COG"],
+        "links": [{"type": "image/png", "rel": "preview", "title": "Preview / Podgląd (PNG)",
+                   "href": f"{url}/collections/{theme}/preview.png"}]
+                 # with its length: without one, pygeoapi sends itself a HEAD request for every listing
+                 + [{"type": cog, "rel": "enclosure", "title": f"COG {r.city} (HTTP range requests, /vsicurl/)",
+                     "href": f"{url}/rasters/{theme}/{r.city}.tif", "length": r.bytes} for r in rasters],
+        "extents": {"spatial": {"bbox": [west, south, east, north], "crs": CRS84}},
+        "providers": [{"type": "coverage", "name": "sdi.coverage.SdiCoverageProvider", "data": str(mosaic),
+                       "format": {"name": "GTiff", "mimetype": "image/tiff"}}],
     }
 
 

@@ -52,11 +52,50 @@ def build(url: str, city: str | None = None, settings: Settings | None = None,
             return build(url, city, settings, own)
     themes = [t for t in catalogue.published_themes(conn) if _public(t, settings)]
     extent = _city_extent(conn, themes, city) if city else None
-    qgs = ET.tostring(_project(url.rstrip("/"), city, themes, extent or POLAND_2180, settings), encoding="unicode")
+    rasters = _rasters(conn, city, settings)
+    root = _project(url.rstrip("/"), city, themes, extent or POLAND_2180, settings)
+    _add_rasters(root, url.rstrip("/"), rasters, settings)
+    qgs = ET.tostring(root, encoding="unicode")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as qgz:
         qgz.writestr("sdi.qgs", "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + qgs)
     return buffer.getvalue()
+
+
+def _rasters(conn: psycopg.Connection, city: str | None, settings: Settings) -> list[tuple[str, str]]:
+    """(theme, city) of every current public raster, orthophoto first: it lies under everything else."""
+    schemas = registry(settings).rasters
+    rows = conn.cursor(row_factory=tuple_row).execute("SELECT theme, city FROM data.sdi_rasters ORDER BY theme, city")
+    found = [(t, c) for t, c in rows if t in schemas and schemas[t].access == "public" and city in (None, c)]
+    return sorted(found, key=lambda tc: (tc[0] != "orthophoto", tc))
+
+
+def _add_rasters(root: ET.Element, url: str, rasters: list[tuple[str, str]], settings: Settings) -> None:
+    """A bottom group of raster layers, each the city's COG read by GDAL over HTTP range requests.
+
+    QGIS 3.22 has no OGC API Coverages client; /vsicurl/ reads only the tiles and overview level in view.
+    Only the orthophoto is switched on: the other grids would hide it and each other.
+    """
+    if not rasters:
+        return
+    schemas = registry(settings).rasters
+    tree, layers = root.find("layer-tree-group"), root.find("projectlayers")
+    node = ET.SubElement(tree, "layer-tree-group", {"name": "Rastry / Rasters", "checked": "Qt::Checked",
+                                                     "expanded": "1"})
+    ET.SubElement(node, "customproperties")
+    for theme, city in reversed(rasters):  # the first in the tree is drawn on top
+        name, lid = f"{schemas[theme].title.pl} / {schemas[theme].title.en} – {city}", f"sdi_layer_{theme}_{city}"
+        source = f"/vsicurl/{url}/rasters/{theme}/{city}.tif"
+        checked = "Qt::Checked" if theme == "orthophoto" else "Qt::Unchecked"
+        ET.SubElement(node, "layer-tree-layer", {"id": lid, "name": name, "source": source, "providerKey": "gdal",
+                                                 "checked": checked, "expanded": "0"}).append(
+            ET.Element("customproperties"))
+        layer = ET.SubElement(layers, "maplayer", {"type": "raster", "autoRefreshEnabled": "0", "minScale": "1e+08",
+                                                   "maxScale": "0", "hasScaleBasedVisibilityFlag": "0"})
+        for tag, text in (("id", lid), ("datasource", source), ("layername", name)):
+            layer.append(_text(tag, text))
+        ET.SubElement(layer, "srs").append(_srs(2180))
+        layer.append(_text("provider", "gdal"))
 
 
 def _public(theme: str, settings: Settings) -> bool:

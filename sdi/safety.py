@@ -148,7 +148,40 @@ def _check_length(path: Path, kind: str, declared: int) -> None:
                          "copy or download the file again")
 
 
+def check_raster_source(path: Path, max_unzipped_bytes: int = 4 * _GB) -> None:
+    """The same promises for a raster: a file, a folder of tiles, or a zip of either."""
+    path = Path(path)
+    try:
+        exists = path.exists()
+    except PermissionError:
+        _denied(path)
+    if not exists:
+        raise InputError(f"{path}: no such file or folder", "check the path")
+    if path.is_dir():
+        if not os.access(path, os.R_OK | os.X_OK):
+            _denied(path)
+        return
+    _check_file(path)
+    if path.suffix.lower() == ".zip":
+        _zip_entries(path, max_unzipped_bytes)
+
+
 def _check_zip(path: Path, max_unzipped_bytes: int) -> None:
+    infos = _zip_entries(path, max_unzipped_bytes)
+    names = [i.filename for i in infos if not i.filename.startswith("__MACOSX")]
+    if not any(_is_vector(n) for n in names):
+        listed = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        raise InputError(f"{path}: the zip holds no vector layer (it holds {listed or 'only __MACOSX'})",
+                         f"the zip should contain one of {', '.join(_VECTOR)} or a .gdb folder")
+    for name in names:
+        inner = PurePosixPath(name)
+        if inner.suffix.lower() == ".shp":
+            folder = [PurePosixPath(n).name for n in names if PurePosixPath(n).parent == inner.parent]
+            _require_sidecars(f"{path}: {name}", inner.stem, folder)
+
+
+def _zip_entries(path: Path, max_unzipped_bytes: int) -> list[zipfile.ZipInfo]:
+    """The entries of a zip that is whole, stays inside itself and is no bomb."""
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
@@ -164,16 +197,7 @@ def _check_zip(path: Path, max_unzipped_bytes: int) -> None:
             raise InputError(f"{path}: the zip holds an entry that points outside the archive: {info.filename}",
                              "re-pack the archive without absolute or .. paths")
     _check_zip_size(path, infos, max_unzipped_bytes)
-    names = [i.filename for i in infos if not i.filename.startswith("__MACOSX")]
-    if not any(_is_vector(n) for n in names):
-        listed = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
-        raise InputError(f"{path}: the zip holds no vector layer (it holds {listed or 'only __MACOSX'})",
-                         f"the zip should contain one of {', '.join(_VECTOR)} or a .gdb folder")
-    for name in names:
-        inner = PurePosixPath(name)
-        if inner.suffix.lower() == ".shp":
-            folder = [PurePosixPath(n).name for n in names if PurePosixPath(n).parent == inner.parent]
-            _require_sidecars(f"{path}: {name}", inner.stem, folder)
+    return infos
 
 
 def _check_zip_size(path: Path, infos: list[zipfile.ZipInfo], max_unzipped_bytes: int) -> None:

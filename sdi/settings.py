@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     config_dir: Path = Field(default=_PROJECT_CONFIG, description="schemas, mappings and server.yaml")
     styles_dir: Path = Field(default=_PROJECT_STYLES, description="QGIS styles, <theme>.qml and <theme>.sld")
     max_unzipped_mb: int = Field(default=4096, description="refuse zips that unpack to more than this")
+    raster_dir: Path | None = Field(
+        default=None, description="where loaded rasters are kept as COGs; unset means $SDI_HOME/rasters")
+    max_raster_mpix: int = Field(
+        default=20_000, description="refuse rasters whose header declares more megapixels than this (header bombs)")
     reader_database_url: str | None = Field(
         default=None, description="the API's read-only login; unset means sdi serve makes one with a new password")
     request_timeout: int = Field(default=30, description="seconds before a worker's request is cut off")
@@ -43,6 +47,10 @@ class Settings(BaseSettings):
     def home_abs(self) -> Path:
         """SDI_HOME as an absolute path, so that child processes agree on it."""
         return self.home.expanduser().resolve()
+
+    @property
+    def raster_dir_abs(self) -> Path:
+        return (self.raster_dir or self.home / "rasters").expanduser().resolve()
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,7 @@ import logging
 
 import pyproj
 
-from flask import Response, jsonify, request
+from flask import Response, abort, jsonify, request, send_file
 from pygeoapi import util as pygeoapi_util
 from pygeoapi.api import itemtypes
 from pygeoapi.flask_app import APP, CONFIG
@@ -89,6 +89,52 @@ def qgis_project():
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
+@APP.route("/rasters/<theme>/<city>.tif")
+def raster_file(theme: str, city: str):
+    """A city's current COG, with HTTP range requests: what GDAL's /vsicurl/ (QGIS, gdalinfo) reads."""
+    path = _raster_path(theme, city)
+    if path is None:
+        abort(404)
+    return send_file(path, mimetype="image/tiff", conditional=True, download_name=f"{theme}-{city}.tif")
+
+
+@functools.lru_cache(maxsize=256)  # a worker lives until the catalogue changes: then gunicorn replaces it
+def _raster_path(theme: str, city: str) -> str | None:
+    from sdi.provider import pool
+
+    if theme in restricted_themes() or not city.isdigit():
+        return None  # restricted rasters are not served as plain files
+    with pool().connection() as conn:
+        row = conn.execute("SELECT path FROM data.sdi_rasters WHERE theme = %s AND city = %s", [theme, city]).fetchone()
+    return row["path"] if row else None
+
+
+@APP.route("/collections/<theme>/preview.png")
+def raster_preview(theme: str):
+    """The theme's mosaic as a PNG in Web Mercator, nodata transparent; its lon/lat bounds in a header."""
+    png, bounds = _preview(theme)
+    return Response(png, mimetype="image/png", headers={"X-Bounds-Lonlat": ",".join(f"{v:.7f}" for v in bounds),
+                                                        "Cache-Control": "max-age=300"})
+
+
+@functools.lru_cache(maxsize=16)
+def _preview(theme: str) -> tuple[bytes, tuple]:
+    from sdi.config import registry
+    from sdi.coverage import preview_png
+
+    resource = CONFIG["resources"].get(theme, {})
+    mosaic = next((p["data"] for p in resource.get("providers", []) if p["type"] == "coverage"), None)
+    if mosaic is None or theme in restricted_themes():
+        abort(404)
+    return preview_png(mosaic, registry().rasters[theme])
+
+
+_PREVIEW_HTML = ('<section id="preview"><h3>Podgląd / Preview</h3><img src="{href}" alt="{theme}"'
+                 ' style="max-width:100%;border:1px solid #ccc"></section>')
+_PREVIEW_JS = ('<script>fetch("{href}").then(r => {{ const b = r.headers.get("X-Bounds-Lonlat").split(",").map(Number);'
+               ' L.imageOverlay("{href}", [[b[1], b[0]], [b[3], b[2]]], {{opacity: 0.85}}).addTo(map); }});</script>')
+
+
 _PROJECT_HTML = ('<section id="qgis"><h2>QGIS</h2><p>Projekt QGIS ze wszystkimi warstwami i stylami / a QGIS project'
                  ' with every layer, styled: <a href="{url}/qgis-project">sdi.qgz</a>. Jedno miasto / one city:'
                  ' <code>{url}/qgis-project?city=TERYT</code>.</p></section>')
@@ -99,7 +145,26 @@ def _restore_filter_names(response):
     restore_names(response, request.environ)
     if request.path in ("", "/") and response.status_code == 200 and not response.direct_passthrough:
         _link_project(response)
+    parts = request.path.strip("/").split("/")
+    if (len(parts) == 2 and parts[0] == "collections" and response.status_code == 200
+            and not response.direct_passthrough and _is_coverage(parts[1])):
+        _show_preview(response, parts[1])
     return response
+
+
+def _is_coverage(theme: str) -> bool:
+    return any(p["type"] == "coverage" for p in CONFIG["resources"].get(theme, {}).get("providers", []))
+
+
+def _show_preview(response, theme: str) -> None:
+    """A raster collection's HTML page shows its preview, as a picture and laid over the page's map."""
+    page = response.get_data(as_text=True)
+    if page.lstrip().startswith("{") or "</body>" not in page:
+        return
+    href = f"{CONFIG['server']['url'].rstrip('/')}/collections/{theme}/preview.png"
+    page = page.replace('<div id="collection-map"></div>', '<div id="collection-map"></div>'
+                        + _PREVIEW_HTML.format(href=href, theme=theme), 1)
+    response.set_data(page.replace("</body>", _PREVIEW_JS.format(href=href) + "\n</body>", 1))
 
 
 def _link_project(response) -> None:

@@ -12,7 +12,8 @@ import sys
 import time
 
 from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeatureRequest,
-                       QgsMapRendererSequentialJob, QgsMapSettings, QgsProject, QgsRectangle, QgsVectorLayer)
+                       QgsMapLayerType, QgsMapRendererSequentialJob, QgsMapSettings, QgsProject, QgsRectangle,
+                       QgsVectorLayer)
 from qgis.PyQt.QtCore import QSize
 from qgis.PyQt.QtGui import QColor
 
@@ -28,6 +29,9 @@ def project(path: str, png: str | None) -> dict:
               "groups": {g.name(): [c.name() for c in g.children()] for g in p.layerTreeRoot().children()},
               "layers": {}}
     for layer in p.mapLayers().values():
+        if layer.type() == QgsMapLayerType.RasterLayer:
+            report["layers"][layer.id()] = _raster(layer)
+            continue
         features = list(layer.getFeatures(QgsFeatureRequest().setFilterRect(
             QgsCoordinateTransform(QgsCoordinateReferenceSystem("OGC:CRS84"), layer.crs(), p)
             .transformBoundingBox(POLAND_CRS84))))
@@ -41,6 +45,31 @@ def project(path: str, png: str | None) -> dict:
             "fids": sorted(int(f["fid"]) for f in features), "source": layer.source()}
     if png:
         _render(p, view, png)
+    return report
+
+
+def _raster(layer) -> dict:
+    """A raster layer as QGIS sees it, and how much of it QGIS paints when drawn alone over its extent."""
+    report = {"name": layer.name(), "valid": layer.isValid(), "provider": layer.providerType(),
+              "source": layer.source(), "type": "raster"}
+    if not layer.isValid():
+        return report
+    settings = QgsMapSettings()
+    settings.setLayers([layer])
+    settings.setDestinationCrs(layer.crs())
+    settings.setExtent(layer.extent())
+    extent = layer.extent()
+    width, height = 200, max(1, round(200 * extent.height() / extent.width()))  # the layer's own shape
+    settings.setOutputSize(QSize(width, height))
+    settings.setBackgroundColor(QColor(255, 255, 255, 0))
+    job = QgsMapRendererSequentialJob(settings)
+    job.start()
+    job.waitForFinished()
+    image = job.renderedImage()
+    samples = [(x, y) for x in range(0, width, 4) for y in range(0, height, 4)]
+    painted = sum(1 for x, y in samples if image.pixelColor(x, y).alpha() > 0)
+    report.update(crs=layer.crs().authid(), width=layer.width(), height=layer.height(), bands=layer.bandCount(),
+                  painted_share=painted / len(samples), renderer=layer.renderer().type())
     return report
 
 
