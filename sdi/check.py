@@ -26,7 +26,7 @@ def check_all(paths: list[Path], source: Path | None = None) -> tuple[list[Probl
                 cols = describe(source, mapping.source.layer)[1]
             found += check_mapping(mapping, path, reg, columns=cols or None if source else None, layers=layers)
         problems += found
-    return problems, f"{len(reg.schemas)} schemas, {len(reg.codelists)} code lists, {len(files)} mappings"
+    return problems, f"{len(reg.schemas)} schemas, {len(reg.rasters)} raster themes, {len(reg.codelists)} code lists, {len(files)} mappings"
 
 
 def _mapping_files(paths: list[Path]) -> list[Path]:

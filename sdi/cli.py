@@ -247,13 +247,17 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
 @click.option("--no-serve", is_flag=True, help="Load the sample data but do not start the server.")
 @click.pass_context
 def demo(ctx: click.Context, port: int | None, no_serve: bool) -> None:
-    """Start PostGIS, load the sample gmina (TERYT 2699011) and serve it."""
-    from sdi.sample import SAMPLE_CITY, write_sample
+    """Start PostGIS, load the sample gmina (TERYT 2699011), its elevation model and orthophoto, and serve it."""
+    from sdi.cli_rasters import load_raster
+    from sdi.sample import SAMPLE_CITY, write_sample, write_sample_rasters
 
     ctx.invoke(db_start)
-    for theme, path in write_sample(get_settings().home_abs / "sample").items():
+    folder = get_settings().home_abs / "sample"
+    for theme, path in write_sample(folder).items():
         ctx.invoke(load, path=path, city=SAMPLE_CITY, theme=theme, mapping_path=None, layer=None, encoding=None,
                    crs=None, dry_run=False, report_path=None)
+    for theme, path in write_sample_rasters(folder).items():
+        ctx.invoke(load_raster, path=path, city=SAMPLE_CITY, theme=theme, crs=None, report_path=None)
     if not no_serve:
         ctx.invoke(serve, host=None, port=port, workers=None)
 

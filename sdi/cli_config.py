@@ -26,12 +26,15 @@ def register(cli: click.Group) -> None:
 
 @click.command()
 def schemas() -> None:
-    """List the themes of the common model, with their geometry and group."""
+    """List the themes of the common model, with their geometry (or raster bands) and group."""
     from sdi.config import registry
 
+    reg = registry()
     table = Table("theme", "geometry", "group", "access", "title (pl)", "title (en)")
-    for s in sorted(registry().schemas.values(), key=lambda s: (s.group, s.id)):
+    for s in sorted(reg.schemas.values(), key=lambda s: (s.group, s.id)):
         table.add_row(s.id, s.geometry, s.group, s.access, s.title.pl, s.title.en)
+    for r in sorted(reg.rasters.values(), key=lambda r: (r.group, r.id)):
+        table.add_row(r.id, f"raster: {len(r.bands)} x {r.dtype}", r.group, r.access, r.title.pl, r.title.en)
     out.print(table)
 
 

@@ -61,7 +61,10 @@ class Cluster:
         if not _port_free(state.port):
             state.port = _free_port()
             self._write_state(state)
-        opts = f"-c listen_addresses=127.0.0.1 -p {state.port} -c unix_socket_directories=''"
+        # WAL room for a load of millions of rows without a checkpoint every few seconds (each one makes the
+        # next writes log whole pages again); buffers for the indexes of a national theme.
+        opts = (f"-c listen_addresses=127.0.0.1 -p {state.port} -c unix_socket_directories=''"
+                " -c max_wal_size=4GB -c shared_buffers=256MB -c maintenance_work_mem=256MB")
         log = Path(state.data_dir) / "server.log"
         self._run(state, ["pg_ctl", "-D", state.data_dir, "-l", str(log), "-o", opts, "-w", "-t", "60", "start"])
         self._ensure_database(state)

@@ -39,6 +39,8 @@ _JSON_TYPES = {
 _HIDDEN = ("geom", "load_id")
 # Up to this many matches numberMatched is exact; beyond it the count is left out rather than paid for.
 _EXACT_COUNT_UP_TO = 100_000
+#: A filtered query is counted only when the planner expects fewer matches than this.
+_COUNT_IF_ESTIMATED_BELOW = 5_000
 
 
 def pool() -> ConnectionPool:
@@ -86,7 +88,8 @@ class SdiProvider(BaseProvider):
                 query = sql.SQL("SELECT {cols} FROM (SELECT * FROM {t} WHERE {w} ORDER BY {o} LIMIT %s OFFSET %s)"
                                 " AS page ORDER BY {o}").format(
                     cols=self._columns(select_properties, skip_geometry, crs_transform_spec), t=self.table,
-                    w=where, o=self._order(sortby, spatial=bool(bbox) or _spatial(filterq)))
+                    w=where, o=self._order(sortby, spatial=bool(bbox) or _spatial(filterq), near=params[:4] if bbox
+                                           else None))
                 features = [self._feature(r) for r in conn.execute(query, [*params, limit, offset])]
         result = {"type": "FeatureCollection", "features": features, "numberReturned": len(features)}
         if matched is not None:
@@ -116,6 +119,13 @@ class SdiProvider(BaseProvider):
                                     [self.theme]).fetchone()["n"]
             if estimate > _EXACT_COUNT_UP_TO:
                 return None
+        else:
+            # The planner's guess first (a fraction of a millisecond): counting 12,000 matches of a bbox in
+            # 10M rows would cost more than the page itself.
+            plan = conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) SELECT 1 FROM {t} WHERE {w}").format(
+                t=self.table, w=where), params).fetchone()
+            if next(iter(plan.values()))[0]["Plan"]["Plan Rows"] > _COUNT_IF_ESTIMATED_BELOW:
+                return None
         # Count at most one row past the cap: a filter that matches millions costs no more than the cap.
         n = conn.execute(sql.SQL("SELECT count(*) AS n FROM (SELECT 1 FROM {t} WHERE {w} LIMIT %s) s").format(
             t=self.table, w=where), [*params, _EXACT_COUNT_UP_TO + 1]).fetchone()["n"]
@@ -133,7 +143,7 @@ class SdiProvider(BaseProvider):
             cols.append(sql.SQL("ST_AsGeoJSON({}, {}) AS geom").format(geom, sql.Literal(digits)))
         return sql.SQL(", ").join(cols)
 
-    def _order(self, sortby: list[dict], spatial: bool = False) -> sql.Composable:
+    def _order(self, sortby: list[dict], spatial: bool = False, near: list[float] | None = None) -> sql.Composable:
         keys = []
         for s in sortby or []:
             if s["property"] not in self.fields:
@@ -141,10 +151,17 @@ class SdiProvider(BaseProvider):
             direction = "DESC" if s.get("order") == "-" else "ASC"
             # Empty values last either way: a planner sorting by capacity wants the known ones first.
             keys.append(sql.SQL("{} {} NULLS LAST").format(sqlfiles.ident(s["property"]), sql.SQL(direction)))
-        # With a bbox or a spatial filter, `fid + 0` keeps PostgreSQL from walking the primary key in
-        # order and testing every row against the box (170 ms for a 1 km² box in 600,000 rows): it uses
-        # the GiST index and sorts what matched (1 ms). An attribute filter usually matches many rows,
-        # and there the walk stops after one page, so it keeps the plain key.
+        if near and not keys:
+            # A bbox page, nearest to the box's centre first: the GiST index hands rows over in that order
+            # and the scan stops after one page, however many million rows the box holds (sorting every
+            # match by fid took 196 ms for a 1 km² box of 10M points). fid breaks ties, so pages are stable.
+            x, y = (near[0] + near[2]) / 2, (near[1] + near[3]) / 2
+            return sql.SQL("geom <-> ST_SetSRID(ST_MakePoint({}, {}), 2180), fid").format(sql.Literal(x),
+                                                                                      sql.Literal(y))
+        # With a spatial filter, `fid + 0` keeps PostgreSQL from walking the primary key in order and
+        # testing every row against the shape (170 ms for a 1 km² box in 600,000 rows): it uses the GiST
+        # index and sorts what matched. An attribute filter usually matches many rows, and there the walk
+        # stops after one page, so it keeps the plain key.
         return sql.SQL(", ").join([*keys, sql.SQL("fid + 0" if spatial else "fid")])
 
     def _where(self, bbox: list, properties: list, filterq=None) -> tuple[sql.Composable, list]:

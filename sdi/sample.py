@@ -3,6 +3,8 @@
 "Gmina Przykładowa" (TERYT 2699011, a code no real gmina has) sits near Kielce. Its files come in
 three formats and three CRSs on purpose, as a city's files do: roads as a shapefile in PUWG 2000
 zone 7 with a CP1250 DBF, buildings as a GeoPackage in PUWG 1992, services as GeoJSON in WGS84.
+Its rasters: an elevation model as a GeoTIFF in PUWG 2000 zone 7, and an orthophoto in two tiles in
+PUWG 1992, drawn from the town's own roads and buildings (a synthetic picture, not a photograph).
 """
 
 from __future__ import annotations
@@ -11,7 +13,11 @@ import random
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
+import rasterio
 from pyproj import Transformer
+from rasterio import features
+from rasterio.transform import from_origin
 from shapely.geometry import LineString, Point, box
 
 SAMPLE_CITY = "2699011"
@@ -45,6 +51,56 @@ def write_sample(folder: Path) -> dict[str, Path]:
     _buildings(x0, y0, rng).to_file(paths["buildings"], layer="budynki")
     _services(x0, y0).to_crs(4326).to_file(paths["public_services"], driver="GeoJSON")
     return paths
+
+
+def write_sample_rasters(folder: Path) -> dict[str, Path]:
+    """Write the sample gmina's rasters into `folder`; returns {theme: path} (the orthophoto is a folder of tiles)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    x0, y0 = Transformer.from_crs(4326, 2180, always_xy=True).transform(*_CENTRE_LONLAT)
+    x0, y0 = round(x0), round(y0)
+    return {"elevation": _elevation(x0, y0, folder / "nmt.tif"),
+            "orthophoto": _orthophoto(x0, y0, folder / "ortofoto")}
+
+
+def _elevation(x0: float, y0: float, path: Path) -> Path:
+    """Heights in metres on 2 m pixels: a ridge to the north-east falling to a stream valley, as around Kielce."""
+    e0, n0 = Transformer.from_crs(2180, 2178, always_xy=True).transform(x0 - 700, y0 + 600)
+    e0, n0 = round(e0), round(n0)
+    n, m = np.mgrid[0:600, 0:700].astype("float32")
+    heights = 260 + 0.08 * m - 0.05 * n + 25 * np.exp(-((m - 520) ** 2 + (n - 120) ** 2) / 20_000.0)
+    heights -= 8 * np.exp(-((n - 330 - 40 * np.sin(m / 90)) ** 2) / 300.0)  # the stream
+    with rasterio.open(path, "w", driver="GTiff", width=700, height=600, count=1, dtype="float32", crs="EPSG:2178",
+                       transform=from_origin(e0, n0, 2.0, 2.0), nodata=-9999.0, compress="deflate") as ds:
+        ds.write(heights.astype("float32"), 1)
+    return path
+
+
+def _orthophoto(x0: float, y0: float, folder: Path) -> Path:
+    """Fields, roads and roofs at 0.5 m, rasterised from the sample's own layers, as a west and an east tile."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(2699011)
+    roads, buildings = _roads(x0, y0), _buildings(x0, y0, random.Random(2699011))
+    west, north, size = x0 - 700, y0 + 600, (2400, 2800)  # rows, columns of 0.5 m
+    transform = from_origin(west, north, 0.5, 0.5)
+    rows, cols = np.mgrid[0:size[0], 0:size[1]]
+    strips = ((cols // 160 + rows // 220) % 3)[None]  # field strips, as Polish farmland is cut
+    field = np.array([[118, 142, 84], [150, 160, 96], [96, 128, 70]], dtype="int16")
+    image = field[strips[0]].transpose(2, 0, 1) + rng.integers(-12, 12, (3, *size))
+    covered = [(g.buffer(w / 2, cap_style=2), i + 1) for i, (g, w) in enumerate(zip(roads.geometry, roads.width_m))]
+    road_mask = features.rasterize(covered, out_shape=size, transform=transform) > 0
+    image[:, road_mask] = np.array([[112], [112], [116]]) + rng.integers(-6, 6, (3, int(road_mask.sum())))
+    roofs = features.rasterize([(g, 1 + i % 3) for i, g in enumerate(buildings.geometry)], out_shape=size,
+                               transform=transform)
+    for colour, value in (((168, 72, 52), 1), ((140, 138, 134), 2), ((120, 60, 48), 3)):
+        image[:, roofs == value] = np.array(colour)[:, None]
+    image = image.clip(1, 255).astype("uint8")
+    for name, cols_ in (("ortofoto_w.tif", slice(0, 1400)), ("ortofoto_e.tif", slice(1400, 2800))):
+        tile = image[:, :, cols_]
+        with rasterio.open(folder / name, "w", driver="GTiff", width=tile.shape[2], height=tile.shape[1], count=3,
+                           dtype="uint8", crs="EPSG:2180", photometric="RGB", compress="deflate",
+                           transform=from_origin(west + cols_.start * 0.5, north, 0.5, 0.5)) as ds:
+            ds.write(tile)
+    return folder
 
 
 def _roads(x0: float, y0: float) -> gpd.GeoDataFrame:

@@ -75,7 +75,7 @@ def _raster(layer) -> dict:
 
 def _render(p: QgsProject, view: QgsRectangle, png: str) -> None:
     settings = QgsMapSettings()
-    settings.setLayers([node.layer() for node in p.layerTreeRoot().findLayers()])
+    settings.setLayers([node.layer() for node in p.layerTreeRoot().findLayers() if node.isVisible()])
     settings.setDestinationCrs(p.crs())
     settings.setExtent(view)
     settings.setOutputSize(QSize(1000, 700))

@@ -17,7 +17,7 @@ from sdi.catalogue import migrate
 from sdi.config import registry
 from sdi.errors import ConfigError, LoadError
 from sdi.load import ensure_theme_table
-from sdi.pipeline import run_load
+from sdi.pipeline import run_load, run_load_raster
 from sdi.sample import SAMPLE_CITY
 from sdi.settings import Settings
 
@@ -69,6 +69,25 @@ def test_a_city_login_loads_its_own_city_and_no_other(city_db, sample, tmp_path)
                   env={"SDI_DATABASE_URL": city_url, "SDI_HOME": str(tmp_path / "h2")})
     assert cli.returncode != 0 and "may load only city" in cli.stderr and "Traceback" not in cli.stderr
     assert _roads(owner_url, SAMPLE_CITY) == before
+
+
+def test_a_city_login_loads_rasters_of_its_own_city_only(city_db, tmp_path):
+    import raster_fixtures
+
+    owner_url, city_url = city_db
+    as_city = Settings(home=tmp_path / "home", database_url=city_url)
+    noise = raster_fixtures.noise_map(tmp_path / "halas.tif")
+    report = run_load_raster(noise, city=WARSAW, theme="noise_map", settings=as_city)
+    with psycopg.connect(owner_url) as conn:
+        assert conn.execute("SELECT city, path FROM data.sdi_rasters").fetchall() == [(WARSAW, report["cog"]["path"])]
+    with pytest.raises(LoadError, match=f"may load only city {WARSAW}"):
+        run_load_raster(noise, city=SAMPLE_CITY, theme="noise_map", settings=as_city)
+    with psycopg.connect(owner_url) as conn:
+        others = conn.execute("SELECT max(load_id) FROM sdi.loads WHERE city = %s", [SAMPLE_CITY]).fetchone()[0]
+    with psycopg.connect(city_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        # a raster row pointing at another city's load: the policy's check cannot see that load
+        conn.execute("INSERT INTO sdi.rasters (load_id, path, width, height, bands, dtype, resolution, bytes, bounds)"
+                     " VALUES (%s, 'x', 1, 1, 1, 'uint8', 1, 1, ST_MakeEnvelope(0, 0, 1, 1, 2180))", [others])
 
 
 @pytest.mark.parametrize("statement", [
