@@ -53,7 +53,7 @@ styles: test-system  ## rebuild styles/*.qml and *.sld from styles/symbology.yam
 	QT_QPA_PLATFORM=offscreen /usr/bin/python3 styles/build.py
 
 screenshots: setup test-system  ## refresh the README's QGIS pictures in docs/ (made by the QGIS tests)
-	SDI_SCREENSHOTS=1 $(BIN)/python -m pytest tests/test_qgis.py
+	SDI_SCREENSHOTS=1 $(BIN)/python -m pytest tests/test_qgis.py tests/test_api_coverages.py -k qgis
 
 clean:  ## stop the embedded cluster and delete .sdi and .venv
 	-@test -x $(BIN)/sdi && $(BIN)/sdi db stop

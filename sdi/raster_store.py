@@ -127,8 +127,9 @@ def mosaic_vrt(tiles: list[Tile], epsg: int, schema: RasterSchema, *, bands: lis
 def _write_cog(source: RasterSource, schema: RasterSchema, out: Path) -> None:
     """Mosaic, convert, reproject where needed (nearest for classes), tile, add overviews, compress, validate."""
     vrt = out.with_suffix(".vrt")
-    vrt.write_text(mosaic_vrt(source.tiles, source.epsg, schema, bands=source.bands, palette=source.palette,
-                              src_nodata=source.nodata), encoding="utf-8")
+    # each tile's own nodata value: flights and exports of one city do not always agree on it
+    vrt.write_text(mosaic_vrt(source.tiles, source.epsg, schema, bands=source.bands, palette=source.palette),
+                   encoding="utf-8")
     options = {"BLOCKSIZE": 512, "COMPRESS": "DEFLATE", "PREDICTOR": "YES", "BIGTIFF": "IF_SAFER",
                "NUM_THREADS": "ALL_CPUS", "OVERVIEWS": "AUTO",
                # averaging is right for heights and pictures; a class averaged with another is no class

@@ -79,3 +79,14 @@ def corrupt(path: Path) -> Path:
     noise_map(path)
     path.write_bytes(path.read_bytes()[:600])
     return path
+
+
+def paletted_drawing(path: Path) -> Path:
+    """A planning act's drawing as many are scanned: one band of indexes into a colour table, in EPSG:2180."""
+    indexes = np.ones((60, 80), dtype="uint8")
+    indexes[20:40, 10:70] = 2  # a zone drawn in the plan's yellow
+    with rasterio.open(path, "w", driver="GTiff", width=80, height=60, count=1, dtype="uint8", crs="EPSG:2180",
+                       transform=from_origin(*ORTHO_ORIGIN, 1.0, 1.0), photometric="palette") as ds:
+        ds.write(indexes, 1)
+        ds.write_colormap(1, {0: (0, 0, 0, 0), 1: (255, 255, 255, 255), 2: (255, 230, 0, 255)})
+    return path

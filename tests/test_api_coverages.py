@@ -9,6 +9,8 @@ import io
 import os
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,22 +20,27 @@ from pyproj import Transformer
 from rasterio.windows import from_bounds
 
 import raster_fixtures as fx
-from conftest import SDI, fresh_database, running_api
+from conftest import SDI, fresh_database, load_sample, running_api
 from sdi.coverage import MAX_PIXELS, SdiCoverageProvider
+from sdi.openapi import external_refs
 from sdi.pipeline import run_load_raster
-from sdi.settings import STORAGE_CRS, Settings
+from sdi.sample import SAMPLE_CITY, write_sample_rasters
+from sdi.settings import STORAGE_CRS
 from test_qgis import _has_qgis, probe
 
-CITY = "2699011"
+CITY = "1465011"  # the generated test rasters
 EPSG_4326 = "http://www.opengis.net/def/crs/EPSG/0/4326"
 
 
 @pytest.fixture(scope="module")
 def served(server_url, tmp_path_factory):
-    """An orthophoto (two tiles), a DEM in PUWG 2000 zone 6 and a noise map, of one city, served."""
+    """Test rasters of one city (an orthophoto in two tiles, a DEM in PUWG 2000 zone 6, a noise map), and the
+    sample gmina with its vectors, elevation model and orthophoto, as in the demo; served."""
     tmp = tmp_path_factory.mktemp("coverages")
     with fresh_database(server_url) as db_url:
-        settings = Settings(home=tmp / "home", database_url=db_url)
+        settings = load_sample(tmp, db_url)
+        for theme, path in write_sample_rasters(tmp / "sample").items():
+            run_load_raster(path, city=SAMPLE_CITY, theme=theme, settings=settings)
         fx.orthophoto_pair(tmp / "ortho")
         sources = {"orthophoto": tmp / "ortho", "elevation": fx.dem(tmp / "nmt.tif"),
                    "noise_map": fx.noise_map(tmp / "halas.tif")}
@@ -61,7 +68,20 @@ def test_raster_themes_are_coverage_collections(served):
     assert {"orthophoto", "elevation", "noise_map"} <= set(collections)
     rels = {link["rel"] for link in collections["elevation"]["links"]}
     assert "http://www.opengis.net/def/rel/ogc/1.0/coverage" in rels and {"preview", "enclosure"} <= rels
-    assert requests.get(f"{base}/openapi", params={"f": "json"}, timeout=30).status_code == 200
+
+
+def test_the_openapi_document_with_coverages_validates_offline(served, tmp_path):
+    from pygeoapi.openapi import validate_openapi_document
+
+    base, _, _ = served
+    doc = requests.get(f"{base}/openapi", params={"f": "json"}, timeout=30).json()
+    assert validate_openapi_document(doc) is True and "/collections/elevation/coverage" in doc["paths"]
+    assert external_refs(doc) == [] and "schemas.opengis.net" not in str(doc)
+    st = Path(sys.executable).with_name("st")
+    out = subprocess.run([str(st), "run", f"{base}/openapi?f=json", "--checks", "not_a_server_error",
+                          "--include-path-regex", "coverage", "--max-examples", "25", "--seed", "1", "--no-color"],
+                         capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-3000:]
 
 
 def test_a_coverage_subset_equals_the_source_pixels(served):
@@ -145,18 +165,21 @@ def test_the_cog_is_served_with_range_requests_for_gdal(served):
 def test_qgis_opens_and_draws_the_rasters_of_the_project(served, tmp_path):
     base, db_url, _ = served
     out = tmp_path / "sdi.qgz"
-    done = subprocess.run([SDI, "qgis-project", str(out), "--url", base, "--city", CITY], capture_output=True,
+    done = subprocess.run([SDI, "qgis-project", str(out), "--url", base, "--city", SAMPLE_CITY], capture_output=True,
                           text=True, timeout=60, env={**os.environ, "SDI_DATABASE_URL": db_url})
     assert done.returncode == 0, done.stderr
     png = tmp_path / "rasters.png"
     report = probe("project", str(out), str(png))
     rasters = {lid: layer for lid, layer in report["layers"].items() if layer.get("type") == "raster"}
-    assert set(rasters) == {f"sdi_layer_{t}_{CITY}" for t in ("orthophoto", "elevation", "noise_map")}
-    ortho = rasters[f"sdi_layer_orthophoto_{CITY}"]
+    assert set(rasters) == {f"sdi_layer_{t}_{SAMPLE_CITY}" for t in ("orthophoto", "elevation")}
+    ortho = rasters[f"sdi_layer_orthophoto_{SAMPLE_CITY}"]
     assert ortho["valid"] and ortho["provider"] == "gdal" and ortho["source"].startswith("/vsicurl/http")
-    assert (ortho["width"], ortho["height"], ortho["bands"], ortho["crs"]) == (400, 200, 3, "EPSG:2180")
-    assert ortho["renderer"] == "multibandcolor" and ortho["painted_share"] > 0.9
-    assert rasters[f"sdi_layer_elevation_{CITY}"]["painted_share"] > 0.5
+    assert (ortho["width"], ortho["height"], ortho["bands"], ortho["crs"]) == (2800, 2400, 3, "EPSG:2180")
+    assert ortho["renderer"] == "multibandcolor" and ortho["painted_share"] > 0.95
+    assert rasters[f"sdi_layer_elevation_{SAMPLE_CITY}"]["painted_share"] > 0.85  # reprojected: empty corners
     assert list(report["groups"])[-1] == "Rastry / Rasters"  # under every vector layer
-    if os.environ.get("SDI_SCREENSHOTS"):
-        shutil.copy(png, "docs/qgis-rasters.png")
+    assert {lid for lid, layer in report["layers"].items() if layer.get("type") != "raster"} == {
+        "sdi_layer_roads", "sdi_layer_buildings", "sdi_layer_public_services"}
+    assert png.stat().st_size > 100_000  # the orthophoto drawn under the town, not a blank page
+    if os.environ.get("SDI_SCREENSHOTS"):  # `make screenshots` refreshes the README's pictures
+        shutil.copy(png, Path(__file__).resolve().parent.parent / "docs" / "qgis-rasters.png")

@@ -71,12 +71,34 @@ def test_an_ascii_grid_without_crs_is_placed_by_its_coordinates_and_a_zip_is_rea
     assert run_load_raster(archive, city=CITY, theme="elevation", settings=settings)["crs_source"] == "file (epsg)"
 
 
+def test_a_jpeg2000_orthophoto_is_read(settings, tmp_path):
+    west, _ = fx.orthophoto_pair(tmp_path / "tiles")
+    jp2 = tmp_path / "ortho.jp2"
+    with rasterio.open(west) as src:
+        profile = {k: v for k, v in src.profile.items() if k not in ("blockxsize", "blockysize", "tiled", "interleave")}
+        with rasterio.open(jp2, "w", **{**profile, "driver": "JP2OpenJPEG", "quality": 100, "reversible": True}) as out:
+            out.write(src.read())
+        expected = src.read()
+    report = run_load_raster(jp2, city=CITY, theme="orthophoto", settings=settings)
+    with rasterio.open(report["cog"]["path"]) as out:
+        assert np.array_equal(out.read(), expected)  # lossless JPEG2000 in, the same pixels out
+
+
 def test_classes_are_resampled_nearest_and_stay_classes(settings, tmp_path):
     source = fx.noise_map(tmp_path / "halas.tif", crs="EPSG:2178")
     report = run_load_raster(source, city=CITY, theme="noise_map", settings=settings)
     assert report["resampling"] == "nearest"
     with rasterio.open(report["cog"]["path"]) as out:
         assert set(np.unique(out.read(1))) <= {0, 1, 2, 3, 4, 5}
+
+
+def test_a_paletted_plan_drawing_is_expanded_to_rgb(settings, tmp_path):
+    report = run_load_raster(fx.paletted_drawing(tmp_path / "rysunek.tif"), city=CITY, theme="plan_drawing",
+                             settings=settings)
+    assert report["bands"] == 3 and "colour table" in report["warnings"][0]
+    with rasterio.open(report["cog"]["path"]) as out:
+        rgb = out.read()
+    assert tuple(rgb[:, 30, 40]) == (255, 230, 0) and tuple(rgb[:, 5, 5]) == (255, 255, 255)
 
 
 def test_versions_and_rollback_work_as_for_vectors(settings, db_url, tmp_path):
