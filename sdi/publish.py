@@ -102,7 +102,8 @@ def _coverage_collection(theme: str, schema: RasterSchema, rasters: list[coverag
     return {
         "type": "collection",
         "title": schema.title.model_dump(),
-        "description": {"pl": f"{about.pl}{unit} Rastry gmin: {cities}.", "en": f"{about.en}{unit} Rasters of: {cities}."},
+        "description": {"pl": f"{about.pl}{unit} Rastry gmin: {cities}.",
+                        "en": f"{about.en}{unit} Rasters of: {cities}."},
         "keywords": [theme, "raster", "COG"],
         "links": [{"type": "image/png", "rel": "preview", "title": "Preview / Podgląd (PNG)",
                    "href": f"{url}/collections/{theme}/preview.png"}]

@@ -146,7 +146,8 @@ def _write_cog(source: RasterSource, schema: RasterSchema, out: Path) -> None:
         rasterio.shutil.copy(str(vrt), str(out), driver="COG", **options)
     except (RasterioError, CPLE_BaseError) as exc:
         raise LoadError(f"{source.path}: the pixels cannot be read or written ({str(exc).strip().splitlines()[0]})",
-                        "nothing was stored; if the file is damaged, copy it again; check the free disk space") from None
+                        "nothing was stored; if the file is damaged, copy it again; check the free disk space"
+                        ) from None
     finally:
         vrt.unlink(missing_ok=True)
     valid, errors, _ = cog_validate(str(out), quiet=True)

@@ -68,8 +68,8 @@ def noise_map(path: Path, *, dtype: str = "uint8", count: int = 1, crs: str | No
 def header_bomb(path: Path) -> Path:
     """A tiny sparse GeoTIFF whose header declares 200,000 x 200,000 pixels."""
     with rasterio.open(path, "w", driver="GTiff", width=200_000, height=200_000, count=1, dtype="uint8",
-                       crs="EPSG:2180", transform=from_origin(*ORTHO_ORIGIN, 0.01, 0.01), tiled=True, blockxsize=1024, blockysize=1024,
-                       sparse_ok=True, compress="deflate") as ds:
+                       crs="EPSG:2180", transform=from_origin(*ORTHO_ORIGIN, 0.01, 0.01), tiled=True,
+                       blockxsize=1024, blockysize=1024, sparse_ok=True, compress="deflate") as ds:
         ds.write(np.ones((1, 16, 16), dtype="uint8"), window=((0, 16), (0, 16)))
     return path
 
