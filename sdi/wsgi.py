@@ -9,12 +9,13 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 
 import pyproj
 
 from flask import Response, abort, jsonify, request, send_file
 from pygeoapi import util as pygeoapi_util
-from pygeoapi.api import itemtypes
+from pygeoapi.api import itemtypes, validate_bbox
 from pygeoapi.flask_app import APP, CONFIG
 
 from sdi import __version__
@@ -87,6 +88,19 @@ def qgis_project():
     name = f"sdi-{city}.qgz" if city else "sdi.qgz"
     return Response(body, mimetype="application/x-qgis-project+zip",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@APP.before_request
+def _coverage_bbox():
+    """pygeoapi 0.21 answers a malformed coverage bbox with a 500; it is the client's mistake, so a 400."""
+    if request.path.endswith("/coverage") and "bbox" in request.args:
+        try:
+            values = validate_bbox(request.args["bbox"])  # pygeoapi's own check, which it answers with a 500
+            if not all(math.isfinite(v) for v in values):
+                raise ValueError("bbox must be finite numbers")
+        except ValueError as exc:
+            return jsonify(code="InvalidParameterValue", type="InvalidParameterValue", description=str(exc)), 400
+    return None
 
 
 @APP.route("/rasters/<theme>/<city>.tif")

@@ -83,7 +83,7 @@ def _render(p: QgsProject, view: QgsRectangle, png: str) -> None:
     job = QgsMapRendererSequentialJob(settings)
     job.start()
     job.waitForFinished()
-    job.renderedImage().save(png, "PNG")
+    job.renderedImage().save(png, "JPG" if png.endswith(".jpg") else "PNG", 85)
 
 
 def dialog(url: str, png: str) -> dict:
