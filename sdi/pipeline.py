@@ -139,6 +139,7 @@ def run_load_raster(path: Path, *, city: str, theme: str, crs: str | None = None
         "resampling": schema.resampling if source.epsg != 2180 else None,
         "width": stored["width"], "height": stored["height"], "bands": stored["bands"], "dtype": stored["dtype"],
         "nodata": stored["nodata"], "resolution_m": stored["resolution"], "bounds": stored["bounds"],
+        "value_range": stored["range"],
         "cog": {"path": stored["path"], "bytes": stored["bytes"], "overviews": stored["overviews"], "valid": True},
         "warnings": source.warnings, "duration_s": round(time.perf_counter() - started, 3),
     }

@@ -62,15 +62,16 @@ def build(url: str, city: str | None = None, settings: Settings | None = None,
     return buffer.getvalue()
 
 
-def _rasters(conn: psycopg.Connection, city: str | None, settings: Settings) -> list[tuple[str, str]]:
-    """(theme, city) of every current public raster, orthophoto first: it lies under everything else."""
+def _rasters(conn: psycopg.Connection, city: str | None, settings: Settings) -> list[tuple]:
+    """(theme, city, low, high) of every current public raster, orthophoto first: it lies under everything else."""
     schemas = registry(settings).rasters
-    rows = conn.cursor(row_factory=tuple_row).execute("SELECT theme, city FROM data.sdi_rasters ORDER BY theme, city")
-    found = [(t, c) for t, c in rows if t in schemas and schemas[t].access == "public" and city in (None, c)]
-    return sorted(found, key=lambda tc: (tc[0] != "orthophoto", tc))
+    rows = conn.cursor(row_factory=tuple_row).execute(
+        "SELECT theme, city, low, high FROM data.sdi_rasters ORDER BY theme, city")
+    found = [r for r in rows if r[0] in schemas and schemas[r[0]].access == "public" and city in (None, r[1])]
+    return sorted(found, key=lambda r: (r[0] != "orthophoto", r[:2]))
 
 
-def _add_rasters(root: ET.Element, url: str, rasters: list[tuple[str, str]], settings: Settings) -> None:
+def _add_rasters(root: ET.Element, url: str, rasters: list[tuple], settings: Settings) -> None:
     """A bottom group of raster layers, each the city's COG read by GDAL over HTTP range requests.
 
     QGIS 3.22 has no OGC API Coverages client; /vsicurl/ reads only the tiles and overview level in view.
@@ -83,7 +84,7 @@ def _add_rasters(root: ET.Element, url: str, rasters: list[tuple[str, str]], set
     node = ET.SubElement(tree, "layer-tree-group", {"name": "Rastry / Rasters", "checked": "Qt::Checked",
                                                      "expanded": "1"})
     ET.SubElement(node, "customproperties")
-    for theme, city in reversed(rasters):  # the first in the tree is drawn on top
+    for theme, city, low, high in reversed(rasters):  # the first in the tree is drawn on top
         name, lid = f"{schemas[theme].title.pl} / {schemas[theme].title.en} – {city}", f"sdi_layer_{theme}_{city}"
         source = f"/vsicurl/{url}/rasters/{theme}/{city}.tif"
         checked = "Qt::Checked" if theme == "orthophoto" else "Qt::Unchecked"
@@ -96,6 +97,38 @@ def _add_rasters(root: ET.Element, url: str, rasters: list[tuple[str, str]], set
             layer.append(_text(tag, text))
         ET.SubElement(layer, "srs").append(_srs(2180))
         layer.append(_text("provider", "gdal"))
+        renderer = _raster_renderer(schemas[theme], low, high)
+        if renderer is not None:
+            ET.SubElement(layer, "pipe").append(renderer)
+
+
+def _raster_renderer(schema, low: float | None, high: float | None) -> ET.Element | None:
+    """Classes in their legend colours; a one-band grid along the theme's ramp over its 2-98% range.
+
+    Pictures (orthophoto, drawings) keep QGIS's own red-green-blue renderer.
+    """
+    if schema.classes:
+        renderer = ET.Element("rasterrenderer", {"type": "paletted", "band": "1", "opacity": "1", "alphaBand": "-1"})
+        palette = ET.SubElement(renderer, "colorPalette")
+        for value, code in schema.classes.items():
+            label = f"{code.pl} / {code.en}" if code.pl != code.en else code.pl
+            ET.SubElement(palette, "paletteEntry", {"value": str(value), "alpha": "255",
+                                                    "color": code.color or "#808080", "label": label})
+        return renderer
+    if not schema.ramp or low is None or high is None or high <= low:
+        return None
+    renderer = ET.Element("rasterrenderer", {"type": "singlebandpseudocolor", "band": "1", "opacity": "1",
+                                             "alphaBand": "-1", "classificationMin": repr(low),
+                                             "classificationMax": repr(high)})
+    shader = ET.SubElement(ET.SubElement(renderer, "rastershader"), "colorrampshader", {
+        "colorRampType": "INTERPOLATED", "classificationMode": "1", "clip": "0", "minimumValue": repr(low),
+        "maximumValue": repr(high)})
+    steps = len(schema.ramp) - 1
+    for i, colour in enumerate(schema.ramp):
+        value = low + (high - low) * i / steps
+        ET.SubElement(shader, "item", {"alpha": "255", "value": repr(value), "color": colour,
+                                       "label": f"{value:.0f} {schema.unit or ''}".strip()})
+    return renderer
 
 
 def _public(theme: str, settings: Settings) -> bool:

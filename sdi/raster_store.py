@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+import numpy as np
 import psycopg
 import rasterio
 import rasterio.shutil
@@ -55,9 +56,11 @@ def store_raster(conn: psycopg.Connection, source: RasterSource, schema: RasterS
                                             reject_count=0, provenance=provenance)
             conn.execute(
                 "INSERT INTO sdi.rasters (load_id, path, width, height, bands, dtype, nodata, resolution, bytes,"
-                " bounds) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, ST_MakeEnvelope(%s, %s, %s, %s, %s))",
+                " low, high, bounds) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+                " ST_MakeEnvelope(%s, %s, %s, %s, %s))",
                 [load_id, str(out), stored["width"], stored["height"], stored["bands"], stored["dtype"],
-                 stored["nodata"], stored["resolution"], stored["bytes"], *stored["bounds"], STORAGE_SRID])
+                 stored["nodata"], stored["resolution"], stored["bytes"], *stored["range"], *stored["bounds"],
+                 STORAGE_SRID])
             catalogue.set_current(conn, city=city, theme=schema.id, load_id=load_id)
     except BaseException as exc:
         out.unlink(missing_ok=True)
@@ -75,9 +78,14 @@ def store_raster(conn: psycopg.Connection, source: RasterSource, schema: RasterS
 def describe(path: Path) -> dict:
     """What a stored COG holds, as the catalogue and the report record it."""
     with rasterio.open(path) as ds:
+        # the range of band 1 from at most 1024 pixels across, which the overviews give cheaply
+        scale = max(1.0, max(ds.width, ds.height) / 1024)
+        sample = ds.read(1, out_shape=(max(1, int(ds.height / scale)), max(1, int(ds.width / scale))), masked=True)
+        values = sample.compressed()
+        low, high = (float(v) for v in np.percentile(values, [2, 98])) if values.size else (None, None)
         return {"width": ds.width, "height": ds.height, "bands": ds.count, "dtype": ds.dtypes[0],
                 "nodata": ds.nodata, "resolution": round(ds.res[0], 6), "bytes": path.stat().st_size,
-                "bounds": [round(v, 3) for v in ds.bounds], "overviews": ds.overviews(1)}
+                "bounds": [round(v, 3) for v in ds.bounds], "overviews": ds.overviews(1), "range": [low, high]}
 
 
 def mosaic_vrt(tiles: list[Tile], epsg: int, schema: RasterSchema, *, bands: list[int] | None = None,

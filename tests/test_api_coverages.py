@@ -176,10 +176,17 @@ def test_qgis_opens_and_draws_the_rasters_of_the_project(served, tmp_path):
     assert ortho["valid"] and ortho["provider"] == "gdal" and ortho["source"].startswith("/vsicurl/http")
     assert (ortho["width"], ortho["height"], ortho["bands"], ortho["crs"]) == (2800, 2400, 3, "EPSG:2180")
     assert ortho["renderer"] == "multibandcolor" and ortho["painted_share"] > 0.95
-    assert rasters[f"sdi_layer_elevation_{SAMPLE_CITY}"]["painted_share"] > 0.85  # reprojected: empty corners
+    elevation = rasters[f"sdi_layer_elevation_{SAMPLE_CITY}"]
+    assert elevation["painted_share"] > 0.85  # reprojected: empty corners
+    assert elevation["renderer"] == "singlebandpseudocolor"  # along the theme's ramp, not QGIS's grey
     assert list(report["groups"])[-1] == "Rastry / Rasters"  # under every vector layer
     assert {lid for lid, layer in report["layers"].items() if layer.get("type") != "raster"} == {
         "sdi_layer_roads", "sdi_layer_buildings", "sdi_layer_public_services"}
     assert picture.stat().st_size > 50_000  # the orthophoto drawn under the town, not a blank page
+    # the classes of a noise map in their legend colours
+    classes = tmp_path / "classes.qgz"
+    classes.write_bytes(requests.get(f"{base}/qgis-project", params={"city": CITY}, timeout=60).content)
+    noise = probe("project", str(classes))["layers"][f"sdi_layer_noise_map_{CITY}"]
+    assert noise["valid"] and noise["renderer"] == "paletted" and noise["painted_share"] > 0.9
     if os.environ.get("SDI_SCREENSHOTS"):  # `make screenshots` refreshes the README's pictures
         shutil.copy(picture, Path(__file__).resolve().parent.parent / "docs" / "qgis-rasters.jpg")

@@ -11,6 +11,8 @@ CREATE TABLE sdi.rasters (
     nodata      double precision,
     resolution  double precision NOT NULL,     -- metres per pixel in EPSG:2180
     bytes       bigint  NOT NULL,
+    low         double precision,              -- the 2nd and 98th percentiles of band 1, for colour ramps
+    high        double precision,
     bounds      geometry(Polygon, 2180) NOT NULL
 );
 
@@ -24,7 +26,7 @@ GRANT SELECT, INSERT ON sdi.rasters TO sdi_loader;
 -- The current raster of every (city, theme), for the API: which file to serve, and where it lies.
 CREATE VIEW data.sdi_rasters AS
     SELECT l.city, l.theme, r.load_id, r.path, r.width, r.height, r.bands, r.dtype, r.nodata, r.resolution,
-           r.bytes, r.bounds, d.loaded_at, d.source
+           r.bytes, r.low, r.high, r.bounds, d.loaded_at, d.source
     FROM sdi.layers l JOIN sdi.rasters r USING (load_id) JOIN sdi.loads d USING (load_id);
 GRANT SELECT ON data.sdi_rasters TO sdi_loader;
 
