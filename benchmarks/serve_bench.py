@@ -2,7 +2,8 @@
 
 Each runs with the same number of worker processes (gunicorn sync workers for the first two, uvicorn
 for tipg), on loopback, and wrk (Debian's) sends the requests: a bbox of about 1 km², a CQL2 filter
-(ECQL for stock pygeoapi, which parses only that), one item, a deep page, and a z14 vector tile (sdi and
+(ECQL for stock pygeoapi, which parses only that), one item, a deep page (offset 50,000; for sdi, its next
+link after fid 50,000), and a z14 vector tile (sdi and
 tipg). Each request is measured at 8 and 32 connections.
 
     .venv/bin/python benchmarks/serve_bench.py FEATURES [--seconds 10] [--out FILE.json]
@@ -138,7 +139,8 @@ def _requests(base: str, ecql: bool, tipg: bool = False) -> dict[str, str]:
         "bbox ~1 km²": f"{items}?{f}limit=100&bbox=21.00,52.22,21.0147,52.229",
         "CQL2 filter": f"{items}?{f}limit=100{lang}&filter=service_type%3D%27library%27",
         "one item": f"{items}/1234?{f}".rstrip("?"),
-        "deep page": f"{items}?{f}limit=100&offset=50000",
+        # sdi's next links of a big result are a keyset: the page after fid 50,000 is the one at offset 50,000
+        "deep page": f"{items}?{f}limit=100&" + ("after=50000" if not (ecql or tipg) else "offset=50000"),
         # the same tile: OGC API Tiles orders it z/row/col, tipg's path z/x/y
         "z14 tile": f"{collection}/tiles/WebMercatorQuad/14/9147/5400" if tipg
         else f"{collection}/tiles/WebMercatorQuad/14/5400/9147?f=mvt",

@@ -9,6 +9,7 @@ so pygeoapi ignores them but keeps them in its paging links, and renamed back in
 body is emptied once parsed.
 
 An empty sort key, or a POST without a Content-Type, which pygeoapi answers with a 500, is a 400 here.
+`after=FID` (sdi's keyset next links) becomes the filter `fid > FID`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sdi.settings import CRS84, STORAGE_CRS
 logger = logging.getLogger(__name__)
 
 ENVIRON_KEY = "sdi.filter"
+AFTER_KEY = "sdi.after"
 HIDDEN = "x-sdi-"  # prefix that hides the filter parameters from pygeoapi
 
 
@@ -42,7 +44,7 @@ class CqlRequests:
             if method == "POST":
                 problem = self._take_body(environ)
             elif method == "GET":
-                problem = _bad_sortby(environ) or self._take_filter(environ)
+                problem = _bad_sortby(environ) or self._take_filter(environ) or _take_after(environ)
             if problem:
                 body = json.dumps({"code": "InvalidParameterValue", "description": problem}).encode()
                 start_response("400 Bad Request", [("Content-Type", "application/json"),
@@ -101,6 +103,28 @@ def _parse_into(environ, text: str, lang: str, filter_crs: str | None) -> str | 
     except Exception:
         return f"unknown filter-crs {filter_crs!r}"
     environ[ENVIRON_KEY] = tree
+    return None
+
+
+def _take_after(environ) -> str | None:
+    """`after=FID`, the keyset of sdi's own next links: the rows after that fid, found by the primary key.
+
+    An OFFSET of 50,000 reads and skips 50,000 rows; `fid > last` starts right where the last page ended.
+    """
+    params = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    found = dict(params)
+    if "after" not in found:
+        return None
+    after = found["after"]
+    if not (after.isdigit() and int(after) < 2 ** 63):
+        return "after must be a feature id, a whole number"
+    if "sortby" in found or "bbox" in found:
+        return "after pages in fid order, so it cannot be combined with sortby or bbox: use offset"
+    keyset = ast.GreaterThan(ast.Attribute("fid"), int(after))
+    tree = environ.get(ENVIRON_KEY)
+    environ[ENVIRON_KEY] = keyset if tree is None else ast.And(tree, keyset)
+    environ[AFTER_KEY] = int(after)
+    environ["QUERY_STRING"] = urlencode([(HIDDEN + k if k == "after" else k, v) for k, v in params])
     return None
 
 

@@ -10,6 +10,7 @@ import json
 import logging
 import threading
 from functools import lru_cache
+from urllib.parse import urlencode
 
 from flask import has_request_context, request
 from psycopg import sql
@@ -20,7 +21,7 @@ from pygeoapi.provider.base import BaseProvider, ProviderInvalidQueryError, Prov
 
 from sdi import sqlfiles
 from sdi.cql import compile_filter
-from sdi.cql_requests import ENVIRON_KEY
+from sdi.cql_requests import AFTER_KEY, ENVIRON_KEY, HIDDEN
 from sdi.db import database_url
 from sdi.settings import CRS84, STORAGE_CRS
 
@@ -73,14 +74,18 @@ class SdiProvider(BaseProvider):
               sortby=[], select_properties=[], skip_geometry=False, q=None, filterq=None,
               crs_transform_spec=None, **kwargs) -> dict:
         """A page of features matching bbox (CRS84) and property filters, in the requested CRS."""
+        keyset = False
         if has_request_context() and request.environ.get(ENVIRON_KEY) is not None:
             filterq = request.environ[ENVIRON_KEY]  # every CQL2 filter is parsed by sdi.cql_requests
+            keyset = request.environ.get(AFTER_KEY) is not None
         if not all(type(n) is int and 0 <= n < 2 ** 63 for n in (limit, offset)):
             # pygeoapi reads `limit=true` as a boolean and passes it on
             raise ProviderInvalidQueryError(user_msg="limit and offset must be whole numbers")
         where, params = self._where(bbox, properties, filterq)
         with pool().connection() as conn:
-            matched = self._count(conn, where, params, filtered=bool(bbox or properties or filterq))
+            # after a keyset, a count would be of the rest only: numberMatched is left out
+            filtered = bool(bbox or properties or filterq)
+            matched = None if keyset else self._count(conn, where, params, filtered=filtered)
             features = []
             if resulttype != "hits":
                 # The page is cut first and only its rows reprojected and encoded: PostgreSQL would
@@ -94,6 +99,8 @@ class SdiProvider(BaseProvider):
         result = {"type": "FeatureCollection", "features": features, "numberReturned": len(features)}
         if matched is not None:
             result["numberMatched"] = matched
+        elif features and len(features) == limit and not sortby and not bbox and has_request_context():
+            result["links"] = [_keyset_next(features[-1]["id"])]
         return result
 
     def get(self, identifier, crs_transform_spec=None, **kwargs) -> dict:
@@ -193,6 +200,16 @@ class SdiProvider(BaseProvider):
         # fid is also a property: QGIS numbers features 1..n and would otherwise hide the real id.
         return {"type": "Feature", "id": row["fid"], "properties": row,
                 "geometry": json.loads(geom) if geom else None}
+
+
+def _keyset_next(last_fid: int) -> dict:
+    """The next link of a big result in fid order: `after=<last fid>`, an index range however deep the page."""
+    from pygeoapi.flask_app import CONFIG  # the server's public URL, as in pygeoapi's own links
+
+    args = [(k, v) for k, v in request.args.items(multi=True) if k not in ("offset", "after", HIDDEN + "after")]
+    base = CONFIG["server"]["url"].rstrip("/") + request.path
+    return {"type": "application/geo+json", "rel": "next", "title": "Items (next)",
+            "href": f"{base}?{urlencode([*args, ('after', last_fid)])}"}
 
 
 @lru_cache(maxsize=64)
