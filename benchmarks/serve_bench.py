@@ -23,7 +23,6 @@ import sys
 import time
 from pathlib import Path
 
-import psycopg
 import requests
 import yaml
 from psycopg.conninfo import conninfo_to_dict

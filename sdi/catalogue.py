@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,7 +14,7 @@ from psycopg.types.json import Jsonb
 
 from sdi import __version__, sqlfiles
 from sdi.db import connect
-from sdi.errors import ConfigError
+from sdi.errors import ConfigError, DatabaseError, LoadError, first_line
 from sdi.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,29 @@ def theme_extent(conn: psycopg.Connection, theme: str) -> tuple[list[float] | No
 
 
 @dataclass
+class CityRaster:
+    """The current COG of one city in a raster theme."""
+
+    city: str
+    path: str
+    bytes: int
+    bounds: tuple[float, float, float, float]  # EPSG:2180
+    lonlat: tuple[float, float, float, float]  # west, south, east, north
+    low: float | None  # the 2nd and 98th percentiles of band 1
+    high: float | None
+
+
+def current_rasters(conn: psycopg.Connection) -> dict[str, list[CityRaster]]:
+    """Every raster theme with its cities' current COGs, oldest load first."""
+    found: dict[str, list[CityRaster]] = {}
+    for r in conn.cursor(row_factory=dict_row).execute(sqlfiles.load("current_rasters.sql")):
+        found.setdefault(r["theme"], []).append(CityRaster(
+            r["city"], r["path"], r["bytes"], (r["xmin"], r["ymin"], r["xmax"], r["ymax"]),
+            (r["west"], r["south"], r["east"], r["north"]), r["low"], r["high"]))
+    return found
+
+
+@dataclass
 class Provenance:
     """Where a load came from: the source file, its size and SHA-256, layer, what was detected, who and when."""
 
@@ -118,6 +142,35 @@ def record_load(conn: psycopg.Connection, *, city: str, theme: str, feature_coun
          p.operator, __version__, p.started_at],
     ).fetchone()
     return row[0]
+
+
+def own_city(conn: psycopg.Connection, city: str) -> str | None:
+    """The city of a city's login (None for the owner); a LoadError when that login asks for another city."""
+    own = conn.execute("SELECT sdi.current_city()").fetchone()[0]
+    if own is not None and own != city:  # row-level security would refuse it anyway, less clearly
+        raise LoadError(f"this login (city {own}) may load only city {own}, not {city}",
+                        f"load {city} with its own login: the administrator makes it with `sdi city add {city}`")
+    return own
+
+
+def lock_layer(conn: psycopg.Connection, city: str, theme: str) -> None:
+    """One load or rollback per (city, theme) at a time: a second waits here until the first commits."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext('sdi.load'), hashtext(%s))", [f"{city}:{theme}"])
+
+
+@contextlib.contextmanager
+def load_errors():
+    """The database's refusals during a load, as one-line errors; the transaction is already rolled back."""
+    try:
+        yield
+    except psycopg.OperationalError as exc:
+        reason = first_line(exc)
+        raise DatabaseError(f"lost the connection to PostGIS during the load ({reason})",
+                            "nothing was stored: the transaction is rolled back; when the server is up"
+                            " again (sdi db status), load again") from None
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise LoadError(f"the database refused this login ({exc.diag.message_primary})",
+                        "nothing was changed; load as the city's own login or as the owner") from None
 
 
 def set_current(conn: psycopg.Connection, *, city: str, theme: str, load_id: int) -> None:
@@ -147,7 +200,7 @@ def history(conn: psycopg.Connection, city: str, theme: str) -> list[dict]:
 def rollback(conn: psycopg.Connection, city: str, theme: str, to: int) -> None:
     """Make an earlier version current again, in one transaction."""
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('sdi.load'), hashtext(%s))", [f"{city}:{theme}"])
+        lock_layer(conn, city, theme)
         row = conn.execute("SELECT city, theme FROM sdi.loads WHERE load_id = %s", [to]).fetchone()
         if row is None or (row[0], row[1]) != (city, theme):
             raise ConfigError(f"load {to} is not a version of {theme} for city {city}",

@@ -16,6 +16,14 @@ out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
 
 
+def print_table(columns: tuple[str, ...], rows: list[tuple], empty: str) -> None:
+    """A listing as a table, or the hint `empty` when there is nothing to list."""
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*row)
+    out.print(table if rows else empty)
+
+
 def register(cli: click.Group) -> None:
     """Add this module's commands to the `sdi` group."""
     cli.add_command(schemas)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from sdi.cli_config import err, out
+from sdi.cli_config import err, out, print_table
 
 
 def register(cli: click.Group) -> None:
@@ -63,8 +63,8 @@ def rasters() -> None:
     with open_catalogue() as conn:
         rows = conn.execute("SELECT city, theme, load_id, width, height, resolution, bytes, loaded_at, path"
                             " FROM data.sdi_rasters ORDER BY theme, city").fetchall()
-    table = Table("city", "theme", "load", "size (px)", "pixel", "MB", "loaded at", "COG")
-    for city, theme, load_id, width, height, res, size, loaded_at, path in rows:
-        table.add_row(city, theme, str(load_id), f"{width} x {height}", f"{res:g} m", f"{size / 1024**2:.1f}",
-                      f"{loaded_at:%Y-%m-%d %H:%M}", path)
-    out.print(table if rows else "no rasters yet: try `sdi load-raster FILE --city TERYT --theme elevation`")
+    print_table(("city", "theme", "load", "size (px)", "pixel", "MB", "loaded at", "COG"),
+                [(city, theme, str(load_id), f"{width} x {height}", f"{res:g} m", f"{size / 1024**2:.1f}",
+                  f"{loaded_at:%Y-%m-%d %H:%M}", path)
+                 for city, theme, load_id, width, height, res, size, loaded_at, path in rows],
+                "no rasters yet: try `sdi load-raster FILE --city TERYT --theme elevation`")

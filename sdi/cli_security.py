@@ -6,9 +6,8 @@ import os
 from pathlib import Path
 
 import click
-from rich.table import Table
 
-from sdi.cli_config import out
+from sdi.cli_config import out, print_table
 
 
 def register(cli: click.Group) -> None:
@@ -51,7 +50,7 @@ def city_list() -> None:
 
     with open_catalogue() as conn:
         rows = list_cities(conn)
-    _print_table(("city", "role", "login", "loads"),
+    print_table(("city", "role", "login", "loads"),
                  [(r["city"], r["role"], "yes" if r["can_login"] else "no", str(r["loads"])) for r in rows],
                  "no city logins yet: sdi city add TERYT --password-file FILE")
 
@@ -101,7 +100,7 @@ def token_list() -> None:
 
     with open_catalogue() as conn:
         rows = list_tokens(conn)
-    _print_table(("name", "city", "created", "revoked"),
+    print_table(("name", "city", "created", "revoked"),
                  [(r["name"], r["city"] or "", f"{r['created_at']:%Y-%m-%d %H:%M}",
                    f"{r['revoked_at']:%Y-%m-%d %H:%M}" if r["revoked_at"] else "") for r in rows],
                  "no tokens yet: sdi token add NAME")
@@ -117,10 +116,3 @@ def token_revoke(name: str) -> None:
     with open_catalogue() as conn:
         done = revoke(conn, name)
     out.print(f"revoked {name}" if done else f"no live token called {name}")
-
-
-def _print_table(columns: tuple[str, ...], rows: list[tuple], empty: str) -> None:
-    table = Table(*columns)
-    for row in rows:
-        table.add_row(*row)
-    out.print(table if rows else empty)

@@ -11,13 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import psycopg
 import rasterio
-from psycopg.rows import dict_row
 from pygeoapi.provider.base import ProviderInvalidQueryError, ProviderRequestEntityTooLargeError
 from pygeoapi.provider.rasterio_ import RasterioProvider
 from pyproj import CRS, Transformer
@@ -26,7 +23,7 @@ from rasterio.io import MemoryFile
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import from_bounds
 
-from sdi import sqlfiles
+from sdi.catalogue import CityRaster
 from sdi.config import RasterSchema
 from sdi.raster import Tile
 from sdi.raster_store import mosaic_vrt
@@ -36,27 +33,6 @@ logger = logging.getLogger(__name__)
 
 #: The most pixels one coverage response may carry: beyond it, a client asks for a bbox or takes the COG.
 MAX_PIXELS = 4_000_000
-
-
-@dataclass
-class CityRaster:
-    """The current COG of one city in a raster theme."""
-
-    city: str
-    path: str
-    bytes: int
-    bounds: tuple[float, float, float, float]  # EPSG:2180
-    lonlat: tuple[float, float, float, float]  # west, south, east, north
-
-
-def current_rasters(conn: psycopg.Connection) -> dict[str, list[CityRaster]]:
-    """Every raster theme with its cities' current COGs, oldest load first."""
-    found: dict[str, list[CityRaster]] = {}
-    for r in conn.cursor(row_factory=dict_row).execute(sqlfiles.load("current_rasters.sql")):
-        found.setdefault(r["theme"], []).append(CityRaster(
-            r["city"], r["path"], r["bytes"], (r["xmin"], r["ymin"], r["xmax"], r["ymax"]),
-            (r["west"], r["south"], r["east"], r["north"])))
-    return found
 
 
 def write_mosaic(theme: str, rasters: list[CityRaster], schema: RasterSchema, folder: Path) -> Path:

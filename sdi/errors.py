@@ -21,6 +21,12 @@ class SdiError(Exception):
         return f"{self.message}: {self.fix}" if self.fix else self.message
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's text (GDAL and libpq write several), or its type's name."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class ConfigError(SdiError):
     """A settings value, schema or mapping file is wrong."""
 

@@ -22,7 +22,7 @@ from sdi import catalogue, sqlfiles
 from sdi.catalogue import Provenance
 from sdi.config import Schema
 from sdi.convert import PG_TYPES
-from sdi.errors import DatabaseError, LoadError
+from sdi.errors import LoadError
 from sdi.settings import STORAGE_SRID
 
 logger = logging.getLogger(__name__)
@@ -52,17 +52,13 @@ def load(conn: psycopg.Connection, batches: Iterable[tuple[gpd.GeoDataFrame, lis
     a failure anywhere (reading included) or a kill leaves the previous version current.
     """
     theme = schema.id
-    own = conn.execute("SELECT sdi.current_city()").fetchone()[0]
-    if own is not None and own != city:  # a city's login: row-level security would refuse it anyway
-        raise LoadError(f"this login (city {own}) may load only city {own}, not {city}",
-                        f"load {city} with its own login: the administrator makes it with `sdi city add {city}`")
+    own = catalogue.own_city(conn, city)
     ensure_theme_table(conn, schema)
     columns = ["city", "source_id", *schema.fields]
     rejects: list[dict] = []
     try:
-        with conn.transaction():
-            # One load per (city, theme) at a time: a second one waits here until the first commits.
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext('sdi.load'), hashtext(%s))", [f"{city}:{theme}"])
+        with catalogue.load_errors(), conn.transaction():
+            catalogue.lock_layer(conn, city, theme)
             load_id = catalogue.record_load(conn, city=city, theme=theme, feature_count=0, reject_count=0,
                                             provenance=provenance)
             stored = _copy(conn, batches, schema, columns, rejects, progress, load_id=load_id)
@@ -77,14 +73,6 @@ def load(conn: psycopg.Connection, batches: Iterable[tuple[gpd.GeoDataFrame, lis
     except _DryRun:
         logger.info("dry run: load of %s for %s rolled back", theme, city)
         return Loaded(None, stored, len(rejects))
-    except psycopg.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DatabaseError(f"lost the connection to PostGIS during the load ({reason})",
-                            "nothing was stored: the transaction is rolled back; when the server is up"
-                            " again (sdi db status), load again") from None
-    except psycopg.errors.InsufficientPrivilege as exc:
-        raise LoadError(f"the database refused this login ({exc.diag.message_primary})",
-                        "nothing was changed; load as the city's own login or as the owner") from None
     except psycopg.errors.DataError as exc:
         raise LoadError(f"PostGIS refused the {theme} data ({exc.diag.message_primary})",
                         "nothing was changed; check the mapping's types with `sdi check`") from None

@@ -34,7 +34,7 @@ def build_config(conn: psycopg.Connection, settings: Settings, host: str, port: 
     url = f"http://{host}:{port}"
     resources = {theme: _collection(conn, settings, theme, server) for theme in catalogue.published_themes(conn)}
     schemas = registry(settings).rasters
-    for theme, rasters in coverage.current_rasters(conn).items():
+    for theme, rasters in catalogue.current_rasters(conn).items():
         if theme in schemas:  # a theme since removed from config/ stays in the catalogue, unpublished
             resources[theme] = _coverage_collection(theme, schemas[theme], rasters, settings, url)
     return {
@@ -89,7 +89,7 @@ def _collection(conn: psycopg.Connection, settings: Settings, theme: str, server
     }
 
 
-def _coverage_collection(theme: str, schema: RasterSchema, rasters: list[coverage.CityRaster], settings: Settings,
+def _coverage_collection(theme: str, schema: RasterSchema, rasters: list[catalogue.CityRaster], settings: Settings,
                          url: str) -> dict:
     """A raster theme as one coverage over the mosaic of its cities, with each city's COG linked for download."""
     mosaic = coverage.write_mosaic(theme, rasters, schema, settings.home_abs / "pygeoapi" / "rasters")

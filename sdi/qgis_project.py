@@ -65,9 +65,8 @@ def build(url: str, city: str | None = None, settings: Settings | None = None,
 def _rasters(conn: psycopg.Connection, city: str | None, settings: Settings) -> list[tuple]:
     """(theme, city, low, high) of every current public raster, orthophoto first: it lies under everything else."""
     schemas = registry(settings).rasters
-    rows = conn.cursor(row_factory=tuple_row).execute(
-        "SELECT theme, city, low, high FROM data.sdi_rasters ORDER BY theme, city")
-    found = [r for r in rows if r[0] in schemas and schemas[r[0]].access == "public" and city in (None, r[1])]
+    found = [(theme, r.city, r.low, r.high) for theme, rasters in catalogue.current_rasters(conn).items()
+             if theme in schemas and schemas[theme].access == "public" for r in rasters if city in (None, r.city)]
     return sorted(found, key=lambda r: (r[0] != "orthophoto", r[:2]))
 
 
@@ -193,7 +192,7 @@ def _project(url: str, city: str | None, themes: list[str], extent, settings: Se
 
 def _source(url: str, theme: str, city: str | None) -> str:
     """The OAPIF data source URI, as QGIS 3.22 writes it."""
-    parts = [f"pageSize='1000'", "pagingEnabled='true'", "preferCoordinatesForWfsT11='false'",
+    parts = ["pageSize='1000'", "pagingEnabled='true'", "preferCoordinatesForWfsT11='false'",
              "restrictToRequestBBOX='1'", f"typename='{theme}'", f"url='{url}'", "version='OGC_API_FEATURES'"]
     if city:
         parts.insert(0, "filter='\"city\" = \\'" + city + "\\''")

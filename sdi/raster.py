@@ -20,7 +20,7 @@ from pyproj import CRS
 
 from sdi.config import RasterSchema
 from sdi.detect import check_in_poland, describe_epsg, guess_crs, match_crs
-from sdi.errors import InputError
+from sdi.errors import InputError, first_line
 from sdi.safety import check_raster_source
 
 logger = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def read_raster(path: Path, schema: RasterSchema, *, crs: str | None = None, max
                 crses.add(ds.crs.to_wkt() if ds.crs else None)
                 kinds.add((ds.count, ds.dtypes[0], tuple(ds.colorinterp), ds.colorinterp[0] == ColorInterp.palette))
         except RasterioError as exc:
-            raise InputError(f"{_shown(name)}: cannot be read as a raster ({_first_line(exc)})",
+            raise InputError(f"{_shown(name)}: cannot be read as a raster ({first_line(exc)})",
                              "give a GeoTIFF, JPEG2000 or ASCII grid, or copy the file again") from None
     if len(crses) > 1:
         raise InputError(f"{path}: the tiles are in different coordinate systems",
@@ -172,8 +172,3 @@ def _gdal_type(dtype: np.dtype) -> str:
 
 def _shown(name: str) -> str:
     return name.removeprefix("/vsizip/")
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

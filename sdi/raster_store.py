@@ -28,7 +28,7 @@ from rio_cogeo.cogeo import cog_validate
 from sdi import catalogue
 from sdi.catalogue import Provenance
 from sdi.config import RasterSchema
-from sdi.errors import DatabaseError, LoadError
+from sdi.errors import LoadError, first_line
 from sdi.raster import RasterSource, Tile
 from sdi.settings import STORAGE_SRID
 
@@ -41,17 +41,14 @@ _RGB = ("Red", "Green", "Blue")
 def store_raster(conn: psycopg.Connection, source: RasterSource, schema: RasterSchema, *, city: str, folder: Path,
                  provenance: Provenance) -> dict:
     """Write the COG and make it the city's current version of the theme; returns what was stored."""
-    own = conn.execute("SELECT sdi.current_city()").fetchone()[0]
-    if own is not None and own != city:
-        raise LoadError(f"this login (city {own}) may load only city {own}, not {city}",
-                        f"load {city} with its own login: the administrator makes it with `sdi city add {city}`")
+    catalogue.own_city(conn, city)
     out = folder / schema.id / city / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}.tif"
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         _write_cog(source, schema, out)
         stored = describe(out)
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext('sdi.load'), hashtext(%s))", [f"{city}:{schema.id}"])
+        with catalogue.load_errors(), conn.transaction():
+            catalogue.lock_layer(conn, city, schema.id)
             load_id = catalogue.record_load(conn, city=city, theme=schema.id, feature_count=len(source.tiles),
                                             reject_count=0, provenance=provenance)
             conn.execute(
@@ -62,14 +59,8 @@ def store_raster(conn: psycopg.Connection, source: RasterSource, schema: RasterS
                  stored["nodata"], stored["resolution"], stored["bytes"], *stored["range"], *stored["bounds"],
                  STORAGE_SRID])
             catalogue.set_current(conn, city=city, theme=schema.id, load_id=load_id)
-    except BaseException as exc:
-        out.unlink(missing_ok=True)
-        if isinstance(exc, psycopg.OperationalError):
-            raise DatabaseError("lost the connection to PostGIS during the load",
-                                "nothing was stored; when the server is up again (sdi db status), load again") from None
-        if isinstance(exc, psycopg.errors.InsufficientPrivilege):
-            raise LoadError(f"the database refused this login ({exc.diag.message_primary})",
-                            "nothing was changed; load as the city's own login or as the owner") from None
+    except BaseException:
+        out.unlink(missing_ok=True)  # nothing points at it: the catalogue is as it was
         raise
     logger.info("load %d: %s for city %s -> %s", load_id, schema.id, city, out)
     return {"load_id": load_id, "path": str(out), **stored}
@@ -153,7 +144,7 @@ def _write_cog(source: RasterSource, schema: RasterSchema, out: Path) -> None:
     try:
         rasterio.shutil.copy(str(vrt), str(out), driver="COG", **options)
     except (RasterioError, CPLE_BaseError) as exc:
-        raise LoadError(f"{source.path}: the pixels cannot be read or written ({str(exc).strip().splitlines()[0]})",
+        raise LoadError(f"{source.path}: the pixels cannot be read or written ({first_line(exc)})",
                         "nothing was stored; if the file is damaged, copy it again; check the free disk space"
                         ) from None
     finally:

@@ -27,7 +27,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from sdi import detect
-from sdi.errors import InputError
+from sdi.errors import InputError, first_line
 from sdi.safety import check_source
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def read(path: Path, layer: str | None = None, encoding: str | None = None, crs:
         stream = _stream(gdal_path, layer, codec, batch_size)
         first = next(stream, None)
     except (DataSourceError, DataLayerError, UnicodeDecodeError, RuntimeError) as exc:
-        raise InputError(f"{path}: cannot be read as vector data ({_first_line(exc)})",
+        raise InputError(f"{path}: cannot be read as vector data ({first_line(exc)})",
                          "give a shapefile, GeoPackage, GeoJSON, GML, KML, CSV, FileGDB or a zip of one") from None
     if first is None:
         first = gpd.GeoDataFrame({c: [] for c in info["fields"]}, geometry=[], crs=info["crs"])
@@ -272,7 +272,7 @@ def _pick_layer(gdal_path: str, layer: str | None) -> str:
     try:
         names = [n for n, _ in layers_of(gdal_path)]
     except DataSourceError as exc:
-        raise InputError(f"{gdal_path}: cannot be opened ({_first_line(exc)})",
+        raise InputError(f"{gdal_path}: cannot be opened ({first_line(exc)})",
                          "check that the file is a complete vector dataset") from None
     if layer is not None:
         if layer not in names:
@@ -281,8 +281,3 @@ def _pick_layer(gdal_path: str, layer: str | None) -> str:
     if len(names) != 1:
         raise InputError(f"the source holds {len(names)} layers", f"pick one with --layer: {', '.join(names)}")
     return names[0]
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
