@@ -10,8 +10,10 @@ from psycopg import sql
 
 from sdi.errors import ConfigError
 
-_THEME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-_CITY = re.compile(r"^[0-9]{7}$")
+# fullmatch, never match with `$`: `$` accepts a trailing newline ("2699011\n"), and str.isdigit() accepts
+# digits such as "²"; [0-9] is ASCII only.
+_THEME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+_CITY = re.compile(r"[0-9]{7}")
 
 
 @lru_cache(maxsize=None)
@@ -28,9 +30,14 @@ def migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+def is_city(value: object) -> bool:
+    """True for a 7-digit TERYT (TERC) code and nothing else: the one rule every caller uses."""
+    return isinstance(value, str) and _CITY.fullmatch(value) is not None
+
+
 def check_theme(theme: str) -> str:
     """A theme id is a lower-case identifier; anything else never reaches SQL."""
-    if not _THEME.match(theme or ""):
+    if not isinstance(theme, str) or not _THEME.fullmatch(theme):
         raise ConfigError(f"invalid theme id {theme!r}",
                           "use lower-case letters, digits and underscores, e.g. roads or public_services")
     return theme
@@ -38,7 +45,7 @@ def check_theme(theme: str) -> str:
 
 def check_city(city: str) -> str:
     """A city is its 7-digit TERYT (TERC) code, e.g. 1465011 for Warszawa."""
-    if not _CITY.match(city or ""):
+    if not is_city(city):
         raise ConfigError(f"invalid city code {city!r}",
                           "give the 7-digit TERYT code of the gmina, e.g. --city 1465011 for Warszawa")
     return city

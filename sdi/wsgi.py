@@ -18,7 +18,7 @@ from pygeoapi import util as pygeoapi_util
 from pygeoapi.api import itemtypes, validate_bbox
 from pygeoapi.flask_app import APP, CONFIG
 
-from sdi import __version__
+from sdi import __version__, sqlfiles
 from sdi.access import RestrictedThemes
 from sdi.config import restricted_themes
 from sdi.cql_requests import CqlRequests, restore_names
@@ -116,7 +116,7 @@ def raster_file(theme: str, city: str):
 def _raster_path(theme: str, city: str) -> str | None:
     from sdi.provider import pool
 
-    if theme in restricted_themes() or not city.isdigit():
+    if theme in restricted_themes() or not sqlfiles.is_city(city):
         return None  # restricted rasters are not served as plain files
     with pool().connection() as conn:
         row = conn.execute("SELECT path FROM data.sdi_rasters WHERE theme = %s AND city = %s", [theme, city]).fetchone()
