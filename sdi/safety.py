@@ -1,8 +1,10 @@
 """Refuse bad input before GDAL touches it: missing, unreadable, empty, truncated or hostile files.
 
 GDAL is forgiving in ways that hurt: a shapefile without its .dbf opens with no attributes, a truncated
-.shp reads fewer features, and a zip bomb is decompressed on demand. Every check here looks only at
-headers and zip directories, so it is cheap and never extracts or decompresses anything.
+.shp reads fewer features, a zip bomb is decompressed on demand, and an XML entity bomb ("billion
+laughs") makes it abort. The checks look at headers, zip directories and the head of XML files; a zip's
+entries are also inflated once into nothing, counting the bytes, since the sizes a zip declares can lie.
+Nothing is ever extracted to disk.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import stat
 import struct
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from sdi.errors import InputError
@@ -27,6 +30,11 @@ _BOMB_ENTRY = 100 * _MB
 _SHAPE_MAGIC, _SHAPE_VERSION = 9994, 1000
 _COPY_ALL = "copy all files of the shapefile (.shp, .shx, .dbf, .prj, .cpg) together"
 _SIDECARS = {".shx": "index", ".dbf": "attributes"}
+_XML = (".gml", ".xml", ".kml")
+_XML_HEAD = 1 * _MB  # a DOCTYPE comes before the root element, so the head is where it must be
+_CHUNK = 1 * _MB
+# "<!DOCTYPE" and "<!ENTITY" as UTF-8/ASCII and as UTF-16 in either byte order
+_DTD_MARKS = tuple(m.encode(c) for m in ("<!DOCTYPE", "<!ENTITY") for c in ("ascii", "utf-16-le", "utf-16-be"))
 
 
 def check_source(path: Path, max_unzipped_bytes: int = 4 * _GB) -> None:
@@ -47,6 +55,8 @@ def check_source(path: Path, max_unzipped_bytes: int = 4 * _GB) -> None:
         _check_zip(path, max_unzipped_bytes)
     elif suffix == ".shp":
         _check_shapefile(path)
+    elif suffix in _XML:
+        _check_xml_head(path, _head(path, _XML_HEAD))
     logger.debug("%s passed the safety checks", path)
 
 
@@ -166,9 +176,22 @@ def check_raster_source(path: Path, max_unzipped_bytes: int = 4 * _GB) -> None:
         _zip_entries(path, max_unzipped_bytes)
 
 
+def _check_xml_head(where: Path | str, head: bytes) -> None:
+    """Refuse an XML file that declares a DTD: GML and KML never need one, and entity expansion is a bomb."""
+    if any(mark in head for mark in _DTD_MARKS):
+        raise InputError(f"{where}: the XML declares a DOCTYPE or entities, which GML and KML never need"
+                         " (an entity-expansion bomb makes the reader abort)",
+                         "export the file again without a DOCTYPE, or remove the <!DOCTYPE ...> block")
+
+
 def _check_zip(path: Path, max_unzipped_bytes: int) -> None:
     infos = _zip_entries(path, max_unzipped_bytes)
     names = [i.filename for i in infos if not i.filename.startswith("__MACOSX")]
+    with zipfile.ZipFile(path) as archive:
+        for info in infos:
+            if info.filename.lower().endswith(_XML) and info.compress_type in _INFLATERS:
+                with archive.open(info) as member:  # reads at most the declared size, already checked
+                    _check_xml_head(f"{path}: {info.filename}", member.read(_XML_HEAD))
     if not any(_is_vector(n) for n in names):
         listed = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
         raise InputError(f"{path}: the zip holds no vector layer (it holds {listed or 'only __MACOSX'})",
@@ -197,6 +220,7 @@ def _zip_entries(path: Path, max_unzipped_bytes: int) -> list[zipfile.ZipInfo]:
             raise InputError(f"{path}: the zip holds an entry that points outside the archive: {info.filename}",
                              "re-pack the archive without absolute or .. paths")
     _check_zip_size(path, infos, max_unzipped_bytes)
+    _check_inflated(path, infos, max_unzipped_bytes)
     return infos
 
 
@@ -211,6 +235,52 @@ def _check_zip_size(path: Path, infos: list[zipfile.ZipInfo], max_unzipped_bytes
         if ratio > _BOMB_RATIO and info.file_size > _BOMB_ENTRY:
             raise InputError(f"{path}: the zip entry {info.filename} expands {ratio:.0f}:1 to {_size(info.file_size)},"
                              " like a zip bomb", "if the archive is genuine, re-pack it without compression")
+
+
+_INFLATERS = {zipfile.ZIP_STORED: None, zipfile.ZIP_DEFLATED: -15}
+
+
+def _check_inflated(path: Path, infos: list[zipfile.ZipInfo], max_unzipped_bytes: int) -> None:
+    """Inflate every entry into nothing, counting the bytes it really gives: a forged size is refused.
+
+    GDAL's /vsizip/ inflates a deflate stream to its end, whatever size the directory declares, so a
+    zip that declares 50 MB can stream gigabytes. Inflating stops as soon as an entry gives more than
+    it declares, so a bomb costs at most the declared (and limited) size's worth of CPU.
+    """
+    # With the declared total already under the limit, an entry that gives no more than it declares
+    # keeps the real total under it too: checking each entry against its own claim is enough.
+    with open(path, "rb") as raw:
+        for info in infos:
+            if info.is_dir() or info.compress_type not in _INFLATERS:
+                continue  # methods GDAL cannot read (bzip2, lzma) are never inflated by it either
+            if _inflate_entry(raw, info, cap=info.file_size) > info.file_size:
+                raise InputError(f"{path}: the zip entry {info.filename} inflates to more than the"
+                                 f" {_size(info.file_size)} it declares (forged sizes, like a zip bomb)",
+                                 "re-pack the archive with a standard zip tool")
+
+
+def _inflate_entry(raw, info: zipfile.ZipInfo, cap: int) -> int:
+    """Bytes the entry's data gives, reading until its stream ends; stops once past `cap`."""
+    raw.seek(info.header_offset)
+    local = raw.read(30)
+    if len(local) < 30 or local[:4] != b"PK\x03\x04":
+        raise InputError(f"{raw.name}: not a valid zip file (entry {info.filename} is damaged)",
+                         "re-download or re-pack the archive")
+    name_len, extra_len = struct.unpack("<HH", local[26:30])
+    raw.seek(name_len + extra_len, os.SEEK_CUR)
+    if info.compress_type == zipfile.ZIP_STORED:
+        return info.compress_size  # stored bytes are read as they are: the size is what they take
+    inflater, given = zlib.decompressobj(_INFLATERS[zipfile.ZIP_DEFLATED]), 0
+    try:
+        while not inflater.eof and given <= cap:
+            chunk = raw.read(_CHUNK) if not inflater.unconsumed_tail else b""
+            if not chunk and not inflater.unconsumed_tail:
+                break  # the stream is cut short; GDAL reports that itself
+            given += len(inflater.decompress(inflater.unconsumed_tail + chunk, _CHUNK))
+    except zlib.error:
+        raise InputError(f"{raw.name}: the zip entry {info.filename} is damaged (bad deflate data)",
+                         "re-download or re-pack the archive") from None
+    return given
 
 
 def _is_vector(name: str) -> bool:

@@ -7,10 +7,13 @@ import random
 import re
 import shutil
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
+import zlib
 from pathlib import Path
 
 import geopandas as gpd
@@ -196,6 +199,62 @@ def test_zip_bomb_ratio_under_limit(tmp_path):
     _refused(archive, "the zip entry x.geojson expands .* like a zip bomb")
 
 
+def _forged_zip(path: Path, name: str, declared: int, real: int) -> Path:
+    """A zip whose headers declare `declared` bytes for an entry whose deflate stream gives `real`.
+
+    Zeros deflated with full flushes repeat byte for byte, so a GiB's stream is built in milliseconds.
+    """
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = deflater.compress(bytes(1 << 20)) + deflater.flush(zlib.Z_FULL_FLUSH)
+    data = block * (real >> 20) + deflater.flush(zlib.Z_FINISH)
+    raw = name.encode()
+    sizes = struct.pack("<III", 0, len(data), declared)  # crc, compressed, uncompressed (the lie)
+    local = b"PK\x03\x04" + struct.pack("<HHHHH", 20, 0, 8, 0, 0) + sizes + struct.pack("<HH", len(raw), 0) + raw
+    central = (b"PK\x01\x02" + struct.pack("<HHHHHH", 20, 20, 0, 8, 0, 0) + sizes
+               + struct.pack("<HHHHHII", len(raw), 0, 0, 0, 0, 0, 0) + raw)
+    end = b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, 1, 1, len(central), len(local) + len(data), 0)
+    path.write_bytes(local + data + central + end)
+    return path
+
+
+def test_zip_with_forged_sizes_is_refused_by_what_it_inflates(tmp_path):
+    """Issue 16: a zip declaring 50 MB that streams 1 GiB passed the check made on declared sizes."""
+    archive = _forged_zip(tmp_path / "forged.zip", "x.geojson", declared=50 * 1024**2, real=1024**3)
+    assert zipfile.ZipFile(archive).infolist()[0].file_size == 50 * 1024**2  # the directory's lie
+    started = time.perf_counter()
+    _refused(archive, "x.geojson inflates to more than the 50 MB it declares", max_unzipped_bytes=100 * 1024**2)
+    assert time.perf_counter() - started < 5  # stops after some 50 MB, not after the whole GiB
+
+
+def test_honest_zip_passes_the_inflation_count(shp, tmp_path):
+    archive = _zip(tmp_path / "ok.zip", {f"a/b/x{ext}": shp.with_suffix(ext) for ext in SHAPEFILE_EXTS})
+    check_source(archive, max_unzipped_bytes=1024**2)
+
+
+_LAUGHS = """<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+""" + "".join(f' <!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">\n' for i in range(1, 10)) + """]>
+<gml:FeatureCollection xmlns:gml="http://www.opengis.net/gml"><gml:featureMember><Budynek>
+<nazwa>&lol9;</nazwa><gml:pointProperty><gml:Point srsName="EPSG:2180"><gml:pos>500000 600000</gml:pos>
+</gml:Point></gml:pointProperty></Budynek></gml:featureMember></gml:FeatureCollection>
+"""
+
+
+@pytest.mark.parametrize("suffix", [".gml", ".xml", ".kml"])
+def test_billion_laughs_is_refused_before_gdal(tmp_path, suffix):
+    bomb = tmp_path / f"budynki{suffix}"
+    bomb.write_text(_LAUGHS)
+    _refused(bomb, "declares a DOCTYPE or entities")
+    _refused(_zip(tmp_path / "b.zip", {f"dane/budynki{suffix}": bomb.read_bytes()}), "dane/budynki.* DOCTYPE")
+
+
+def test_billion_laughs_in_utf16_is_refused(tmp_path):
+    bomb = tmp_path / "budynki.gml"
+    bomb.write_bytes(_LAUGHS.replace('version="1.0"', 'version="1.0" encoding="UTF-16"').encode("utf-16"))
+    _refused(bomb, "declares a DOCTYPE or entities")
+
+
 # --- permissions: as a normal user chmod 0 is enough; root reads everything, so drop to `nobody` ---
 
 _AS_NOBODY = """\
@@ -214,7 +273,8 @@ NOBODY_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "PYTHONPATH": str(SDI_ROOT
 
 
 def _as_nobody(*argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run([RUNUSER, "-u", "nobody", "--", *argv], env=NOBODY_ENV, capture_output=True, text=True)
+    return subprocess.run([RUNUSER, "-u", "nobody", "--", *argv], env=NOBODY_ENV, capture_output=True, text=True,
+                          check=False)
 
 
 def _nobody_python() -> str | None:
