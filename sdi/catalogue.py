@@ -130,18 +130,23 @@ class Provenance:
     started_at: datetime | None = None
 
 
-def record_load(conn: psycopg.Connection, *, city: str, theme: str, feature_count: int, reject_count: int,
-                provenance: Provenance) -> int:
-    """Insert the provenance row of a load (inside the caller's transaction); returns its id."""
+def record_load(conn: psycopg.Connection, *, city: str, theme: str, provenance: Provenance) -> int:
+    """Begin a load (inside the caller's transaction) through the catalogue's function; returns its id.
+
+    The row is `begun`: it can hold data, rejects and a raster, but becomes current only once finished.
+    """
     p = provenance
     row = conn.execute(
-        "INSERT INTO sdi.loads (city, theme, source, source_layer, feature_count, reject_count, detected,"
-        " source_size, source_sha256, operator, sdi_version, started_at)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, current_user), %s, %s) RETURNING load_id",
-        [city, theme, p.source, p.source_layer, feature_count, reject_count, Jsonb(p.detected), p.size, p.sha256,
-         p.operator, __version__, p.started_at],
+        "SELECT sdi.begin_load(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        [city, theme, p.source, p.source_layer, Jsonb(p.detected), p.size, p.sha256, p.operator, __version__,
+         p.started_at],
     ).fetchone()
     return row[0]
+
+
+def finish_load(conn: psycopg.Connection, load_id: int, features: int, rejects: int) -> None:
+    """Finish a begun load with its counts, which the database checks against the rows it holds."""
+    conn.execute("SELECT sdi.finish_load(%s, %s, %s)", [load_id, features, rejects])
 
 
 def own_city(conn: psycopg.Connection, city: str) -> str | None:
@@ -174,15 +179,24 @@ def load_errors():
 
 
 def set_current(conn: psycopg.Connection, *, city: str, theme: str, load_id: int) -> None:
-    """Make a load the current one of its (city, theme)."""
-    conn.execute("INSERT INTO sdi.layers (city, theme, load_id) VALUES (%s, %s, %s)"
-                 " ON CONFLICT (city, theme) DO UPDATE SET load_id = EXCLUDED.load_id",
-                 [city, theme, load_id])
+    """Make a finished load the current one of its (city, theme): the one switch for loads, rasters, rollback.
+
+    sdi.set_current checks in the database that the caller may act for the city, and that the load is
+    finished and of that very city and theme.
+    """
+    conn.execute("SELECT sdi.set_current(%s, %s, %s)", [city, theme, load_id])
 
 
 def record_rejects(conn: psycopg.Connection, load_id: int, rejects: list[dict]) -> None:
     """Store every rejected feature with its reason, source id, attributes and original geometry."""
     if not rejects:
+        return
+    if conn.execute("SELECT sdi.current_city()").fetchone()[0] is not None:
+        # A city's login has no INSERT on sdi.rejects (and COPY cannot run under row-level security):
+        # its rejects go through the catalogue's function, which checks that the load is its own and begun.
+        rows = [{"source_index": r["index"], "source_id": r.get("source_id"), "reason": r["reason"],
+                 "properties": r["properties"], "geom": r.get("geom_ewkb_hex")} for r in rejects]
+        conn.execute("SELECT sdi.add_rejects(%s, %s)", [load_id, Jsonb(rows)])
         return
     with conn.cursor().copy("COPY sdi.rejects (load_id, source_index, source_id, reason, properties, geom)"
                             " FROM STDIN") as copy:
@@ -199,10 +213,10 @@ def history(conn: psycopg.Connection, city: str, theme: str) -> list[dict]:
 
 def rollback(conn: psycopg.Connection, city: str, theme: str, to: int) -> None:
     """Make an earlier version current again, in one transaction."""
-    with conn.transaction():
+    with load_errors(), conn.transaction():
         lock_layer(conn, city, theme)
-        row = conn.execute("SELECT city, theme FROM sdi.loads WHERE load_id = %s", [to]).fetchone()
-        if row is None or (row[0], row[1]) != (city, theme):
+        row = conn.execute("SELECT city, theme, state FROM sdi.loads WHERE load_id = %s", [to]).fetchone()
+        if row is None or (row[0], row[1], row[2]) != (city, theme, "finished"):
             raise ConfigError(f"load {to} is not a version of {theme} for city {city}",
                               f"see the versions with `sdi history --city {city} --theme {theme}`")
         set_current(conn, city=city, theme=theme, load_id=to)

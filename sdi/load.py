@@ -45,11 +45,14 @@ class Loaded:
 
 def load(conn: psycopg.Connection, batches: Iterable[tuple[gpd.GeoDataFrame, list[dict]]], *, city: str,
          schema: Schema, provenance: Provenance, dry_run: bool = False,
-         progress: Callable[[int], None] = lambda _: None) -> Loaded:
+         progress: Callable[[int], None] = lambda _: None,
+         before_publish: Callable[[int, int], None] = lambda stored, rejected: None) -> Loaded:
     """Add the batches as a new version of (city, theme) and make it current, atomically.
 
     `batches` yields harmonised frames with their rejects; it is consumed inside the transaction, so
     a failure anywhere (reading included) or a kill leaves the previous version current.
+    `before_publish(stored, rejected)` runs inside that transaction after the COPY and before the version
+    is finished and made current: an exception there rolls everything back, load row included.
     """
     theme = schema.id
     own = catalogue.own_city(conn, city)
@@ -59,15 +62,13 @@ def load(conn: psycopg.Connection, batches: Iterable[tuple[gpd.GeoDataFrame, lis
     try:
         with catalogue.load_errors(), conn.transaction():
             catalogue.lock_layer(conn, city, theme)
-            load_id = catalogue.record_load(conn, city=city, theme=theme, feature_count=0, reject_count=0,
-                                            provenance=provenance)
+            load_id = catalogue.record_load(conn, city=city, theme=theme, provenance=provenance)
             stored = _copy(conn, batches, schema, columns, rejects, progress, load_id=load_id)
-            # loaded_at is the end of the load; now() would be the start of its transaction.
-            conn.execute("UPDATE sdi.loads SET feature_count = %s, reject_count = %s, loaded_at = clock_timestamp()"
-                         " WHERE load_id = %s",
-                         [stored, len(rejects), load_id])
-            catalogue.set_current(conn, city=city, theme=theme, load_id=load_id)
+            before_publish(stored, len(rejects))
             catalogue.record_rejects(conn, load_id, rejects)
+            # Rows and rejects first: the database checks the counts against them, then the switch.
+            catalogue.finish_load(conn, load_id, stored, len(rejects))
+            catalogue.set_current(conn, city=city, theme=theme, load_id=load_id)
             if dry_run:
                 raise _DryRun
     except _DryRun:
@@ -89,15 +90,16 @@ def load(conn: psycopg.Connection, batches: Iterable[tuple[gpd.GeoDataFrame, lis
 def ensure_theme_table(conn: psycopg.Connection, schema: Schema) -> None:
     """Create history.<theme> and its view data.<theme> on first use, and add fields the schema gained since.
 
-    This runs in a short transaction of its own, and only alters when a column is missing, because
-    ALTER TABLE locks out every reader of the theme until its transaction ends.
+    This runs in a short transaction of its own, and only alters when a column is missing or the view's
+    form (its access) changed, because ALTER TABLE locks out every reader of the theme until its transaction ends.
     """
     theme = schema.id
     table, view = sqlfiles.history_table(theme), sqlfiles.theme_table(theme)
     have = {r[0] for r in conn.execute("SELECT column_name FROM information_schema.columns"
                                        " WHERE table_schema = 'history' AND table_name = %s", [theme])}
     missing = [c for c in ("source_id", *schema.fields) if c not in have]
-    if have and not missing:
+    marker = _view_marker(schema)
+    if have and not missing and _view_comment(conn, theme) == marker:
         return
     if conn.execute("SELECT sdi.current_city()").fetchone()[0] is not None:
         raise LoadError(f"the {theme} table is {'missing' if not have else 'out of date'} and a city's login"
@@ -116,10 +118,25 @@ def ensure_theme_table(conn: psycopg.Connection, schema: Schema) -> None:
         for suffix, method, column in (("geom", "gist", "geom"), ("load", "btree", "load_id")):
             conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} USING {m} ({c})").format(
                 i=sql.Identifier(f"{theme}_{suffix}_idx"), t=table, m=sql.SQL(method), c=sql.Identifier(column)))
-        conn.execute(sql.SQL("CREATE OR REPLACE VIEW {v} AS SELECT h.* FROM {t} h"
-                             " JOIN sdi.layers l USING (load_id)").format(v=view, t=table))
-        # A city's login writes only its own rows (migration 0003 explains the roles).
-        conn.execute(sql.SQL(sqlfiles.load("theme_security.sql")).format(t=table, v=view))
+        # A restricted theme's view shows a city's login only its own rows; the owner and the API's reader
+        # (whose current_city() is NULL) see every city, and the API filters by the token's city.
+        restricted = sql.SQL("WHERE (SELECT sdi.current_city()) IS NULL OR h.city = (SELECT sdi.current_city())"
+                             if schema.access == "restricted" else "")
+        conn.execute(sql.SQL(sqlfiles.load("theme_view.sql")).format(
+            v=view, t=table, theme=sql.Literal(theme), restricted=restricted, marker=sql.Literal(marker)))
+        # A city's login writes only its own rows (migrations 0003 and 0005 explain the roles).
+        conn.execute(sql.SQL(sqlfiles.load("theme_security.sql")).format(
+            t=table, v=view, name=sql.Identifier(theme), theme=sql.Literal(theme)))
+
+
+def _view_marker(schema: Schema) -> str:
+    """The comment that names the form of a theme's view, so that a change of access rebuilds it."""
+    return f"sdi view 2 ({schema.access})"
+
+
+def _view_comment(conn: psycopg.Connection, theme: str) -> str | None:
+    return conn.execute("SELECT obj_description(to_regclass(%s), 'pg_class')",
+                        [f"data.{theme}"]).fetchone()[0]
 
 
 def _copy(conn: psycopg.Connection, batches: Iterable[tuple[gpd.GeoDataFrame, list[dict]]], schema: Schema,

@@ -42,28 +42,27 @@ def store_raster(conn: psycopg.Connection, source: RasterSource, schema: RasterS
                  provenance: Provenance) -> dict:
     """Write the COG and make it the city's current version of the theme; returns what was stored."""
     catalogue.own_city(conn, city)
-    out = folder / schema.id / city / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}.tif"
+    # The catalogue keeps this name relative to SDI_RASTER_DIR, and its function refuses any other shape:
+    # the server derives the file from its own folder and this name, never from a path a caller wrote.
+    name = f"{schema.id}/{city}/{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}.tif"
+    out = folder / name
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         _write_cog(source, schema, out)
         stored = describe(out)
         with catalogue.load_errors(), conn.transaction():
             catalogue.lock_layer(conn, city, schema.id)
-            load_id = catalogue.record_load(conn, city=city, theme=schema.id, feature_count=len(source.tiles),
-                                            reject_count=0, provenance=provenance)
-            conn.execute(
-                "INSERT INTO sdi.rasters (load_id, path, width, height, bands, dtype, nodata, resolution, bytes,"
-                " low, high, bounds) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-                " ST_MakeEnvelope(%s, %s, %s, %s, %s))",
-                [load_id, str(out), stored["width"], stored["height"], stored["bands"], stored["dtype"],
-                 stored["nodata"], stored["resolution"], stored["bytes"], *stored["range"], *stored["bounds"],
-                 STORAGE_SRID])
+            load_id = catalogue.record_load(conn, city=city, theme=schema.id, provenance=provenance)
+            conn.execute("SELECT sdi.add_raster(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                         [load_id, name, stored["width"], stored["height"], stored["bands"], stored["dtype"],
+                          stored["nodata"], stored["resolution"], stored["bytes"], *stored["range"], *stored["bounds"]])
+            catalogue.finish_load(conn, load_id, len(source.tiles), 0)
             catalogue.set_current(conn, city=city, theme=schema.id, load_id=load_id)
     except BaseException:
         out.unlink(missing_ok=True)  # nothing points at it: the catalogue is as it was
         raise
     logger.info("load %d: %s for city %s -> %s", load_id, schema.id, city, out)
-    return {"load_id": load_id, "path": str(out), **stored}
+    return {"load_id": load_id, "path": str(out), "name": name, **stored}
 
 
 def describe(path: Path) -> dict:

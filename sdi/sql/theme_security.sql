@@ -1,7 +1,12 @@
 -- Row-level security and grants of one theme's history table {t} and view {v}; idempotent.
+-- A city's login inserts only rows of its own city, for its own begun load of this theme {theme}: never
+-- into a finished (published) version, nor into another city's or another theme's load.
 ALTER TABLE {t} ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS own_city ON {t};
-CREATE POLICY own_city ON {t} USING (city = sdi.current_city()) WITH CHECK (city = sdi.current_city());
+CREATE POLICY own_city ON {t} USING (city = (SELECT sdi.current_city()))
+    WITH CHECK (city = (SELECT sdi.current_city()) AND EXISTS (
+        SELECT 1 FROM sdi.loads l
+        WHERE l.load_id = {name}.load_id AND l.city = {name}.city AND l.theme = {theme} AND l.state = 'begun'));
 GRANT SELECT, INSERT ON {t} TO sdi_loader;
 GRANT SELECT ON {v} TO sdi_loader;
 DO $$ BEGIN
