@@ -13,8 +13,8 @@ help:  ## list the targets
 
 setup: system $(STAMP)  ## install Debian packages and .venv (idempotent, quick the second time)
 
-system:  ## Debian packages: PostgreSQL, PostGIS, and GDAL as a test client (via sudo when not root)
-	@bash docker/install-system-deps.sh gdal-bin
+system:  ## Debian packages: PostgreSQL, PostGIS, nginx (the front of sdi serve), acl, and GDAL as a test client (via sudo when not root)
+	@bash docker/install-system-deps.sh gdal-bin nginx acl
 
 $(STAMP): pyproject.toml
 	@echo "sdi setup: creating $(VENV) and installing sdi into it"
@@ -26,8 +26,8 @@ $(STAMP): pyproject.toml
 demo: setup  ## start PostGIS, load the sample gmina and serve it at http://127.0.0.1:5000
 	$(BIN)/sdi demo --port $(PORT)
 
-test-system:  ## Debian packages the tests also use: QGIS 3.22 (python3-qgis, qgis-providers), about 1.5 GB
-	@bash docker/install-system-deps.sh gdal-bin python3-qgis qgis-providers
+test-system:  ## Debian packages the tests also use: QGIS 3.22 (python3-qgis, qgis-providers), about 1.5 GB, and headless Chromium (the XSS test)
+	@bash docker/install-system-deps.sh gdal-bin nginx acl python3-qgis qgis-providers chromium
 
 test: setup test-system  ## the test suite on a real, throw-away PostGIS, with GDAL and QGIS as clients; then the API under load
 	$(BIN)/python -m pytest

@@ -40,4 +40,9 @@ echo "sdi setup: installing Debian packages: ${missing[*]}"
 apt_update
 DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts a system-wide cluster on install; sdi runs its own and does not need that one.
+# Likewise nginx: `sdi serve` runs its own, with its configuration under $SDI_HOME, so the system
+# service that the package just started (on port 80) is stopped and disabled again.
+if [[ " ${missing[*]} " == *" nginx "* ]] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+  $sudo_ systemctl disable --now nginx >/dev/null 2>&1 || true
+fi
 echo "sdi setup: installed ${missing[*]}"

@@ -152,8 +152,14 @@ def init() -> None:
 @click.option("--crs", help="CRS of the coordinates, e.g. EPSG:2178 (overrides .prj).")
 @click.option("--dry-run", is_flag=True, help="Do everything, then roll back instead of committing.")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write the load report as JSON.")
+@click.option("--allow-empty", is_flag=True, help="Publish the load even if it stores no feature (to empty a layer).")
+@click.option("--accept-rejects", is_flag=True,
+              help="Publish the load even if it rejects more than SDI_MAX_REJECT_SHARE (5%) of its features.")
+@click.option("--allow-shrink", is_flag=True,
+              help="Publish the load even if it has less than half the features of the current version.")
 def load(path: Path, city: str, theme: str, mapping_path: Path | None, layer: str | None, encoding: str | None,
-         crs: str | None, dry_run: bool, report_path: Path | None) -> None:
+         crs: str | None, dry_run: bool, report_path: Path | None, allow_empty: bool = False,
+         accept_rejects: bool = False, allow_shrink: bool = False) -> None:
     """Load a vector file as THEME for one city: a new version, made current atomically.
 
     \b
@@ -161,12 +167,25 @@ def load(path: Path, city: str, theme: str, mapping_path: Path | None, layer: st
       sdi load drogi.shp --city 1465011 --theme roads
       sdi load SKDR.xml --city 1465011 --theme roads --mapping config/mappings/bdot10k/roads.yaml
       sdi load budynki.gpkg --city 1261011 --theme buildings --layer budynki --report load.json
+      sdi load puste.gpkg --city 1261011 --theme trees --allow-empty     # empty the layer on purpose
+
+    A load that stores nothing, rejects more than 5% of its features or halves the current version is
+    not published (exit 5; the current version stays) unless --allow-empty, --accept-rejects or
+    --allow-shrink says so.
     """
+    from sdi.guard import LoadRefused
     from sdi.pipeline import run_load
 
-    with _LoadProgress(path.name) as shown:
-        report = run_load(path, city=city, theme=theme, mapping_path=mapping_path, layer=layer, encoding=encoding,
-                          crs=crs, dry_run=dry_run, step=shown.step, progress=shown.advance)
+    try:
+        with _LoadProgress(path.name) as shown:
+            report = run_load(path, city=city, theme=theme, mapping_path=mapping_path, layer=layer,
+                              encoding=encoding, crs=crs, dry_run=dry_run, allow_empty=allow_empty,
+                              accept_rejects=accept_rejects, allow_shrink=allow_shrink, step=shown.step,
+                              progress=shown.advance)
+    except LoadRefused as refused:
+        if report_path and refused.report is not None:
+            _write_report(report_path, refused.report)
+        raise
     verb = "would load" if dry_run else f"load {report.load_id}:"
     out.print(f"{verb} {report.features_loaded} features of {theme} for city {city} from {path.name}"
               f" in {report.duration_s:.2f} s", highlight=False)
@@ -177,13 +196,14 @@ def load(path: Path, city: str, theme: str, mapping_path: Path | None, layer: st
     out.print(summary)
     for warning in report.warnings:
         err.print(f"  warning: {warning}", highlight=False)
-    for name, values in {**report.unmapped_values, **report.unconverted_values}.items():
-        listed = ", ".join(f"{v!r} ×{n}" for v, n in sorted(values.items(), key=lambda kv: -kv[1])[:8])
-        err.print(f"  {name}: values that did not map or convert (stored as null): {listed}", highlight=False)
     for reason, n in report.reject_reasons.items():
         err.print(f"  rejected ×{n}: {reason} (see `sdi rejects --city {city} --theme {theme}`)", highlight=False)
     if report_path:
-        report_path.write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False, default=str))
+        _write_report(report_path, report)
+
+
+def _write_report(path: Path, report) -> None:
+    path.write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False, default=str))
 
 
 class _LoadProgress:
@@ -226,15 +246,23 @@ def layers() -> None:
 
 
 @cli.command()
-@click.option("--host", default=None, help="Address to listen on [default: 127.0.0.1].")
-@click.option("--port", type=int, default=None, help="Port to listen on [default: 5000].")
-@click.option("--workers", type=int, default=None, help="Server worker processes [default: 2].")
+@click.option("--host", default=None, help="Address nginx listens on [default: 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port nginx listens on [default: 5000].")
+@click.option("--workers", type=int, default=None, help="gunicorn worker processes behind nginx [default: 2].")
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
-    """Serve every loaded theme as OGC API Features through pygeoapi, until Ctrl-C.
+    """Serve every loaded theme as OGC API Features (and rasters as Coverages) until Ctrl-C.
 
+    nginx listens on --host:--port: it waits for slow clients, refuses bodies over 1 MB (413) and
+    serves static files; behind it, pygeoapi runs under gunicorn on a private unix socket. Run as
+    root, the workers run as the OS user sdi-api (created if missing), which cannot read
+    $SDI_HOME/cluster.json; run as a normal user, everything runs as that user. Tokens are masked
+    in every log line. Stopping sdi serve (Ctrl-C, SIGTERM) stops nginx and gunicorn; if either
+    dies, the other is stopped too. Needs nginx: `make setup` installs it.
+
+    \b
     Example: sdi serve --port 5000, then open http://127.0.0.1:5000/collections
     """
-    from sdi.publish import serve as run_server
+    from sdi.serving import serve as run_server
 
     s = get_settings()
     host, port, workers = host or s.host, port or s.port, workers or s.workers

@@ -1,4 +1,4 @@
-"""Publish: the pygeoapi configuration generated from the catalogue, and the server that reads it.
+"""Publish: the pygeoapi configuration generated from the catalogue (sdi.serving runs the server that reads it).
 
 The configuration is derived, never edited by hand: one collection per theme with data.
 """
@@ -6,24 +6,19 @@ The configuration is derived, never edited by hand: one collection per theme wit
 from __future__ import annotations
 
 import logging
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
 import yaml
 
-from sdi import catalogue, coverage, openapi, qgis_project, roles
+from sdi import catalogue, coverage, openapi, qgis_project
 from sdi.catalogue import open_catalogue
 from sdi.config import RasterSchema, registry, restricted_themes
-from sdi.db import database_url
-from sdi.errors import ConfigError, SdiError, ServeError
-from sdi.settings import CRS84, STORAGE_CRS, Settings, child_env, get_settings
+from sdi.errors import ConfigError
+from sdi.settings import CRS84, STORAGE_CRS, Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
-_POLL_SECONDS = 2
 OUTPUT_CRS = [CRS84, *(f"http://www.opengis.net/def/crs/EPSG/0/{code}"
                        for code in (4326, 2180, 2176, 2177, 2178, 2179, 3857))]
 
@@ -35,7 +30,9 @@ def build_config(conn: psycopg.Connection, settings: Settings, host: str, port: 
     resources = {theme: _collection(conn, settings, theme, server) for theme in catalogue.published_themes(conn)}
     schemas = registry(settings).rasters
     for theme, rasters in catalogue.current_rasters(conn).items():
-        if theme in schemas:  # a theme since removed from config/ stays in the catalogue, unpublished
+        # only the rows whose file is the server's own readable COG: a bad row is logged and skipped, never fatal
+        rasters = coverage.servable(theme, rasters, settings.raster_dir_abs)
+        if theme in schemas and rasters:  # a theme since removed from config/ stays in the catalogue, unpublished
             resources[theme] = _coverage_collection(theme, schemas[theme], rasters, settings, url)
     return {
         "server": {
@@ -130,76 +127,6 @@ def write_config(settings: Settings | None = None, host: str = "127.0.0.1", port
     config_path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
     openapi_path.write_text(yaml.safe_dump(openapi.finish(get_oas(config), restricted_themes(settings)), allow_unicode=True), encoding="utf-8")
     return config_path, openapi_path
-
-
-def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 5000, workers: int = 2) -> int:
-    """Run pygeoapi under gunicorn until Ctrl-C; returns its exit code."""
-    settings = settings or get_settings()
-    config_path, openapi_path = write_config(settings, host, port)
-    # The workers face the network: they connect as the reader, never as the owner running this.
-    env = child_env(PYGEOAPI_CONFIG=str(config_path), PYGEOAPI_OPENAPI=str(openapi_path),
-                    SDI_DATABASE_URL=_reader_url(settings))
-    cmd = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
-           "--timeout", str(settings.request_timeout), "--no-control-socket", "--access-logfile", "-", "--logger-class", "sdi.access.RedactingLogger",
-           "sdi.wsgi:app"]
-    try:
-        proc = subprocess.Popen(cmd, env=env)
-    except OSError as exc:
-        raise ServeError(f"cannot start gunicorn: {exc}", "run `make setup` to install the server") from None
-    # A service manager (or a test) stops `sdi serve` with SIGTERM: gunicorn must go with it, or its
-    # workers live on as orphans holding the port and memory.
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        return _watch(proc, settings, host, port)
-    except KeyboardInterrupt:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            return proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            return proc.wait()
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _reader_url(settings: Settings) -> str:
-    if settings.reader_database_url:
-        return settings.reader_database_url
-    with open_catalogue(settings) as conn:
-        return roles.ensure_reader(conn, database_url(settings))
-
-
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
-def _watch(proc: subprocess.Popen, settings: Settings, host: str, port: int) -> int:
-    """Wait for the server; when a load, rollback or new theme changes the catalogue, reload it.
-
-    gunicorn's HUP starts fresh workers, which read the regenerated configuration, and lets the old
-    ones finish their requests: no request is dropped and nobody restarts anything.
-    """
-    seen = _fingerprint(settings)
-    while True:
-        try:
-            return proc.wait(timeout=_POLL_SECONDS)
-        except subprocess.TimeoutExpired:
-            pass
-        now = _fingerprint(settings)
-        if now != seen:
-            logger.warning("the catalogue changed: regenerating the configuration and reloading the server")
-            write_config(settings, host, port)
-            proc.send_signal(signal.SIGHUP)
-            seen = now
-
-
-def _fingerprint(settings: Settings) -> str | None:
-    try:
-        with psycopg.connect(database_url(settings, start=False), connect_timeout=5) as conn:
-            return conn.execute("SELECT md5(coalesce(string_agg(city || theme || load_id, ','"
-                                " ORDER BY city, theme), '')) FROM sdi.layers").fetchone()[0]
-    except (psycopg.Error, SdiError):
-        return None  # the database is briefly away: keep serving what we have
 
 
 def _yaml(path: Path) -> dict:
