@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ import rasterio
 from pygeoapi.provider.base import ProviderInvalidQueryError, ProviderRequestEntityTooLargeError
 from pygeoapi.provider.rasterio_ import RasterioProvider
 from pyproj import CRS, Transformer
-from rasterio.errors import NotGeoreferencedWarning
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.io import MemoryFile
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import from_bounds
@@ -26,8 +27,9 @@ from rasterio.windows import from_bounds
 from sdi.catalogue import CityRaster
 from sdi.config import RasterSchema
 from sdi.raster import Tile
+from sdi.raster_files import raster_file
 from sdi.raster_store import mosaic_vrt
-from sdi.settings import STORAGE_CRS
+from sdi.settings import STORAGE_CRS, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -35,12 +37,41 @@ logger = logging.getLogger(__name__)
 MAX_PIXELS = 4_000_000
 
 
-def write_mosaic(theme: str, rasters: list[CityRaster], schema: RasterSchema, folder: Path) -> Path:
-    """The theme's mosaic as a VRT over the cities' COGs, replaced atomically under a reading server."""
-    tiles = []
+def servable(theme: str, rasters: list[CityRaster], raster_dir: Path | None = None) -> list[CityRaster]:
+    """The rows whose file is the server's own readable COG, with that file as their path; bad rows logged.
+
+    A catalogue row is written by a city's login: a path outside the raster folder, or a file that is no
+    raster, must neither be published nor stop `sdi serve` (rasterio would raise in the serve parent).
+    """
+    raster_dir = raster_dir or get_settings().raster_dir_abs
+    good = []
     for r in rasters:
+        path = raster_file(r.path, theme, r.city, raster_dir)
+        if path is None:
+            continue
+        try:
+            with rasterio.open(path) as ds:
+                ds.bounds  # noqa: B018 - a header that opens but has no georeferencing fails here
+        except (RasterioError, OSError) as exc:
+            logger.warning("skipped the raster of %s/%s: not a readable raster (%s)", theme, r.city,
+                           type(exc).__name__)
+            continue
+        good.append(replace(r, path=str(path)))
+    return good
+
+
+def write_mosaic(theme: str, rasters: list[CityRaster], schema: RasterSchema, folder: Path,
+                 raster_dir: Path | None = None) -> Path | None:
+    """The theme's mosaic as a VRT over the cities' COGs, replaced atomically under a reading server.
+
+    Only the rows that `servable` accepts are in it; None when none is.
+    """
+    tiles = []
+    for r in servable(theme, rasters, raster_dir):
         with rasterio.open(r.path) as ds:
             tiles.append(Tile(r.path, ds.width, ds.height, tuple(ds.bounds), ds.res, ds.nodata))
+    if not tiles:
+        return None
     folder.mkdir(parents=True, exist_ok=True)
     path, partial = folder / f"{theme}.vrt", folder / f".{theme}.vrt.partial"
     partial.write_text(mosaic_vrt(tiles, 2180, schema, src_nodata=schema.nodata), encoding="utf-8")
@@ -71,14 +102,18 @@ class SdiCoverageProvider(RasterioProvider):
             epsg = crs.to_epsg() or 4326
             if crs.axis_info and crs.axis_info[0].direction in ("north", "south"):
                 bbox = [bbox[1], bbox[0], bbox[3], bbox[2]]  # latitude or northing first, as the CRS defines
+        x, y = self._coverage_properties["x_axis_label"], self._coverage_properties["y_axis_label"]
+        if format_ != "json" and not bbox and not (x in subsets and y in subsets):
+            # pygeoapi would send the mosaic's VRT file as it is, absolute server paths and all: the whole
+            # coverage is cut as a GeoTIFF instead, within the size limit like any other window
+            b = self._data.bounds
+            subsets = {**subsets, x: [b.left, b.right], y: [b.bottom, b.top]}
         self._check_window(bbox, epsg, subsets, properties, format_)
         return super().query(properties=properties, subsets=subsets, bbox=bbox, bbox_crs=epsg, datetime_=datetime_,
                              format_=format_, **kwargs)
 
     def _check_window(self, bbox, epsg: int, subsets: dict, properties, format_: str) -> None:
         """400 for a window off the coverage, 413 for one too big to send: before any pixel is read."""
-        if not (bbox or subsets) and format_ != "json":
-            return  # the whole coverage in its native format: pygeoapi sends the file as it is
         have = self._data.bounds
         want = tuple(have)
         if bbox:

@@ -19,11 +19,14 @@ from pygeofilter import ast
 from pygeofilter.parsers.cql2_json import parse as parse_cql2_json
 from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
 
+from sdi.limits import filter_problem
+
 _T_FUNCTION = re.compile(r"\bT_[A-Z]+\s*\(", re.IGNORECASE)
 _DWITHIN = re.compile(r"\bS_DWITHIN\s*\(", re.IGNORECASE)
 _NOT = re.compile(r"\bNOT\s*\(", re.IGNORECASE)  # NOT LIKE / IN / BETWEEN are followed by a word instead
 _INTERVAL = re.compile(r"\bINTERVAL\s*\(\s*'([^']*)'\s*,\s*'([^']*)'\s*\)", re.IGNORECASE)
 _OPEN = ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z")  # '..' ends, as instants the grammar takes
+_TOO_DEEP = "the filter is nested too deeply: use IN (...) for a list of values"
 _PLACEHOLDER = "sdi:node:"  # a property name no schema has (a colon is not allowed in field names)
 
 
@@ -37,9 +40,19 @@ def parse(text: str, lang: str | None):
             tree = parse_cql2_text(standard_temporal(_text_dwithin(_text_not(text, found), found)))
     except ValueError:
         raise
+    except RecursionError:
+        raise ValueError(_TOO_DEEP) from None
     except Exception as exc:  # lark's errors carry the position; their first line says enough
         raise ValueError(str(exc).splitlines()[0]) from None
-    return _put_back(tree, found)
+    # Checked before any recursive walk (here and in pygeoapi's reprojection): a chain of 1,500 ORs
+    # ran out of Python's stack, a 500.
+    too_big = filter_problem(tree)
+    if too_big:
+        raise ValueError(too_big)
+    try:
+        return _put_back(tree, found)
+    except RecursionError:
+        raise ValueError(_TOO_DEEP) from None
 
 
 def standard_temporal(text: str) -> str:

@@ -23,6 +23,7 @@ from pygeoapi.util import modify_pygeofilter
 from pygeofilter import ast, values
 
 from sdi.cql_parse import parse
+from sdi.limits import filter_problem
 from sdi.settings import CRS84, STORAGE_CRS
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,9 @@ def _parse_into(environ, text: str, lang: str, filter_crs: str | None) -> str | 
         tree = parse(text, lang)
     except ValueError as exc:
         return f"cannot parse the filter as {lang}: {exc}"
+    too_big = filter_problem(tree)
+    if too_big:
+        return too_big
     tree = _bbox_as_polygon(tree)
     try:
         tree = modify_pygeofilter(tree, filter_crs_uri=filter_crs or CRS84, storage_crs_uri=STORAGE_CRS)

@@ -20,9 +20,12 @@ from psycopg_pool import ConnectionPool
 from pygeoapi.provider.base import BaseProvider, ProviderInvalidQueryError, ProviderItemNotFoundError
 
 from sdi import sqlfiles
+from sdi.access import CITY_KEY
+from sdi.config import restricted_themes
 from sdi.cql import compile_filter
 from sdi.cql_requests import AFTER_KEY, ENVIRON_KEY, HIDDEN
 from sdi.db import database_url
+from sdi.limits import filter_problem
 from sdi.settings import CRS84, STORAGE_CRS
 
 logger = logging.getLogger(__name__)
@@ -84,7 +87,7 @@ class SdiProvider(BaseProvider):
         where, params = self._where(bbox, properties, filterq)
         with pool().connection() as conn:
             # after a keyset, a count would be of the rest only: numberMatched is left out
-            filtered = bool(bbox or properties or filterq)
+            filtered = bool(bbox or properties or filterq or self._city_scope())
             matched = None if keyset else self._count(conn, where, params, filtered=filtered)
             features = []
             if resulttype != "hits":
@@ -109,12 +112,20 @@ class SdiProvider(BaseProvider):
             fid = int(identifier)
         except (TypeError, ValueError):
             raise ProviderItemNotFoundError(f"no feature {identifier!r}") from None
+        city = self._city_scope()
         with pool().connection() as conn:
-            row = conn.execute(sql.SQL("SELECT {cols} FROM {t} WHERE fid = %s").format(
-                cols=self._columns([], False, crs_transform_spec), t=self.table), [fid]).fetchone()
+            row = conn.execute(sql.SQL("SELECT {cols} FROM {t} WHERE fid = %s{c}").format(
+                cols=self._columns([], False, crs_transform_spec), t=self.table,
+                c=sql.SQL(" AND city = %s" if city else "")), [fid, *([city] if city else [])]).fetchone()
         if row is None:
             raise ProviderItemNotFoundError(f"no feature {identifier!r}")
         return self._feature(row)
+
+    def _city_scope(self) -> str | None:
+        """The city of a city-bound token, for a restricted theme; None when every city may be read."""
+        if self.theme in restricted_themes() and has_request_context():
+            return request.environ.get(CITY_KEY)
+        return None
 
     # -- SQL pieces --------------------------------------------------------------------------------
     def _count(self, conn, where: sql.Composable, params: list, filtered: bool) -> int | None:
@@ -186,7 +197,15 @@ class SdiProvider(BaseProvider):
                 raise ProviderInvalidQueryError(user_msg=f"unknown property {name!r}")
             clauses.append(sql.SQL("{}::text = %s").format(sqlfiles.ident(name)))
             params.append(str(value))
+        city = self._city_scope()
+        if city:
+            # a token made for one city opens only that city's rows of a restricted theme (sdi.access)
+            clauses.append(sql.SQL("city = %s"))
+            params.append(city)
         if filterq is not None:
+            problem = filter_problem(filterq)  # also ECQL, which pygeoapi parses itself
+            if problem:
+                raise ProviderInvalidQueryError(user_msg=problem)
             clause, extra = compile_filter(filterq, self.fields)
             clauses.append(clause)
             params += extra

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from flask import has_request_context, request
 from psycopg import sql
 from pygeoapi.models.provider.base import TileMatrixSetEnum
 from pygeoapi.provider.base_mvt import BaseMVTProvider
@@ -15,6 +16,8 @@ from pygeoapi.provider.mvt_postgresql import MVTPostgreSQLProvider
 from pygeoapi.provider.tile import ProviderTileNotFoundError
 
 from sdi import sqlfiles
+from sdi.access import CITY_KEY
+from sdi.config import restricted_themes
 from sdi.provider import pool, theme_fields
 
 logger = logging.getLogger(__name__)
@@ -28,7 +31,7 @@ SELECT ST_AsMVT(t, %(layer)s, 4096, 'geom') FROM (
     SELECT {columns},
            ST_AsMVTGeom(ST_Transform(d.geom, 3857), tile.env, 4096, 64, true) AS geom
     FROM {view} d, tile
-    WHERE d.geom && ST_Transform(ST_Segmentize(tile.env, (ST_XMax(tile.env) - ST_XMin(tile.env)) / 4), 2180)
+    WHERE d.geom && ST_Transform(ST_Segmentize(tile.env, (ST_XMax(tile.env) - ST_XMin(tile.env)) / 4), 2180){scope}
 ) t
 WHERE t.geom IS NOT NULL
 """
@@ -64,9 +67,12 @@ class SdiTileProvider(MVTPostgreSQLProvider):
         if tileset != "WebMercatorQuad" or not (0 <= z <= MAX_ZOOM and 0 <= x < 2 ** z and 0 <= y < 2 ** z):
             raise ProviderTileNotFoundError(f"no tile {tileset}/{z}/{y}/{x}")
         columns = sql.SQL(", ").join(sql.SQL("d.{}").format(sqlfiles.ident(c)) for c in self.get_fields())
-        query = sql.SQL(_TILE_SQL).format(columns=columns, view=sqlfiles.theme_table(self.theme))
+        # a token made for one city opens only that city's rows of a restricted theme (sdi.access)
+        city = request.environ.get(CITY_KEY) if has_request_context() and self.theme in restricted_themes() else None
+        query = sql.SQL(_TILE_SQL).format(columns=columns, view=sqlfiles.theme_table(self.theme),
+                                          scope=sql.SQL(" AND d.city = %(city)s" if city else ""))
         with pool().connection() as conn:
-            row = conn.execute(query, {"z": z, "x": x, "y": y, "layer": self.theme}).fetchone()
+            row = conn.execute(query, {"z": z, "x": x, "y": y, "layer": self.theme, "city": city}).fetchone()
         data = row["st_asmvt"] if row else None
         return bytes(data) if data else None
 

@@ -11,6 +11,7 @@ import json
 import logging
 import math
 
+import psycopg
 import pyproj
 
 from flask import Response, abort, jsonify, request, send_file
@@ -18,10 +19,12 @@ from pygeoapi import util as pygeoapi_util
 from pygeoapi.api import itemtypes, validate_bbox
 from pygeoapi.flask_app import APP, CONFIG
 
-from sdi import __version__, sqlfiles
+from sdi import __version__, html, raster_files, sqlfiles
 from sdi.access import RestrictedThemes
 from sdi.config import restricted_themes
 from sdi.cql_requests import CqlRequests, restore_names
+from sdi.limits import BodyLimit
+from sdi.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -52,18 +55,27 @@ def _transform_bbox(bbox: list, from_crs: str, to_crs: str) -> list:
 
 pygeoapi_util.transform_bbox = _transform_bbox
 itemtypes.transform_bbox = _transform_bbox
+html.install()
 itemtypes.CONFORMANCE_CLASSES_FEATURES[:] = [c for c in itemtypes.CONFORMANCE_CLASSES_FEATURES
                                              if c not in _NOT_SUPPORTED] + _FILTERING
 
 
 @APP.route("/health")
 def health():
-    """For load balancers: is the database there, and what does the catalogue hold? Never any secret."""
+    """For load balancers: is the database there, and what does the catalogue hold? Never any secret.
+
+    The figures are of the public themes only, as /collections lists them: a restricted theme is not
+    counted (data.sdi_status counts every theme, which told an anonymous client that one is hidden).
+    """
     from sdi.provider import pool
 
+    public = sorted(set(CONFIG["resources"]) - restricted_themes())
     try:
         with pool().connection(timeout=5) as conn:
-            row = conn.execute("SELECT * FROM data.sdi_status").fetchone()
+            row = conn.execute(
+                "SELECT (SELECT catalogue_version FROM data.sdi_status) AS catalogue_version,"
+                " count(DISTINCT theme) AS themes, count(*) AS layers, max(loaded_at) AS last_load"
+                " FROM data.sdi_layers WHERE theme = ANY(%s)", [public]).fetchone()
     except Exception as exc:  # any failure is the same answer for a load balancer
         logger.error("health check failed: %s", type(exc).__name__)
         return jsonify(status="unavailable", database="unreachable", sdi_version=__version__), 503
@@ -108,7 +120,7 @@ def raster_file(theme: str, city: str):
     """A city's current COG, with HTTP range requests: what GDAL's /vsicurl/ (QGIS, gdalinfo) reads."""
     path = _raster_path(theme, city)
     if path is None:
-        abort(404)
+        abort(404)  # unknown, restricted, or a catalogue row naming a file that is not the server's own
     return send_file(path, mimetype="image/tiff", conditional=True, download_name=f"{theme}-{city}.tif")
 
 
@@ -120,7 +132,11 @@ def _raster_path(theme: str, city: str) -> str | None:
         return None  # restricted rasters are not served as plain files
     with pool().connection() as conn:
         row = conn.execute("SELECT path FROM data.sdi_rasters WHERE theme = %s AND city = %s", [theme, city]).fetchone()
-    return row["path"] if row else None
+    if row is None:
+        return None
+    # The row is what a city's login wrote: the file is derived from the server's own raster folder.
+    path = raster_files.raster_file(row["path"], theme, city, get_settings().raster_dir_abs)
+    return str(path) if path else None
 
 
 @APP.route("/collections/<theme>/preview.png")
@@ -145,7 +161,7 @@ def _preview(theme: str) -> tuple[bytes, tuple]:
 
 _PREVIEW_HTML = ('<section id="preview"><h3>Podgląd / Preview</h3><img src="{href}" alt="{theme}"'
                  ' style="max-width:100%;border:1px solid #ccc"></section>')
-_PREVIEW_JS = ('<script>fetch("{href}").then(r => {{ const b = r.headers.get("X-Bounds-Lonlat").split(",").map(Number);'
+_PREVIEW_JS = ('<script nonce="{nonce}">fetch("{href}").then(r => {{ const b = r.headers.get("X-Bounds-Lonlat").split(",").map(Number);'
                ' L.imageOverlay("{href}", [[b[1], b[0]], [b[3], b[2]]], {{opacity: 0.85}}).addTo(map); }});</script>')
 
 
@@ -163,6 +179,7 @@ def _restore_filter_names(response):
     if (len(parts) == 2 and parts[0] == "collections" and response.status_code == 200
             and not response.direct_passthrough and _is_coverage(parts[1])):
         _show_preview(response, parts[1])
+    response.headers["Content-Security-Policy"] = html.content_security_policy()
     return response
 
 
@@ -178,7 +195,7 @@ def _show_preview(response, theme: str) -> None:
     href = f"{CONFIG['server']['url'].rstrip('/')}/collections/{theme}/preview.png"
     page = page.replace('<div id="collection-map"></div>', '<div id="collection-map"></div>'
                         + _PREVIEW_HTML.format(href=href, theme=theme), 1)
-    response.set_data(page.replace("</body>", _PREVIEW_JS.format(href=href) + "\n</body>", 1))
+    response.set_data(page.replace("</body>", _PREVIEW_JS.format(href=href, nonce=html.csp_nonce()) + "\n</body>", 1))
 
 
 def _link_project(response) -> None:
@@ -196,12 +213,28 @@ def _link_project(response) -> None:
                                        + '\n  <section id="openapi">', 1))
 
 
-def _token_valid(digest: str) -> bool:
+_scope_function = True  # data.sdi_token_scope exists (until a catalogue without it says otherwise)
+
+
+def _token_scope(digest: str) -> tuple[bool, str | None]:
+    """(valid, city) of a token: its city, or None for a token of every city."""
+    global _scope_function
     from sdi.provider import pool
 
     with pool().connection() as conn:
-        return bool(conn.execute("SELECT data.sdi_token_valid(%s) AS ok", [digest]).fetchone()["ok"])
+        if _scope_function:
+            try:
+                row = conn.execute("SELECT valid, city FROM data.sdi_token_scope(%s)", [digest]).fetchone()
+                return (True, row["city"]) if row and row["valid"] else (False, None)
+            except psycopg.errors.UndefinedFunction:
+                # a catalogue migrated before token scopes: tokens open every city, as they did then
+                logger.warning("data.sdi_token_scope is missing: run `sdi init`; tokens are not bound to a city")
+                _scope_function = False
+            except psycopg.Error as exc:  # e.g. the reader may not call it: closed, never wider
+                logger.error("cannot check a token's scope: %s", type(exc).__name__)
+                return False, None
+        return bool(conn.execute("SELECT data.sdi_token_valid(%s) AS ok", [digest]).fetchone()["ok"]), None
 
 
-APP.wsgi_app = RestrictedThemes(CqlRequests(APP.wsgi_app), CONFIG, restricted_themes(), _token_valid)
+APP.wsgi_app = BodyLimit(RestrictedThemes(CqlRequests(APP.wsgi_app), CONFIG, restricted_themes(), _token_scope))
 app = APP
