@@ -43,6 +43,8 @@ class SchemaField(_Strict):
     unit: str | None = None
     codelist: str | None = None
     multiple: bool = False
+    #: teryt: values are TERYT codes, normalised (146501_1 -> 1465011) and refused when impossible
+    format: Literal["teryt"] | None = None
     aliases: list[str] = []
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from sdi import teryt
 from sdi.config import Codelist, FieldMapping, Mapping, Registry, Schema, SchemaField, fold
 from sdi.convert import Unconvertible, as_list, convert, is_missing, to_string
 from sdi.repair import reject_record
@@ -44,6 +45,7 @@ class Harmonised:
     unmapped_values: dict[str, dict[str, int]] = field(default_factory=dict)
     unconverted_values: dict[str, dict[str, int]] = field(default_factory=dict)
     unmapped_columns: list[str] = field(default_factory=list)
+    defaulted: dict[str, Any] = field(default_factory=dict)  # field -> the default its misses became
     promoted: int = 0  # single geometries promoted to the theme's Multi type
 
 
@@ -107,6 +109,8 @@ def _fill(frame, name: str, target: SchemaField, fm: FieldMapping, registry: Reg
         if problem:
             bucket = out.unmapped_values if problem == "unmapped" else out.unconverted_values
             bucket.setdefault(name, {})[to_string(value)] = int(counts[i])
+            if fm.default is not None:
+                out.defaulted[name] = fm.default
     return results[codes].tolist()
 
 
@@ -141,8 +145,9 @@ def _translate(value: Any, target: SchemaField, fm: FieldMapping, lookup: dict, 
         if code is None:
             return _fallback(fm, target, "unmapped")
     try:
-        return convert(code, target.type), None
-    except Unconvertible:
+        converted = convert(code, target.type)
+        return (teryt.normalise(converted) if target.format == "teryt" and converted else converted), None
+    except (Unconvertible, teryt.NotTeryt):
         return _fallback(fm, target, "unconverted")
 
 

@@ -9,9 +9,10 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
+from sdi import sources
 from sdi.convert import is_missing, to_string
 from sdi.errors import InputError
-from sdi.read import layers_of, read, vsi_path
+from sdi.read import read
 
 logger = logging.getLogger(__name__)
 
@@ -22,16 +23,14 @@ def inspect_source(path: Path, layer: str | None = None, encoding: str | None = 
                    crs: str | None = None) -> dict:
     """Layers, counts, geometry types, fields with samples, encoding, CRS, extent and invalid geometries."""
     path = Path(path)
-    # The same path rules as loading, zips included.
-    gdal_path = vsi_path(path) if path.exists() else str(path)
     layers = []
-    try:
-        listed = layers_of(gdal_path)
+    try:  # the same path rules as loading: every layer of every file, zips included
+        listed = sources.layers(path, layer) if path.exists() else []
     except Exception:  # read() below raises the user-facing error for an unreadable source
         listed = []
-    for name, geometry_type in listed:
-        if layer is None or name == layer:
-            layers.append(_layer(path, str(name), geometry_type, encoding, crs))
+    for found in listed:
+        if layer is None or found.name == layer or len(listed) == 1:
+            layers.append(_layer(path, found.name, found.geometry_type, encoding, crs))
     if not layers:
         read(path, layer=layer, encoding=encoding, crs=crs)  # raises the precise InputError
         raise InputError(f"{path}: no vector layer found", "check the file")

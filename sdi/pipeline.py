@@ -12,12 +12,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from sdi import catalogue
 from sdi import mapping as mappings
 from sdi import sqlfiles
 from sdi.catalogue import Provenance, open_catalogue
 from sdi.config import registry as config_registry
+from sdi.guard import Guard, LoadRefused, current_count
 from sdi.harmonise import harmonise
-from sdi.load import load
+from sdi.load import Loaded, load
 from sdi.raster import read_raster
 from sdi.raster_store import store_raster
 from sdi.read import read
@@ -53,6 +55,7 @@ class LoadReport:
     unconverted_values: dict[str, dict[str, int]] = field(default_factory=dict)
     unmapped_columns: list[str] = field(default_factory=list)
     repairs: dict[str, int] = field(default_factory=dict)
+    guard: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -60,9 +63,14 @@ class LoadReport:
 
 def run_load(path: Path, *, city: str, theme: str, mapping_path: Path | None = None, layer: str | None = None,
              encoding: str | None = None, crs: str | None = None, dry_run: bool = False,
+             allow_empty: bool = False, accept_rejects: bool = False, allow_shrink: bool = False,
              settings: Settings | None = None, step: Callable[[str], None] = lambda _: None,
              progress: Callable[[int, int], None] = lambda done, total: None) -> LoadReport:
-    """Load one source layer as `theme` for `city`, all or nothing, streaming it batch by batch."""
+    """Load one source layer as `theme` for `city`, all or nothing, streaming it batch by batch.
+
+    The load guard (`sdi.guard`) refuses, with LoadRefused, a version that stores nothing, rejects too
+    much or shrinks the current one, unless the matching allow_* / accept_rejects flag is given.
+    """
     started, started_at = time.perf_counter(), datetime.now(timezone.utc)
     settings = settings or get_settings()
     sqlfiles.check_city(city)
@@ -91,24 +99,43 @@ def run_load(path: Path, *, city: str, theme: str, mapping_path: Path | None = N
             yield result.frame, rejects
 
     size, digest = _fingerprint(source.path)
+    guard = Guard(allow_empty=allow_empty, accept_rejects=accept_rejects, allow_shrink=allow_shrink,
+                  max_reject_share=settings.max_reject_share)
     step("loading" if not dry_run else "loading (dry run, rolled back at the end)")
     with open_catalogue(settings) as conn:
         provenance = Provenance(str(source.path), source.layer, {**source.detected, "mapping": mapping_source},
                                 size, digest, getpass.getuser(), started_at)
+
+        def report(loaded: Loaded, rejects: list[dict]) -> LoadReport:
+            return LoadReport(
+                load_id=loaded.load_id, city=city, theme=theme,
+                source={"path": str(source.path), "sha256": digest, "size": size, "layer": source.layer},
+                mapping=mapping_source, encoding=source.detected.get("encoding"),
+                encoding_source=source.detected.get("encoding_source"), crs=source.detected.get("crs"),
+                crs_source=source.detected.get("crs_source"), features_read=tally.read,
+                features_loaded=loaded.features, features_rejected=loaded.rejects,
+                geometries_repaired=tally.repaired(), rejects=rejects,
+                warnings=source.warnings + tally.warnings(schema) + guard.notes,
+                duration_s=round(time.perf_counter() - started, 3), dry_run=dry_run,
+                reject_reasons=dict(Counter(r["reason"] for r in rejects)), unmapped_values=tally.unmapped,
+                unconverted_values=tally.unconverted, unmapped_columns=tally.unmapped_columns,
+                repairs=dict(tally.repairs), guard=guard.as_dict())
+
+        def before_publish(stored: int, rejected: int) -> None:
+            """Inside the load's transaction, under its lock: refuse before the version goes live."""
+            guard.previous_features = current_count(catalogue.history(conn, city, theme))
+            try:
+                guard.check(stored, rejected, Counter(r["reason"] for r in tally.rejects), f"{theme} for city {city}")
+            except LoadRefused as refused:
+                if not dry_run:
+                    refused.report = report(Loaded(None, stored, rejected), tally.rejects)
+                    raise
+                guard.notes.append(f"a real load would be refused: {refused.message}")
+
         loaded = load(conn, harmonised(), city=city, schema=schema, provenance=provenance, dry_run=dry_run,
-                      progress=lambda n: progress(n, source.count))
+                      progress=lambda n: progress(n, source.count), before_publish=before_publish)
         rejects = _stored_rejects(conn, loaded.load_id) if loaded.load_id else tally.rejects
-    return LoadReport(
-        load_id=loaded.load_id, city=city, theme=theme,
-        source={"path": str(source.path), "sha256": digest, "size": size, "layer": source.layer},
-        mapping=mapping_source, encoding=source.detected.get("encoding"),
-        encoding_source=source.detected.get("encoding_source"), crs=source.detected.get("crs"),
-        crs_source=source.detected.get("crs_source"), features_read=tally.read, features_loaded=loaded.features,
-        features_rejected=loaded.rejects, geometries_repaired=tally.repaired(), rejects=rejects,
-        warnings=source.warnings + tally.warnings(), duration_s=round(time.perf_counter() - started, 3),
-        dry_run=dry_run, reject_reasons=dict(Counter(r["reason"] for r in rejects)),
-        unmapped_values=tally.unmapped, unconverted_values=tally.unconverted,
-        unmapped_columns=tally.unmapped_columns, repairs=dict(tally.repairs))
+    return report(loaded, rejects)
 
 
 def run_load_raster(path: Path, *, city: str, theme: str, crs: str | None = None, settings: Settings | None = None,
@@ -150,14 +177,17 @@ class _Tally:
 
     def __init__(self):
         self.read = 0
+        self.stored = 0
         self.repairs: Counter = Counter()
         self.unmapped: dict[str, dict[str, int]] = {}
         self.unconverted: dict[str, dict[str, int]] = {}
         self.unmapped_columns: list[str] = []
+        self.defaulted: dict = {}
         self.rejects: list[dict] = []
 
     def add(self, read: int, repaired, result) -> None:
         self.read += read
+        self.stored += len(result.frame)
         self.repairs.update(repaired.repairs)
         if result.promoted:
             self.repairs["promoted_to_multi"] += result.promoted
@@ -167,6 +197,7 @@ class _Tally:
                 for value, n in values.items():
                     bucket[value] = bucket.get(value, 0) + n
         self.unmapped_columns = result.unmapped_columns
+        self.defaulted.update(result.defaulted)
         self.rejects += [{"source_id": r["source_id"], "reason": r["reason"]}
                          for r in repaired.rejects + result.rejects]
 
@@ -174,11 +205,27 @@ class _Tally:
         """Geometries changed to be storable; a promotion to Multi* only changes the type, so it is apart."""
         return sum(n for kind, n in self.repairs.items() if kind != "promoted_to_multi")
 
-    def warnings(self) -> list[str]:
-        notes = [f"{field}: {sum(values.values())} value(s) did not map and were stored as null"
-                 for field, values in self.unmapped.items()]
-        return notes + [f"{field}: {sum(values.values())} value(s) did not convert and were stored as null"
-                        for field, values in self.unconverted.items()]
+    def warnings(self, schema) -> list[str]:
+        """What happened to each value that did not map or convert, as it really happened."""
+        notes = []
+        for verb, found in (("map", self.unmapped), ("convert", self.unconverted)):
+            for name, values in found.items():
+                notes.append(f"{name}: {sum(values.values())} value(s) did not {verb}"
+                             f" ({_listed(values)}); {self.fate(name, schema)}")
+        return notes
+
+    def fate(self, name: str, schema) -> str:
+        """Where the values of a field that did not map or convert went."""
+        if name in self.defaulted:
+            return f"stored as {self.defaulted[name]!r}, the mapping's default"
+        if schema.fields[name].required:
+            return "their features were rejected (the field is required)"
+        return "stored as null"
+
+
+def _listed(values: dict[str, int]) -> str:
+    top = sorted(values.items(), key=lambda kv: -kv[1])
+    return ", ".join(f"{v!r} ×{n}" for v, n in top[:5]) + (", ..." if len(top) > 5 else "")
 
 
 def _stored_rejects(conn, load_id: int) -> list[dict]:

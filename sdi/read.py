@@ -26,18 +26,14 @@ from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-from sdi import detect
+from sdi import detect, sources
 from sdi.errors import InputError, first_line
 from sdi.safety import check_source
 
 logger = logging.getLogger(__name__)
 
-# Files inside a zip that can be read on their own, in order of preference.
-_READABLE = (".shp", ".gpkg", ".geojson", ".json", ".gml", ".xml", ".kml", ".csv")
-_CSV_OPTIONS = {"GEOM_POSSIBLE_NAMES": "wkt,geom,geometry,the_geom,wkt_geom",
-                "X_POSSIBLE_NAMES": "x,lon,lng,longitude,easting,dlugosc,wsp_x",
-                "Y_POSSIBLE_NAMES": "y,lat,latitude,northing,szerokosc,wsp_y",
-                "KEEP_GEOM_COLUMNS": "NO", "AUTODETECT_TYPE": "YES"}
+# Kept importable from here: other modules find layers through sdi.read.
+vsi_path, layers_of, open_options = sources.vsi_path, sources.layers_of, sources.open_options
 
 
 @dataclass
@@ -71,11 +67,11 @@ def read(path: Path, layer: str | None = None, encoding: str | None = None, crs:
     """Open one layer of a vector source as a stream of GeoDataFrames in their own CRS."""
     path = Path(path)
     check_source(path, max_unzipped_bytes=max_unzipped_bytes)
-    gdal_path = vsi_path(path)
-    layer = _pick_layer(gdal_path, layer)
+    chosen = sources.pick_layer(path, layer)
+    gdal_path, layer = chosen.gdal_path, chosen.name
     codec, codec_source = _encoding(path, gdal_path, encoding)
     try:
-        info = pyogrio.read_info(gdal_path, layer=layer, encoding=codec, **_open_options(gdal_path))
+        info = pyogrio.read_info(gdal_path, layer=layer, encoding=codec, **open_options(gdal_path))
         stream = _stream(gdal_path, layer, codec, batch_size)
         first = next(stream, None)
     except (DataSourceError, DataLayerError, UnicodeDecodeError, RuntimeError) as exc:
@@ -86,15 +82,23 @@ def read(path: Path, layer: str | None = None, encoding: str | None = None, crs:
     detected = {"driver": info["driver"], "encoding": codec or "utf-8", "encoding_source": codec_source}
     source = Source(path=path, layer=layer, columns=[str(c) for c in info["fields"]], count=int(info["features"]),
                     detected=detected, first=first, rest=stream)
-    if require_crs or crs or first.crs is not None:
-        _apply_crs(source, crs)
+    gtfs = sources.is_gtfs_stops(gdal_path)
+    if gtfs:
+        # GTFS coordinates are WGS 84 lon/lat by its specification; a --crs still wins.
+        source.detected["gtfs"] = "stops"
+        source.warnings.append("GTFS stops.txt: coordinates taken as EPSG:4326 (WGS 84), as GTFS defines them;"
+                               " theme public_transport_stops")
+    if require_crs or crs or gtfs or first.crs is not None:
+        _apply_crs(source, crs or ("EPSG:4326" if gtfs else None))
+        if gtfs and not crs:
+            source.detected["crs_source"] = "gtfs"
     logger.info("opened %s (layer %s, %d features)", path, layer, source.count)
     return source
 
 
 def _stream(gdal_path: str, layer: str, codec: str | None, batch_size: int) -> Iterator[gpd.GeoDataFrame]:
     """Batches of features through GDAL's Arrow stream: memory stays bounded whatever the file's size."""
-    options = _open_options(gdal_path)
+    options = open_options(gdal_path)
     if codec and gdal_path.lower().endswith(".shp"):
         # GDAL's own recoding: pyogrio's `encoding` is not applied to the Arrow stream of a shapefile.
         options, codec = {**options, "ENCODING": codec.upper()}, None
@@ -120,7 +124,7 @@ def _to_frame(batch, meta: dict, geom_col: str, fid_col: str, gdal_path: str, la
         # GEOS has no curves, and GDAL's Arrow stream does not linearise them; its row-by-row
         # reader does, so the few curved features are read again by their ids.
         linear = pyogrio.read_dataframe(gdal_path, layer=layer, fids=index.to_numpy()[curved],
-                                        columns=[], **_open_options(gdal_path))
+                                        columns=[], **open_options(gdal_path))
         geoms[curved] = linear.geometry.values
     out = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index), crs=meta.get("crs"))
     out.attrs["curves_linearised"] = int(len(curved)) if index is not None else 0
@@ -136,28 +140,15 @@ def _from_wkb_or_none(wkb):
         return None
 
 
-def layers_of(gdal_path: str) -> list[tuple[str, str | None]]:
-    """(name, geometry type) of every layer, without letting GDAL's GML reader write a .gfs beside the file."""
-    options = _open_options(gdal_path)
-    if "WRITE_GFS" not in options:
-        return [(str(n), g) for n, g in pyogrio.list_layers(gdal_path)]
-    found = []
-    while True:  # list_layers takes no open options, so walk the layers by index
-        try:
-            info = pyogrio.read_info(gdal_path, layer=len(found), **options)
-        except DataLayerError:
-            return found
-        found.append((str(info["layer_name"]), info["geometry_type"]))
-
-
 def describe(path: Path, layer: str | None = None) -> tuple[list[str], list[str]]:
     """The layers of a source and the columns of the chosen one, without reading its features."""
-    gdal_path = vsi_path(Path(path))
-    names = [n for n, _ in layers_of(gdal_path)]
-    chosen = layer if layer in names else (names[0] if len(names) == 1 else None)
-    if chosen is None:
-        return names, []
-    return names, [str(c) for c in pyogrio.read_info(gdal_path, layer=chosen, **_open_options(gdal_path))["fields"]]
+    found = sources.layers(Path(path), layer)
+    chosen = [lay for lay in found if lay.name == layer] or (found if len(found) == 1 else [])
+    if not chosen:
+        return [lay.name for lay in found], []
+    gdal_path = chosen[0].gdal_path
+    info = pyogrio.read_info(gdal_path, layer=chosen[0].name, **sources.open_options(gdal_path))
+    return [lay.name for lay in found], [str(c) for c in info["fields"]]
 
 
 def _apply_crs(source: Source, override: str | None) -> None:
@@ -179,8 +170,7 @@ def _apply_crs(source: Source, override: str | None) -> None:
         x, y = _sample_xy(frame)
         epsg, how = detect.guess_crs(x, y), "detected from coordinates"
         if epsg is None:
-            raise InputError(f"{source.path}: no CRS (missing .prj?) and the coordinates match no Polish system",
-                             "rerun with --crs, e.g. --crs EPSG:2180 for PUWG 1992 or EPSG:2178 for PUWG 2000 zone 7")
+            _no_crs(source.path, x, y)
         source.warnings.append(f"no CRS in the file: EPSG:{epsg} ({detect.describe_epsg(epsg)}) detected from the"
                                " coordinates")
     if epsg is None:
@@ -199,6 +189,19 @@ def _apply_crs(source: Source, override: str | None) -> None:
         d["crs_source"] = f"{how}, axes swapped"
         source.warnings.append(f"the GML coordinates were northing-first for EPSG:{epsg}: axes swapped")
     source.fix = lambda batch: _set_crs(batch, epsg, swap)
+
+
+def _no_crs(path: Path, x: np.ndarray, y: np.ndarray) -> None:
+    """Refuse a source without a CRS, advising lon/lat where the numbers are plainly degrees."""
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.any() and (np.abs(x[ok]) <= 180).all() and (np.abs(y[ok]) <= 90).all():
+        swapped = detect.inside_poland_mask(y[ok], x[ok], 4326).mean() > 0.5
+        raise InputError(f"{path}: no CRS, and the coordinates are degrees (lon/lat) that lie outside Poland"
+                         + ("; they look like latitude/longitude swapped" if swapped else ""),
+                         "swap the longitude and latitude columns" if swapped else "check the coordinates;"
+                         " if they are right, rerun with --crs EPSG:4326")
+    raise InputError(f"{path}: no CRS (missing .prj?) and the coordinates match no Polish system",
+                     "rerun with --crs, e.g. --crs EPSG:2180 for PUWG 1992 or EPSG:2178 for PUWG 2000 zone 7")
 
 
 def _set_crs(frame: gpd.GeoDataFrame, epsg: int, swap: bool) -> gpd.GeoDataFrame:
@@ -240,44 +243,3 @@ def _encoding(path: Path, gdal_path: str, override: str | None) -> tuple[str | N
                 with z.open(member) as src:
                     (Path(tmp) / f"x{ext}").write_bytes(src.read(limit))
         return detect.detect_encoding(Path(tmp) / "x.shp", override)
-
-
-def vsi_path(path: Path) -> str:
-    """A zip is read in place through GDAL's /vsizip/, at whatever folder depth the data sits."""
-    if path.suffix.lower() != ".zip":
-        return str(path)
-    names = zipfile.ZipFile(path).namelist()
-    for ext in _READABLE:
-        inner = sorted(n for n in names if n.lower().endswith(ext) and not n.startswith("__MACOSX"))
-        if inner:
-            return f"/vsizip/{path.resolve()}/{inner[0]}"
-    gdb = sorted({n.split(".gdb/")[0] + ".gdb" for n in names if ".gdb/" in n.lower()})
-    if gdb:
-        return f"/vsizip/{path.resolve()}/{gdb[0]}"
-    raise InputError(f"{path}: the zip holds no readable vector file",
-                     f"it should contain one of {', '.join(_READABLE)} or a .gdb folder")
-
-
-def _open_options(gdal_path: str) -> dict:
-    lower = gdal_path.lower()
-    if lower.endswith((".gml", ".xml")):
-        # GDAL's GML reader would write a .gfs file beside the source: never write into a city's folder.
-        return {"WRITE_GFS": "NO"}
-    if lower.endswith(".csv"):
-        return dict(_CSV_OPTIONS)
-    return {}
-
-
-def _pick_layer(gdal_path: str, layer: str | None) -> str:
-    try:
-        names = [n for n, _ in layers_of(gdal_path)]
-    except DataSourceError as exc:
-        raise InputError(f"{gdal_path}: cannot be opened ({first_line(exc)})",
-                         "check that the file is a complete vector dataset") from None
-    if layer is not None:
-        if layer not in names:
-            raise InputError(f"layer {layer!r} not found", f"choose one of: {', '.join(names)}")
-        return layer
-    if len(names) != 1:
-        raise InputError(f"the source holds {len(names)} layers", f"pick one with --layer: {', '.join(names)}")
-    return names[0]

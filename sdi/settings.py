@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     config_dir: Path = Field(default=_PROJECT_CONFIG, description="schemas, mappings and server.yaml")
     styles_dir: Path = Field(default=_PROJECT_STYLES, description="QGIS styles, <theme>.qml and <theme>.sld")
     max_unzipped_mb: int = Field(default=4096, description="refuse zips that unpack to more than this")
+    max_reject_share: float = Field(
+        default=0.05, description="refuse to publish a load that rejects more than this share of its features")
     raster_dir: Path | None = Field(
         default=None, description="where loaded rasters are kept as COGs; unset means $SDI_HOME/rasters")
     max_raster_mpix: int = Field(

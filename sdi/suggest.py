@@ -15,6 +15,7 @@ from typing import Iterable
 
 import pandas as pd
 
+from sdi import teryt
 from sdi.config import Codelist, FieldMapping, Mapping, Registry, Schema, fold
 from sdi.convert import as_list, ascii_fold, is_missing, to_string
 from sdi.harmonise import hashable
@@ -83,25 +84,66 @@ def suggest(frame: pd.DataFrame, schema: Schema, registry: Registry, *, source_n
     """A draft mapping as commented YAML that loads as it is."""
     columns = [c for c in frame.columns if c != getattr(frame, "geometry", pd.Series(name=None)).name]
     matched = match_columns(columns, schema)
+    matched.update(_teryt_columns(frame, columns, schema, matched))
     lines = [f"# Draft mapping of {source_name} onto theme {schema.id}, written by `sdi mapping suggest`.",
              "# Check each line. Values that match no code are listed as comments: add them by hand.",
              f"theme: {schema.id}", "source:", f"  layer: {json.dumps(layer, ensure_ascii=False)}", "fields:"]
     for name, field in schema.fields.items():
+        codelist = registry.codelist_for(field)
         if name not in matched:
-            lines.append(f"  # {name}: ?{'   (required)' if field.required else ''}")
+            constant = _constant(frame, columns, codelist) if field.required and codelist else None
+            if constant:
+                lines.append(f"  {name}: {{value: {constant[0]}}}   # {constant[1]}")
+            else:
+                lines.append(f"  # {name}: ?{'   (required)' if field.required else ''}")
             continue
         column, how = matched[name]
-        codelist = registry.codelist_for(field)
         lines.append(f"  {name}:   # {how}")
         lines.append(f"    from: {json.dumps(column, ensure_ascii=False)}")
         if codelist is not None:
-            lines += _values_block(frame[column], codelist)
-            if field.required and "other" in codelist.codes:
-                lines.append("    default: other   # empty or unmatched values; without it they are rejected")
+            block = _values_block(frame[column], codelist)
+            lines += block
+            if any("?   (" in line for line in block):
+                # No default: a default would store every unknown code as it, silently.
+                fate = "rejected (the field is required)" if field.required else "stored as null"
+                lines.append(f"    # values marked ? are {fate} and listed in the load report: map each one")
     unused = [c for c in columns if c not in {col for col, _ in matched.values()}]
     if unused:
         lines.append(f"# not mapped: {', '.join(unused)}")
     return "\n".join(lines) + "\n"
+
+
+def _teryt_columns(frame: pd.DataFrame, columns: list[str], schema: Schema,
+                   matched: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    """TERYT fields that no column name matched, found by their values (1465011, PRG's 146501_1)."""
+    taken = {col for col, _ in matched.values()}
+    found: dict[str, tuple[str, str]] = {}
+    for name, field in schema.fields.items():
+        if field.format != "teryt" or name in matched:
+            continue
+        for column in columns:
+            if column not in taken and teryt.looks_like(frame[column].head(1000).tolist()):
+                found[name] = (column, "its values are TERYT codes (normalised to 7 digits on load)")
+                taken.add(column)
+                break
+    return found
+
+
+def _constant(frame: pd.DataFrame, columns: list[str], codelist: Codelist) -> tuple[str, str] | None:
+    """(code, why) when a column evidently says one code for every feature: its single value, or its first word."""
+    lookup = codelist.lookup()
+    for column in columns:
+        values = {to_string(v) for v in frame[column].head(5000) if not is_missing(v) and not isinstance(v, list)}
+        if not values:
+            continue
+        if len(values) == 1 and fold(next(iter(values))) in lookup:
+            value = next(iter(values))
+            return lookup[fold(value)], f"{column} holds the single value {value!r}"
+        firsts = {fold(v.split()[0]) for v in values if v.split()}
+        if len(firsts) == 1 and next(iter(firsts)) in lookup and len(values) > 1:
+            word = next(iter(values)).split()[0]
+            return lookup[next(iter(firsts))], f"every {column} value starts with {word!r}"
+    return None
 
 
 def _values_block(series: pd.Series, codelist: Codelist) -> list[str]:
