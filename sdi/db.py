@@ -2,6 +2,11 @@
 
 With SDI_DATABASE_URL set, that database is used and no cluster is ever started. Otherwise sdi runs
 its own PostgreSQL: initdb once, then pg_ctl start/stop, listening on 127.0.0.1 on a free port.
+
+Least privilege (issue 16): the cluster's superuser is `sdi_admin`, whose password only cluster.json
+(mode 600) holds. The `sdi` owner of the catalogue is neither SUPERUSER nor CREATEROLE: before
+PostgreSQL 16 a CREATEROLE role can grant itself pg_execute_server_program and pg_read_server_files.
+City logins and the reader are made by the admin's SECURITY DEFINER functions (sql/admin_roles.sql).
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
+from sdi import sqlfiles
 from sdi.errors import DatabaseError
 from sdi.settings import Settings, get_settings
 
@@ -27,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 DB_NAME = "sdi"
 DB_USER = "sdi"
+ADMIN_USER = "sdi_admin"
 # Where root keeps clusters whose $SDI_HOME the postgres user cannot enter (mode 700 temp folders).
 ROOT_CLUSTERS = Path("/var/lib/sdi/clusters")
 
@@ -39,9 +47,13 @@ class ClusterState:
     port: int
     password: str
     os_user: str | None  # None: the server runs as the calling user
+    admin_password: str | None = None  # None: a cluster of an older sdi, whose owner was the superuser
 
     def url(self) -> str:
         return f"postgresql://{DB_USER}:{self.password}@127.0.0.1:{self.port}/{DB_NAME}"
+
+    def admin_url(self, dbname: str = DB_NAME) -> str:
+        return f"postgresql://{ADMIN_USER}:{self.admin_password}@127.0.0.1:{self.port}/{dbname}"
 
 
 class Cluster:
@@ -98,22 +110,29 @@ class Cluster:
         return self._run(state, ["pg_ctl", "-D", state.data_dir, "status"], check=False) == 0
 
     def url(self) -> str | None:
-        """The connection URL of this cluster, or None before the first start."""
+        """The connection URL of this cluster's owner, or None before the first start."""
         state = self._read_state()
         return state.url() if state else None
+
+    def admin_url(self, dbname: str = DB_NAME) -> str | None:
+        """The superuser's URL (for tests and maintenance), or None before the first start."""
+        state = self._read_state()
+        return state.admin_url(dbname) if state and state.admin_password else None
 
     # -- creation --------------------------------------------------------------------------
     def _create(self) -> ClusterState:
         self.home.mkdir(parents=True, exist_ok=True)
         os_user = "postgres" if os.geteuid() == 0 else None
         data_dir = self._data_dir_for(os_user)
-        state = ClusterState(str(data_dir), _free_port(), secrets.token_urlsafe(24), os_user)
+        state = ClusterState(str(data_dir), _free_port(), secrets.token_urlsafe(24), os_user,
+                             admin_password=secrets.token_urlsafe(24))
         with tempfile.NamedTemporaryFile("w", delete=False, dir=data_dir.parent) as pw:
-            pw.write(state.password)
+            pw.write(state.admin_password)
         try:
             if os_user:
                 shutil.chown(pw.name, user=os_user)
-            cmd = ["initdb", "-D", str(data_dir), "-U", DB_USER, "--pwfile", pw.name, "-E", "UTF8",
+            # The bootstrap superuser is the admin; the owner `sdi` is made by _ensure_database, unprivileged.
+            cmd = ["initdb", "-D", str(data_dir), "-U", ADMIN_USER, "--pwfile", pw.name, "-E", "UTF8",
                    "--locale", "C.UTF-8", "--auth-host", "scram-sha-256", "--auth-local", "peer"]
             self._run(state, cmd)
         finally:
@@ -143,10 +162,28 @@ class Cluster:
         return target
 
     def _ensure_database(self, state: ClusterState) -> None:
-        admin = state.url().rsplit("/", 1)[0] + "/postgres"
-        with psycopg.connect(admin, autocommit=True) as conn:
+        """As the admin: the unprivileged owner, its database with PostGIS, and the admin's role functions."""
+        if state.admin_password is None:
+            self._convert(state)
+        with psycopg.connect(state.admin_url("postgres"), autocommit=True) as conn:
+            ensure_owner(conn, DB_USER, state.password)
             if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone() is None:
-                conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(DB_NAME),
+                                                                          sql.Identifier(DB_USER)))
+            conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(DB_NAME),
+                                                                         sql.Identifier(DB_USER)))
+        with psycopg.connect(state.admin_url(), autocommit=True) as conn:
+            prepare_database(conn, DB_USER)
+
+    def _convert(self, state: ClusterState) -> None:
+        """A cluster of an older sdi, whose owner `sdi` is the superuser: make the admin, who then demotes it."""
+        state.admin_password = secrets.token_urlsafe(24)
+        with psycopg.connect(state.url().rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [ADMIN_USER]).fetchone()
+            conn.execute(sql.SQL(("ALTER" if exists else "CREATE") + " ROLE {} SUPERUSER LOGIN PASSWORD {}").format(
+                sql.Identifier(ADMIN_USER), sql.Literal(state.admin_password)))
+        self._write_state(state)
+        logger.info("made %s the superuser of the cluster; %s loses SUPERUSER", ADMIN_USER, DB_USER)
 
     # -- helpers ---------------------------------------------------------------------------
     def _run(self, state: ClusterState, cmd: list[str], check: bool = True) -> int:
@@ -172,6 +209,30 @@ class Cluster:
     def _write_state(self, state: ClusterState) -> None:
         self.state_file.write_text(json.dumps(asdict(state), indent=2))
         self.state_file.chmod(0o600)
+
+
+def ensure_owner(admin: psycopg.Connection, owner: str, password: str) -> None:
+    """Create or fix the catalogue's owner: a login that may create databases (the tests' templates) and
+    nothing else a superuser could abuse: no SUPERUSER, no CREATEROLE, no server-file or program roles."""
+    exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [owner]).fetchone()
+    admin.execute(sql.SQL(("ALTER" if exists else "CREATE") + " ROLE {} LOGIN NOSUPERUSER NOCREATEROLE CREATEDB"
+                          " NOREPLICATION NOBYPASSRLS PASSWORD {}").format(sql.Identifier(owner), sql.Literal(password)))
+    for role in _DANGEROUS_ROLES:
+        if admin.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", [owner, role]).fetchone()[0]:
+            admin.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(role), sql.Identifier(owner)))
+    if not admin.execute("SELECT 1 FROM pg_roles WHERE rolname = 'sdi_loader'").fetchone():
+        admin.execute("CREATE ROLE sdi_loader NOLOGIN")  # roles belong to the cluster: one group for every database
+
+
+_DANGEROUS_ROLES = ("pg_execute_server_program", "pg_read_server_files", "pg_write_server_files")
+
+
+def prepare_database(admin: psycopg.Connection, owner: str) -> None:
+    """In the database `admin` is connected to, as a superuser: PostGIS, and the role functions of schema
+    sdi_admin, which the owner may call and not change."""
+    admin.execute(sqlfiles.load("admin_roles.sql"))
+    admin.execute(sql.SQL("GRANT USAGE ON SCHEMA sdi_admin TO {o};"
+                          " GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA sdi_admin TO {o}").format(o=sql.Identifier(owner)))
 
 
 def _pg_bin(settings: Settings) -> Path:

@@ -1,8 +1,13 @@
 """Test fixtures: a real, throw-away PostGIS for the run, and a fresh database for each test.
 
-With SDI_TEST_DATABASE_URL set, that server is used (its role needs CREATEDB). Otherwise the run starts
-its own embedded cluster in a mode-700 temporary folder, as a user's `mktemp -d` would be. If PostGIS
-cannot be started the run fails: nothing here ever skips for want of a database.
+With SDI_TEST_DATABASE_URL set, that server is used (its role needs CREATEDB; SDI_TEST_ADMIN_URL may name
+a superuser for PostGIS and the role functions). Otherwise the run starts its own embedded cluster in a
+mode-700 temporary folder, as a user's `mktemp -d` would be. If PostGIS cannot be started the run fails:
+nothing here ever skips for want of a database.
+
+Every test's `settings.database_url` is the OWNER's URL, as `sdi` uses it: neither superuser nor
+CREATEROLE, so the suite runs under least privilege. Databases are created and dropped (WITH FORCE, which
+terminates other logins' backends) by the admin, whose URL the `admin_url` fixture gives.
 """
 
 from __future__ import annotations
@@ -22,32 +27,42 @@ import pytest
 import requests
 
 from sdi.catalogue import migrate
-from sdi.db import Cluster
+from sdi.db import Cluster, prepare_database
 from sdi.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 SDI = str(Path(sys.executable).with_name("sdi"))
 _counter = itertools.count()
+# The superuser's URL of the run's server (the owner's own URL on an external server without one).
+_ADMIN: dict[str, str] = {}
 
 
 @pytest.fixture(scope="session")
 def server_url(tmp_path_factory) -> str:
-    """URL of a PostGIS server (its maintenance database) for the whole run."""
+    """The owner's URL of a PostGIS server (its sdi database) for the whole run."""
     url = os.environ.get("SDI_TEST_DATABASE_URL")
+    admin = os.environ.get("SDI_TEST_ADMIN_URL") or url
     cluster = None
     if not url:
         home = tmp_path_factory.mktemp("sdi_home")
         os.chmod(home, 0o700)
         cluster = Cluster(Settings(home=home))
-        url = cluster.start().url()
+        state = cluster.start()
+        url, admin = state.url(), state.admin_url()
+    _ADMIN["url"] = admin
+    owner = psycopg.conninfo.conninfo_to_dict(url)["user"]
     try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute("DROP DATABASE IF EXISTS sdi_template")
+            conn.execute(f'CREATE DATABASE sdi_template OWNER "{owner}"')
+        with psycopg.connect(_with_dbname(admin, "sdi_template"), autocommit=True) as conn:
+            if admin != url:
+                prepare_database(conn, owner)  # PostGIS and the admin's role functions, as in `sdi db start`
+            else:
+                conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
             version = conn.execute("SELECT postgis_full_version()").fetchone()[0]
             assert version.startswith("POSTGIS="), version
-            conn.execute("DROP DATABASE IF EXISTS sdi_template")
-            conn.execute("CREATE DATABASE sdi_template")
         with psycopg.connect(_with_dbname(url, "sdi_template")) as conn:
             migrate(conn)
         yield url
@@ -56,16 +71,24 @@ def server_url(tmp_path_factory) -> str:
             cluster.destroy()
 
 
+@pytest.fixture(scope="session")
+def admin_url(server_url) -> str:
+    """The superuser's URL (maintenance database) of the run's server, for what the owner may not do."""
+    return _ADMIN["url"]
+
+
 @contextlib.contextmanager
 def fresh_database(server_url: str):
     """A new database cloned from the migrated template, dropped afterwards; yields its URL."""
     name = f"sdi_test_{os.getpid()}_{next(_counter)}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE sdi_template')
+    admin = _ADMIN.get("url", server_url)
+    owner = psycopg.conninfo.conninfo_to_dict(server_url)["user"]
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" OWNER "{owner}" TEMPLATE sdi_template')
     try:
         yield _with_dbname(server_url, name)
     finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
+        with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

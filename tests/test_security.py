@@ -5,6 +5,8 @@ Every claim in SECURITY.md about roles and identifiers is proved here, on a real
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import geopandas as gpd
 import psycopg
 import pytest
@@ -79,13 +81,14 @@ def test_a_city_login_loads_rasters_of_its_own_city_only(city_db, tmp_path):
     noise = raster_fixtures.noise_map(tmp_path / "halas.tif")
     report = run_load_raster(noise, city=WARSAW, theme="noise_map", settings=as_city)
     with psycopg.connect(owner_url) as conn:
-        assert conn.execute("SELECT city, path FROM data.sdi_rasters").fetchall() == [(WARSAW, report["cog"]["path"])]
+        name = str(Path(report["cog"]["path"]).relative_to(as_city.raster_dir_abs))  # kept relative (issue 16)
+        assert conn.execute("SELECT city, path FROM data.sdi_rasters").fetchall() == [(WARSAW, name)]
     with pytest.raises(LoadError, match=f"may load only city {WARSAW}"):
         run_load_raster(noise, city=SAMPLE_CITY, theme="noise_map", settings=as_city)
     with psycopg.connect(owner_url) as conn:
         others = conn.execute("SELECT max(load_id) FROM sdi.loads WHERE city = %s", [SAMPLE_CITY]).fetchone()[0]
     with psycopg.connect(city_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
-        # a raster row pointing at another city's load: the policy's check cannot see that load
+        # a raster row pointing at another city's load: a city has no INSERT on sdi.rasters at all
         conn.execute("INSERT INTO sdi.rasters (load_id, path, width, height, bands, dtype, resolution, bytes, bounds)"
                      " VALUES (%s, 'x', 1, 1, 1, 'uint8', 1, 1, ST_MakeEnvelope(0, 0, 1, 1, 2180))", [others])
 
@@ -117,8 +120,10 @@ def test_a_city_sees_and_switches_nothing_of_another_city(city_db):
     with psycopg.connect(city_url) as conn:
         assert conn.execute(f"SELECT count(*) FROM history.roads WHERE city = '{SAMPLE_CITY}'").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM sdi.loads").fetchone()[0] == 0
-        # Row-level security hides the row, so an update of another city's current version changes nothing.
-        assert conn.execute(f"UPDATE sdi.layers SET load_id = 999 WHERE city = '{SAMPLE_CITY}'").rowcount == 0
+        # A city has no UPDATE on sdi.layers (issue 16); row-level security would hide the row anyway.
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(f"UPDATE sdi.layers SET load_id = 999 WHERE city = '{SAMPLE_CITY}'")
+        conn.rollback()
         # The published data stays readable to everyone, through the views.
         assert conn.execute(f"SELECT count(*) FROM data.roads WHERE city = '{SAMPLE_CITY}'").fetchone()[0] == 9
     assert len(_roads(owner_url, SAMPLE_CITY)) == 9

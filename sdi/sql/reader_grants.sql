@@ -7,3 +7,4 @@ GRANT SELECT ON ALL TABLES IN SCHEMA data TO {role};
 GRANT EXECUTE ON FUNCTION data.sdi_token_valid(text) TO {role};
 -- Views of themes loaded later, created by this same owner, are readable too.
 ALTER DEFAULT PRIVILEGES IN SCHEMA data GRANT SELECT ON TABLES TO {role};
+GRANT EXECUTE ON FUNCTION data.sdi_token_scope(text) TO {role};
