@@ -26,7 +26,7 @@ def raster_file(stored: object, theme: str, city: str, raster_dir: Path) -> Path
     problem = _problem(stored, theme, city, root)
     if problem:
         # the stored value may be anything a caller wrote: its repr, cut short, is safe in a log line
-        logger.warning("refused the raster of %s/%s: %s (catalogue path %.200r)", theme, city, problem, stored)
+        logger.error("refused the raster of %s/%s: %s (catalogue path %.200r)", theme, city, problem, stored)
         return None
     return (root / _relative(stored, root)).resolve()
 

@@ -44,12 +44,13 @@ def api(server_url, tmp_path_factory):
                                   f"collections/{RESTRICTED}/items/1", f"collections/{RESTRICTED}/queryables",
                                   f"collections/{RESTRICTED}/schema", f"collections/{RESTRICTED}/tiles",
                                   f"collections/{RESTRICTED}/tiles/WebMercatorQuad/14/5460/9128?f=mvt"])
-def test_anonymous_requests_to_a_restricted_theme_get_401(api, path):
+def test_anonymous_requests_to_a_restricted_theme_get_404(api, path):
+    # a 404 like any unknown collection: a 401 told anonymous clients that the theme exists (issue 16)
     base, _, _, _ = api
     r = requests.get(f"{base}/{path}", timeout=10)
-    assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Bearer")
+    assert r.status_code == 404
     bad = requests.get(f"{base}/{path}", headers={"Authorization": "Bearer sdi_not-a-token"}, timeout=10)
-    assert bad.status_code == 401
+    assert bad.status_code == 404
 
 
 @pytest.mark.parametrize("path", ["collections?f=json", "collections?f=html", "?f=json", "?f=html",
@@ -130,4 +131,4 @@ def test_qgis_reads_the_restricted_theme_with_the_token_as_password(api):
     uri = f"pagingEnabled='true' typename='{RESTRICTED}' url='{base}' version='OGC_API_FEATURES'"
     assert probe("oapif", f"{uri} username='wodociagi' password='{token}'") | {"renderer": None} == \
         {"valid": True, "count": 2, "renderer": None, "attr": None}
-    assert probe("oapif", uri)["count"] == 0  # anonymous: QGIS gets 401 and no feature
+    assert probe("oapif", uri)["count"] == 0  # anonymous: QGIS gets 404 and no feature
