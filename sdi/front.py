@@ -11,6 +11,7 @@ in the foreground with its configuration, pid file and logs under $SDI_HOME/fron
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -32,9 +33,13 @@ _TYPES = {"text/css": "css", "application/javascript": "js", "image/png": "png",
           "application/json": "json"}
 
 
-def nginx_binary() -> str:
+def nginx_binary(search_path: str | None = None) -> str:
     """The nginx program, or a one-line error with the fix."""
-    found = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)
+    # A normal user's PATH on Debian has no /usr/sbin, where the package puts nginx.
+    path = search_path or os.pathsep.join([os.defpath, "/usr/local/sbin", "/usr/sbin", "/sbin"])
+    if search_path is None and shutil.which("nginx"):
+        path = os.pathsep.join([str(Path(shutil.which("nginx")).parent), path])
+    found = shutil.which("nginx", path=path)
     if not found:
         raise ServeError("nginx is not installed (sdi serve runs it in front of the API)",
                          "run `make setup`, which installs the Debian package nginx")

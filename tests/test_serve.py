@@ -189,8 +189,16 @@ def test_stopping_sdi_serve_stops_gunicorn_too(db_url, tmp_path):
     proc = subprocess.Popen([SDI, "serve", "--port", str(port), "--workers", "1"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_http(f"http://127.0.0.1:{port}/collections?f=json", proc)
+    children = _descendants(proc.pid)
+    names = {Path(f"/proc/{pid}/comm").read_text().strip() for pid in children}
+    assert "nginx" in names and any("gunicorn" in _cmdline(pid) for pid in children), names
     proc.terminate()
     assert proc.wait(timeout=30) is not None
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in children):
+        time.sleep(0.2)
+    left = [_cmdline(pid) for pid in children if Path(f"/proc/{pid}").exists()]
+    assert not left, f"still running after sdi serve was terminated: {left}"
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
@@ -199,4 +207,27 @@ def test_stopping_sdi_serve_stops_gunicorn_too(db_url, tmp_path):
             break  # nothing listens any more: gunicorn went with it
         time.sleep(0.2)
     else:
-        raise AssertionError("gunicorn still answers after sdi serve was terminated")
+        raise AssertionError("nginx or gunicorn still answers after sdi serve was terminated")
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below pid: nginx and gunicorn masters and their workers."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    found, frontier = [], [pid]
+    while frontier:
+        children = [p for p, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
