@@ -67,7 +67,7 @@ def test_a_loader_killed_during_the_swap_leaves_the_previous_version(settings, d
         holder.execute("LOCK TABLE sdi.layers IN SHARE MODE")
         proc = subprocess.Popen([SDI, "load", str(big), "--city", CITY, "--theme", "public_services"], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait_for(db_url, proc, "INSERT INTO sdi.layers%")
+        _wait_for(db_url, proc, "SELECT sdi.set_current%")  # the switch goes through the catalogue's function
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
     time.sleep(0.5)  # the server notices the dead client and rolls its transaction back

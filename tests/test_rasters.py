@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import psycopg
@@ -30,6 +31,11 @@ def _current(db_url: str, theme: str) -> tuple | None:
                             [theme, CITY]).fetchone()
 
 
+def _name(settings, path: str) -> str:
+    """The catalogue keeps a COG's name relative to SDI_RASTER_DIR (issue 16)."""
+    return str(Path(path).relative_to(settings.raster_dir_abs))
+
+
 def test_two_orthophoto_tiles_mosaic_into_one_valid_cog(settings, db_url, tmp_path):
     west, east = fx.orthophoto_pair(tmp_path / "ortho")
     report = run_load_raster(tmp_path / "ortho", city=CITY, theme="orthophoto", settings=settings)
@@ -41,7 +47,7 @@ def test_two_orthophoto_tiles_mosaic_into_one_valid_cog(settings, db_url, tmp_pa
         assert out.crs.to_epsg() == 2180 and out.profile["blockxsize"] == 512
         mosaic = out.read()
         assert np.array_equal(mosaic[:, :, :200], w.read()) and np.array_equal(mosaic[:, :, 200:], e.read())
-    assert _current(db_url, "orthophoto")[1] == cog
+    assert _current(db_url, "orthophoto")[1] == _name(settings, cog)
 
 
 def test_a_dem_in_puwg_2000_zone_6_is_reprojected_to_where_it_lies(settings, tmp_path):
@@ -104,11 +110,11 @@ def test_a_paletted_plan_drawing_is_expanded_to_rgb(settings, tmp_path):
 def test_versions_and_rollback_work_as_for_vectors(settings, db_url, tmp_path):
     first = run_load_raster(fx.noise_map(tmp_path / "a.tif"), city=CITY, theme="noise_map", settings=settings)
     second = run_load_raster(fx.noise_map(tmp_path / "b.tif"), city=CITY, theme="noise_map", settings=settings)
-    assert _current(db_url, "noise_map")[1] == second["cog"]["path"]
+    assert _current(db_url, "noise_map")[1] == _name(settings, second["cog"]["path"])
     with psycopg.connect(db_url) as conn:
         assert [v["load_id"] for v in history(conn, CITY, "noise_map")] == [second["load_id"], first["load_id"]]
         rollback(conn, CITY, "noise_map", first["load_id"])
-    assert _current(db_url, "noise_map")[:2] == (first["load_id"], first["cog"]["path"])
+    assert _current(db_url, "noise_map")[:2] == (first["load_id"], _name(settings, first["cog"]["path"]))
 
 
 def _garbage(path):
