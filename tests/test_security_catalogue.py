@@ -21,7 +21,7 @@ from sdi.load import ensure_theme_table
 from sdi.pipeline import run_load
 from sdi.settings import Settings
 
-WARSAW, KIELCE = "1465011", "2699011"
+WARSAW, KIELCE, KRAKOW = "1465011", "2699011", "1261011"
 PASSWORD = "correct-horse-battery-staple"
 STAMP = "20250101T120000-0a1b2c3d.tif"
 
@@ -112,7 +112,9 @@ def test_a_city_cannot_publish_another_citys_load(two_cities, tmp_path):
     kielce = _load_id(owner, KIELCE)
     with psycopg.connect(owner) as conn:
         before = conn.execute("SELECT count(*) FROM data.roads").fetchone()[0]
-    _refused(urls[WARSAW], f"INSERT INTO sdi.layers VALUES ('{WARSAW}', 'roads', %s)", [kielce])
+        roles.add_city(conn, KRAKOW, PASSWORD)  # a city with no roads of its own, as in the issue
+    _refused(_as(owner, f"sdi_city_{KRAKOW}"), f"INSERT INTO sdi.layers VALUES ('{KRAKOW}', 'roads', %s)", [kielce])
+    _refused(_as(owner, f"sdi_city_{KRAKOW}"), f"SELECT sdi.set_current('{KRAKOW}', 'roads', %s)", [kielce])
     _refused(urls[WARSAW], f"SELECT sdi.set_current('{WARSAW}', 'roads', %s)", [kielce])
     _refused(urls[WARSAW], f"SELECT sdi.set_current('{KIELCE}', 'roads', %s)", [_load_id(owner, WARSAW)])
     # not even the owner's own function lets a layer point at another city's or theme's load
