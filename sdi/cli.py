@@ -41,6 +41,10 @@ def cli(ctx: click.Context, verbose: bool, debug: bool) -> None:
         logging.getLogger("psycopg").setLevel(logging.ERROR)
         # GDAL's own warnings about a damaged file come before sdi's one-line error that explains it
         logging.getLogger("rasterio").setLevel(logging.ERROR)
+    # Python warnings (GDAL's through pyogrio, numpy's) become log records: the report counts what matters.
+    logging.captureWarnings(True)
+    if not (verbose or debug):
+        logging.getLogger("py.warnings").setLevel(logging.ERROR)
     ctx.obj = {"debug": debug}
 
 

@@ -9,6 +9,7 @@ import click
 from rich.table import Table
 
 from sdi.cli_config import err, out
+from sdi.errors import InputError
 
 
 def register(cli: click.Group) -> None:
@@ -36,6 +37,7 @@ def inspect(path: Path, layer: str | None, encoding: str | None, crs: str | None
     report = inspect_source(path, layer=layer, encoding=encoding, crs=crs)
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        _fail_if_unreadable(report)
         return
     for lay in report["layers"]:
         out.print(f"[bold]{lay['name']}[/] ({path.name})")
@@ -53,6 +55,15 @@ def inspect(path: Path, layer: str | None, encoding: str | None, crs: str | None
         out.print(table)
         for w in lay["warnings"]:
             err.print(f"  warning: {w}", highlight=False)
+    _fail_if_unreadable(report)
+
+
+def _fail_if_unreadable(report: dict) -> None:
+    """Exit 3 when a layer asked about could not be read: a script must not take that for success."""
+    broken = [lay["name"] for lay in report["layers"] if "error" in lay]
+    if broken:
+        raise InputError(f"{len(broken)} of {len(report['layers'])} layer(s) cannot be read: {', '.join(broken)}",
+                         "see the reason printed for each; fix the file or pick another layer with --layer")
 
 
 @click.command()

@@ -40,7 +40,8 @@ def inspect_source(path: Path, layer: str | None = None, encoding: str | None = 
 def _layer(path: Path, name: str, geometry_type, encoding: str | None, crs: str | None) -> dict:
     info: dict = {"name": name, "geometry_type": geometry_type}
     try:
-        source = read(path, layer=name, encoding=encoding, crs=crs)
+        # A table without geometry (PRG's name lists) has no CRS to find, and is no error.
+        source = read(path, layer=name, encoding=encoding, crs=crs, require_crs=geometry_type is not None)
     except InputError as exc:
         info["error"] = str(exc)
         return info

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 import tempfile
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -26,7 +27,7 @@ from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-from sdi import detect, sources
+from sdi import detect, encodings, sources
 from sdi.errors import InputError, first_line
 from sdi.safety import check_source
 
@@ -70,10 +71,16 @@ def read(path: Path, layer: str | None = None, encoding: str | None = None, crs:
     chosen = sources.pick_layer(path, layer)
     gdal_path, layer = chosen.gdal_path, chosen.name
     codec, codec_source = _encoding(path, gdal_path, encoding)
+    # A column the file's encoding cannot decode is read byte for byte, then decoded with its own.
+    mixed = encodings.mismatched_columns(gdal_path, codec) if gdal_path.lower().endswith(".shp") else {}
     try:
-        info = pyogrio.read_info(gdal_path, layer=layer, encoding=codec, **open_options(gdal_path))
-        stream = _stream(gdal_path, layer, codec, batch_size)
-        first = next(stream, None)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")  # GDAL's notes (duplicate field names...) belong in the report
+            info = pyogrio.read_info(gdal_path, layer=layer, encoding=codec, **open_options(gdal_path))
+            stream = _stream(gdal_path, layer, encodings.PASSTHROUGH if mixed else codec, batch_size)
+            if mixed:
+                stream = (encodings.redecode(batch, codec, mixed) for batch in stream)
+            first = next(stream, None)
     except (DataSourceError, DataLayerError, UnicodeDecodeError, RuntimeError) as exc:
         raise InputError(f"{path}: cannot be read as vector data ({first_line(exc)})",
                          "give a shapefile, GeoPackage, GeoJSON, GML, KML, CSV, FileGDB or a zip of one") from None
@@ -82,6 +89,12 @@ def read(path: Path, layer: str | None = None, encoding: str | None = None, crs:
     detected = {"driver": info["driver"], "encoding": codec or "utf-8", "encoding_source": codec_source}
     source = Source(path=path, layer=layer, columns=[str(c) for c in info["fields"]], count=int(info["features"]),
                     detected=detected, first=first, rest=stream)
+    for name, own in mixed.items():
+        detected.setdefault("column_encodings", {})[name] = own.codec
+        source.warnings.append(f"column {name}: {own.invalid} value(s) are not valid {codec}; the column was read"
+                               f" as {own.codec} (e.g. {own.sample!r})")
+    source.warnings += list(dict.fromkeys(f"GDAL: {w.message}" for w in caught))
+    source.warnings += encodings.lost_letters(first)
     gtfs = sources.is_gtfs_stops(gdal_path)
     if gtfs:
         # GTFS coordinates are WGS 84 lon/lat by its specification; a --crs still wins.

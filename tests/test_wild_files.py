@@ -207,3 +207,39 @@ def test_a_level_that_names_say_is_suggested_as_a_constant():
                               "KOD": ["02", "08"]}, geometry=[Point(0, 0), Point(1, 1)])
     draft = suggest(frame, registry().schema("administrative_units"), registry(), source_name="w", layer="w")
     assert "level: {value: voivodeship}   # every NAZWA value starts with 'województwo'" in draft
+
+
+def _mixed_shapefile(folder):
+    """A .cpg saying UTF-8 over a DBF whose second column was written in Latin-1 (a real powiat file)."""
+    folder.mkdir()
+    gpd.GeoDataFrame({"GMINA": ["Łódź", "Gdańsk"], "POWIAT": ["powiat Kraków", "powiat gdański"]},
+                     geometry=[Point(637000, 486000), Point(637100, 486000)], crs=2180).to_file(
+        folder / "p.shp", encoding="utf-8")
+    dbf = folder / "p.dbf"
+    dbf.write_bytes(dbf.read_bytes().replace("powiat Kraków".encode(), b"powiat Krak\xf3w ")
+                    .replace("powiat gdański".encode(), b"powiat gda\xf1ski "))
+    (folder / "p.cpg").write_text("UTF-8")
+    return folder / "p.shp"
+
+
+def test_a_column_invalid_in_the_declared_encoding_is_read_with_its_own(tmp_path, settings, db_url):
+    shp = _mixed_shapefile(tmp_path / "mixed")
+    source = read(shp)
+    assert list(source.frame["POWIAT"]) == ["powiat Kraków", "powiat gdański"]
+    assert list(source.frame["GMINA"]) == ["Łódź", "Gdańsk"]
+    assert source.detected["column_encodings"] == {"POWIAT": "cp1250"}
+    assert any("column POWIAT: 2 value(s) are not valid utf-8" in w for w in source.warnings)
+    shown = run_sdi("inspect", str(shp))
+    assert shown.returncode == 0 and "column POWIAT" in shown.stderr and "powiat Kraków" in shown.stdout
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("theme: trees\nfields:\n  species: {from: POWIAT}\n")
+    run_load(shp, city=CITY, theme="trees", mapping_path=mapping, settings=settings)
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT species FROM data.trees ORDER BY 1").fetchall() == [
+            ("powiat Kraków",), ("powiat gdański",)]
+
+
+def test_letters_lost_at_source_are_flagged(tmp_path):
+    gpd.GeoDataFrame({"NAZWA": ["dolno?l?skie", "opolskie"]}, geometry=[Point(637000, 486000)] * 2,
+                     crs=2180).to_file(tmp_path / "w.gpkg")
+    assert any("'?' where letters belong" in w and "dolno?l?skie" in w for w in read(tmp_path / "w.gpkg").warnings)
