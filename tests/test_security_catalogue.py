@@ -239,3 +239,34 @@ def test_the_owner_cannot_become_superuser_nor_reach_server_files(db_url, statem
                             ).fetchone()[0] is False
         with pytest.raises((psycopg.errors.InsufficientPrivilege, psycopg.errors.InvalidParameterValue)):
             conn.execute(statement)
+
+
+def test_the_embedded_cluster_owner_is_unprivileged_and_an_older_cluster_is_converted(tmp_path):
+    import json
+
+    from sdi.db import Cluster
+
+    home = tmp_path / "own"
+    home.mkdir(mode=0o700)
+    cluster = Cluster(Settings(home=home))
+    owner_is = "SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user"
+    try:
+        state = cluster.start()
+        assert oct(cluster.state_file.stat().st_mode & 0o777) == "0o600"
+        with psycopg.connect(state.url()) as conn:
+            assert conn.execute(owner_is).fetchone() == (False, False)
+        # An sdi before issue 16: no admin in cluster.json, and the owner a superuser.
+        with psycopg.connect(state.admin_url("postgres"), autocommit=True) as conn:
+            conn.execute("ALTER ROLE sdi SUPERUSER")
+        old = json.loads(cluster.state_file.read_text())
+        old.pop("admin_password")
+        cluster.state_file.write_text(json.dumps(old))
+        cluster.stop()
+        state = cluster.start()
+        assert state.admin_password and state.admin_password != json.loads(json.dumps(old)).get("admin_password")
+        with psycopg.connect(state.url()) as conn:
+            assert conn.execute(owner_is).fetchone() == (False, False)
+        with psycopg.connect(state.admin_url()) as conn:
+            assert conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]
+    finally:
+        cluster.destroy()
