@@ -131,7 +131,7 @@ def test_a_city_cannot_publish_another_citys_load(two_cities, tmp_path):
 
 
 def test_only_a_finished_load_becomes_current_and_it_is_never_reopened(two_cities):
-    owner, urls = two_cities
+    _, urls = two_cities
     with psycopg.connect(urls[WARSAW]) as conn:
         load = conn.execute("SELECT sdi.begin_load(%s, 'roads', 'x', NULL, '{}', NULL, NULL, NULL, NULL, NULL)",
                             [WARSAW]).fetchone()[0]
@@ -143,8 +143,8 @@ def test_only_a_finished_load_becomes_current_and_it_is_never_reopened(two_citie
     with psycopg.connect(urls[WARSAW]) as conn:
         conn.execute("SELECT sdi.finish_load(%s, 1, 0)", [load])
     for statement in ("SELECT sdi.finish_load(%s, 1, 0)", "SELECT sdi.add_rejects(%s, '[]')",
-                      "INSERT INTO history.roads (city, load_id, geom) VALUES ('1465011', %s,"
-                      " 'SRID=2180;MULTILINESTRING((0 0,1 1))')"):
+                      ("INSERT INTO history.roads (city, load_id, geom) VALUES ('1465011', %s,"
+                       " 'SRID=2180;MULTILINESTRING((0 0,1 1))')")):
         _refused(urls[WARSAW], statement, [load])
 
 
@@ -229,8 +229,8 @@ def test_an_exception_before_publishing_rolls_the_whole_load_back(settings, db_u
     "GRANT pg_execute_server_program TO sdi", "GRANT pg_read_server_files TO sdi", "ALTER ROLE sdi SUPERUSER",
     "ALTER ROLE sdi CREATEROLE", "CREATE ROLE intruder SUPERUSER", "COPY (SELECT 1) TO PROGRAM 'id'",
     "SELECT pg_read_file('/etc/passwd')", "COPY sdi.loads FROM '/etc/passwd'",
-    "CREATE OR REPLACE FUNCTION sdi_admin.city_login(p_city text, p_password text) RETURNS text"
-    " LANGUAGE sql AS 'SELECT 1::text'",
+    ("CREATE OR REPLACE FUNCTION sdi_admin.city_login(p_city text, p_password text) RETURNS text"
+     " LANGUAGE sql AS 'SELECT 1::text'"),
     "SELECT sdi_admin.city_login('1465011; DROP ROLE sdi_admin', 'long-enough-password')",
 ])
 def test_the_owner_cannot_become_superuser_nor_reach_server_files(db_url, statement):
