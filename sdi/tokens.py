@@ -1,8 +1,9 @@
 """Access tokens for restricted themes (utility networks and the like), per city or per user.
 
 A token is shown once, when it is made; the catalogue keeps only its SHA-256, so a copy of the database
-gives nobody access. The API checks a token through data.sdi_token_valid(), the one catalogue question
-its read-only login may ask.
+gives nobody access. The API checks a token through data.sdi_token_scope(hash) -> (valid, city), whose
+city (NULL: every city) binds the token to its scope; data.sdi_token_valid(hash) stays for older callers.
+These are the only catalogue questions its read-only login may ask.
 """
 
 from __future__ import annotations
