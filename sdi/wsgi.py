@@ -161,7 +161,8 @@ def _preview(theme: str) -> tuple[bytes, tuple]:
 
 _PREVIEW_HTML = ('<section id="preview"><h3>Podgląd / Preview</h3><img src="{href}" alt="{theme}"'
                  ' style="max-width:100%;border:1px solid #ccc"></section>')
-_PREVIEW_JS = ('<script nonce="{nonce}">fetch("{href}").then(r => {{ const b = r.headers.get("X-Bounds-Lonlat").split(",").map(Number);'
+_PREVIEW_JS = ('<script nonce="{nonce}">fetch("{href}").then(r => {{'
+               ' const b = r.headers.get("X-Bounds-Lonlat").split(",").map(Number);'
                ' L.imageOverlay("{href}", [[b[1], b[0]], [b[3], b[2]]], {{opacity: 0.85}}).addTo(map); }});</script>')
 
 
