@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scratch import scratch_postgis  # noqa: E402
 
 from sdi.pipeline import run_load  # noqa: E402
-from sdi.sample import SAMPLE_CITY, write_sample  # noqa: E402
-from sdi.settings import Settings  # noqa: E402
+from sdi.core.sample import SAMPLE_CITY, write_sample  # noqa: E402
+from sdi.core.settings import Settings  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "api_load.json"
 POINTS = 100_000

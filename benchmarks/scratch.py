@@ -9,9 +9,9 @@ from pathlib import Path
 
 import psycopg
 
-from sdi.catalogue import migrate
-from sdi.db import Cluster
-from sdi.settings import Settings
+from sdi.core.catalogue import migrate
+from sdi.core.db import Cluster
+from sdi.core.settings import Settings
 
 
 @contextlib.contextmanager

@@ -12,19 +12,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from sdi import catalogue
-from sdi import mapping as mappings
-from sdi import sqlfiles
-from sdi.catalogue import Provenance, open_catalogue
-from sdi.config import registry as config_registry
-from sdi.guard import Guard, LoadRefused, current_count
-from sdi.harmonise import harmonise
-from sdi.load import Loaded, load
-from sdi.raster import read_raster
-from sdi.raster_store import store_raster
-from sdi.read import read
-from sdi.repair import repair
-from sdi.settings import Settings, get_settings
+from sdi.core import catalogue
+from sdi.loader import mapping as mappings
+from sdi.core import sqlfiles
+from sdi.core.catalogue import Provenance, open_catalogue
+from sdi.core.config import registry as config_registry
+from sdi.loader.guard import Guard, LoadRefused, current_count
+from sdi.loader.harmonise import harmonise
+from sdi.loader.load import Loaded, load
+from sdi.loader.raster import read_raster
+from sdi.loader.raster_store import store_raster
+from sdi.loader.read import read
+from sdi.loader.repair import repair
+from sdi.core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def run_load(path: Path, *, city: str, theme: str, mapping_path: Path | None = N
              progress: Callable[[int, int], None] = lambda done, total: None) -> LoadReport:
     """Load one source layer as `theme` for `city`, all or nothing, streaming it batch by batch.
 
-    The load guard (`sdi.guard`) refuses, with LoadRefused, a version that stores nothing, rejects too
+    The load guard (`sdi.loader.guard`) refuses, with LoadRefused, a version that stores nothing, rejects too
     much or shrinks the current one, unless the matching allow_* / accept_rejects flag is given.
     """
     started, started_at = time.perf_counter(), datetime.now(timezone.utc)

@@ -26,9 +26,9 @@ import psycopg
 import pytest
 import requests
 
-from sdi.catalogue import migrate
-from sdi.db import Cluster, prepare_database
-from sdi.settings import Settings
+from sdi.core.catalogue import migrate
+from sdi.core.db import Cluster, prepare_database
+from sdi.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -108,7 +108,7 @@ def settings(db_url, tmp_path) -> Settings:
 @pytest.fixture
 def sample(tmp_path):
     """The demo's sample gmina, freshly generated: {theme: path}."""
-    from sdi.sample import write_sample
+    from sdi.core.sample import write_sample
 
     return write_sample(tmp_path / "sample")
 
@@ -203,7 +203,7 @@ def _with_dbname(url: str, dbname: str) -> str:
 def load_sample(tmp: Path, db_url: str) -> Settings:
     """Load the demo's sample gmina into a database; returns settings for it with a home under tmp."""
     from sdi.pipeline import run_load
-    from sdi.sample import SAMPLE_CITY, write_sample
+    from sdi.core.sample import SAMPLE_CITY, write_sample
 
     settings = Settings(home=tmp / "home", database_url=db_url)
     for theme, path in write_sample(tmp / "sample").items():

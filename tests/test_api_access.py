@@ -13,10 +13,10 @@ from shapely.geometry import LineString
 
 from conftest import load_sample, fresh_database, running_api
 from test_qgis import _has_qgis, probe
-from sdi import tokens
-from sdi.catalogue import open_catalogue
+from sdi.core import tokens
+from sdi.core.catalogue import open_catalogue
 from sdi.pipeline import run_load
-from sdi.sample import SAMPLE_CITY
+from sdi.core.sample import SAMPLE_CITY
 
 RESTRICTED = "utility_networks"
 

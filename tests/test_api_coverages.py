@@ -21,11 +21,11 @@ from rasterio.windows import from_bounds
 
 import raster_fixtures as fx
 from conftest import SDI, fresh_database, load_sample, running_api
-from sdi.coverage import MAX_PIXELS, SdiCoverageProvider
-from sdi.openapi import external_refs
+from sdi.server.coverage import MAX_PIXELS, SdiCoverageProvider
+from sdi.server.openapi import external_refs
 from sdi.pipeline import run_load_raster
-from sdi.sample import SAMPLE_CITY, write_sample_rasters
-from sdi.settings import STORAGE_CRS
+from sdi.core.sample import SAMPLE_CITY, write_sample_rasters
+from sdi.core.settings import STORAGE_CRS
 from test_qgis import _has_qgis, probe
 
 CITY = "1465011"  # the generated test rasters

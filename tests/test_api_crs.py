@@ -14,7 +14,7 @@ from shapely.geometry import Point
 
 from conftest import fresh_database, running_api
 from sdi.pipeline import run_load
-from sdi.settings import Settings
+from sdi.core.settings import Settings
 
 # Known places, lon/lat (WGS 84), in Warsaw, Kraków and Łódź.
 PLACES = {"Pałac Kultury i Nauki": (21.006111, 52.231667), "Wawel": (19.935, 50.054),

@@ -19,11 +19,11 @@ import requests
 from shapely.geometry import LineString
 
 from conftest import fresh_database, load_sample, running_api
-from sdi import tokens
-from sdi.access import token_from_query
-from sdi.catalogue import open_catalogue
+from sdi.core import tokens
+from sdi.server.access import token_from_query
+from sdi.core.catalogue import open_catalogue
 from sdi.pipeline import run_load, run_load_raster
-from sdi.sample import SAMPLE_CITY, write_sample_rasters
+from sdi.core.sample import SAMPLE_CITY, write_sample_rasters
 
 RESTRICTED = "utility_networks"
 OTHER = "1465011"  # a second city, with restricted rows of its own
@@ -106,7 +106,7 @@ def test_a_link_out_of_the_raster_folder_is_not_followed(api, tmp_path):
     with psycopg.connect(db_url) as conn:  # the right shape, but the file is a link to the secret
         conn.execute("UPDATE sdi.rasters SET path = 'elevation/1465011/20250101T000000-deadbeef.tif' WHERE load_id"
                      " = (SELECT load_id FROM sdi.layers WHERE theme = 'elevation' AND city = '1465011')")
-    from sdi.raster_files import raster_file
+    from sdi.server.raster_files import raster_file
 
     assert raster_file("elevation/1465011/20250101T000000-deadbeef.tif", "elevation", "1465011",
                        settings.raster_dir_abs) is None

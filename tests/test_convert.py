@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from sdi.convert import Unconvertible, as_list, ascii_fold, convert
+from sdi.loader.convert import Unconvertible, as_list, ascii_fold, convert
 
 
 @pytest.mark.parametrize("raw, kind, expected", [

@@ -7,8 +7,8 @@ import os
 import psycopg
 
 from conftest import run_sdi
-from sdi.catalogue import migrate
-from sdi.sample import SAMPLE_CITY
+from sdi.core.catalogue import migrate
+from sdi.core.sample import SAMPLE_CITY
 
 
 def _home(tmp_path, name):

@@ -12,9 +12,9 @@ import shapely
 from pyproj import CRS, Transformer
 from shapely.geometry import Point
 
-from sdi.detect import (check_in_poland, describe_epsg, detect_encoding, guess_crs, inside_poland_mask,
+from sdi.loader.detect import (check_in_poland, describe_epsg, detect_encoding, guess_crs, inside_poland_mask,
                         match_crs, parse_cpg)
-from sdi.errors import InputError
+from sdi.core.errors import InputError
 
 STREETS = ["Świętokrzyska", "Łąkowa", "Źródlana", "Żeromskiego", "Marszałkowska", "Ogrodowa"]
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -18,10 +18,10 @@ import pytest
 import requests
 
 from conftest import SDI, running_api
-from sdi.catalogue import migrate
-from sdi.db import Cluster
+from sdi.core.catalogue import migrate
+from sdi.core.db import Cluster
 from sdi.pipeline import run_load
-from sdi.settings import Settings
+from sdi.core.settings import Settings
 
 CITY = "1465011"
 

@@ -1,4 +1,4 @@
-"""Filtering through the running API: CQL2-JSON (POST) and text (GET), compiled to SQL by sdi.cql."""
+"""Filtering through the running API: CQL2-JSON (POST) and text (GET), compiled to SQL by sdi.server.cql."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from shapely.geometry import Polygon
 
 from conftest import fresh_database, load_sample, running_api
 from sdi.pipeline import run_load
-from sdi.sample import SAMPLE_CITY
+from sdi.core.sample import SAMPLE_CITY
 
 EPSG_2180 = "http://www.opengis.net/def/crs/EPSG/0/2180"
 

@@ -25,7 +25,7 @@ import requests
 
 from conftest import SDI, _stop_group, free_port, run_sdi, wait_for_http
 from sdi.pipeline import run_load
-from sdi.sample import SAMPLE_CITY
+from sdi.core.sample import SAMPLE_CITY
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="workers switch users only when sdi serve runs as root")
 
@@ -139,8 +139,8 @@ def test_pygeoapi_links_name_the_front(loaded, db_url, tmp_path):
 
 
 def test_a_missing_nginx_is_one_line_with_the_fix(tmp_path):
-    from sdi.errors import ServeError
-    from sdi.front import nginx_binary
+    from sdi.core.errors import ServeError
+    from sdi.server.front import nginx_binary
 
     with pytest.raises(ServeError) as caught:
         nginx_binary(search_path=str(tmp_path))

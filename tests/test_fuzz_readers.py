@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from shapely.geometry import Point
 
-from sdi.errors import SdiError
-from sdi.inspect import inspect_source
-from sdi.read import read
+from sdi.core.errors import SdiError
+from sdi.loader.inspect import inspect_source
+from sdi.loader.read import read
 
 PARTS = (".shp", ".shx", ".dbf")
 

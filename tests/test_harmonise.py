@@ -6,9 +6,9 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import LineString, Point, Polygon
 
-from sdi.config import Mapping, registry
-from sdi.harmonise import harmonise
-from sdi.suggest import auto_mapping, guess_code, match_columns
+from sdi.core.config import Mapping, registry
+from sdi.loader.harmonise import harmonise
+from sdi.loader.suggest import auto_mapping, guess_code, match_columns
 
 
 def _line(n=1):

@@ -10,9 +10,9 @@ import yaml
 from shapely.geometry import LineString, Point, Polygon
 
 from conftest import run_sdi
-from sdi.errors import InputError, LoadError
+from sdi.core.errors import InputError, LoadError
 from sdi.pipeline import run_load
-from sdi.sample import SAMPLE_CITY
+from sdi.core.sample import SAMPLE_CITY
 
 
 def _count(url, sql, *params):

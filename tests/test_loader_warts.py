@@ -305,7 +305,7 @@ def test_a_second_load_of_the_same_city_and_theme_waits_for_the_first(settings, 
     env = {**os.environ, "SDI_DATABASE_URL": db_url, "SDI_HOME": str(tmp_path)}
     with psycopg.connect(db_url) as holder:
         # Stand in for a first load that is still writing: hold the same (city, theme) lock.
-        holder.execute("SELECT pg_advisory_xact_lock(hashtext('sdi.load'), hashtext(%s))",
+        holder.execute("SELECT pg_advisory_xact_lock(hashtext('sdi.loader.load'), hashtext(%s))",
                        [f"{CITY}:public_services"])
         proc = subprocess.Popen([SDI, "load", str(path), "--city", CITY, "--theme", "public_services"], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

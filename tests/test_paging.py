@@ -15,7 +15,7 @@ import requests
 
 from conftest import fresh_database, running_api
 from sdi.pipeline import run_load
-from sdi.settings import Settings
+from sdi.core.settings import Settings
 
 N = 3_000
 

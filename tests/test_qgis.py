@@ -24,7 +24,7 @@ from shapely.geometry import LineString, Polygon
 
 from conftest import load_sample, SDI, fresh_database, running_api
 from sdi.pipeline import run_load
-from sdi.sample import SAMPLE_CITY
+from sdi.core.sample import SAMPLE_CITY
 
 QGIS_PYTHON = "/usr/bin/python3"
 PROBE = Path(__file__).with_name("qgis_probe.py")

@@ -19,7 +19,7 @@ from rio_cogeo.cogeo import cog_validate
 
 import raster_fixtures as fx
 from conftest import run_sdi
-from sdi.catalogue import history, rollback
+from sdi.core.catalogue import history, rollback
 from sdi.pipeline import run_load_raster
 
 CITY = "2699011"

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from conftest import ROOT, run_sdi
 
-from sdi.guard import LoadRefused
+from sdi.loader.guard import LoadRefused
 from sdi.pipeline import run_load
 
 MAPPINGS = ROOT / "config" / "mappings"

@@ -20,8 +20,8 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import Point
 
-from sdi.errors import InputError
-from sdi.safety import check_source
+from sdi.core.errors import InputError
+from sdi.loader.safety import check_source
 
 SDI_ROOT = Path(__file__).resolve().parent.parent
 SHAPEFILE_EXTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
@@ -259,8 +259,8 @@ def test_billion_laughs_in_utf16_is_refused(tmp_path):
 
 _AS_NOBODY = """\
 import sys
-from sdi.errors import InputError
-from sdi.safety import check_source
+from sdi.core.errors import InputError
+from sdi.loader.safety import check_source
 try:
     check_source(sys.argv[1])
 except InputError as exc:
@@ -282,7 +282,7 @@ def _nobody_python() -> str | None:
     if not RUNUSER:
         return None
     for exe in dict.fromkeys([sys.executable, shutil.which("python3"), "/usr/bin/python3"]):
-        if exe and _as_nobody(exe, "-c", "import sdi.safety").returncode == 0:
+        if exe and _as_nobody(exe, "-c", "import sdi.loader.safety").returncode == 0:
             return exe
     return None
 

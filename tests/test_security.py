@@ -14,14 +14,14 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from shapely.geometry import LineString
 
 from conftest import run_sdi
-from sdi import roles
-from sdi.catalogue import migrate
-from sdi.config import registry
-from sdi.errors import ConfigError, LoadError
-from sdi.load import ensure_theme_table
+from sdi.core import roles
+from sdi.core.catalogue import migrate
+from sdi.core.config import registry
+from sdi.core.errors import ConfigError, LoadError
+from sdi.loader.load import ensure_theme_table
 from sdi.pipeline import run_load, run_load_raster
-from sdi.sample import SAMPLE_CITY
-from sdi.settings import Settings
+from sdi.core.sample import SAMPLE_CITY
+from sdi.core.settings import Settings
 
 WARSAW = "1465011"
 PASSWORD = "correct-horse-battery-staple"

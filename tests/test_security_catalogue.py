@@ -13,13 +13,13 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from shapely.geometry import LineString, MultiLineString
 
-from sdi import roles, tokens
-from sdi.catalogue import history, migrate
-from sdi.config import registry
-from sdi.errors import LoadError
-from sdi.load import ensure_theme_table
+from sdi.core import roles, tokens
+from sdi.core.catalogue import history, migrate
+from sdi.core.config import registry
+from sdi.core.errors import LoadError
+from sdi.loader.load import ensure_theme_table
 from sdi.pipeline import run_load
-from sdi.settings import Settings
+from sdi.core.settings import Settings
 
 WARSAW, KIELCE, KRAKOW = "1465011", "2699011", "1261011"
 PASSWORD = "correct-horse-battery-staple"
@@ -198,8 +198,8 @@ def test_a_token_answers_with_its_scope(two_cities):
 
 
 def test_an_exception_before_publishing_rolls_the_whole_load_back(settings, db_url, tmp_path):
-    from sdi import load as loader
-    from sdi.catalogue import Provenance
+    from sdi.loader import load as loader
+    from sdi.core.catalogue import Provenance
 
     schema = registry().schemas["roads"]
     # a harmonised frame, as sdi.pipeline hands it over
@@ -244,7 +244,7 @@ def test_the_owner_cannot_become_superuser_nor_reach_server_files(db_url, statem
 def test_the_embedded_cluster_owner_is_unprivileged_and_an_older_cluster_is_converted(tmp_path):
     import json
 
-    from sdi.db import Cluster
+    from sdi.core.db import Cluster
 
     home = tmp_path / "own"
     home.mkdir(mode=0o700)

@@ -17,9 +17,9 @@ import requests
 from shapely.geometry import Point
 
 from conftest import SDI, free_port, running_api, wait_for_http
-from sdi.openapi import external_refs
+from sdi.server.openapi import external_refs
 from sdi.pipeline import run_load
-from sdi.sample import SAMPLE_CITY
+from sdi.core.sample import SAMPLE_CITY
 
 
 @pytest.fixture

@@ -12,12 +12,12 @@ import pytest
 from conftest import run_sdi
 from shapely.geometry import LineString, Point, box
 
-from sdi.config import registry
-from sdi.errors import InputError
-from sdi.guard import LoadRefused
+from sdi.core.config import registry
+from sdi.core.errors import InputError
+from sdi.loader.guard import LoadRefused
 from sdi.pipeline import run_load
-from sdi.read import read
-from sdi.suggest import suggest
+from sdi.loader.read import read
+from sdi.loader.suggest import suggest
 
 CITY = "1465011"
 

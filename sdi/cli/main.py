@@ -1,0 +1,328 @@
+"""The `sdi` command line: thin commands over the stage modules. Errors become one-line messages here only."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from sdi.cli import config_cmds, loads, publish, rasters, security
+from sdi.core.errors import SdiError
+from sdi.core.settings import get_settings
+
+logger = logging.getLogger(__name__)
+out, err = config_cmds.out, config_cmds.err
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log what each stage does.")
+@click.option("--debug", is_flag=True, help="Show the full traceback of an unexpected error.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool, debug: bool) -> None:
+    """sdi: load, harmonise and publish municipal spatial data on PostGIS and OGC API Features.
+
+    \b
+    Quick start:
+      sdi db start                                  # embedded PostGIS under $SDI_HOME (./.sdi)
+      sdi load drogi.shp --city 1465011 --theme roads
+      sdi layers                                    # what is loaded
+      sdi serve                                     # OGC API Features at http://127.0.0.1:5000
+
+    Set SDI_DATABASE_URL to use an existing PostGIS instead of the embedded one.
+    """
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not (verbose or debug):
+        # psycopg warns about a COPY it cannot close when the server is gone; the error that follows says it
+        logging.getLogger("psycopg").setLevel(logging.ERROR)
+        # GDAL's own warnings about a damaged file come before sdi's one-line error that explains it
+        logging.getLogger("rasterio").setLevel(logging.ERROR)
+    # Python warnings (GDAL's through pyogrio, numpy's) become log records: the report counts what matters.
+    logging.captureWarnings(True)
+    if not (verbose or debug):
+        logging.getLogger("py.warnings").setLevel(logging.ERROR)
+    ctx.obj = {"debug": debug}
+
+
+@cli.group()
+def db() -> None:
+    """Manage the embedded PostGIS cluster (ignored when SDI_DATABASE_URL is set)."""
+
+
+def _external() -> bool:
+    if get_settings().database_url:
+        err.print("SDI_DATABASE_URL is set: sdi uses that database and starts no cluster of its own.")
+        return True
+    return False
+
+
+@db.command("start")
+def db_start() -> None:
+    """Create (first time) and start the cluster in $SDI_HOME.
+
+    Example: SDI_HOME=/srv/sdi sdi db start
+    """
+    from sdi.core.catalogue import migrate
+    from sdi.core.db import Cluster, connect
+
+    if _external():
+        return
+    cluster = Cluster()
+    state = cluster.start()
+    with connect() as conn:
+        migrate(conn)
+    out.print(f"PostGIS is running on 127.0.0.1:{state.port} (data in {state.data_dir})")
+
+
+@db.command("stop")
+def db_stop() -> None:
+    """Stop the cluster; its data stays for the next start."""
+    from sdi.core.db import Cluster
+
+    if _external():
+        return
+    out.print("stopped" if Cluster().stop() else "not running")
+
+
+@db.command("status")
+def db_status() -> None:
+    """Say whether the cluster runs; exit code 0 when it does, 3 when not."""
+    from sdi.core.db import Cluster
+
+    if _external():
+        return
+    cluster = Cluster()
+    running = cluster.is_running()
+    out.print(f"running ({cluster.home})" if running else f"not running ({cluster.home})")
+    sys.exit(0 if running else 3)
+
+
+@db.command("url")
+def db_url() -> None:
+    """Print the connection URL of the database in use, e.g. for psql "$(sdi db url)"."""
+    from sdi.core.db import Cluster
+
+    settings = get_settings()
+    url = settings.database_url or Cluster().url()
+    if url is None:
+        raise SdiError("the embedded PostGIS has not been created yet", "run `sdi db start`")
+    click.echo(url)
+
+
+@db.command("destroy")
+@click.confirmation_option(prompt="Delete the embedded cluster and all its data?")
+def db_destroy() -> None:
+    """Stop the cluster and delete all its data."""
+    from sdi.core.db import Cluster
+
+    if not _external():
+        Cluster().destroy()
+        out.print("destroyed")
+
+
+@cli.command()
+def init() -> None:
+    """Create or migrate the catalogue schema (idempotent; every command does it on demand)."""
+    from sdi.core.catalogue import migrate
+    from sdi.core.db import connect
+
+    from sdi.server.qgis_project import install_styles
+
+    from sdi.core.config import registry
+    from sdi.loader.load import ensure_theme_table
+
+    with connect() as conn:
+        applied = migrate(conn)
+        # Every theme's table exists from the start: city logins may not create tables.
+        for schema in registry().schemas.values():
+            ensure_theme_table(conn, schema)
+        styled = install_styles(conn)
+    out.print(f"applied {', '.join(applied)}" if applied else "catalogue is up to date")
+    out.print(f"QGIS default styles in public.layer_styles for {len(styled)} themes")
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--city", required=True, help="7-digit TERYT code of the gmina, e.g. 1465011 (Warszawa).")
+@click.option("--theme", required=True, help="Theme id, e.g. roads, buildings, public_services.")
+@click.option("--mapping", "mapping_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Mapping YAML [default: config/mappings/<city>/<theme>.yaml, else match columns by name].")
+@click.option("--layer", help="Layer to read when the source holds several.")
+@click.option("--encoding", help="Text encoding of the attributes, e.g. cp1250 (overrides .cpg).")
+@click.option("--crs", help="CRS of the coordinates, e.g. EPSG:2178 (overrides .prj).")
+@click.option("--dry-run", is_flag=True, help="Do everything, then roll back instead of committing.")
+@click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write the load report as JSON.")
+@click.option("--allow-empty", is_flag=True, help="Publish the load even if it stores no feature (to empty a layer).")
+@click.option("--accept-rejects", is_flag=True,
+              help="Publish the load even if it rejects more than SDI_MAX_REJECT_SHARE (5%) of its features.")
+@click.option("--allow-shrink", is_flag=True,
+              help="Publish the load even if it has less than half the features of the current version.")
+def load(path: Path, city: str, theme: str, mapping_path: Path | None, layer: str | None, encoding: str | None,
+         crs: str | None, dry_run: bool, report_path: Path | None, allow_empty: bool = False,
+         accept_rejects: bool = False, allow_shrink: bool = False) -> None:
+    """Load a vector file as THEME for one city: a new version, made current atomically.
+
+    \b
+    Examples:
+      sdi load drogi.shp --city 1465011 --theme roads
+      sdi load SKDR.xml --city 1465011 --theme roads --mapping config/mappings/bdot10k/roads.yaml
+      sdi load budynki.gpkg --city 1261011 --theme buildings --layer budynki --report load.json
+      sdi load puste.gpkg --city 1261011 --theme trees --allow-empty     # empty the layer on purpose
+
+    A load that stores nothing, rejects more than 5% of its features or halves the current version is
+    not published (exit 5; the current version stays) unless --allow-empty, --accept-rejects or
+    --allow-shrink says so.
+    """
+    from sdi.loader.guard import LoadRefused
+    from sdi.pipeline import run_load
+
+    try:
+        with _LoadProgress(path.name) as shown:
+            report = run_load(path, city=city, theme=theme, mapping_path=mapping_path, layer=layer,
+                              encoding=encoding, crs=crs, dry_run=dry_run, allow_empty=allow_empty,
+                              accept_rejects=accept_rejects, allow_shrink=allow_shrink, step=shown.step,
+                              progress=shown.advance)
+    except LoadRefused as refused:
+        if report_path and refused.report is not None:
+            _write_report(report_path, refused.report)
+        raise
+    verb = "would load" if dry_run else f"load {report.load_id}:"
+    out.print(f"{verb} {report.features_loaded} features of {theme} for city {city} from {path.name}"
+              f" in {report.duration_s:.2f} s", highlight=False)
+    summary = Table("read", "loaded", "rejected", "repaired", "encoding", "CRS", show_edge=False)
+    summary.add_row(str(report.features_read), str(report.features_loaded), str(report.features_rejected),
+                    str(report.geometries_repaired), f"{report.encoding} ({report.encoding_source})",
+                    f"{report.crs} ({report.crs_source})")
+    out.print(summary)
+    for warning in report.warnings:
+        err.print(f"  warning: {warning}", highlight=False)
+    for reason, n in report.reject_reasons.items():
+        err.print(f"  rejected ×{n}: {reason} (see `sdi rejects --city {city} --theme {theme}`)", highlight=False)
+    if report_path:
+        _write_report(report_path, report)
+
+
+def _write_report(path: Path, report) -> None:
+    path.write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False, default=str))
+
+
+class _LoadProgress:
+    """A spinner naming the stage; a progress bar while writing more than 50,000 features. Quiet off a terminal."""
+
+    def __init__(self, name: str):
+        self.name, self.task = name, None
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeRemainingColumn(), console=err, disable=not err.is_terminal, transient=True)
+
+    def __enter__(self) -> "_LoadProgress":
+        self.bar.start()
+        self.task = self.bar.add_task(f"{self.name}: starting", total=None)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.stop()
+
+    def step(self, stage: str) -> None:
+        self.bar.update(self.task, description=f"{self.name}: {stage}")
+
+    def advance(self, n: int, total: int) -> None:
+        if total > 50_000:
+            self.bar.update(self.task, total=total, advance=n)
+
+
+@cli.command()
+def layers() -> None:
+    """List what is loaded: city, theme, feature count, when loaded."""
+    from sdi.core.catalogue import layers as list_layers
+    from sdi.core.catalogue import open_catalogue
+
+    with open_catalogue() as conn:
+        rows = list_layers(conn)
+    table = Table("city", "theme", "features", "rejected", "loaded at", "source")
+    for r in rows:
+        table.add_row(r.city, r.theme, str(r.feature_count), str(r.reject_count),
+                      r.loaded_at.strftime("%Y-%m-%d %H:%M:%S"), Path(r.source).name)
+    out.print(table if rows else "nothing loaded yet: try `sdi load FILE --city TERYT --theme THEME`")
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address nginx listens on [default: 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port nginx listens on [default: 5000].")
+@click.option("--workers", type=int, default=None, help="gunicorn worker processes behind nginx [default: 2].")
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve every loaded theme as OGC API Features (and rasters as Coverages) until Ctrl-C.
+
+    nginx listens on --host:--port: it waits for slow clients, refuses bodies over 1 MB (413) and
+    serves static files; behind it, pygeoapi runs under gunicorn on a private unix socket. Run as
+    root, the workers run as the OS user sdi-api (created if missing), which cannot read
+    $SDI_HOME/cluster.json; run as a normal user, everything runs as that user. Tokens are masked
+    in every log line. Stopping sdi serve (Ctrl-C, SIGTERM) stops nginx and gunicorn; if either
+    dies, the other is stopped too. Needs nginx: `make setup` installs it.
+
+    \b
+    Example: sdi serve --port 5000, then open http://127.0.0.1:5000/collections
+    """
+    from sdi.server.serving import serve as run_server
+
+    s = get_settings()
+    host, port, workers = host or s.host, port or s.port, workers or s.workers
+    out.print(f"serving OGC API Features at http://{host}:{port}/ (Ctrl-C to stop)")
+    sys.exit(run_server(s, host=host, port=port, workers=workers))
+
+
+@cli.command()
+@click.option("--port", type=int, default=None, help="Port to serve on [default: 5000].")
+@click.option("--no-serve", is_flag=True, help="Load the sample data but do not start the server.")
+@click.pass_context
+def demo(ctx: click.Context, port: int | None, no_serve: bool) -> None:
+    """Start PostGIS, load the sample gmina (TERYT 2699011), its elevation model and orthophoto, and serve it."""
+    from sdi.cli.rasters import load_raster
+    from sdi.core.sample import SAMPLE_CITY, write_sample, write_sample_rasters
+
+    ctx.invoke(db_start)
+    folder = get_settings().home_abs / "sample"
+    for theme, path in write_sample(folder).items():
+        ctx.invoke(load, path=path, city=SAMPLE_CITY, theme=theme, mapping_path=None, layer=None, encoding=None,
+                   crs=None, dry_run=False, report_path=None)
+    for theme, path in write_sample_rasters(folder).items():
+        ctx.invoke(load_raster, path=path, city=SAMPLE_CITY, theme=theme, crs=None, report_path=None)
+    if not no_serve:
+        ctx.invoke(serve, host=None, port=port, workers=None)
+
+
+config_cmds.register(cli)
+loads.register(cli)
+publish.register(cli)
+rasters.register(cli)
+security.register(cli)
+
+
+def main() -> None:
+    """Entry point of the `sdi` script: one line per error, never a traceback unless --debug."""
+    debug = "--debug" in sys.argv
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except SdiError as exc:
+        fix = f" Fix: {exc.fix}." if exc.fix else ""
+        err.print(f"error: {exc.message}.{fix}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # the last resort: still one line, with the way to more detail
+        if debug:
+            raise
+        err.print(f"internal error: {type(exc).__name__}: {exc}. Fix: rerun with --debug and report it.",
+                  highlight=False, soft_wrap=True)
+        sys.exit(70)
+
+
+if __name__ == "__main__":
+    main()

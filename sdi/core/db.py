@@ -1,0 +1,300 @@
+"""The embedded PostGIS cluster under $SDI_HOME, and connections to whichever database is in use.
+
+With SDI_DATABASE_URL set, that database is used and no cluster is ever started. Otherwise sdi runs
+its own PostgreSQL: initdb once, then pg_ctl start/stop, listening on 127.0.0.1 on a free port.
+
+Least privilege (issue 16): the cluster's superuser is `sdi_admin`, whose password only cluster.json
+(mode 600) holds. The `sdi` owner of the catalogue is neither SUPERUSER nor CREATEROLE: before
+PostgreSQL 16 a CREATEROLE role can grant itself pg_execute_server_program and pg_read_server_files.
+City logins and the reader are made by the admin's SECURITY DEFINER functions (sql/admin_roles.sql).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from sdi.core import sqlfiles
+from sdi.core.errors import DatabaseError
+from sdi.core.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+DB_NAME = "sdi"
+DB_USER = "sdi"
+ADMIN_USER = "sdi_admin"
+# Where root keeps clusters whose $SDI_HOME the postgres user cannot enter (mode 700 temp folders).
+ROOT_CLUSTERS = Path("/var/lib/sdi/clusters")
+
+
+@dataclass
+class ClusterState:
+    """What `cluster.json` in $SDI_HOME remembers about the embedded cluster."""
+
+    data_dir: str
+    port: int
+    password: str
+    os_user: str | None  # None: the server runs as the calling user
+    admin_password: str | None = None  # None: a cluster of an older sdi, whose owner was the superuser
+
+    def url(self) -> str:
+        return f"postgresql://{DB_USER}:{self.password}@127.0.0.1:{self.port}/{DB_NAME}"
+
+    def admin_url(self, dbname: str = DB_NAME) -> str:
+        return f"postgresql://{ADMIN_USER}:{self.admin_password}@127.0.0.1:{self.port}/{dbname}"
+
+
+class Cluster:
+    """The embedded cluster of one $SDI_HOME. Two homes are two independent clusters."""
+
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or get_settings()
+        self.home = self.settings.home_abs
+        self.state_file = self.home / "cluster.json"
+
+    # -- public commands -------------------------------------------------------------------
+    def start(self) -> ClusterState:
+        """Create the cluster on first use, then start it; a running cluster is left alone."""
+        state = self._read_state() or self._create()
+        if self.is_running(state):
+            return state
+        if not _port_free(state.port):
+            state.port = _free_port()
+            self._write_state(state)
+        # WAL room for a load of millions of rows without a checkpoint every few seconds (each one makes the
+        # next writes log whole pages again); buffers for the indexes of a national theme.
+        opts = (f"-c listen_addresses=127.0.0.1 -p {state.port} -c unix_socket_directories=''"
+                " -c max_wal_size=4GB -c shared_buffers=256MB -c maintenance_work_mem=256MB")
+        log = Path(state.data_dir) / "server.log"
+        self._run(state, ["pg_ctl", "-D", state.data_dir, "-l", str(log), "-o", opts, "-w", "-t", "60", "start"])
+        self._ensure_database(state)
+        return state
+
+    def stop(self) -> bool:
+        """Stop the cluster if it runs; the data stays for the next start."""
+        state = self._read_state()
+        if state is None or not self.is_running(state):
+            return False
+        self._run(state, ["pg_ctl", "-D", state.data_dir, "-m", "fast", "-w", "stop"])
+        return True
+
+    def destroy(self) -> None:
+        """Stop the cluster and delete its files (used by tests and `sdi db destroy`)."""
+        state = self._read_state()
+        if state is None:
+            return
+        self.stop()
+        shutil.rmtree(state.data_dir, ignore_errors=True)
+        self.state_file.unlink(missing_ok=True)
+        link = self.home / "pgdata"
+        if link.is_symlink():
+            link.unlink()
+
+    def is_running(self, state: ClusterState | None = None) -> bool:
+        """True when pg_ctl reports a live server for this home."""
+        state = state or self._read_state()
+        if state is None or not Path(state.data_dir, "PG_VERSION").exists():
+            return False
+        return self._run(state, ["pg_ctl", "-D", state.data_dir, "status"], check=False) == 0
+
+    def url(self) -> str | None:
+        """The connection URL of this cluster's owner, or None before the first start."""
+        state = self._read_state()
+        return state.url() if state else None
+
+    def admin_url(self, dbname: str = DB_NAME) -> str | None:
+        """The superuser's URL (for tests and maintenance), or None before the first start."""
+        state = self._read_state()
+        return state.admin_url(dbname) if state and state.admin_password else None
+
+    # -- creation --------------------------------------------------------------------------
+    def _create(self) -> ClusterState:
+        self.home.mkdir(parents=True, exist_ok=True)
+        os_user = "postgres" if os.geteuid() == 0 else None
+        data_dir = self._data_dir_for(os_user)
+        state = ClusterState(str(data_dir), _free_port(), secrets.token_urlsafe(24), os_user,
+                             admin_password=secrets.token_urlsafe(24))
+        with tempfile.NamedTemporaryFile("w", delete=False, dir=data_dir.parent) as pw:
+            pw.write(state.admin_password)
+        try:
+            if os_user:
+                shutil.chown(pw.name, user=os_user)
+            # The bootstrap superuser is the admin; the owner `sdi` is made by _ensure_database, unprivileged.
+            cmd = ["initdb", "-D", str(data_dir), "-U", ADMIN_USER, "--pwfile", pw.name, "-E", "UTF8",
+                   "--locale", "C.UTF-8", "--auth-host", "scram-sha-256", "--auth-local", "peer"]
+            self._run(state, cmd)
+        finally:
+            os.unlink(pw.name)
+        self._write_state(state)
+        logger.info("created the embedded PostGIS cluster in %s", data_dir)
+        return state
+
+    def _data_dir_for(self, os_user: str | None) -> Path:
+        """Pick the cluster folder: $SDI_HOME/pgdata, or a root-only place linked from there."""
+        inside = self.home / "pgdata"
+        if os_user is None or _user_can_enter(os_user, self.home):
+            target = inside
+        else:
+            # initdb refuses root, and postgres cannot pass a mode-700 folder such as pytest's tmp_path.
+            digest = hashlib.sha256(str(self.home).encode()).hexdigest()[:16]
+            target = ROOT_CLUSTERS / digest
+            shutil.rmtree(target, ignore_errors=True)
+            if inside.is_symlink():
+                inside.unlink()
+            inside.symlink_to(target)
+        target.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if os_user:
+            shutil.chown(target, user=os_user, group=os_user)
+            if target.parent == ROOT_CLUSTERS:
+                shutil.chown(ROOT_CLUSTERS, user=os_user, group=os_user)
+        return target
+
+    def _ensure_database(self, state: ClusterState) -> None:
+        """As the admin: the unprivileged owner, its database with PostGIS, and the admin's role functions."""
+        if state.admin_password is None:
+            self._convert(state)
+        with psycopg.connect(state.admin_url("postgres"), autocommit=True) as conn:
+            ensure_owner(conn, DB_USER, state.password)
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone() is None:
+                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(DB_NAME),
+                                                                          sql.Identifier(DB_USER)))
+            conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(DB_NAME),
+                                                                         sql.Identifier(DB_USER)))
+        with psycopg.connect(state.admin_url(), autocommit=True) as conn:
+            prepare_database(conn, DB_USER)
+
+    def _convert(self, state: ClusterState) -> None:
+        """A cluster of an older sdi, whose owner `sdi` is the superuser: make the admin, who then demotes it."""
+        state.admin_password = secrets.token_urlsafe(24)
+        with psycopg.connect(state.url().rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [ADMIN_USER]).fetchone()
+            conn.execute(sql.SQL(("ALTER" if exists else "CREATE") + " ROLE {} SUPERUSER LOGIN PASSWORD {}").format(
+                sql.Identifier(ADMIN_USER), sql.Literal(state.admin_password)))
+        self._write_state(state)
+        logger.info("made %s the superuser of the cluster; %s loses SUPERUSER", ADMIN_USER, DB_USER)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _run(self, state: ClusterState, cmd: list[str], check: bool = True) -> int:
+        binary = str(_pg_bin(self.settings) / cmd[0])
+        full = [binary, *cmd[1:]]
+        if state.os_user:
+            full = ["runuser", "-u", state.os_user, "--", *full]
+        # A file, not a pipe: the server inherits pg_ctl's descriptors and would hold a pipe open.
+        with tempfile.TemporaryFile() as out:
+            rc = subprocess.run(full, stdout=out, stderr=subprocess.STDOUT, cwd="/").returncode
+            out.seek(0)
+            text = out.read().decode(errors="replace").strip()
+        if check and rc != 0:
+            last = text.splitlines()[-1] if text else f"exit code {rc}"
+            raise DatabaseError(f"{cmd[0]} failed: {last}", f"see {state.data_dir}/server.log")
+        return rc
+
+    def _read_state(self) -> ClusterState | None:
+        if not self.state_file.exists():
+            return None
+        return ClusterState(**json.loads(self.state_file.read_text()))
+
+    def _write_state(self, state: ClusterState) -> None:
+        self.state_file.write_text(json.dumps(asdict(state), indent=2))
+        self.state_file.chmod(0o600)
+
+
+def ensure_owner(admin: psycopg.Connection, owner: str, password: str) -> None:
+    """Create or fix the catalogue's owner: a login that may create databases (the tests' templates) and
+    nothing else a superuser could abuse: no SUPERUSER, no CREATEROLE, no server-file or program roles."""
+    exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [owner]).fetchone()
+    admin.execute(sql.SQL(("ALTER" if exists else "CREATE") + " ROLE {} LOGIN NOSUPERUSER NOCREATEROLE CREATEDB"
+                          " NOREPLICATION NOBYPASSRLS PASSWORD {}").format(sql.Identifier(owner), sql.Literal(password)))
+    for role in _DANGEROUS_ROLES:
+        if admin.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", [owner, role]).fetchone()[0]:
+            admin.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(role), sql.Identifier(owner)))
+    if not admin.execute("SELECT 1 FROM pg_roles WHERE rolname = 'sdi_loader'").fetchone():
+        admin.execute("CREATE ROLE sdi_loader NOLOGIN")  # roles belong to the cluster: one group for every database
+
+
+_DANGEROUS_ROLES = ("pg_execute_server_program", "pg_read_server_files", "pg_write_server_files")
+
+
+def prepare_database(admin: psycopg.Connection, owner: str) -> None:
+    """In the database `admin` is connected to, as a superuser: PostGIS, and the role functions of schema
+    sdi_admin, which the owner may call and not change."""
+    admin.execute(sqlfiles.load("admin_roles.sql"))
+    admin.execute(sql.SQL("GRANT USAGE ON SCHEMA sdi_admin TO {o};"
+                          " GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA sdi_admin TO {o}").format(o=sql.Identifier(owner)))
+
+
+def _pg_bin(settings: Settings) -> Path:
+    if settings.pg_bin:
+        return settings.pg_bin
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parent.parent.name))
+    if not found:
+        raise DatabaseError("PostgreSQL server binaries not found in /usr/lib/postgresql",
+                            "run `make setup`, or set SDI_PG_BIN, or set SDI_DATABASE_URL to an existing PostGIS")
+    return found[-1].parent
+
+
+def _user_can_enter(user: str, folder: Path) -> bool:
+    # Traversal is enough: sdi creates pgdata itself and hands it to that user.
+    return subprocess.run(["runuser", "-u", user, "--", "test", "-x", str(folder)],
+                          cwd="/").returncode == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def database_url(settings: Settings | None = None, start: bool = True) -> str:
+    """The URL in use: SDI_DATABASE_URL, else the embedded cluster (started on demand)."""
+    settings = settings or get_settings()
+    if settings.database_url:
+        return settings.database_url
+    cluster = Cluster(settings)
+    if start:
+        return cluster.start().url()
+    url = cluster.url()
+    if url is None or not cluster.is_running():
+        raise DatabaseError("the embedded PostGIS is not running", "run `sdi db start`")
+    return url
+
+
+def connect(settings: Settings | None = None, **kwargs) -> psycopg.Connection:
+    """A psycopg connection to the database in use, with a user-facing error when it is down."""
+    url = database_url(settings)
+    try:
+        return psycopg.connect(url, **kwargs)
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "connection refused"
+        raise DatabaseError(f"cannot connect to PostGIS ({redact(url)}): {reason}",
+                            "check SDI_DATABASE_URL, or unset it to use the embedded cluster") from None
+
+
+def redact(url: str) -> str:
+    """The URL with its password hidden, for messages and logs."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "<invalid database URL>"
+    return f"{info.get('user', '')}@{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"

@@ -1,0 +1,243 @@
+"""Harmonise: map a source frame onto its theme's common schema, in the storage CRS.
+
+Fields are filled as the mapping says; codes are translated through the mapping's `values` and the code
+list; values are converted to the field's type. Nothing disappears silently: a value that does not map or
+convert is counted by name in the report, and a feature whose required field ends up empty, or whose
+geometry does not fit the theme, is rejected with its reason.
+
+Multi-value source fields (a list in one field, such as BDOT10k's funSzczegolowaBudynku) map to a
+single-value target as the first element that maps; to a `multiple` target as all elements that map,
+joined by commas; to a plain text target as all elements joined by ", ".
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from sdi.core import teryt
+from sdi.core.config import Codelist, FieldMapping, Mapping, Registry, Schema, SchemaField, fold
+from sdi.loader.convert import Unconvertible, as_list, convert, is_missing, to_string
+from sdi.loader.repair import reject_record
+from sdi.core.settings import STORAGE_SRID
+
+logger = logging.getLogger(__name__)
+
+TEMPLATE = re.compile(r"\{([^{}]+)\}")
+_SINGLE = {"MultiPolygon": "Polygon", "MultiLineString": "LineString", "MultiPoint": "Point"}
+_TYPE_IDS = {"Point": 0, "LineString": 1, "Polygon": 3, "MultiPoint": 4, "MultiLineString": 5, "MultiPolygon": 6}
+_MULTI_OF = {"Polygon": shapely.multipolygons, "LineString": shapely.multilinestrings, "Point": shapely.multipoints}
+
+
+@dataclass
+class Harmonised:
+    """The frame in the theme's schema, its rejects, and what did not map or convert, counted by value."""
+
+    frame: gpd.GeoDataFrame
+    rejects: list[dict] = field(default_factory=list)
+    unmapped_values: dict[str, dict[str, int]] = field(default_factory=dict)
+    unconverted_values: dict[str, dict[str, int]] = field(default_factory=dict)
+    unmapped_columns: list[str] = field(default_factory=list)
+    defaulted: dict[str, Any] = field(default_factory=dict)  # field -> the default its misses became
+    promoted: int = 0  # single geometries promoted to the theme's Multi type
+
+
+def harmonise(frame: gpd.GeoDataFrame, *, city: str, schema: Schema, mapping: Mapping,
+              registry: Registry) -> Harmonised:
+    """Map `frame` onto `schema` for `city` and reproject it to EPSG:2180."""
+    source_frame = frame  # rejects keep the geometry as the city drew it
+    if frame.crs is not None and frame.crs.to_epsg() != STORAGE_SRID:
+        frame = frame.to_crs(STORAGE_SRID)
+    out = Harmonised(frame=frame)
+    reasons: dict[int, str] = {}
+    geoms = _fit_geometries(frame.geometry.values, schema, reasons)
+    out.promoted = int(np.sum(shapely.get_type_id(frame.geometry.values) == _TYPE_IDS.get(_SINGLE.get(
+        schema.geometry, ""), -2)))
+    columns: dict[str, Any] = {"city": city, "source_id": _source_ids(frame, mapping)}
+    for name, target in schema.fields.items():
+        fm = mapping.fields.get(name)
+        values = [None] * len(frame) if fm is None else _fill(frame, name, target, fm, registry, out)
+        if target.required:
+            for i in np.flatnonzero(pd.isna(pd.Series(values, dtype=object))):
+                reasons.setdefault(int(i), _required_reason(frame, name, fm, i))
+        columns[name] = pd.Series(values, dtype=object)  # keep ints as ints, None as None
+    used = {c for fm in mapping.fields.values() for c in (*fm.columns, *TEMPLATE.findall(fm.template or ""))}
+    out.unmapped_columns = [c for c in frame.columns if c != frame.geometry.name and c not in used | {mapping.id}]
+    result = gpd.GeoDataFrame(columns, geometry=gpd.GeoSeries(geoms, crs=STORAGE_SRID), crs=STORAGE_SRID)
+    result = result.rename_geometry("geom")
+    if reasons:
+        out.rejects = [reject_record(source_frame, i, r) for i, r in sorted(reasons.items())]
+        result = result.drop(index=result.index[sorted(reasons)])
+    out.frame = result
+    return out
+
+
+def _source_ids(frame: gpd.GeoDataFrame, mapping: Mapping) -> list[str]:
+    if mapping.id:
+        return [None if is_missing(v) else to_string(v) for v in frame[mapping.id]]
+    return [str(i) for i in frame.index]  # the feature id in the source (read with fid_as_index)
+
+
+def _fill(frame, name: str, target: SchemaField, fm: FieldMapping, registry: Registry, out: Harmonised) -> list:
+    """The target column: raw values from the mapping, translated and converted once per distinct value."""
+    if fm.value is not None:
+        return [convert(fm.value, target.type)] * len(frame)
+    raw = _templated(frame, fm.template) if fm.template else _coalesce(frame, fm.columns)
+    codelist = registry.codelist_for(target)
+    lookup = codelist.lookup() if codelist else {}
+    # Each distinct value is translated once: factorize numbers the values in C, so a million rows of
+    # ten service types cost ten translations. Lists (multi-valued cells) are not hashable by pandas.
+    try:
+        codes, uniques = pd.factorize(pd.Series(raw, dtype=object), use_na_sentinel=False)
+    except TypeError:
+        keys = [hashable(v) for v in raw]
+        uniques = list(dict.fromkeys(keys))
+        position = {k: i for i, k in enumerate(uniques)}
+        codes = np.fromiter((position[k] for k in keys), dtype=np.intp, count=len(keys))
+    counts = np.bincount(codes, minlength=len(uniques))
+    results = np.empty(len(uniques), dtype=object)
+    for i, value in enumerate(uniques):
+        value = hashable(value)
+        results[i], problem = _translate(value, target, fm, lookup, codelist)
+        if problem:
+            bucket = out.unmapped_values if problem == "unmapped" else out.unconverted_values
+            bucket.setdefault(name, {})[to_string(value)] = int(counts[i])
+            if fm.default is not None:
+                out.defaulted[name] = fm.default
+    return results[codes].tolist()
+
+
+def _translate(value: Any, target: SchemaField, fm: FieldMapping, lookup: dict, codelist: Codelist | None):
+    """(result, problem) for one distinct source value; problem is None, 'unmapped' or 'unconverted'."""
+    if is_missing(value):
+        return convert(fm.default, target.type) if fm.default is not None else None, None
+    elements = as_list(list(value) if isinstance(value, tuple) else value)
+    if elements is not None:
+        results = [_translate(e, target, fm, lookup, codelist) for e in elements]
+        good = [r for r, p in results if p is None and r is not None]
+        if target.multiple or (codelist is None and not fm.values and target.type == "string"):
+            return (",".join(good) if target.multiple else ", ".join(good)) or None, None
+        if good:
+            return good[0], None
+        return (results[0] if results else (None, None))
+    code = value
+    if fm.values is not None:
+        key = to_string(value)
+        hit = fm.values.get(key, fm.values.get(fold(key), _MISS))
+        if hit is _MISS:
+            hit = next((v for k, v in fm.values.items() if fold(k) == fold(key)), _MISS)
+        if hit is not _MISS:
+            code = hit
+            if code is None:
+                return None, None  # mapped to null on purpose
+        elif codelist is not None and fold(key) not in lookup:
+            return _fallback(fm, target, "unmapped")
+        # Without a code list, `values` is a partial translation: other values pass through as they are.
+    if codelist is not None:
+        code = lookup.get(fold(to_string(code)))
+        if code is None:
+            return _fallback(fm, target, "unmapped")
+    try:
+        converted = convert(code, target.type)
+        return (teryt.normalise(converted) if target.format == "teryt" and converted else converted), None
+    except (Unconvertible, teryt.NotTeryt):
+        return _fallback(fm, target, "unconverted")
+
+
+_MISS = object()
+
+
+def _fallback(fm: FieldMapping, target: SchemaField, problem: str):
+    return (convert(fm.default, target.type) if fm.default is not None else None), problem
+
+
+def _coalesce(frame: pd.DataFrame, columns: list[str]) -> list:
+    """The first non-missing value among the columns, row by row.
+
+    Of a list of columns, those the source lacks are skipped, so one mapping serves extracts of a
+    register (RSPO) that differ in their optional columns; `sdi check` insists that one exists.
+    """
+    present = [c for c in columns if c in frame.columns]
+    if not present:
+        return [None] * len(frame)
+    values = frame[present[0]].tolist()
+    for col in present[1:]:
+        values = [b if is_missing(a) else a for a, b in zip(values, frame[col].tolist())]
+    return values
+
+
+def _templated(frame: pd.DataFrame, template: str) -> list:
+    cols = TEMPLATE.findall(template)
+    rows = zip(*(frame[c].tolist() for c in cols)) if cols else [()] * len(frame)
+    out = []
+    for row in rows:
+        parts = dict(zip(cols, row))
+        text = TEMPLATE.sub(lambda m: "" if is_missing(parts[m.group(1)]) else to_string(parts[m.group(1)]), template)
+        out.append(" ".join(text.split()).strip(" ,") or None)
+    return out
+
+
+def hashable(value: Any) -> Any:
+    """A source value usable as a dict key: lists become tuples, NaN becomes None."""
+    if isinstance(value, (list, np.ndarray)):
+        return tuple(value)
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return value
+
+
+def _required_reason(frame, name: str, fm: FieldMapping | None, i: int) -> str:
+    if fm is None:
+        return f"required field {name} is not mapped"
+    if fm.columns:
+        raw = next((frame[c].iloc[i] for c in fm.columns if not is_missing(frame[c].iloc[i])), None)
+        if raw is not None:
+            return f"required field {name}: source value {to_string(raw)!r} ({'/'.join(fm.columns)}) does not map"
+        return f"required field {name} is empty in the source ({'/'.join(fm.columns)})"
+    return f"required field {name} is empty"
+
+
+def _fit_geometries(geoms: np.ndarray, schema: Schema, reasons: dict[int, str]) -> np.ndarray:
+    """Promote single geometries to the theme's Multi type; reject those of another dimension."""
+    target = schema.geometry
+    single = _SINGLE.get(target, target)
+    ids = shapely.get_type_id(geoms)
+    if (ids == _TYPE_IDS[target]).all():
+        return np.asarray(geoms)
+    if target != single and (ids == _TYPE_IDS[single]).all():
+        # The common case, vectorised: a shapefile of Polygons for a MultiPolygon theme.
+        return _MULTI_OF[single](geoms, indices=np.arange(len(geoms)))
+    out = np.array(geoms, dtype=object)
+    for i, g in enumerate(geoms):
+        if g is None:
+            continue
+        kind = g.geom_type
+        if kind == target:
+            continue
+        if kind == single and target != single:
+            out[i] = _MULTI_OF[single]([g])
+        elif kind == "GeometryCollection" or (target == "Point" and kind == "MultiPoint"):
+            parts = [p for p in shapely.get_parts(g) if p.geom_type in (single, target)]
+            if target == "Point":
+                out[i] = parts[0] if len(parts) == 1 else None
+            else:
+                out[i] = _multi(single, parts) if parts else None
+            if out[i] is None:
+                reasons.setdefault(i, f"a {kind} does not fit theme {schema.id} ({target})")
+        else:
+            reasons.setdefault(i, f"a {kind} does not fit theme {schema.id} ({target})")
+            out[i] = None
+    return out
+
+
+def _multi(single: str, parts: list) -> Any:
+    flat = [q for p in parts for q in shapely.get_parts(p)]
+    return {"Polygon": shapely.MultiPolygon, "LineString": shapely.MultiLineString,
+            "Point": shapely.MultiPoint}[single](flat)

@@ -1,0 +1,114 @@
+"""The OpenAPI document pygeoapi generates, finished for sdi: self-contained and valid.
+
+pygeoapi 0.21 points to the OGC building blocks on schemas.opengis.net (and one on GitHub). Offline,
+as our machines and many city networks are, nothing can resolve those references, so validators and
+test tools such as schemathesis cannot read the document. Every external reference is replaced by a
+local one to a component written out in `openapi_ogc.yaml`. Code lists travel from provider fields as
+`values`; in OpenAPI the keyword is `enum`.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.resources import files
+
+import yaml
+
+from sdi.core.errors import ServeError
+
+# External references point into a building block by its last path segment: a component of that
+# name in openapi_ogc.yaml, of the kind the reference's path names (parameters, responses, schemas).
+_KINDS = ("parameters", "responses", "schemas")
+
+
+def finish(document: dict, hidden: set[str] = frozenset()) -> dict:
+    """The document with code lists as enums, every external $ref made local, and nothing of the hidden
+    (restricted) collections: an anonymous reader of the API description must not learn they exist."""
+    used: set[tuple[str, str]] = set()
+    document = _localise(_enums(_without(document, hidden)), used)
+    components = document.setdefault("components", {})
+    ogc = _ogc_components()
+    for kind, name in sorted(used):
+        ours = components.setdefault(kind, {})
+        if name in ours and ours[name] != ogc[kind][name]:
+            raise ServeError(f"pygeoapi already defines components/{kind}/{name} differently",
+                             "rename the component in sdi/server/openapi_ogc.yaml")
+        ours[name] = ogc[kind][name]
+        # A local component may itself point to another one (an error response to the exception schema).
+        for inner in _local_refs(ogc[kind][name]):
+            components.setdefault(inner[0], {})[inner[1]] = ogc[inner[0]][inner[1]]
+    return document
+
+
+def _without(document: dict, hidden: set[str]) -> dict:
+    prefixes = tuple(f"/collections/{theme}" for theme in hidden)
+    paths = {p: v for p, v in document.get("paths", {}).items()
+             if not any(p == x or p.startswith(x + "/") for x in prefixes)}
+    tags = [t for t in document.get("tags", []) if t.get("name") not in hidden]
+    return {**document, "paths": paths, "tags": tags}
+
+
+def external_refs(document) -> list[str]:
+    """Every $ref that leaves the document; none after finish()."""
+    found: list[str] = []
+    _walk(document, lambda ref: found.append(ref) if not ref.startswith("#") else None)
+    return found
+
+
+def _localise(node, used: set):
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and not ref.startswith("#"):
+            kind, name = _target(ref)
+            used.add((kind, name))
+            return {**{k: v for k, v in node.items() if k != "$ref"}, "$ref": f"#/components/{kind}/{name}"}
+        return {k: _localise(v, used) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_localise(v, used) for v in node]
+    return node
+
+
+def _target(ref: str) -> tuple[str, str]:
+    """(kind, name) of an external reference, e.g. ...ogcapi-features-1.yaml#/components/responses/Features
+    or .../openapi/responses/NotFound.yaml; unknown targets are an error, found when serving starts."""
+    path = ref.split("#", 1)[1] if "#" in ref else ref.rsplit(".", 1)[0]
+    parts = [p for p in path.split("/") if p]
+    kind, name = parts[-2], parts[-1]
+    if kind not in _KINDS or name not in _ogc_components()[kind]:
+        raise ServeError(f"no local copy of the OpenAPI building block {ref}",
+                         "add it to sdi/server/openapi_ogc.yaml (this pygeoapi version refers to a new one)")
+    return kind, name
+
+
+def _local_refs(node) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    _walk(node, lambda ref: found.append(tuple(ref.split("/")[2:4])) if ref.startswith("#/components/") else None)
+    return found
+
+
+def _walk(node, visit) -> None:
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            visit(node["$ref"])
+        for value in node.values():
+            _walk(value, visit)
+    elif isinstance(node, list):
+        for value in node:
+            _walk(value, visit)
+
+
+@cache
+def _ogc_components() -> dict:
+    return yaml.safe_load(files("sdi.server").joinpath("openapi_ogc.yaml").read_text(encoding="utf-8"))
+
+
+def _enums(node):
+    """pygeoapi copies provider fields into the document as they are; a code list travels as `values`."""
+    if isinstance(node, dict):
+        node = {k: _enums(v) for k, v in node.items()}
+        if "type" in node and isinstance(node.get("values"), list):
+            node["enum"] = node.pop("values")
+        return node
+    if isinstance(node, list):
+        return [_enums(v) for v in node]
+    return node

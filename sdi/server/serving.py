@@ -1,0 +1,204 @@
+"""`sdi serve`: nginx in front of pygeoapi under gunicorn, both supervised by this process.
+
+    client -> nginx (--host:--port; slow clients, body limit, static files) -> unix socket -> gunicorn
+              (master: this user; workers: sdi-api when root, reader's login only) -> PostGIS
+
+This process writes the configurations, starts both, passes their output on with secrets masked
+(sdi.server.logs), reloads gunicorn when the catalogue changes, and stops both when either dies or when it is
+stopped itself (SIGTERM, Ctrl-C): nothing is left behind holding the port.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import yaml
+
+from sdi.server import front, host_user
+
+from sdi.core import roles
+from sdi.core.catalogue import open_catalogue
+from sdi.core.db import database_url
+from sdi.core.errors import SdiError, ServeError, first_line
+from sdi.server.host_user import HostUser
+from sdi.server.logs import redact
+from sdi.server.publish import write_config
+from sdi.core.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+_POLL_SECONDS = 2
+_STOP_SECONDS = 30
+# Variables that may hold a credential: the workers face the network and get none of them.
+_SECRET_ENV = {"SDI_DATABASE_URL", "SDI_READER_DATABASE_URL", "SDI_CITY_PASSWORD", "SDI_DB_PASSWORD",
+               "SDI_TEST_DATABASE_URL", "PGPASSWORD", "PGPASSFILE", "PGSERVICEFILE", "DATABASE_URL"}
+# The client's address as nginx saw it: gunicorn's own peer is the socket.
+_ACCESS_FORMAT = '%({x-forwarded-for}i)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
+
+
+def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 5000, workers: int = 2) -> int:
+    """Run nginx and pygeoapi under gunicorn until stopped; returns the exit code."""
+    settings = settings or get_settings()
+    nginx = front.nginx_binary()  # before anything is written: a missing nginx is one line with the fix
+    user = host_user.api_user()
+    if user is None:
+        logger.info("not root: the API's workers run as the calling user")
+    config_path, openapi_path = _write(settings, host, port, user)
+    run_dir = Path(tempfile.mkdtemp(prefix="sdi-serve-"))  # short: a socket path has 107 bytes at most
+    procs: dict[str, subprocess.Popen] = {}
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        if user:
+            host_user.open_run_dir(user, run_dir)
+        socket = run_dir / "api.sock"
+        nginx_conf = front.write_config(settings.home_abs / "front", host=host, port=port, upstream=socket,
+                                        run_dir=run_dir, static_dir=_static_dir(config_path),
+                                        timeout=settings.request_timeout, user=user)
+        front.check(nginx, nginx_conf)
+        env = worker_env(settings, config_path, openapi_path, run_dir if user else None)
+        procs["gunicorn"] = _popen(_gunicorn_cmd(socket, workers, settings, user), env=env, cwd=run_dir,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        procs["nginx"] = _popen(front.start_cmd(nginx, nginx_conf), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        for stream, out in ((procs["gunicorn"].stdout, sys.stdout), (procs["gunicorn"].stderr, sys.stderr),
+                            (procs["nginx"].stderr, sys.stderr)):
+            _pump(stream, out)  # threads only now: preexec_fn above is unsafe once threads run
+        return _watch(procs, settings, host, port, user)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        _stop(procs)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def worker_env(settings: Settings, config_path: Path, openapi_path: Path, home: Path | None) -> dict[str, str]:
+    """The workers' environment: the reader's URL and where things are; no other credential at all."""
+    reader = settings.reader_database_url or _reader_url(settings)
+    owner = psycopg.conninfo.conninfo_to_dict(database_url(settings, start=False)).get("password")
+    env = {k: v for k, v in os.environ.items() if k not in _SECRET_ENV and not (owner and owner in v)}
+    env.update(PYGEOAPI_CONFIG=str(config_path), PYGEOAPI_OPENAPI=str(openapi_path), SDI_DATABASE_URL=reader,
+               SDI_HOME=str(settings.home_abs), SDI_RASTER_DIR=str(settings.raster_dir_abs),
+               SDI_CONFIG_DIR=str(settings.config_dir.resolve()), SDI_STYLES_DIR=str(settings.styles_dir.resolve()))
+    if home:  # root's home is not the workers'; caches (pyproj, matplotlib) go to their own folder
+        env.update(HOME=str(home), USER=host_user.API_USER, LOGNAME=host_user.API_USER)
+    return env
+
+
+def _write(settings: Settings, host: str, port: int, user: HostUser | None) -> tuple[Path, Path]:
+    paths = write_config(settings, host, port)
+    if user:
+        host_user.open_to(user, paths[0].parent, settings.raster_dir_abs)
+    return paths
+
+
+def _gunicorn_cmd(socket: Path, workers: int, settings: Settings, user: HostUser | None) -> list[str]:
+    cmd = [sys.executable, "-m", "gunicorn", "--bind", f"unix:{socket}", "--workers", str(workers),
+           "--timeout", str(settings.request_timeout), "--no-control-socket",
+           "--access-logfile", "-", "--access-logformat", _ACCESS_FORMAT, "--logger-class", "sdi.server.logs.RedactingLogger"]
+    if user:  # the master stays root to bind and reload; the workers, which parse requests, do not
+        cmd += ["--user", str(user.uid), "--group", str(user.gid)]
+    return [*cmd, "sdi.server.wsgi:app"]
+
+
+def _static_dir(config_path: Path) -> Path:
+    """pygeoapi's static folder, as its Flask app resolves it (server.templates.static, else its own)."""
+    import pygeoapi
+
+    static = (yaml.safe_load(config_path.read_text(encoding="utf-8"))["server"].get("templates") or {}).get("static")
+    return Path(pygeoapi.__file__).parent / (static or "static")  # an absolute `static` replaces the base
+
+
+def _popen(cmd: list[str], **kwargs) -> subprocess.Popen:
+    try:
+        return subprocess.Popen(cmd, preexec_fn=_die_with_parent, **kwargs)  # noqa: PLW1509 -- called before any thread starts
+    except OSError as exc:
+        raise ServeError(f"cannot start {Path(cmd[0]).name}: {exc}", "run `make setup`") from None
+
+
+def _die_with_parent() -> None:
+    # If sdi serve is killed outright (SIGKILL), its children get SIGTERM instead of living on as orphans.
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
+def _pump(stream, out) -> None:
+    """Pass a child's output on, line by line, with secrets masked (a second wall behind RedactingLogger)."""
+    def run() -> None:
+        for line in iter(stream.readline, b""):
+            out.write(redact(line.decode("utf-8", "replace")))
+            out.flush()
+    threading.Thread(target=run, daemon=True).start()
+
+
+def _reader_url(settings: Settings) -> str:
+    with open_catalogue(settings) as conn:
+        return roles.ensure_reader(conn, database_url(settings))
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _watch(procs: dict[str, subprocess.Popen], settings: Settings, host: str, port: int,
+           user: HostUser | None) -> int:
+    """Until one child dies: when a load, rollback or new theme changes the catalogue, reload gunicorn.
+
+    gunicorn's HUP starts fresh workers, which read the regenerated configuration, and lets the old
+    ones finish their requests: no request is dropped and nobody restarts anything.
+    """
+    seen, next_check = _fingerprint(settings), time.monotonic() + _POLL_SECONDS
+    while True:
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                raise ServeError(f"{name} stopped (exit {proc.returncode}), so sdi serve stopped too",
+                                 "see its message above (a port in use? choose another --port)")
+        time.sleep(0.25)
+        if time.monotonic() < next_check:
+            continue
+        next_check = time.monotonic() + _POLL_SECONDS
+        now = _fingerprint(settings)
+        if now == seen:
+            continue
+        seen = now
+        logger.warning("the catalogue changed: regenerating the configuration and reloading the server")
+        try:
+            _write(settings, host, port, user)
+        except Exception as exc:  # noqa: BLE001 -- whatever a catalogue row holds, the API keeps serving what it has
+            logger.error("the new configuration failed, still serving the previous one: %s",
+                         first_line(str(exc)) or type(exc).__name__)
+            continue
+        procs["gunicorn"].send_signal(signal.SIGHUP)
+
+
+def _stop(procs: dict[str, subprocess.Popen]) -> None:
+    """nginx first (no new requests), then gunicorn, which lets its workers finish; killed after 30 s."""
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + _STOP_SECONDS
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _fingerprint(settings: Settings) -> str | None:
+    try:
+        with psycopg.connect(database_url(settings, start=False), connect_timeout=5) as conn:
+            return conn.execute("SELECT md5(coalesce(string_agg(city || theme || load_id, ','"
+                                " ORDER BY city, theme), '')) FROM sdi.layers").fetchone()[0]
+    except (psycopg.Error, SdiError):
+        return None  # the database is briefly away: keep serving what we have

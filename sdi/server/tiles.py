@@ -1,0 +1,80 @@
+"""Vector tiles (OGC API Tiles, WebMercatorQuad) of each theme, cut by PostGIS with ST_AsMVT.
+
+pygeoapi's own MVTPostgreSQLProvider gives the tile metadata and links; its SQLAlchemy and psycopg2
+query is replaced by one SQL statement on the theme's view, through sdi's connection pool.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import has_request_context, request
+from psycopg import sql
+from pygeoapi.models.provider.base import TileMatrixSetEnum
+from pygeoapi.provider.base_mvt import BaseMVTProvider
+from pygeoapi.provider.mvt_postgresql import MVTPostgreSQLProvider
+from pygeoapi.provider.tile import ProviderTileNotFoundError
+
+from sdi.core import sqlfiles
+from sdi.server.access import CITY_KEY
+from sdi.core.config import restricted_themes
+from sdi.server.provider import pool, theme_fields
+
+logger = logging.getLogger(__name__)
+
+MAX_ZOOM = 22
+# The tile envelope is segmentized before it is reprojected to EPSG:2180, so that its bounding box
+# there still covers the whole tile at low zooms, where Mercator edges bend.
+_TILE_SQL = """
+WITH tile AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env)
+SELECT ST_AsMVT(t, %(layer)s, 4096, 'geom') FROM (
+    SELECT {columns},
+           ST_AsMVTGeom(ST_Transform(d.geom, 3857), tile.env, 4096, 64, true) AS geom
+    FROM {view} d, tile
+    WHERE d.geom && ST_Transform(ST_Segmentize(tile.env, (ST_XMax(tile.env) - ST_XMin(tile.env)) / 4), 2180){scope}
+) t
+WHERE t.geom IS NOT NULL
+"""
+
+
+class SdiTileProvider(MVTPostgreSQLProvider):
+    """Mapbox vector tiles of `data.<theme>` in WebMercatorQuad, every attribute included."""
+
+    def __init__(self, provider_def: dict):
+        BaseMVTProvider.__init__(self, provider_def)  # not the SQLAlchemy set-up of the parent
+        self.theme = sqlfiles.check_theme(provider_def["data"]["theme"])
+        self.table = self.theme
+        self.id_field = "fid"
+        self._fields: dict = {}
+
+    def get_fields(self) -> dict:
+        if not self._fields:
+            self._fields = {name: name for name in theme_fields(self.theme)}
+        return self._fields
+
+    def get_layer(self) -> str:
+        return self.theme
+
+    def get_tiling_schemes(self) -> list:
+        return [TileMatrixSetEnum.WEBMERCATORQUAD.value]
+
+    def get_tiles(self, layer="default", tileset=None, z=None, y=None, x=None, format_=None):
+        """One tile as MVT bytes; None for an empty tile."""
+        try:
+            z, y, x = map(int, (z, y, x))
+        except (TypeError, ValueError):
+            raise ProviderTileNotFoundError(f"no tile {tileset}/{z}/{y}/{x}: tile indices are whole numbers") from None
+        if tileset != "WebMercatorQuad" or not (0 <= z <= MAX_ZOOM and 0 <= x < 2 ** z and 0 <= y < 2 ** z):
+            raise ProviderTileNotFoundError(f"no tile {tileset}/{z}/{y}/{x}")
+        columns = sql.SQL(", ").join(sql.SQL("d.{}").format(sqlfiles.ident(c)) for c in self.get_fields())
+        # a token made for one city opens only that city's rows of a restricted theme (sdi.server.access)
+        city = request.environ.get(CITY_KEY) if has_request_context() and self.theme in restricted_themes() else None
+        query = sql.SQL(_TILE_SQL).format(columns=columns, view=sqlfiles.theme_table(self.theme),
+                                          scope=sql.SQL(" AND d.city = %(city)s" if city else ""))
+        with pool().connection() as conn:
+            row = conn.execute(query, {"z": z, "x": x, "y": y, "layer": self.theme, "city": city}).fetchone()
+        data = row["st_asmvt"] if row else None
+        return bytes(data) if data else None
+
+    def __repr__(self) -> str:
+        return f"<SdiTileProvider> {self.theme}"
