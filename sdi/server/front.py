@@ -47,7 +47,7 @@ def nginx_binary(search_path: str | None = None) -> str:
 
 
 def write_config(folder: Path, *, host: str, port: int, upstream: Path, run_dir: Path, static_dir: Path,
-                 timeout: int, user: HostUser | None) -> Path:
+                 timeout: int, user: HostUser | None, services: str = "") -> Path:
     """Write $SDI_HOME/front/nginx.conf for one `sdi serve`; returns its path."""
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o750)  # its logs are the operator's, not the workers'
@@ -91,11 +91,9 @@ http {{
 
         location /static/ {{ alias {static_dir}/; expires 1h; }}
 
-        # ---- later services are mounted here, each by its own location block: ----
-        # location /csw/ {{ proxy_pass http://unix:<catalogue socket>:/; }}   # the catalogue (CSW)
-        # location /wms  {{ proxy_pass http://unix:<QGIS Server socket>; }}    # the WMS
-        # location /upload/ {{ client_max_body_size <limit>; proxy_pass ...; }} # uploads, with their own limit
-        # ---- end of later services ----
+        # ---- the services beside the API (sdi/server/services.py), each by its own location blocks: ----
+{services}
+        # ---- end of the services ----
 
         location / {{
             proxy_pass http://sdi_api;

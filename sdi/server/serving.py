@@ -25,7 +25,7 @@ from pathlib import Path
 import psycopg
 import yaml
 
-from sdi.server import front, host_user
+from sdi.server import front, host_user, services
 
 from sdi.core import roles
 from sdi.core.catalogue import open_catalogue
@@ -62,19 +62,29 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
         if user:
             host_user.open_run_dir(user, run_dir)
         socket = run_dir / "api.sock"
+        env = worker_env(settings, config_path, openapi_path, run_dir if user else None)
+        public = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+        extra = services.available(services.ServiceContext(settings, run_dir, public, user,
+                                                           env["SDI_DATABASE_URL"]))
         nginx_conf = front.write_config(settings.home_abs / "front", host=host, port=port, upstream=socket,
                                         run_dir=run_dir, static_dir=_static_dir(config_path),
-                                        timeout=settings.request_timeout, user=user)
+                                        timeout=settings.request_timeout, user=user,
+                                        services="\n".join(s.nginx for s in extra))
         front.check(nginx, nginx_conf)
-        env = worker_env(settings, config_path, openapi_path, run_dir if user else None)
         procs["gunicorn"] = _popen(_gunicorn_cmd(socket, workers, settings, user), env=env, cwd=run_dir,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for svc in extra:
+            svc_env = {**env, **svc.env} if svc.as_user else {**os.environ, **svc.env}
+            procs[svc.name] = _popen(svc.command, env=svc_env, cwd=svc.cwd or run_dir, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, user=user.uid if (user and svc.as_user) else None,
+                                     group=user.gid if (user and svc.as_user) else None)
         procs["nginx"] = _popen(front.start_cmd(nginx, nginx_conf), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
-        for stream, out in ((procs["gunicorn"].stdout, sys.stdout), (procs["gunicorn"].stderr, sys.stderr),
-                            (procs["nginx"].stderr, sys.stderr)):
+        streams = [(procs["gunicorn"].stdout, sys.stdout), (procs["gunicorn"].stderr, sys.stderr),
+                   (procs["nginx"].stderr, sys.stderr), *((procs[s.name].stdout, sys.stderr) for s in extra)]
+        for stream, out in streams:
             _pump(stream, out)  # threads only now: preexec_fn above is unsafe once threads run
-        return _watch(procs, settings, host, port, user)
+        return _watch(procs, settings, host, port, user, [s.on_change for s in extra if s.on_change])
     except KeyboardInterrupt:
         return 0
     finally:
@@ -151,7 +161,7 @@ def _raise_interrupt(signum, frame):
 
 
 def _watch(procs: dict[str, subprocess.Popen], settings: Settings, host: str, port: int,
-           user: HostUser | None) -> int:
+           user: HostUser | None, on_change: list | None = None) -> int:
     """Until one child dies: when a load, rollback or new theme changes the catalogue, reload gunicorn.
 
     gunicorn's HUP starts fresh workers, which read the regenerated configuration, and lets the old
@@ -179,6 +189,11 @@ def _watch(procs: dict[str, subprocess.Popen], settings: Settings, host: str, po
                          first_line(str(exc)) or type(exc).__name__)
             continue
         procs["gunicorn"].send_signal(signal.SIGHUP)
+        for hook in on_change or []:
+            try:
+                hook()
+            except Exception as exc:  # noqa: BLE001 -- a service's refresh failing must not stop the API
+                logger.error("a service could not follow the catalogue change: %s", first_line(exc))
 
 
 def _stop(procs: dict[str, subprocess.Popen]) -> None:
