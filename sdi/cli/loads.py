@@ -9,6 +9,7 @@ import click
 from rich.table import Table
 
 from sdi.cli.config_cmds import err, out
+from sdi.cli.params import TERYT
 from sdi.core.errors import InputError
 
 
@@ -67,7 +68,7 @@ def _fail_if_unreadable(report: dict) -> None:
 
 
 @click.command()
-@click.option("--city", required=True, help="7-digit TERYT code.")
+@click.option("--city", type=TERYT, required=True, help="7-digit TERYT code (or PRG's 146501_1).")
 @click.option("--theme", required=True, help="Theme id.")
 @click.option("--json", "as_json", is_flag=True, help="Print the versions as JSON.")
 def history(city: str, theme: str, as_json: bool) -> None:
@@ -91,7 +92,7 @@ def history(city: str, theme: str, as_json: bool) -> None:
 
 
 @click.command()
-@click.option("--city", required=True, help="7-digit TERYT code.")
+@click.option("--city", type=TERYT, required=True, help="7-digit TERYT code (or PRG's 146501_1).")
 @click.option("--theme", required=True, help="Theme id.")
 @click.option("--to", "to", required=True, type=int, help="The load id to make current (see `sdi history`).")
 def rollback(city: str, theme: str, to: int) -> None:
@@ -107,7 +108,7 @@ def rollback(city: str, theme: str, to: int) -> None:
 
 
 @click.command()
-@click.option("--city", required=True, help="7-digit TERYT code.")
+@click.option("--city", type=TERYT, required=True, help="7-digit TERYT code (or PRG's 146501_1).")
 @click.option("--theme", required=True, help="Theme id.")
 @click.option("--load", "load_id", type=int, help="A load id [default: the newest load].")
 @click.option("--export", "export", type=click.Path(path_type=Path), help="Write the rejects to a GeoPackage.")

@@ -6,12 +6,14 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Self
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from sdi.cli import config_cmds, loads, publish, rasters, security
+from sdi.cli.params import TERYT
 from sdi.core.errors import SdiError
 from sdi.core.settings import get_settings
 
@@ -128,12 +130,10 @@ def db_destroy() -> None:
 def init() -> None:
     """Create or migrate the catalogue schema (idempotent; every command does it on demand)."""
     from sdi.core.catalogue import migrate
-    from sdi.core.db import connect
-
-    from sdi.server.qgis_project import install_styles
-
     from sdi.core.config import registry
+    from sdi.core.db import connect
     from sdi.loader.load import ensure_theme_table
+    from sdi.server.qgis_project import install_styles
 
     with connect() as conn:
         applied = migrate(conn)
@@ -147,7 +147,8 @@ def init() -> None:
 
 @cli.command()
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--city", required=True, help="7-digit TERYT code of the gmina, e.g. 1465011 (Warszawa).")
+@click.option("--city", type=TERYT, required=True,
+              help="TERYT code of the gmina, e.g. 1465011 (Warszawa) or PRG's 146501_1.")
 @click.option("--theme", required=True, help="Theme id, e.g. roads, buildings, public_services.")
 @click.option("--mapping", "mapping_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="Mapping YAML [default: config/mappings/<city>/<theme>.yaml, else match columns by name].")
@@ -218,7 +219,7 @@ class _LoadProgress:
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                             TimeRemainingColumn(), console=err, disable=not err.is_terminal, transient=True)
 
-    def __enter__(self) -> "_LoadProgress":
+    def __enter__(self) -> Self:
         self.bar.start()
         self.task = self.bar.add_task(f"{self.name}: starting", total=None)
         return self

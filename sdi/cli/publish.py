@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from sdi.cli.config_cmds import out
+from sdi.cli.params import TERYT
 
 
 def register(cli: click.Group) -> None:
@@ -17,7 +18,7 @@ def register(cli: click.Group) -> None:
 @click.command("qgis-project")
 @click.argument("out_path", metavar="OUT.qgz", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--url", default=None, help="The API's base URL [default: http://127.0.0.1:PORT of sdi serve].")
-@click.option("--city", default=None, help="Only this city (7-digit TERYT), zoomed to its extent.")
+@click.option("--city", type=TERYT, default=None, help="Only this city (7-digit TERYT), zoomed to its extent.")
 def qgis_project(out_path: Path, url: str | None, city: str | None) -> None:
     """Write a QGIS project with one styled layer per published theme, read from the API.
 

@@ -9,6 +9,7 @@ import click
 from rich.table import Table
 
 from sdi.cli.config_cmds import err, out, print_table
+from sdi.cli.params import TERYT
 
 
 def register(cli: click.Group) -> None:
@@ -19,7 +20,7 @@ def register(cli: click.Group) -> None:
 
 @click.command("load-raster")
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--city", required=True, help="7-digit TERYT code of the gmina, e.g. 2699011.")
+@click.option("--city", type=TERYT, required=True, help="7-digit TERYT code of the gmina, e.g. 2699011.")
 @click.option("--theme", required=True,
               help="Raster theme: orthophoto, elevation, noise_map, flood_hazard or plan_drawing.")
 @click.option("--crs", help="CRS of the raster, e.g. EPSG:2176 (overrides the file's own).")

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from sdi.cli.config_cmds import out, print_table
+from sdi.cli.params import TERYT
 
 
 def register(cli: click.Group) -> None:
@@ -22,7 +23,7 @@ def city() -> None:
 
 
 @city.command("add")
-@click.argument("teryt")
+@click.argument("teryt", type=TERYT)
 @click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path),
               help="File whose first line is the password [default: $SDI_CITY_PASSWORD].")
 def city_add(teryt: str, password_file: Path | None) -> None:
@@ -74,7 +75,7 @@ def token() -> None:
 
 @token.command("add")
 @click.argument("name")
-@click.option("--city", default=None, help="The city (TERYT) the token is for, if any.")
+@click.option("--city", type=TERYT, default=None, help="The city (TERYT) the token is for, if any.")
 def token_add(name: str, city: str | None) -> None:
     """Make a token and show it once: it cannot be shown again.
 

@@ -9,6 +9,7 @@ the city's code). PRG writes cadastral units as `DDDDDD_T` and precincts as `DDD
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 _SEVEN = re.compile(r"(\d{6})[_ ]?([1-589])")
 _PRECINCT = re.compile(r"(\d{6})[_ ]?([1-589])\.(\d{1,4})")
@@ -54,3 +55,35 @@ def _is_unit(text: str) -> bool:
         return len(normalise(text)) >= 7
     except NotTeryt:
         return False
+
+
+#: the country's code as a city (PRG's national outline is loaded under it)
+COUNTRY = "0000000"
+
+
+def city(value: object, resolve: Callable[[str], list[str]] | None = None) -> str:
+    """The one rule for a city given at an edge: a gmina's or district's 7-digit code, PRG's `DDDDDD_T` included.
+
+    A 6-digit code has no type digit, so it is accepted only when `resolve(six)` (the loaded administrative
+    units) names exactly one gmina or district for it; otherwise NotTeryt says why and `FIX` says how.
+    """
+    text = str(value).strip()
+    if text == COUNTRY:
+        return text
+    if re.fullmatch(r"\d{6}", text):
+        found = sorted(set(resolve(text))) if resolve else []
+        if len(found) == 1:
+            return found[0]
+        why = (f"is ambiguous: the loaded administrative units hold {', '.join(found)}" if found else
+               "has no type digit and no loaded gmina boundary resolves it")
+        raise NotTeryt(f"{text!r} {why}")
+    code = normalise(text)
+    if len(code) != 7:
+        raise NotTeryt(f"{text!r} is not a gmina's code (a voivodeship, county or precinct is no city)")
+    return code
+
+
+#: how to give a city when a code was refused
+FIX = ("give the 7-digit TERYT code with its type digit (1 urban, 2 rural, 3 urban-rural gmina, 8/9 a district),"
+       " e.g. 1465011 or PRG's 146501_1; a 6-digit code works once PRG's gmina layer is loaded as"
+       " administrative_units")

@@ -1,0 +1,84 @@
+"""Gmina boundaries from the loaded administrative units: which features of a source lie outside the city.
+
+A BDOT10k package covers a whole powiat and a GTFS feed a transit area, so a load for one gmina may carry
+its neighbours' features. Where the gminas' outlines are loaded (theme administrative_units, level
+municipality or district, e.g. from PRG's gmina layer) each feature is placed in the gmina holding its
+representative point (a point on its surface or line), else in the first gmina it touches.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import psycopg
+import shapely
+
+logger = logging.getLogger(__name__)
+
+# Levels of the admin_level code list that a --city may name.
+_LEVELS = ("municipality", "district")
+_QUERY = """SELECT DISTINCT ON (teryt) teryt, ST_AsBinary(geom) FROM data.administrative_units
+            WHERE level = ANY(%s) AND length(teryt) = 7 {where} ORDER BY teryt, fid DESC"""
+
+#: what a user without boundaries should run (PRG's gmina layer: Gminy.shp / A03_Granice_gmin.shp)
+HOW_TO_LOAD = ("load the gmina boundaries first, e.g. from PRG's gmina layer: sdi load A03_Granice_gmin.shp"
+               " --city {city} --theme administrative_units --mapping config/mappings/prg/administrative_units.yaml")
+
+
+@dataclass
+class Boundaries:
+    """Gmina outlines by TERYT code, in EPSG:2180, with a spatial index over them."""
+
+    codes: list[str]
+    shapes: np.ndarray
+
+    def __post_init__(self):
+        self.tree = shapely.STRtree(self.shapes)
+
+    def __bool__(self) -> bool:
+        return bool(self.codes)
+
+    def has(self, city: str) -> bool:
+        return city in self.codes
+
+    def place(self, geoms: np.ndarray) -> np.ndarray:
+        """The gmina code of each geometry (None outside every loaded gmina)."""
+        placed = np.full(len(geoms), None, dtype=object)
+        valid = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+        points = np.full(len(geoms), None, dtype=object)
+        points[valid] = shapely.point_on_surface(geoms[valid])
+        for pick, probes in (("within", points), ("intersects", geoms)):
+            todo = np.flatnonzero(valid & (placed == None))  # elementwise on an object array
+            if not len(todo):
+                break
+            hits = self.tree.query(probes[todo], predicate=pick)  # pairs (probe, gmina): probe `pick` gmina
+            first: dict[int, int] = {}
+            for i, j in zip(*hits):
+                first.setdefault(int(i), int(j))
+            for i, j in first.items():
+                placed[todo[i]] = self.codes[j]
+        return placed
+
+
+def boundaries(conn: psycopg.Connection, only: str | None = None) -> Boundaries:
+    """The loaded gmina and district outlines (all of them, or `only` that code); empty when none are loaded."""
+    where, params = ("AND teryt = %s", [list(_LEVELS), only]) if only else ("", [list(_LEVELS)])
+    try:
+        with conn.transaction():
+            rows = conn.execute(_QUERY.format(where=where), params).fetchall()
+    except psycopg.errors.UndefinedTable:  # the theme was never set up: no boundaries
+        return Boundaries([], np.array([], dtype=object))
+    return Boundaries([r[0] for r in rows], np.array([shapely.from_wkb(bytes(r[1])) for r in rows], dtype=object))
+
+
+def resolve_six(conn: psycopg.Connection, six: str) -> list[str]:
+    """The loaded gminas and districts whose code starts with these 6 digits (for a code without its type digit)."""
+    try:
+        with conn.transaction():
+            rows = conn.execute("SELECT DISTINCT teryt FROM data.administrative_units WHERE level = ANY(%s)"
+                                " AND length(teryt) = 7 AND left(teryt, 6) = %s", [list(_LEVELS), six]).fetchall()
+    except psycopg.errors.UndefinedTable:
+        return []
+    return [r[0] for r in rows]
