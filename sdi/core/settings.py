@@ -16,8 +16,11 @@ STORAGE_CRS = f"http://www.opengis.net/def/crs/EPSG/0/{STORAGE_SRID}"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
 #: The project's own config/ folder, found from the package so that sdi works from any folder.
-_PROJECT_CONFIG = Path(__file__).resolve().parents[2] / "config"
-_PROJECT_STYLES = _PROJECT_CONFIG.parent / "styles"
+# sdi/data/config and sdi/data/styles are links to the project's config/ and styles/ in a checkout, and the
+# files themselves in an installed wheel (package data): found from the package either way.
+_PACKAGE_DATA = Path(__file__).resolve().parents[1] / "data"
+_PROJECT_CONFIG = _PACKAGE_DATA / "config"
+_PROJECT_STYLES = _PACKAGE_DATA / "styles"
 
 
 class Settings(BaseSettings):
