@@ -12,7 +12,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from sdi.cli import config_cmds, loads, publish, rasters, security
+from sdi.cli import config_cmds, loads, publish, rasters, replicas, security
 from sdi.cli.params import TERYT
 from sdi.core.errors import SdiError
 from sdi.core.settings import get_settings
@@ -149,7 +149,9 @@ def init() -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--city", type=TERYT, required=True,
               help="TERYT code of the gmina, e.g. 1465011 (Warszawa) or PRG's 146501_1.")
-@click.option("--theme", required=True, help="Theme id, e.g. roads, buildings, public_services.")
+@click.option("--theme", help="Theme id, e.g. roads, buildings, public_services (not with --all).")
+@click.option("--all", "load_all", is_flag=True,
+              help="Load every layer of a package (a BDOT10k county zip) that a shipped mapping names.")
 @click.option("--mapping", "mapping_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="Mapping YAML [default: config/mappings/<city>/<theme>.yaml, else match columns by name].")
 @click.option("--layer", help="Layer to read when the source holds several.")
@@ -162,9 +164,14 @@ def init() -> None:
               help="Publish the load even if it rejects more than SDI_MAX_REJECT_SHARE (5%) of its features.")
 @click.option("--allow-shrink", is_flag=True,
               help="Publish the load even if it has less than half the features of the current version.")
-def load(path: Path, city: str, theme: str, mapping_path: Path | None, layer: str | None, encoding: str | None,
-         crs: str | None, dry_run: bool, report_path: Path | None, allow_empty: bool = False,
-         accept_rejects: bool = False, allow_shrink: bool = False) -> None:
+@click.option("--clip-to-city", is_flag=True,
+              help="Keep only the features inside the --city gmina (needs its boundary in administrative_units).")
+@click.option("--split-by-gmina", is_flag=True,
+              help="Load each gmina's features as that gmina's own version (needs the gmina boundaries).")
+def load(path: Path, city: str, theme: str | None, mapping_path: Path | None, layer: str | None,
+         encoding: str | None, crs: str | None, dry_run: bool, report_path: Path | None, allow_empty: bool = False,
+         accept_rejects: bool = False, allow_shrink: bool = False, load_all: bool = False,
+         clip_to_city: bool = False, split_by_gmina: bool = False) -> None:
     """Load a vector file as THEME for one city: a new version, made current atomically.
 
     \b
@@ -173,38 +180,52 @@ def load(path: Path, city: str, theme: str, mapping_path: Path | None, layer: st
       sdi load SKDR.xml --city 1465011 --theme roads --mapping config/mappings/bdot10k/roads.yaml
       sdi load budynki.gpkg --city 1261011 --theme buildings --layer budynki --report load.json
       sdi load puste.gpkg --city 1261011 --theme trees --allow-empty     # empty the layer on purpose
+      sdi load PL.PZGiK.994.BDOT10k.1465.zip --city 1465011 --all        # every mapped layer, one version each
+      sdi load stops.txt --city 3064011 --theme public_transport_stops --split-by-gmina
 
     A load that stores nothing, rejects more than 5% of its features or halves the current version is
     not published (exit 5; the current version stays) unless --allow-empty, --accept-rejects or
-    --allow-shrink says so.
+    --allow-shrink says so. Where gmina boundaries are loaded (administrative_units), the features
+    outside --city are counted; --clip-to-city leaves them out, --split-by-gmina gives each gmina its own.
     """
+    from sdi.cli.loads import load_package, print_report
     from sdi.loader.guard import LoadRefused
-    from sdi.pipeline import run_load
+    from sdi.pipeline import run_load, run_split
 
+    if clip_to_city and split_by_gmina:
+        raise click.UsageError("--clip-to-city and --split-by-gmina exclude each other: choose one")
+    flags = {"dry_run": dry_run, "allow_empty": allow_empty, "accept_rejects": accept_rejects,
+             "allow_shrink": allow_shrink, "encoding": encoding, "crs": crs}
+    if load_all:
+        if theme or mapping_path or layer:
+            raise click.UsageError("--all chooses each layer's theme and mapping: drop --theme, --mapping, --layer")
+        with _LoadProgress(path.name) as shown:
+            load_package(path, city=city, report_path=report_path, clip_to_city=clip_to_city,
+                         split_by_gmina=split_by_gmina, step=shown.step, progress=shown.advance, **flags)
+        return
+    if not theme:
+        raise click.UsageError("give --theme THEME (or --all to load every mapped layer of a package)")
     try:
         with _LoadProgress(path.name) as shown:
-            report = run_load(path, city=city, theme=theme, mapping_path=mapping_path, layer=layer,
-                              encoding=encoding, crs=crs, dry_run=dry_run, allow_empty=allow_empty,
-                              accept_rejects=accept_rejects, allow_shrink=allow_shrink, step=shown.step,
-                              progress=shown.advance)
+            args = dict(city=city, theme=theme, mapping_path=mapping_path, layer=layer, step=shown.step,
+                        progress=shown.advance, **flags)
+            if split_by_gmina:
+                reports, refusals = run_split(path, **args)
+            else:
+                reports, refusals = [run_load(path, clip_to_city=clip_to_city, **args)], []
     except LoadRefused as refused:
         if report_path and refused.report is not None:
             _write_report(report_path, refused.report)
         raise
-    verb = "would load" if dry_run else f"load {report.load_id}:"
-    out.print(f"{verb} {report.features_loaded} features of {theme} for city {city} from {path.name}"
-              f" in {report.duration_s:.2f} s", highlight=False)
-    summary = Table("read", "loaded", "rejected", "repaired", "encoding", "CRS", show_edge=False)
-    summary.add_row(str(report.features_read), str(report.features_loaded), str(report.features_rejected),
-                    str(report.geometries_repaired), f"{report.encoding} ({report.encoding_source})",
-                    f"{report.crs} ({report.crs_source})")
-    out.print(summary)
-    for warning in report.warnings:
-        err.print(f"  warning: {warning}", highlight=False)
-    for reason, n in report.reject_reasons.items():
-        err.print(f"  rejected ×{n}: {reason} (see `sdi rejects --city {city} --theme {theme}`)", highlight=False)
+    for report in reports:
+        print_report(report, path.name)
     if report_path:
-        _write_report(report_path, report)
+        data = [r.as_dict() for r in reports] if split_by_gmina else reports[0].as_dict()
+        report_path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    if refusals:
+        for refused in refusals:
+            err.print(f"error: {refused.message}. Fix: {refused.fix}.", highlight=False, soft_wrap=True)
+        sys.exit(refusals[0].exit_code)
 
 
 def _write_report(path: Path, report) -> None:
@@ -300,6 +321,7 @@ loads.register(cli)
 publish.register(cli)
 rasters.register(cli)
 security.register(cli)
+replicas.register(cli)
 
 
 def main() -> None:

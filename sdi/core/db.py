@@ -20,7 +20,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -48,6 +48,8 @@ class ClusterState:
     password: str
     os_user: str | None  # None: the server runs as the calling user
     admin_password: str | None = None  # None: a cluster of an older sdi, whose owner was the superuser
+    replicas: list[dict] = field(default_factory=list)  # sdi.core.replicas: name, data_dir, port, slot
+    replication_password: str | None = None  # the replicas' login (REPLICATION only)
 
     def url(self) -> str:
         return f"postgresql://{DB_USER}:{self.password}@127.0.0.1:{self.port}/{DB_NAME}"
@@ -67,25 +69,41 @@ class Cluster:
     # -- public commands -------------------------------------------------------------------
     def start(self) -> ClusterState:
         """Create the cluster on first use, then start it; a running cluster is left alone."""
+        from sdi.core import backup, replicas  # they build on this module
+
         state = self._read_state() or self._create()
         if self.is_running(state):
+            replicas.start_all(self, state)
             return state
         if not _port_free(state.port):
             state.port = _free_port()
             self._write_state(state)
+        self.start_server(state)
+        self._ensure_database(state)
+        backup.ensure_archive_command(state)
+        replicas.start_all(self, state)
+        return state
+
+    def start_server(self, state: ClusterState) -> None:
+        """pg_ctl start with sdi's options (also for a restore, which must not touch roles until promoted)."""
         # WAL room for a load of millions of rows without a checkpoint every few seconds (each one makes the
         # next writes log whole pages again); buffers for the indexes of a national theme.
         opts = (f"-c listen_addresses=127.0.0.1 -p {state.port} -c unix_socket_directories=''"
-                " -c max_wal_size=4GB -c shared_buffers=256MB -c maintenance_work_mem=256MB")
+                " -c max_wal_size=4GB -c shared_buffers=256MB -c maintenance_work_mem=256MB"
+                # archive_mode needs a restart, archive_command only a reload: `sdi db backup` sets the latter
+                " -c archive_mode=on")
         log = Path(state.data_dir) / "server.log"
         self._run(state, ["pg_ctl", "-D", state.data_dir, "-l", str(log), "-o", opts, "-w", "-t", "60", "start"])
-        self._ensure_database(state)
-        return state
 
     def stop(self) -> bool:
-        """Stop the cluster if it runs; the data stays for the next start."""
+        """Stop the cluster (its replicas first) if it runs; the data stays for the next start."""
+        from sdi.core import replicas
+
         state = self._read_state()
-        if state is None or not self.is_running(state):
+        if state is None:
+            return False
+        replicas.stop_all(self, state)
+        if not self.is_running(state):
             return False
         self._run(state, ["pg_ctl", "-D", state.data_dir, "-m", "fast", "-w", "stop"])
         return True
@@ -96,6 +114,8 @@ class Cluster:
         if state is None:
             return
         self.stop()
+        for replica in state.replicas:
+            shutil.rmtree(replica["data_dir"], ignore_errors=True)
         shutil.rmtree(state.data_dir, ignore_errors=True)
         self.state_file.unlink(missing_ok=True)
         link = self.home / "pgdata"
@@ -186,14 +206,16 @@ class Cluster:
         logger.info("made %s the superuser of the cluster; %s loses SUPERUSER", ADMIN_USER, DB_USER)
 
     # -- helpers ---------------------------------------------------------------------------
-    def _run(self, state: ClusterState, cmd: list[str], check: bool = True) -> int:
+    def _run(self, state: ClusterState, cmd: list[str], check: bool = True, env: dict[str, str] | None = None,
+             as_user: bool = True) -> int:
         binary = str(_pg_bin(self.settings) / cmd[0])
         full = [binary, *cmd[1:]]
-        if state.os_user:
+        if state.os_user and as_user:
             full = ["runuser", "-u", state.os_user, "--", *full]
         # A file, not a pipe: the server inherits pg_ctl's descriptors and would hold a pipe open.
         with tempfile.TemporaryFile() as out:
-            rc = subprocess.run(full, stdout=out, stderr=subprocess.STDOUT, cwd="/").returncode
+            rc = subprocess.run(full, check=False, stdout=out, stderr=subprocess.STDOUT, cwd="/",
+                                env={**os.environ, **env} if env else None).returncode
             out.seek(0)
             text = out.read().decode(errors="replace").strip()
         if check and rc != 0:
@@ -248,7 +270,7 @@ def _pg_bin(settings: Settings) -> Path:
 def _user_can_enter(user: str, folder: Path) -> bool:
     # Traversal is enough: sdi creates pgdata itself and hands it to that user.
     return subprocess.run(["runuser", "-u", user, "--", "test", "-x", str(folder)],
-                          cwd="/").returncode == 0
+                          check=False, cwd="/").returncode == 0
 
 
 def _free_port() -> int:

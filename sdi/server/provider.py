@@ -52,7 +52,10 @@ def pool() -> ConnectionPool:
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
+            # check: a pooled connection to a replica that died is replaced (libpq picks another host)
+            # before a request gets it, so losing a replica costs no request.
             _POOL = ConnectionPool(database_url(start=False), min_size=1, max_size=4, open=True,
+                                   check=ConnectionPool.check_connection,
                                    kwargs={"autocommit": True, "row_factory": dict_row})
         return _POOL
 

@@ -27,9 +27,9 @@ import yaml
 
 from sdi.server import front, host_user, services
 
-from sdi.core import roles
+from sdi.core import replicas, roles
 from sdi.core.catalogue import open_catalogue
-from sdi.core.db import database_url
+from sdi.core.db import Cluster, database_url
 from sdi.core.errors import SdiError, ServeError, first_line
 from sdi.server.host_user import HostUser
 from sdi.server.logs import redact
@@ -153,7 +153,9 @@ def _pump(stream, out) -> None:
 
 def _reader_url(settings: Settings) -> str:
     with open_catalogue(settings) as conn:
-        return roles.ensure_reader(conn, database_url(settings))
+        url = roles.ensure_reader(conn, database_url(settings))
+    # The embedded cluster's streaming replicas take the reads, the primary only when none answers.
+    return url if settings.database_url else replicas.reader_url(url, Cluster(settings))
 
 
 def _raise_interrupt(signum, frame):

@@ -1,0 +1,131 @@
+"""Read replicas of the embedded cluster (issue 22): streaming, reads on replicas, read failover, two API nodes.
+
+One embedded cluster of its own (its primary and two replicas are killed and restarted here), in a
+mode-700 home as a user's `mktemp -d` would be.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+
+from conftest import SDI, _stop_group, free_port, run_sdi, wait_for_http
+from sdi.core import replicas
+from sdi.core.db import Cluster
+from sdi.core.sample import SAMPLE_CITY, write_sample
+from sdi.core.settings import Settings
+
+# A committed load must reach every replica within this (PITFALLS: 43-77 ms measured; a busy 2-core box).
+REPLICATION_BOUND_S = 2.0
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("replicated")
+    os.chmod(home, 0o700)
+    env = {"SDI_HOME": str(home)}
+    try:
+        for args in (("db", "start"), ("db", "replica", "add"), ("db", "replica", "add")):
+            done = run_sdi(*args, env=env)
+            assert done.returncode == 0, done.stderr
+        yield home
+    finally:
+        Cluster(Settings(home=home)).destroy()
+
+
+def _load(home: Path, sample: dict, theme: str) -> subprocess.CompletedProcess:
+    return run_sdi("load", str(sample[theme]), "--city", SAMPLE_CITY, "--theme", theme, env={"SDI_HOME": str(home)})
+
+
+def _count(url: str, theme: str) -> tuple[int, bool]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        n = conn.execute(f"SELECT count(*) FROM data.{theme}").fetchone()[0]
+        return n, conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+
+
+def test_two_replicas_stream_every_load_within_the_bound(home, tmp_path):
+    listed = run_sdi("db", "replica", "list", env={"SDI_HOME": str(home)})
+    assert listed.returncode == 0 and listed.stdout.count("yes") == 2, listed.stdout
+    sample = write_sample(tmp_path / "sample")
+    done = _load(home, sample, "roads")
+    assert done.returncode == 0, done.stderr
+    state = Cluster(Settings(home=home))._read_state()
+    owner = state.url()
+    seen = {}
+    start = time.monotonic()
+    for record in state.replicas:
+        url = owner.replace(f":{state.port}/", f":{record['port']}/")
+        while time.monotonic() - start < REPLICATION_BOUND_S and _count(url, "roads") != (9, True):
+            time.sleep(0.01)
+        seen[record["name"]] = _count(url, "roads")
+    assert seen == {"replica1": (9, True), "replica2": (9, True)}, seen
+    # a replica refuses writes: loads and catalogue writes can only go to the primary
+    with psycopg.connect(owner.replace(f":{state.port}/", f":{state.replicas[0]['port']}/")) as conn:
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            conn.execute("INSERT INTO sdi.tokens (name, token_hash) VALUES ('x', 'y')")
+
+
+def test_reads_go_to_replicas_and_survive_losing_them(home):
+    url = run_sdi("db", "replica", "url", env={"SDI_HOME": str(home)})
+    assert url.returncode == 0, url.stderr
+    reader = url.stdout.strip()
+    assert "prefer-standby" in reader and psycopg.conninfo.conninfo_to_dict(reader)["user"].endswith("_reader")
+    assert {_count(reader, "roads")[1] for _ in range(10)} == {True}  # every read on a standby
+    state = Cluster(Settings(home=home))._read_state()
+    answered = []
+    for victim in state.replicas:  # SIGKILL one replica, then the other: reads go on, last on the primary
+        pid = int(Path(victim["data_dir"], "postmaster.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(10):
+            answered.append(_count(reader, "roads"))
+    assert all(n == 9 for n, _ in answered), answered
+    assert answered[-1] == (9, False)  # no replica left: the primary took the reads
+    listed = run_sdi("db", "replica", "list", env={"SDI_HOME": str(home)})
+    assert listed.stdout.count(" no ") >= 2, listed.stdout
+    started = run_sdi("db", "start", env={"SDI_HOME": str(home)})  # `sdi db start` brings them back
+    assert started.returncode == 0, started.stderr
+    assert run_sdi("db", "replica", "list", env={"SDI_HOME": str(home)}).stdout.count("yes") == 2
+    assert _count(reader, "roads") == (9, True)
+
+
+def test_two_api_nodes_read_one_replica_set_and_both_see_a_new_load(home, tmp_path):
+    reader = run_sdi("db", "replica", "url", env={"SDI_HOME": str(home)}).stdout.strip()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SDI_")}
+    env.update(SDI_HOME=str(home), SDI_READER_DATABASE_URL=reader)
+    nodes = []
+    try:
+        for i in range(2):
+            port = free_port()
+            log = tmp_path / f"node{i}.log"
+            with open(log, "w") as out:
+                proc = subprocess.Popen([SDI, "serve", "--port", str(port), "--workers", "1"], env=env,
+                                        stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            nodes.append((f"http://127.0.0.1:{port}", proc))
+            wait_for_http(f"http://127.0.0.1:{port}/collections?f=json", proc, log=log)
+        for base, _ in nodes:
+            body = requests.get(f"{base}/collections/roads/items", params={"f": "json"}, timeout=30).json()
+            assert body["numberMatched"] == 9
+        sample = write_sample(tmp_path / "sample")
+        done = _load(home, sample, "public_services")
+        assert done.returncode == 0, done.stderr
+        loaded = time.monotonic()
+        for base, _ in nodes:  # hot publish: each node polls the primary's catalogue and reloads its workers
+            status = 0
+            while time.monotonic() - loaded < 30 and status != 200:
+                status = requests.get(f"{base}/collections/public_services/items", params={"f": "json"},
+                                      timeout=30).status_code
+                time.sleep(0.2)
+            assert status == 200, base
+        seen_in = time.monotonic() - loaded
+        assert seen_in < 30
+        print(f"a new theme was served by both nodes {seen_in:.1f} s after its load")
+    finally:
+        for _, proc in nodes:
+            _stop_group(proc)
