@@ -13,10 +13,12 @@ import logging
 import re
 
 from psycopg import sql
-from pygeofilter import ast, values
 from pygeoapi.provider.base import ProviderInvalidQueryError
+from pygeofilter import ast, values
 
 from sdi.core import sqlfiles
+from sdi.server.cql_types import check
+
 logger = logging.getLogger(__name__)
 
 _COMPARE = {ast.Equal: "=", ast.NotEqual: "<>", ast.LessThan: "<", ast.LessEqual: "<=",
@@ -34,6 +36,10 @@ _POLISH = ("ąćęłńóśźżĄĆĘŁŃÓŚŹŻ", "acelnoszzACELNOSZZ")
 
 def compile_filter(node, fields: dict) -> tuple[sql.Composable, list]:
     """(WHERE clause, parameters) for a pygeofilter AST over a theme with these fields."""
+    try:
+        check(node, fields)  # sdi.server.cql_requests checked it already; a provider call from elsewhere too
+    except ValueError as exc:
+        raise ProviderInvalidQueryError(user_msg=str(exc)) from None
     params: list = []
     return _node(node, fields, params), params
 

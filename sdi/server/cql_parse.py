@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import re
 
-from pygeofilter import ast
+from pygeofilter import ast, values
 from pygeofilter.parsers.cql2_json import parse as parse_cql2_json
 from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
+from pygeofilter.parsers.ecql import parse as parse_ecql
 
 from sdi.server.limits import filter_problem
 
@@ -42,7 +43,7 @@ def parse(text: str, lang: str | None):
         raise
     except RecursionError:
         raise ValueError(_TOO_DEEP) from None
-    except Exception as exc:  # lark's errors carry the position; their first line says enough
+    except Exception as exc:  # noqa: BLE001 - lark's errors carry the position; their first line says enough
         raise ValueError(str(exc).splitlines()[0]) from None
     # Checked before any recursive walk (here and in pygeoapi's reprojection): a chain of 1,500 ORs
     # ran out of Python's stack, a 500.
@@ -159,3 +160,45 @@ def _arguments(text: str, start: int) -> tuple[list[str], int] | None:
             args.append(text[begin:i].strip())
             begin = i + 1
     return None
+
+
+def parse_request_filter(text: str, lang: str | None):
+    """The filter of a request, as pygeoapi hands it to the provider (sdi.server.pygeoapi_compat).
+
+    CQL2-JSON for filter-lang cql2-json (or a text that is a JSON object), else CQL2 text; with no
+    filter-lang or pygeoapi's older `cql-text`, ECQL when the text is not CQL2. BBOX(...) becomes a
+    densified polygon, so that reprojecting it to the storage CRS keeps its curved edges.
+    """
+    if lang in ("cql2-json", "cql-json") or (lang is None and text.lstrip().startswith("{")):
+        return _bbox_as_polygon(parse(text, "cql2-json"))
+    try:
+        return _bbox_as_polygon(parse(text, "cql2-text"))
+    except ValueError:
+        if lang not in (None, "cql-text"):
+            raise
+        try:
+            tree = parse_ecql(text)
+        except Exception:  # noqa: BLE001 - lark's parse errors share no base class pygeofilter exports
+            raise ValueError("neither CQL2 text nor ECQL") from None
+        too_big = filter_problem(tree)
+        if too_big:
+            raise ValueError(too_big) from None
+        return _bbox_as_polygon(tree)
+
+
+def _bbox_as_polygon(node):
+    """BBOX(x1, y1, x2, y2) arrives as a function; as a polygon it is reprojected like any geometry."""
+    if isinstance(node, ast.Function) and node.name.lower() == "bbox" and len(node.arguments) == 4:
+        try:
+            x1, y1, x2, y2 = (float(v) for v in node.arguments)
+        except (TypeError, ValueError):
+            raise ValueError("BBOX takes four numbers") from None
+        steps = 20  # points per edge: its image in another CRS keeps the curve of each edge
+        edges = [(x1, y1, x2, y1), (x2, y1, x2, y2), (x2, y2, x1, y2), (x1, y2, x1, y1)]
+        ring = [[ax + (bx - ax) * i / steps, ay + (by - ay) * i / steps] for ax, ay, bx, by in edges
+                for i in range(steps)] + [[x1, y1]]
+        return values.Geometry({"type": "Polygon", "coordinates": [ring]})
+    for name in ("lhs", "rhs", "sub_node"):
+        if isinstance(getattr(node, name, None), (ast.Node, ast.Function)):
+            setattr(node, name, _bbox_as_polygon(getattr(node, name)))
+    return node

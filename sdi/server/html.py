@@ -1,4 +1,5 @@
-"""Output encoding of pygeoapi's HTML pages: data never becomes markup or script (pinned to pygeoapi 0.21).
+"""Output encoding of pygeoapi's HTML pages: data never becomes markup or script (pygeoapi 0.21: the version
+check is sdi.server.pygeoapi_compat's, which calls install()).
 
 pygeoapi 0.21 renders its pages in `pygeoapi.util.render_j2_template`, which builds a new Jinja
 `Environment` per page and registers `to_json`, a bare `json.dumps`, that the templates print unescaped
@@ -19,14 +20,8 @@ import secrets
 from pathlib import Path
 
 import jinja2
-import pygeoapi
 from flask import g, has_request_context
 from pygeoapi import util as pygeoapi_util
-
-if not pygeoapi.__version__.startswith("0.21."):
-    # the template names, the Environment call and the to_json signature below are those of 0.21
-    raise ImportError(f"sdi.server.html is written for pygeoapi 0.21, not {pygeoapi.__version__}: check it and the"
-                      " templates in sdi/server/templates before upgrading")
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # What the pages load today: Bootstrap, Leaflet and Swagger UI from unpkg, html5shiv from cdnjs, ReDoc and

@@ -37,7 +37,57 @@ def finish(document: dict, hidden: set[str] = frozenset()) -> dict:
         # A local component may itself point to another one (an error response to the exception schema).
         for inner in _local_refs(ogc[kind][name]):
             components.setdefault(inner[0], {})[inner[1]] = ogc[inner[0]][inner[1]]
+    components.setdefault("schemas", {}).setdefault("exception", ogc["schemas"]["exception"])
+    _declare(document, ogc["sdiParameters"])
     return document
+
+
+_ITEMS_EXTRA = ("filter", "filter-lang", "filter-crs", "datetime", "after", "resulttype")
+
+
+def _declare(document: dict, ours: dict) -> None:
+    """Every parameter the server honours declared, nothing it refuses (sdi.server.params checks the same).
+
+    pygeoapi declares `vendorSpecificParameters` (any other name), which the API answers with a 400 as Part 1
+    asks (/req/core/query-param-unknown); it leaves out the filter parameters, datetime (without a temporal
+    extent), sdi's `after` and the token; and it has no path for a tileset's metadata.
+    """
+    parameters = document.setdefault("components", {}).setdefault("parameters", {})
+    for name, definition in ours.items():
+        parameters.setdefault(f"sdi-{name}", definition)
+    paths = document.get("paths", {})
+    for path, item in list(paths.items()):
+        for method, op in item.items():
+            if not isinstance(op, dict) or "responses" not in op:
+                continue
+            refs = [p for p in op.get("parameters", []) if not p.get("$ref", "").endswith("/vendorSpecificParameters")]
+            names = {_name(p, parameters) for p in refs}
+            wanted = ["access_token", *(_ITEMS_EXTRA if path.endswith("/items") and method == "get" else ())]
+            refs += [{"$ref": f"#/components/parameters/sdi-{n}"} for n in wanted if n not in names]
+            op["parameters"] = refs
+        if path.endswith("/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}"):
+            paths.setdefault(path.rsplit("/", 3)[0], _tileset(item))
+    parameters.pop("vendorSpecificParameters", None)
+
+
+def _name(parameter: dict, components: dict) -> str | None:
+    ref = parameter.get("$ref", "")
+    return components.get(ref.rsplit("/", 1)[-1], {}).get("name") if ref else parameter.get("name")
+
+
+def _tileset(tile: dict) -> dict:
+    """The path of a tileset's metadata (OGC API Tiles, /req/tileset), beside the tile path pygeoapi writes."""
+    op = tile.get("get", {})
+    return {"get": {
+        "summary": "the tileset: its tile matrix set, zoom levels and tile URL template",
+        "tags": op.get("tags", []), "operationId": op.get("operationId", "tile") + "Tileset",
+        "parameters": [{"$ref": "#/components/parameters/tileMatrixSetId"}, {"$ref": "#/components/parameters/f"},
+                       {"$ref": "#/components/parameters/sdi-access_token"}],
+        "responses": {"200": {"description": "the tileset metadata",
+                              "content": {"application/json": {"schema": {"type": "object"}}}},
+                      "404": {"description": "no such collection or tile matrix set",
+                              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/exception"}}}}},
+    }}
 
 
 def _without(document: dict, hidden: set[str]) -> dict:

@@ -14,19 +14,19 @@ from urllib.parse import urlencode
 
 from flask import has_request_context, request
 from psycopg import sql
-from pyproj import CRS
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 from pygeoapi.provider.base import BaseProvider, ProviderInvalidQueryError, ProviderItemNotFoundError
+from pyproj import CRS
 
 from sdi.core import sqlfiles
-from sdi.server.access import CITY_KEY
 from sdi.core.config import restricted_themes
-from sdi.server.cql import compile_filter
-from sdi.server.cql_requests import AFTER_KEY, ENVIRON_KEY, HIDDEN
 from sdi.core.db import database_url
-from sdi.server.limits import filter_problem
 from sdi.core.settings import CRS84, STORAGE_CRS
+from sdi.server.access import CITY_KEY
+from sdi.server.cql import compile_filter
+from sdi.server.cql_requests import AFTER_KEY, HIDDEN
+from sdi.server.limits import filter_problem
 
 logger = logging.getLogger(__name__)
 
@@ -76,21 +76,24 @@ class SdiProvider(BaseProvider):
             self._fields = dict(theme_fields(self.theme))
         return self._fields
 
-    def query(self, offset=0, limit=10, resulttype="results", bbox=[], datetime_=None, properties=[],
-              sortby=[], select_properties=[], skip_geometry=False, q=None, filterq=None,
+    def query(self, offset=0, limit=10, resulttype="results", bbox=(), datetime_=None, properties=(),
+              sortby=(), select_properties=(), skip_geometry=False, q=None, filterq=None,
               crs_transform_spec=None, **kwargs) -> dict:
-        """A page of features matching bbox (CRS84) and property filters, in the requested CRS."""
-        keyset = False
-        if has_request_context() and request.environ.get(ENVIRON_KEY) is not None:
-            filterq = request.environ[ENVIRON_KEY]  # every CQL2 filter is parsed by sdi.server.cql_requests
-            keyset = request.environ.get(AFTER_KEY) is not None
+        """A page of features matching bbox, property filters and the filter, in the requested CRS.
+
+        bbox is what sdi.server.pygeoapi_compat made of the request's: the region of EPSG:2180 it covers;
+        filterq is the tree sdi.server.cql_parse made of the request's filter.
+        """
+        # sdi's keyset paging (after=FID, sdi.server.cql_requests): no argument of pygeoapi's carries it
+        after = request.environ.get(AFTER_KEY) if has_request_context() else None
+        keyset = after is not None
         if not all(type(n) is int and 0 <= n < 2 ** 63 for n in (limit, offset)):
             # pygeoapi reads `limit=true` as a boolean and passes it on
             raise ProviderInvalidQueryError(user_msg="limit and offset must be whole numbers")
-        where, params = self._where(bbox, properties, filterq)
+        where, params = self._where(bbox, properties, filterq, after)
         with pool().connection() as conn:
             # after a keyset, a count would be of the rest only: numberMatched is left out
-            filtered = bool(bbox or properties or filterq or self._city_scope())
+            filtered = bool(bbox or properties or filterq or self._city_scope() or keyset)
             matched = None if keyset else self._count(conn, where, params, filtered=filtered)
             features = []
             if resulttype != "hits":
@@ -99,7 +102,7 @@ class SdiProvider(BaseProvider):
                 query = sql.SQL("SELECT {cols} FROM (SELECT * FROM {t} WHERE {w} ORDER BY {o} LIMIT %s OFFSET %s)"
                                 " AS page ORDER BY {o}").format(
                     cols=self._columns(select_properties, skip_geometry, crs_transform_spec), t=self.table,
-                    w=where, o=self._order(sortby, spatial=bool(bbox) or _spatial(filterq), near=params[:4] if bbox
+                    w=where, o=self._order(sortby, spatial=bool(bbox) or _spatial(filterq), near=list(bbox) if bbox
                                            else None))
                 features = [self._feature(r) for r in conn.execute(query, [*params, limit, offset])]
         result = {"type": "FeatureCollection", "features": features, "numberReturned": len(features)}
@@ -161,7 +164,8 @@ class SdiProvider(BaseProvider):
             geom = sql.SQL("ST_Transform(geom, {})").format(sql.Literal(epsg))
             if flip:
                 geom = sql.SQL("ST_FlipCoordinates({})").format(geom)
-            cols.append(sql.SQL("ST_AsGeoJSON({}, {}) AS geom").format(geom, sql.Literal(digits)))
+            # options 0: no legacy GeoJSON "crs" member (RFC 7946 has none; Content-Crs says the CRS)
+            cols.append(sql.SQL("ST_AsGeoJSON({}, {}, 0) AS geom").format(geom, sql.Literal(digits)))
         return sql.SQL(", ").join(cols)
 
     def _order(self, sortby: list[dict], spatial: bool = False, near: list[float] | None = None) -> sql.Composable:
@@ -185,16 +189,25 @@ class SdiProvider(BaseProvider):
         # stops after one page, so it keeps the plain key.
         return sql.SQL(", ").join([*keys, sql.SQL("fid + 0" if spatial else "fid")])
 
-    def _where(self, bbox: list, properties: list, filterq=None) -> tuple[sql.Composable, list]:
+    def _where(self, bbox: list, properties: list, filterq=None, after: int | None = None
+               ) -> tuple[sql.Composable, list]:
         clauses: list[sql.Composable] = [sql.SQL("true")]
         params: list = []
         if bbox:
-            if len(bbox) != 4:
-                raise ProviderInvalidQueryError(user_msg="bbox must have four numbers")
-            # pygeoapi has turned any bbox-crs into EPSG:2180 in its axis order: northing first.
-            n1, e1, n2, e2 = (float(v) for v in bbox)
-            clauses.append(sql.SQL("geom && ST_MakeEnvelope(%s, %s, %s, %s, 2180)"))
-            params += [min(e1, e2), min(n1, n2), max(e1, e2), max(n1, n2)]
+            shape = getattr(bbox, "shape", None)
+            if shape is None:
+                raise ProviderInvalidQueryError(user_msg="bbox must be given as the bbox query parameter")
+            if shape.is_empty:
+                clauses.append(sql.SQL("false"))  # the box misses Poland's area of use altogether
+            else:
+                # Every feature whose geometry intersects the region, not its envelope (Part 1,
+                # /req/core/fc-bbox-response); && with the region's envelope is what reaches the GiST index.
+                clauses.append(sql.SQL("geom && ST_MakeEnvelope(%s, %s, %s, %s, 2180)"
+                                       " AND ST_Intersects(geom, ST_GeomFromWKB(%s, 2180))"))
+                params += [*shape.bounds, shape.wkb]
+        if after is not None:
+            clauses.append(sql.SQL("fid > %s"))
+            params.append(after)
         for name, value in properties:
             if name not in self.fields:
                 raise ProviderInvalidQueryError(user_msg=f"unknown property {name!r}")

@@ -16,8 +16,8 @@ from pygeoapi.provider.mvt_postgresql import MVTPostgreSQLProvider
 from pygeoapi.provider.tile import ProviderTileNotFoundError
 
 from sdi.core import sqlfiles
-from sdi.server.access import CITY_KEY
 from sdi.core.config import restricted_themes
+from sdi.server.access import CITY_KEY
 from sdi.server.provider import pool, theme_fields
 
 logger = logging.getLogger(__name__)
@@ -57,6 +57,14 @@ class SdiTileProvider(MVTPostgreSQLProvider):
 
     def get_tiling_schemes(self) -> list:
         return [TileMatrixSetEnum.WEBMERCATORQUAD.value]
+
+    def get_metadata(self, dataset, server_url, layer=None, tileset=None, metadata_format=None, **kwargs):
+        """The tileset's metadata; JSON when the request names no format.
+
+        pygeoapi 0.21 passes the request's `f` as it is, None without one, and then fails on None.upper()
+        (a 500 for /collections/<theme>/tiles/WebMercatorQuad): see sdi.server.pygeoapi_compat.
+        """
+        return super().get_metadata(dataset, server_url, layer, tileset, metadata_format or "json", **kwargs)
 
     def get_tiles(self, layer="default", tileset=None, z=None, y=None, x=None, format_=None):
         """One tile as MVT bytes; None for an empty tile."""

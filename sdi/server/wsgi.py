@@ -9,59 +9,28 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import math
 
 import psycopg
-import pyproj
+
+# first: it refuses a pygeoapi version that sdi was not tested with, before pygeoapi's app is built
+from sdi.server import pygeoapi_compat  # isort: skip
 
 from flask import Response, abort, jsonify, request, send_file
-from pygeoapi import util as pygeoapi_util
-from pygeoapi.api import itemtypes, validate_bbox
 from pygeoapi.flask_app import APP, CONFIG
 
 from sdi import __version__
-
-from sdi.server import html, raster_files
-
 from sdi.core import sqlfiles
-from sdi.server.access import RestrictedThemes
 from sdi.core.config import restricted_themes
+from sdi.core.settings import get_settings
+from sdi.server import html, raster_files
+from sdi.server.access import RestrictedThemes
 from sdi.server.cql_requests import CqlRequests, restore_names
 from sdi.server.limits import BodyLimit
-from sdi.core.settings import get_settings
+from sdi.server.provider import theme_fields
 
 logger = logging.getLogger(__name__)
 
-
-# /conformance lists only what works: the API is read-only, so Part 4 (create, replace, delete) is not claimed.
-_NOT_SUPPORTED = {"http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete"}
-# Filtering works through sdi.server.cql and sdi.server.cql_requests, in CQL2 text and JSON. Not claimed: temporal
-# functions (only on date instants, not every operator on intervals) and accent-insensitivity (only Polish
-# letters fold).
-_FILTERING = ["http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
-              "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
-              *(f"http://www.opengis.net/spec/cql2/1.0/conf/{c}" for c in (
-                  "basic-cql2", "cql2-text", "cql2-json", "advanced-comparison-operators",
-                  "case-insensitive-comparison", "basic-spatial-functions", "spatial-functions",
-                  # the draft name of basic-spatial-functions: QGIS before 3.44 sends spatial filters to
-                  # the server only when it sees this one
-                  "basic-spatial-operators"))]
-# pygeoapi builds a pyproj Transformer for every bbox it converts (about 28 ms each); the few CRS pairs
-# an API sees are cached instead.
-_transformer = functools.lru_cache(maxsize=64)(pyproj.Transformer.from_crs)
-
-
-def _transform_bbox(bbox: list, from_crs: str, to_crs: str) -> list:
-    transform = _transformer(pygeoapi_util.get_crs_from_uri(from_crs), pygeoapi_util.get_crs_from_uri(to_crs)).transform
-    n = len(bbox) // 2
-    return list(transform(*bbox[:n]) + transform(*bbox[n:]))
-
-
-pygeoapi_util.transform_bbox = _transform_bbox
-itemtypes.transform_bbox = _transform_bbox
-html.install()
-itemtypes.CONFORMANCE_CLASSES_FEATURES[:] = [c for c in itemtypes.CONFORMANCE_CLASSES_FEATURES
-                                             if c not in _NOT_SUPPORTED] + _FILTERING
+pygeoapi_compat.install()
 
 
 @APP.route("/health")
@@ -80,7 +49,7 @@ def health():
                 "SELECT (SELECT catalogue_version FROM data.sdi_status) AS catalogue_version,"
                 " count(DISTINCT theme) AS themes, count(*) AS layers, max(loaded_at) AS last_load"
                 " FROM data.sdi_layers WHERE theme = ANY(%s)", [public]).fetchone()
-    except Exception as exc:  # any failure is the same answer for a load balancer
+    except Exception as exc:  # noqa: BLE001 - any failure is the same answer for a load balancer
         logger.error("health check failed: %s", type(exc).__name__)
         return jsonify(status="unavailable", database="unreachable", sdi_version=__version__), 503
     return jsonify(status="ok", database="ok", sdi_version=__version__, **{
@@ -90,9 +59,8 @@ def health():
 @APP.route("/qgis-project")
 def qgis_project():
     """The QGIS project of every public theme, as `sdi qgis-project` writes it; ?city=TERYT filters it."""
-    from sdi.server import qgis_project as project
     from sdi.core.errors import SdiError
-
+    from sdi.server import qgis_project as project
     from sdi.server.provider import pool
 
     city = request.args.get("city") or None
@@ -108,14 +76,10 @@ def qgis_project():
 
 @APP.before_request
 def _coverage_bbox():
-    """pygeoapi 0.21 answers a malformed coverage bbox with a 500; it is the client's mistake, so a 400."""
     if request.path.endswith("/coverage") and "bbox" in request.args:
-        try:
-            values = validate_bbox(request.args["bbox"])  # pygeoapi's own check, which it answers with a 500
-            if not all(math.isfinite(v) for v in values):
-                raise ValueError("bbox must be finite numbers")
-        except ValueError as exc:
-            return jsonify(code="InvalidParameterValue", type="InvalidParameterValue", description=str(exc)), 400
+        problem = pygeoapi_compat.coverage_bbox_problem(request.args)
+        if problem:
+            return jsonify(code="InvalidParameterValue", type="InvalidParameterValue", description=problem), 400
     return None
 
 
@@ -178,6 +142,7 @@ _PROJECT_HTML = ('<section id="qgis"><h2>QGIS</h2><p>Projekt QGIS ze wszystkimi 
 @APP.after_request
 def _restore_filter_names(response):
     restore_names(response, request.environ)
+    pygeoapi_compat.finish(response, request, CONFIG)
     if request.path in ("", "/") and response.status_code == 200 and not response.direct_passthrough:
         _link_project(response)
     parts = request.path.strip("/").split("/")
@@ -241,5 +206,6 @@ def _token_scope(digest: str) -> tuple[bool, str | None]:
         return bool(conn.execute("SELECT data.sdi_token_valid(%s) AS ok", [digest]).fetchone()["ok"]), None
 
 
-APP.wsgi_app = BodyLimit(RestrictedThemes(CqlRequests(APP.wsgi_app), CONFIG, restricted_themes(), _token_scope))
+APP.wsgi_app = pygeoapi_compat.JsonAnswers(BodyLimit(RestrictedThemes(CqlRequests(APP.wsgi_app, CONFIG, theme_fields),
+                                                                        CONFIG, restricted_themes(), _token_scope)))
 app = APP
