@@ -11,7 +11,7 @@ PORT ?= 5000
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-setup: system $(STAMP)  ## install Debian packages and .venv (idempotent, quick the second time)
+setup: system $(STAMP) .venv-csw/.installed  ## install Debian packages and .venv (idempotent, quick the second time)
 
 system:  ## Debian packages: PostgreSQL, PostGIS, nginx (the front of sdi serve), acl, and GDAL as a test client (via sudo when not root)
 	@bash docker/install-system-deps.sh gdal-bin nginx acl
@@ -22,6 +22,11 @@ $(STAMP): pyproject.toml
 	@$(BIN)/python -m pip install -q --upgrade pip
 	@$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
+
+# pycsw 2.6.2 pins OWSLib<0.29 and needs SQLAlchemy 1.x: its own venv, run by sdi serve at /csw (sdi/server/csw.py)
+.venv-csw/.installed:
+	@test -x .venv-csw/bin/python || $(PYTHON) -m venv .venv-csw
+	@.venv-csw/bin/python -m pip install -q "pycsw==2.6.2" "sqlalchemy>=1.4,<2" psycopg2-binary gunicorn && touch $@
 
 demo: setup  ## start PostGIS, load the sample gmina and serve it at http://127.0.0.1:5000
 	$(BIN)/sdi demo --port $(PORT)

@@ -24,7 +24,9 @@ from sdi.server.host_user import HostUser
 logger = logging.getLogger(__name__)
 
 #: "module:function" of each service, in the order nginx lists their locations. Add yours here.
-SERVICES: list[str] = []
+SERVICES: list[str] = [
+    "sdi.server.csw:service",  # pycsw at /csw; ISO records, DCAT and Atom at /metadata/, GeoPackages at /downloads/
+]
 
 
 @dataclass

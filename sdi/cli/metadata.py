@@ -1,0 +1,144 @@
+"""CLI commands about metadata and the national register: `sdi metadata ...` and `sdi iip-register`."""
+
+from __future__ import annotations
+
+import click
+
+from sdi.cli.config_cmds import out, print_table
+from sdi.cli.params import TERYT
+from sdi.core.errors import ConfigError
+
+_URL_HELP = "The public address of the server, as the register and clients reach it."
+
+
+def register(cli: click.Group) -> None:
+    """Add this module's commands to the `sdi` group."""
+    cli.add_command(metadata)
+    cli.add_command(iip_register)
+
+
+class _CityOrAll(click.ParamType):
+    """A TERYT code, or `all` for a theme's data set over every city."""
+
+    name = "TERYT|all"
+
+    def convert(self, value, param, ctx) -> str:
+        return "all" if str(value).strip().lower() == "all" else TERYT.convert(value, param, ctx)
+
+
+def _theme(theme: str, settings) -> str:
+    from sdi.core.config import registry
+
+    known = registry(settings)
+    if theme not in known.schemas and theme not in known.rasters:
+        raise ConfigError(f"unknown theme {theme!r}", f"use one of: {', '.join(sorted({*known.schemas, *known.rasters}))}")
+    return theme
+
+
+@click.group()
+def metadata() -> None:
+    """ISO 19139 records of the published data sets, and their identifiers in the national register."""
+
+
+@metadata.command("set-id")
+@click.option("--city", required=True, type=_CityOrAll(), help="TERYT of the gmina, or `all` for the national data set.")
+@click.option("--theme", required=True, help="The theme of the data set.")
+@click.option("--remove", is_flag=True, help="Forget the identifier instead of setting one.")
+@click.argument("register_id", required=False)
+def set_id(city: str, theme: str, remove: bool, register_id: str | None) -> None:
+    """Store the identifier that the national register (IIP act art. 13) gave a data set.
+
+    It becomes the record's MD_Identifier at the next catalogue refresh (a running `sdi serve` picks it up
+    at its next start or catalogue change); the record's fileIdentifier never changes.
+
+    \b
+    Example:
+      sdi metadata set-id --city 2699011 --theme roads PL.ZIPIN.2699011.SIEC_DROG
+    """
+    import re
+
+    from sdi.core.catalogue import open_catalogue
+    from sdi.core.settings import get_settings
+    from sdi.server.datasets import file_identifier, set_register_id
+
+    settings = get_settings()
+    _theme(theme, settings)
+    if not remove and (not register_id or not re.fullmatch(r"[A-Za-z0-9._:/#-]{1,200}", register_id)):
+        raise ConfigError(f"register id {register_id!r} is missing or has characters a register id never has",
+                          "give the id exactly as the register shows it (letters, digits and . _ : / # -)")
+    with open_catalogue(settings) as conn:
+        set_register_id(conn, city, theme, None if remove else register_id)
+    what = "removed" if remove else f"set to {register_id}"
+    out.print(f"{theme} of {city}: register id {what} (fileIdentifier {file_identifier(city, theme)})")
+
+
+@metadata.command("list")
+@click.option("--url", default="http://127.0.0.1:5000", show_default=True, help=_URL_HELP)
+def list_records(url: str) -> None:
+    """Every public data set: its fileIdentifier, register id and record URL."""
+    from sdi.core.catalogue import open_catalogue
+    from sdi.core.settings import get_settings
+    from sdi.server.datasets import published
+    from sdi.server.records import links
+
+    settings = get_settings()
+    with open_catalogue(settings) as conn:
+        found = published(conn, settings)
+    print_table(("city", "theme", "fileIdentifier", "register id", "record"),
+                [(d.city, d.theme, d.file_identifier, d.register_id or "-", links(d, url.rstrip("/"))["record"])
+                 for d in found], "no public data set is loaded yet: sdi load FILE --city TERYT --theme THEME")
+
+
+@metadata.command("show")
+@click.option("--city", required=True, type=_CityOrAll())
+@click.option("--theme", required=True)
+@click.option("--url", default="http://127.0.0.1:5000", show_default=True, help=_URL_HELP)
+def show(city: str, theme: str, url: str) -> None:
+    """Print a data set's ISO 19139 record, as the catalogue serves it.
+
+    Example: sdi metadata show --city 2699011 --theme roads > drogi.xml
+    """
+    from sdi.core.catalogue import open_catalogue
+    from sdi.core.settings import get_settings
+    from sdi.server import downloads, records
+    from sdi.server.datasets import published
+
+    settings = get_settings()
+    _theme(theme, settings)
+    with open_catalogue(settings) as conn:
+        found = [d for d in published(conn, settings) if (d.city, d.theme) == (city, theme)]
+    if not found:
+        raise ConfigError(f"no public data set {theme} for {city}",
+                          "load it first; restricted themes have no public record (see `sdi metadata list`)")
+    target = downloads.folder(settings) / downloads.public_path(found[0]).removeprefix(downloads.PREFIX + "/")
+    if target.exists():
+        found[0].downloads[downloads.public_path(found[0])] = target.stat().st_size
+    click.echo(records.iso19139(found[0], settings, url.rstrip("/")).decode("utf-8"), nl=False)
+
+
+@click.command("iip-register")
+@click.option("--city", required=True, type=TERYT, help="TERYT of the gmina registering.")
+@click.option("--url", default="http://127.0.0.1:5000", show_default=True, help=_URL_HELP)
+def iip_register(city: str, url: str) -> None:
+    """What to enter in the national register (ewidencja IIP, art. 13): data sets and service URLs.
+
+    Example: sdi iip-register --city 2699011 --url https://sip.przykladowa.gov.pl
+    """
+    from sdi.core.catalogue import open_catalogue
+    from sdi.core.settings import get_settings
+    from sdi.server.datasets import published
+    from sdi.server.records import links
+
+    settings, base = get_settings(), url.rstrip("/")
+    with open_catalogue(settings) as conn:
+        found = [d for d in published(conn, settings) if d.city == city]
+    out.print(f"Gmina {city}: {len(found)} public data sets")
+    print_table(("theme", "metadata identifier (fileIdentifier)", "register id", "record"),
+                [(d.theme, d.file_identifier, d.register_id or "(not yet: sdi metadata set-id)",
+                  links(d, base)["record"]) for d in found],
+                f"nothing loaded for {city} yet: sdi load FILE --city {city} --theme THEME")
+    out.print(f"discovery service (CSW 2.0.2, INSPIRE): {base}/csw?service=CSW&version=2.0.2&request=GetCapabilities")
+    out.print(f"download service (OGC API Features):    {base}/")
+    out.print(f"download service (Atom, bulk files):     {base}/metadata/atom.xml")
+    out.print(f"open data catalogue (DCAT-AP, JSON-LD):  {base}/metadata/catalogue.jsonld")
+    out.print("view service (WMS): not yet offered by this server")
