@@ -135,3 +135,48 @@ def rejects(city: str, theme: str, load_id: int | None, export: Path | None) -> 
         table.add_row(r["source_id"] or str(r["source_index"]), r["reason"],
                       json.dumps(r["properties"], ensure_ascii=False)[:100])
     out.print(table if rows else f"load {load_id} rejected nothing")
+
+
+def print_report(report, source_name: str) -> None:
+    """The lines `sdi load` prints for one load: what was stored, a summary table, warnings and rejects."""
+    city, theme = report.city, report.theme
+    verb = "would load" if report.dry_run else f"load {report.load_id}:"
+    out.print(f"{verb} {report.features_loaded} features of {theme} for city {city} from {source_name}"
+              f" in {report.duration_s:.2f} s", highlight=False)
+    summary = Table("read", "loaded", "rejected", "repaired", "encoding", "CRS", show_edge=False)
+    summary.add_row(str(report.features_read), str(report.features_loaded), str(report.features_rejected),
+                    str(report.geometries_repaired), f"{report.encoding} ({report.encoding_source})",
+                    f"{report.crs} ({report.crs_source})")
+    out.print(summary)
+    for warning in report.warnings:
+        err.print(f"  warning: {warning}", highlight=False)
+    for reason, n in report.reject_reasons.items():
+        err.print(f"  rejected ×{n}: {reason} (see `sdi rejects --city {city} --theme {theme}"
+                  f" --load {report.load_id}`)" if report.load_id else f"  rejected ×{n}: {reason}", highlight=False)
+
+
+def load_package(path: Path, *, city: str, report_path: Path | None, **options) -> None:
+    """`sdi load PACKAGE --all`: one load (one version) per mapped layer, the unmapped ones listed.
+
+    Exits 5 when a layer was refused by the load guard, 3 when one could not be loaded, after loading the rest.
+    """
+    from sdi.pipeline import run_package
+
+    result = run_package(path, city=city, **options)
+    for report in result.reports:
+        out.print(f"[{report.source['layer']} -> {report.theme}]", highlight=False)
+        print_report(report, path.name)
+    for name in result.unmapped:
+        err.print(f"  not loaded: layer {name} has no shipped mapping (load it with --layer {name} --theme THEME"
+                  " --mapping FILE)", highlight=False)
+    lines = [f"error: {refused.message}. Fix: {refused.fix}." for refused in result.refusals]
+    lines += [f"error: layer {name}: {exc.message}. Fix: {exc.fix}." for name, exc in result.failed]
+    for line in lines:
+        err.print(line, highlight=False, soft_wrap=True)
+    if report_path:
+        refused = [r.report.as_dict() for r in result.refusals if r.report is not None]
+        data = {"package": str(path), "loads": [r.as_dict() for r in result.reports], "refused": refused,
+                "failed": {name: exc.message for name, exc in result.failed}, "unmapped_layers": result.unmapped}
+        report_path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    if result.refusals or result.failed:
+        raise SystemExit(result.refusals[0].exit_code if result.refusals else result.failed[0][1].exit_code)

@@ -11,11 +11,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import geopandas as gpd
 import numpy as np
 import psycopg
 import shapely
+from pyproj import CRS
+
+from sdi.core.settings import STORAGE_SRID
 
 logger = logging.getLogger(__name__)
+
+STORAGE = CRS.from_epsg(STORAGE_SRID)
 
 # Levels of the admin_level code list that a --city may name.
 _LEVELS = ("municipality", "district")
@@ -82,3 +88,68 @@ def resolve_six(conn: psycopg.Connection, six: str) -> list[str]:
     except psycopg.errors.UndefinedTable:
         return []
     return [r[0] for r in rows]
+
+
+@dataclass
+class Scope:
+    """Which features of a load belong to `city`: counted (default), left out (clip) or one gmina's (split).
+
+    Applied to each repaired batch before harmonising; `outside` counts the features of the source that
+    lie outside the city, whatever was done with them.
+    """
+
+    city: str
+    bounds: Boundaries | None
+    mode: str = "count"  # count | clip | split
+    home: bool = True  # in a split, the --city's load also takes the features outside every gmina, as rejects
+    outside: int = 0
+    unplaced: int = 0
+    _by_crs: dict | None = None
+
+    def place(self, frame: gpd.GeoDataFrame) -> np.ndarray:
+        """The gmina of each feature of a frame in its own CRS (boundaries reprojected once per CRS)."""
+        self._by_crs = self._by_crs or {}
+        key = frame.crs.to_string() if frame.crs is not None else None
+        if key not in self._by_crs:
+            shapes = self.bounds.shapes
+            if frame.crs is not None and not frame.crs.equals(STORAGE):
+                shapes = gpd.GeoSeries(shapes, crs=STORAGE).to_crs(frame.crs).values
+            self._by_crs[key] = Boundaries(self.bounds.codes, np.asarray(shapes, dtype=object))
+        return self._by_crs[key].place(np.asarray(frame.geometry.values, dtype=object))
+
+    def apply(self, frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None]:
+        """The features to load for the city, and (in a split, for the home city) those outside every gmina."""
+        if not self.bounds or not len(frame):
+            return frame, None
+        placed = self.place(frame)
+        inside = placed == self.city
+        self.outside += int((~inside).sum())
+        if self.mode == "count":
+            return frame, None
+        nowhere = np.array([p is None for p in placed], dtype=bool)
+        self.unplaced += int(nowhere.sum())
+        if self.mode == "split" and self.home:
+            return frame[inside], frame[nowhere]
+        return frame[inside], None
+
+    def notes(self, read: int, wide: bool) -> list[str]:
+        """What the report says about the features outside the city, or why it could not say it."""
+        if not self.bounds:
+            if not wide:
+                return []
+            return [(f"the source may cover more than gmina {self.city} (a package or a transit feed), but no gmina"
+                    f" boundaries are loaded to count the features outside it; {HOW_TO_LOAD.format(city=self.city)}")]
+        if not self.outside:
+            return []
+        if self.mode == "clip":
+            return [(f"{self.outside} of {read} features lie outside gmina {self.city} and were left out"
+                    " (--clip-to-city)")]
+        if self.mode == "split":
+            return [f"{self.unplaced} feature(s) lie outside every loaded gmina boundary and were rejected"] \
+                if self.home and self.unplaced else []
+        return [(f"{self.outside} of {read} features lie outside gmina {self.city}; --clip-to-city keeps only those"
+                " inside, --split-by-gmina loads each gmina's features as that gmina's version")]
+
+    def as_dict(self) -> dict:
+        return {"boundaries": bool(self.bounds), "outside": self.outside if self.bounds else None,
+                "action": {"count": "kept", "clip": "left out", "split": "loaded as their gminas' versions"}[self.mode]}

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import codecs
 import logging
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from sdi.core.config import Mapping, Problem, Registry, fold, parse, read_yaml
-from sdi.loader.convert import Unconvertible, convert
 from sdi.core.errors import ConfigError
+from sdi.loader.convert import Unconvertible, convert
 from sdi.loader.harmonise import TEMPLATE
 from sdi.loader.suggest import auto_mapping
 
@@ -128,3 +128,20 @@ def _converts(value, field_type: str) -> bool:
 
 def _template_columns(template: str | None) -> list[str]:
     return TEMPLATE.findall(template or "")
+
+
+def by_layer(registry: Registry, city: str) -> dict[str, Path]:
+    """Shipped mappings that name their source layer (`source: {layer: OT_SKDR_L}`), by that layer.
+
+    A package (a BDOT10k county's zip) is loaded layer by layer with these; the city's own mappings
+    (config/mappings/<teryt>/) win over the shipped source models'.
+    """
+    found: dict[str, Path] = {}
+    folder = registry.root / "mappings"
+    for path in sorted(folder.glob("*/*.yaml"), key=lambda p: p.parent.name == city):
+        problems: list[Problem] = []
+        data = read_yaml(path, problems)
+        layer = (data.get("source") or {}).get("layer") if isinstance(data, dict) else None
+        if isinstance(layer, str) and not problems:
+            found[layer] = path  # sorted with the city's own last, so they replace the shipped ones
+    return found
