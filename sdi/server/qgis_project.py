@@ -12,8 +12,9 @@ client to what the view's requests bring.
 from __future__ import annotations
 
 import io
-import zipfile
 import xml.etree.ElementTree as ET
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -70,7 +71,8 @@ def _rasters(conn: psycopg.Connection, city: str | None, settings: Settings) -> 
     return sorted(found, key=lambda r: (r[0] != "orthophoto", r[:2]))
 
 
-def _add_rasters(root: ET.Element, url: str, rasters: list[tuple], settings: Settings) -> None:
+def _add_rasters(root: ET.Element, url: str, rasters: list[tuple], settings: Settings,
+                 raster_source: Callable[[str, str], str | None] | None = None) -> None:
     """A bottom group of raster layers, each the city's COG read by GDAL over HTTP range requests.
 
     QGIS 3.22 has no OGC API Coverages client; /vsicurl/ reads only the tiles and overview level in view.
@@ -85,7 +87,9 @@ def _add_rasters(root: ET.Element, url: str, rasters: list[tuple], settings: Set
     ET.SubElement(node, "customproperties")
     for theme, city, low, high in reversed(rasters):  # the first in the tree is drawn on top
         name, lid = f"{schemas[theme].title.pl} / {schemas[theme].title.en} – {city}", f"sdi_layer_{theme}_{city}"
-        source = f"/vsicurl/{url}/rasters/{theme}/{city}.tif"
+        source = raster_source(theme, city) if raster_source else f"/vsicurl/{url}/rasters/{theme}/{city}.tif"
+        if source is None:
+            continue
         checked = "Qt::Checked" if theme == "orthophoto" else "Qt::Unchecked"
         ET.SubElement(node, "layer-tree-layer", {"id": lid, "name": name, "source": source, "providerKey": "gdal",
                                                  "checked": checked, "expanded": "0"}).append(
@@ -150,7 +154,9 @@ def _city_extent(conn: psycopg.Connection, themes: list[str], city: str) -> tupl
     return (xmin - pad, ymin - pad, xmax + pad, ymax + pad)
 
 
-def _project(url: str, city: str | None, themes: list[str], extent, settings: Settings) -> ET.Element:
+def _project(url: str, city: str | None, themes: list[str], extent, settings: Settings,
+             postgis: str | None = None) -> ET.Element:
+    """The project's XML; with `postgis` (a libpq service name) its layers read data.<theme> directly (the WMS)."""
     title = "sdi" + (f" – {city}" if city else "")
     root = ET.Element("qgis", {"projectname": title, "version": "3.22.16-Białowieża"})
     ET.SubElement(root, "title").text = title
@@ -172,11 +178,13 @@ def _project(url: str, city: str | None, themes: list[str], extent, settings: Se
         ET.SubElement(node, "customproperties")
         for theme in members:
             name = f"{schemas[theme].title.pl} / {schemas[theme].title.en}"
-            source = _source(url, theme, city)
+            geometry = schemas[theme].geometry
+            source = _pg_source(postgis, theme, geometry, city) if postgis else _source(url, theme, city)
+            provider = "postgres" if postgis else "OAPIF"
             ET.SubElement(node, "layer-tree-layer", {"id": f"sdi_layer_{theme}", "name": name, "source": source,
-                                                     "providerKey": "OAPIF", "checked": "Qt::Checked",
+                                                     "providerKey": provider, "checked": "Qt::Checked",
                                                      "expanded": "0"}).append(ET.Element("customproperties"))
-            layers.append(_maplayer(theme, name, source, schemas[theme].geometry, settings))
+            layers.append(_maplayer(theme, name, source, geometry, settings, provider))
     xmin, ymin, xmax, ymax = (f"{v:.3f}" for v in extent)
     canvas = ET.SubElement(root, "mapcanvas", {"name": "theMapCanvas", "annotationsVisible": "1"})
     canvas.append(_text("units", "meters"))
@@ -199,7 +207,15 @@ def _source(url: str, theme: str, city: str | None) -> str:
     return " ".join(parts)
 
 
-def _maplayer(theme: str, name: str, source: str, geometry: str, settings: Settings) -> ET.Element:
+def _pg_source(service: str, theme: str, geometry: str, city: str | None) -> str:
+    """A PostGIS data source URI as QGIS writes it: the view data.<theme>, through a libpq service (no password)."""
+    where = f"\"city\" = '{city}'" if city else ""  # city passed check_city: seven digits
+    return (f"service='{service}' key='fid' estimatedmetadata=true srid=2180 type={geometry} "
+            f"checkPrimaryKeyUnicity='0' table=\"data\".\"{theme}\" (geom) sql={where}")
+
+
+def _maplayer(theme: str, name: str, source: str, geometry: str, settings: Settings,
+              provider: str = "OAPIF") -> ET.Element:
     style = _style(settings.styles_dir / f"{theme}.qml")
     layer = ET.Element("maplayer", {"type": "vector", "geometry": _QGIS_GEOMETRY[_DRAW_ORDER[geometry]],
                                     "labelsEnabled": style.get("labelsEnabled", "0"), "autoRefreshEnabled": "0",
@@ -208,8 +224,8 @@ def _maplayer(theme: str, name: str, source: str, geometry: str, settings: Setti
     layer.append(_text("datasource", source))
     layer.append(_text("layername", name))
     # QGIS 3.22's OAPIF provider reads GeoJSON in CRS84 whatever srsname says; the project reprojects.
-    ET.SubElement(layer, "srs").append(_srs(4326))
-    layer.append(_text("provider", "OAPIF", encoding="UTF-8"))
+    ET.SubElement(layer, "srs").append(_srs(4326 if provider == "OAPIF" else 2180))
+    layer.append(_text("provider", provider, encoding="UTF-8"))
     for child in style:
         layer.append(child)
     return layer

@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 #: "module:function" of each service, in the order nginx lists their locations. Add yours here.
 SERVICES: list[str] = [
+    "sdi.server.wms:service",  # QGIS Server at /wms, and the geoportal page at /mapa that draws from it
     "sdi.server.csw:service",  # pycsw at /csw; ISO records, DCAT and Atom at /metadata/, GeoPackages at /downloads/
 ]
 
