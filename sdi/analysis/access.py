@@ -1,0 +1,91 @@
+"""Distances per parcel and standard, along the network of a run: multi-source searches from the facilities
+(pgr_drivingDistance with many start vertices), never one route per parcel."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import psycopg
+from psycopg import sql
+
+from sdi.analysis import network
+from sdi.analysis.standards import Standards
+from sdi.core import sqlfiles
+
+logger = logging.getLogger(__name__)
+
+_TOWN_TYPES = "('urban', 'town_in_urban_rural', 'warsaw_district', 'city_delegation')"
+# Where a facility's own building is looked for around its point (m).
+BUILDING_M = 10.0
+# Network vertices this close to a green area join it: it is measured to its boundary, not one point.
+ATTACH_M = 30.0
+
+
+def compute(conn: psycopg.Connection, run_id: int, std: Standards) -> dict:
+    """Write analysis.parcel_access for run_id (its network already built); returns timings and warnings."""
+    timings: dict[str, float] = {}
+    start_col = network.start_column(network.pgrouting_version(conn))
+    cur = psycopg.ClientCursor(conn)
+    params = {"run": run_id, "city": std.city, "max_access": std.max_access_m, "building_m": BUILDING_M,
+              "attach_m": ATTACH_M, "optional": list(std.optional), "big_ha": std.green_big_ha,
+              "green_sum_m": std.green_sum_m, "green_sum_ha": std.green_sum_ha, "green_big_m": std.green_big_m,
+              "school_town_m": std.school_town_m, "school_rural_m": std.school_rural_m}
+    t = time.perf_counter()
+    tables = network.sources(conn)
+    cur.execute(sqlfiles.load("analysis/facilities.sql").format(**tables), params)
+    timings["project_s"] = time.perf_counter() - t
+    limits = _limits(std)
+    conn.execute("CREATE TEMP TABLE _limits (kind text, limit_m double precision, optional boolean) ON COMMIT DROP")
+    with conn.cursor() as c:
+        c.executemany("INSERT INTO _limits VALUES (%s, %s, %s)", limits)
+    t = time.perf_counter()
+    for kind, limit, _ in limits:
+        # Nearest kinds search twice the limit, so that a failing parcel still shows how far it is.
+        equicost = kind != "green"
+        _reach(conn, kind, limit * 2 if equicost else limit, equicost, start_col)
+    timings["search_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    text = sqlfiles.load("analysis/parcels.sql").format(town=_town(conn, std), **tables)
+    cur.execute(text, params)
+    timings["parcels_s"] = time.perf_counter() - t
+    counts = dict(conn.execute("SELECT kind, count(DISTINCT fid) FROM _fac GROUP BY kind").fetchall())
+    warnings = [f"no {kind} in the area: every parcel fails that standard" for kind, _, _ in limits
+                if not counts.get(kind)]
+    if std.town == "auto" and not _has_town_units(conn):
+        # The stricter distance: a parcel wrongly passed would let a plan zone housing the law does not allow.
+        warnings.append("no administrative_units with a municipality type: every parcel counted as in a town"
+                        f" ({std.school_town_m:g} m); use --town rural or load the units")
+    return {"timings": {k: round(v, 3) for k, v in timings.items()}, "facilities": counts, "warnings": warnings}
+
+
+def _limits(std: Standards) -> list[tuple[str, float, bool]]:
+    fixed = [("primary_school", max(std.school_town_m, std.school_rural_m), False),
+             ("green", std.green_sum_m, False), ("green20", std.green_big_m, False)]
+    return fixed + [(kind, dist, True) for kind, dist in std.optional.items()]
+
+
+def _reach(conn: psycopg.Connection, kind: str, limit: float, equicost: bool, start_col: str) -> None:
+    if conn.execute("SELECT count(*) FROM _fac WHERE kind = %s", [kind]).fetchone()[0] == 0:
+        return  # pgr_drivingDistance with no start vertex is an error, and no facility is an answer
+    query = sql.SQL(sqlfiles.load("analysis/reach.sql")).format(
+        kind=sql.Literal(kind), limit=sql.Literal(limit), equicost=sql.Literal(equicost),
+        start=sql.Identifier(start_col))
+    conn.execute(query)
+
+
+def _has_town_units(conn: psycopg.Connection) -> bool:
+    if conn.execute("SELECT to_regclass('data.administrative_units') IS NULL").fetchone()[0]:
+        return False
+    return conn.execute(f"SELECT EXISTS (SELECT FROM data.administrative_units WHERE municipality_type IN"
+                        f" {_TOWN_TYPES})").fetchone()[0]
+
+
+def _town(conn: psycopg.Connection, std: Standards) -> str:
+    """The SQL that says whether parcel _pp lies in a town (fixed text: no caller's value reaches it)."""
+    if std.town != "auto":
+        return "true" if std.town == "town" else "false"
+    if not _has_town_units(conn):
+        return "true"
+    return (f"EXISTS (SELECT FROM data.administrative_units a WHERE a.municipality_type IN {_TOWN_TYPES}"
+            " AND ST_Intersects(a.geom, _pp.geom))")

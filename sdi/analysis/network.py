@@ -1,0 +1,77 @@
+"""The walking network of one run: roads and paths of the city and its surroundings, snapped, noded, and
+split into connected components so that gaps are visible before anyone trusts a distance."""
+
+from __future__ import annotations
+
+import logging
+
+import psycopg
+
+from sdi.core import sqlfiles
+from sdi.core.errors import ConfigError, InputError
+
+logger = logging.getLogger(__name__)
+
+#: The one line the database administrator runs when the owner may not create the extension.
+CREATE_EXTENSION = "CREATE EXTENSION IF NOT EXISTS pgrouting SCHEMA public"
+
+
+#: The themes a run reads; a theme never loaded has no view yet and reads as empty.
+THEMES = ("roads", "cycle_paths", "parcels", "buildings", "public_services", "green_areas",
+          "public_transport_stops", "administrative_units")
+_EMPTY = ("(SELECT NULL::bigint AS fid, NULL::char(7) AS city, NULL::geometry AS geom, NULL::text AS technical_class,"
+          " NULL::text AS service_type, NULL::boolean AS publicly_accessible, NULL::text AS parcel_id,"
+          " NULL::text AS precinct, NULL::text AS municipality_type WHERE false)")
+
+
+def sources(conn: psycopg.Connection) -> dict[str, str]:
+    """Each theme's current view (data.<theme>) as SQL text, or an empty relation when it does not exist."""
+    found = {}
+    for theme in THEMES:
+        exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", [f"data.{theme}"]).fetchone()[0]
+        found[theme] = f"data.{theme}" if exists else _EMPTY  # fixed names from THEMES, never a caller's
+    return found
+
+
+def pgrouting_version(conn: psycopg.Connection) -> str:
+    """The pgRouting version in this database, or a one-line error saying how to get it."""
+    row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'pgrouting'").fetchone()
+    if row is None:
+        available = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'pgrouting'").fetchone()
+        fix = (f"as the database superuser (sdi_admin in the embedded cluster) run `{CREATE_EXTENSION}`"
+               if available else "run `make setup` (it installs postgresql-15-pgrouting), then `sdi db start`")
+        raise ConfigError("pgRouting is not installed in this database", fix)
+    return row[0]
+
+
+def start_column(version: str) -> str:
+    """The name of pgr_drivingDistance's start vertex column: from_v before pgRouting 3.6, start_vid since."""
+    major, minor = (int(x) for x in version.split(".")[:2])
+    return "start_vid" if (major, minor) >= (3, 6) else "from_v"
+
+
+def build(conn: psycopg.Connection, run_id: int, city: str, *, snap_m: float, margin_m: float) -> dict:
+    """Build and store the network of run_id; returns its report (edges, vertices, components, connectors)."""
+    cur = psycopg.ClientCursor(conn)  # one file of several statements with parameters
+    params = {"run": run_id, "city": city, "snap": snap_m, "margin": margin_m}
+    cur.execute(sqlfiles.load("analysis/network.sql").format(**sources(conn)), params)
+    edges, connectors = conn.execute(
+        "SELECT count(*), count(*) FILTER (WHERE origin = 'connector') FROM analysis.edges WHERE run_id = %s",
+        [run_id]).fetchone()
+    if edges == 0:
+        raise InputError(f"city {city} has no roads or paths near its parcels to walk along",
+                         f"load its streets first: sdi load FILE --city {city} --theme roads")
+    conn.execute(
+        "UPDATE analysis.edges e SET component = c.component FROM pgr_connectedComponents("
+        " 'SELECT id, source, target, cost, cost AS reverse_cost FROM analysis.edges WHERE run_id = '"
+        " || %s::bigint) c WHERE e.run_id = %s AND e.source = c.node", [run_id, run_id])
+    sizes = conn.execute(
+        "SELECT component, count(*), round(sum(cost)) FROM analysis.edges WHERE run_id = %s"
+        " GROUP BY component ORDER BY count(*) DESC", [run_id]).fetchall()
+    vertices = conn.execute("SELECT count(*) FROM (SELECT source FROM analysis.edges WHERE run_id = %s UNION"
+                            " SELECT target FROM analysis.edges WHERE run_id = %s) v", [run_id, run_id]).fetchone()[0]
+    report = {"edges": edges, "vertices": vertices, "connectors": connectors, "snap_m": snap_m,
+              "components": len(sizes),
+              "largest": [{"component": c, "edges": n, "length_m": float(m)} for c, n, m in sizes[:10]]}
+    logger.info("network of run %s: %s", run_id, report)
+    return report

@@ -1,0 +1,110 @@
+"""The lifecycle of an analysis run: queued (by the CLI or the process API), claimed and run by a job runner
+with the owner's login, all its rows written in one transaction, then marked successful or failed with a
+one-line reason. The API's read-only workers only ever insert into the queue through this module's caller."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from sdi.analysis import access, network
+from sdi.analysis.standards import Standards
+from sdi.core.catalogue import open_catalogue
+from sdi.core.errors import SdiError, first_line
+from sdi.core.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def submit(conn: psycopg.Connection, std: Standards) -> int:
+    """Queue a run; the job runner (or run_now) picks it up. Returns its run_id."""
+    with conn.transaction():
+        row = conn.execute("INSERT INTO analysis.runs (city, params) VALUES (%s, %s) RETURNING run_id",
+                           [std.city, Jsonb(std.as_dict())]).fetchone()
+        conn.execute("NOTIFY sdi_analysis")
+    return row[0]
+
+
+def claim_next(conn: psycopg.Connection) -> int | None:
+    """Mark the oldest queued run as running and return it (SKIP LOCKED: two runners never take the same)."""
+    with conn.transaction():
+        row = conn.execute(
+            "UPDATE analysis.runs SET status = 'running', started_at = now() WHERE run_id = ("
+            " SELECT run_id FROM analysis.runs WHERE status = 'accepted' ORDER BY run_id"
+            " FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING run_id").fetchone()
+    return row[0] if row else None
+
+
+def execute(conn: psycopg.Connection, run_id: int) -> dict:
+    """Run a claimed run: network, distances, summary in one transaction; a failure is recorded, then raised."""
+    params = conn.execute("SELECT params FROM analysis.runs WHERE run_id = %s", [run_id]).fetchone()[0]
+    std = Standards(**params)
+    started = time.perf_counter()
+    try:
+        with conn.transaction():
+            network.pgrouting_version(conn)
+            t = time.perf_counter()
+            net = network.build(conn, run_id, std.city, snap_m=std.snap_m, margin_m=std.margin_m)
+            net["build_s"] = round(time.perf_counter() - t, 3)
+            done = access.compute(conn, run_id, std)
+            summary = {**summarise(conn, run_id), **done, "seconds": round(time.perf_counter() - started, 3)}
+            conn.execute("UPDATE analysis.runs SET status = 'successful', finished_at = now(), network = %s,"
+                         " summary = %s WHERE run_id = %s", [Jsonb(net), Jsonb(summary), run_id])
+    except (SdiError, psycopg.Error) as exc:
+        message = exc.message if isinstance(exc, SdiError) else first_line(exc)
+        conn.execute("UPDATE analysis.runs SET status = 'failed', finished_at = now(), message = %s"
+                     " WHERE run_id = %s", [message, run_id])
+        conn.commit()
+        raise
+    return {"run_id": run_id, "network": net, "summary": summary}
+
+
+def summarise(conn: psycopg.Connection, run_id: int) -> dict:
+    """The share of parcels meeting each standard, for the gmina and for each precinct (worst first)."""
+    cols = ("count(*) AS parcels, avg(school_ok::int) AS school, avg(green_ok::int) AS green_3ha,"
+            " avg(green20_ok::int) AS green_20ha, avg(all_ok::int) AS all_standards,"
+            " count(*) FILTER (WHERE school_ok AND NOT school_straight_ok) AS school_network_only,"
+            " count(*) FILTER (WHERE school_straight_ok AND NOT school_ok) AS school_straight_only,"
+            " count(*) FILTER (WHERE reason IS NOT NULL) AS unreachable")
+    cur = conn.cursor(row_factory=dict_row)
+    gmina = cur.execute(f"SELECT city, {cols} FROM analysis.parcel_access WHERE run_id = %s GROUP BY city",
+                        [run_id]).fetchall()
+    precincts = cur.execute(f"SELECT precinct, {cols} FROM analysis.parcel_access WHERE run_id = %s"
+                            " GROUP BY precinct ORDER BY avg(all_ok::int), precinct LIMIT 50", [run_id]).fetchall()
+    return {"gmina": [_rounded(r) for r in gmina], "precincts": [_rounded(r) for r in precincts]}
+
+
+def _rounded(row: dict) -> dict:
+    return {k: round(float(v), 4) if hasattr(v, "as_integer_ratio") and not isinstance(v, int) else v
+            for k, v in row.items()}
+
+
+def status(conn: psycopg.Connection, run_id: int) -> dict | None:
+    """A run's row as the process API and the CLI show it, or None."""
+    return conn.cursor(row_factory=dict_row).execute(
+        "SELECT run_id, city, status, params, network, summary, message, created_at, started_at, finished_at"
+        " FROM analysis.runs WHERE run_id = %s", [run_id]).fetchone()
+
+
+def work(settings: Settings | None = None, *, once: bool = False, idle: Callable[[], bool] = lambda: True,
+         poll_s: float = 1.0) -> int:
+    """The job runner: claim and run queued runs until idle() says stop (once: until the queue is empty)."""
+    done = 0
+    with open_catalogue(settings) as conn:
+        while True:
+            run_id = claim_next(conn)
+            if run_id is None:
+                if once or not idle():
+                    return done
+                time.sleep(poll_s)
+                continue
+            try:
+                execute(conn, run_id)
+            except (SdiError, psycopg.Error) as exc:
+                logger.error("analysis run %s failed: %s", run_id, first_line(exc))
+            done += 1

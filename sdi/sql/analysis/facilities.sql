@@ -1,0 +1,67 @@
+-- Parcels and facilities of run %(run)s projected onto the nearest edge of its network ("withPoints" by
+-- hand: a point at fraction f of edge (u, v) is reached through u at f*len and through v at (1-f)*len).
+CREATE TEMP TABLE _zone ON COMMIT DROP AS
+    SELECT ST_SetSRID(ST_Expand(ST_Extent(geom)::geometry, %(max_access)s), 2180) AS geom
+    FROM analysis.edges WHERE run_id = %(run)s;
+
+CREATE TEMP TABLE _edges ON COMMIT DROP AS SELECT * FROM analysis.edges WHERE run_id = %(run)s;
+CREATE INDEX ON _edges USING gist (geom);
+
+CREATE TEMP TABLE _pp ON COMMIT DROP AS
+    SELECT p.fid, p.parcel_id, p.precinct, ST_Multi(p.geom)::geometry(MultiPolygon, 2180) AS geom,
+           e.id AS edge, e.source AS u, e.target AS v, e.cost AS len, e.component,
+           ST_LineLocatePoint(e.geom, ST_ClosestPoint(e.geom, p.geom)) AS f, ST_Distance(e.geom, p.geom) AS access_m
+    FROM {parcels} p
+    LEFT JOIN LATERAL (SELECT * FROM _edges e WHERE ST_DWithin(e.geom, p.geom, %(max_access)s)
+                       ORDER BY e.geom <-> p.geom LIMIT 1) e ON true
+    WHERE p.city = %(city)s;
+CREATE INDEX ON _pp USING gist (geom);
+
+-- Every facility in the network's area, whichever city loaded it. A school is its building: the building
+-- holding its point, or the nearest one within %(building_m)s m; otherwise its point (school_by_point).
+CREATE TEMP TABLE _fac_raw ON COMMIT DROP AS
+    SELECT 'primary_school'::text AS kind, s.fid, coalesce(b.geom, s.geom) AS geom, b.geom IS NULL AS by_point,
+           0::double precision AS area_ha
+    FROM {public_services} s JOIN _zone a ON s.geom && a.geom
+    LEFT JOIN LATERAL (SELECT bb.geom FROM {buildings} bb WHERE ST_DWithin(bb.geom, s.geom, %(building_m)s)
+                       ORDER BY bb.geom <-> s.geom LIMIT 1) b ON true
+    WHERE s.service_type = 'primary_school'
+    UNION ALL
+    SELECT 'green', g.fid, g.geom, false, ST_Area(g.geom) / 10000
+    FROM {green_areas} g JOIN _zone a ON g.geom && a.geom
+    WHERE g.publicly_accessible IS DISTINCT FROM false
+    UNION ALL
+    SELECT 'green20', g.fid, g.geom, false, ST_Area(g.geom) / 10000
+    FROM {green_areas} g JOIN _zone a ON g.geom && a.geom
+    WHERE g.publicly_accessible IS DISTINCT FROM false AND ST_Area(g.geom) >= %(big_ha)s * 10000
+    UNION ALL
+    SELECT s.service_type, s.fid, s.geom, true, 0 FROM {public_services} s JOIN _zone a ON s.geom && a.geom
+    WHERE s.service_type = ANY(%(optional)s)
+    UNION ALL
+    SELECT 'stop', t.fid, t.geom, true, 0 FROM {public_transport_stops} t JOIN _zone a ON t.geom && a.geom
+    WHERE 'stop' = ANY(%(optional)s);
+
+CREATE TEMP TABLE _fac ON COMMIT DROP AS
+    SELECT 1000000000000 + row_number() OVER () AS vid, r.*, e.id AS edge, e.source AS u, e.target AS v,
+           e.cost AS len, ST_LineLocatePoint(e.geom, ST_ClosestPoint(e.geom, r.geom)) AS f,
+           ST_Distance(e.geom, r.geom) AS access_m
+    FROM _fac_raw r
+    CROSS JOIN LATERAL (SELECT * FROM _edges e WHERE ST_DWithin(e.geom, r.geom, %(max_access)s)
+                        ORDER BY e.geom <-> r.geom LIMIT 1) e;
+CREATE INDEX ON _fac USING gist (geom);
+
+-- The edges that join each facility's own vertex to the network. A green area is measured to its boundary:
+-- besides its projection it is joined to every network vertex within %(attach_m)s m of it.
+CREATE TEMP TABLE _att ON COMMIT DROP AS
+    SELECT kind, vid, fid, node, cost FROM (
+        SELECT kind, vid, fid, u AS node, access_m + f * len AS cost FROM _fac
+        UNION ALL SELECT kind, vid, fid, v, access_m + (1 - f) * len FROM _fac
+        UNION ALL
+        SELECT fc.kind, fc.vid, fc.fid, x.node, ST_Distance(x.p, fc.geom)
+        FROM _fac fc
+        JOIN (SELECT source AS node, ST_StartPoint(geom) AS p FROM _edges
+              UNION SELECT target, ST_EndPoint(geom) FROM _edges) x ON ST_DWithin(x.p, fc.geom, %(attach_m)s)
+        WHERE fc.kind IN ('green', 'green20')
+    ) a;
+CREATE INDEX ON _att (kind);
+CREATE TEMP TABLE _dist (kind text, node bigint, fid bigint, cost double precision) ON COMMIT DROP;

@@ -1,0 +1,63 @@
+-- The walking network of run %(run)s for city %(city)s: roads (minus motorways and expressways) and
+-- cycle/foot paths of ANY city within %(margin)s m of the city's parcels, so that a school across the
+-- border counts. Real BDOT10k lines end short of each other: a dangling end within %(snap)s m of another
+-- line gets a connector to the closest point of it; then everything is noded at its crossings.
+CREATE TEMP TABLE _area ON COMMIT DROP AS
+    SELECT ST_SetSRID(ST_Expand(ST_Extent(geom)::geometry, %(margin)s), 2180) AS geom
+    FROM {parcels} WHERE city = %(city)s;
+
+CREATE TEMP TABLE _lines ON COMMIT DROP AS
+    SELECT row_number() OVER () AS id, origin, geom FROM (
+        SELECT origin, (ST_Dump(ST_SnapToGrid(ST_Force2D(s.geom), 0.01))).geom AS geom FROM (
+            SELECT 'roads' AS origin, r.geom FROM {roads} r, _area a
+            WHERE r.geom && a.geom AND coalesce(r.technical_class, '') NOT IN ('motorway', 'expressway')
+            UNION ALL
+            SELECT 'cycle_paths', c.geom FROM {cycle_paths} c, _area a WHERE c.geom && a.geom
+        ) s
+    ) d WHERE ST_Length(geom) > 0.01;
+CREATE INDEX ON _lines USING gist (geom);
+
+CREATE TEMP TABLE _ends ON COMMIT DROP AS
+    SELECT id, ST_StartPoint(geom) AS p FROM _lines UNION ALL SELECT id, ST_EndPoint(geom) FROM _lines;
+
+-- Dangling ends (no other line within 1 cm) joined to the nearest other line within the snap distance.
+CREATE TEMP TABLE _connectors ON COMMIT DROP AS
+    SELECT ST_MakeLine(e.p, ST_SnapToGrid(ST_ClosestPoint(o.geom, e.p), 0.01)) AS geom, o.id AS other
+    FROM _ends e
+    CROSS JOIN LATERAL (SELECT l.id, l.geom FROM _lines l WHERE l.id <> e.id AND ST_DWithin(l.geom, e.p, %(snap)s)
+                        ORDER BY l.geom <-> e.p LIMIT 1) o
+    WHERE NOT EXISTS (SELECT FROM _lines t WHERE t.id <> e.id AND ST_DWithin(t.geom, e.p, 0.01))
+      AND ST_Distance(o.geom, e.p) > 0.01;
+
+-- The connector's far end becomes a vertex of the line it reaches, so that noding splits that line there.
+CREATE TEMP TABLE _all ON COMMIT DROP AS
+    SELECT l.origin, coalesce(ST_Snap(l.geom, c.ends, 0.02), l.geom) AS geom
+    FROM _lines l
+    LEFT JOIN (SELECT other, ST_Collect(ST_EndPoint(geom)) AS ends FROM _connectors GROUP BY other) c
+        ON c.other = l.id
+    UNION ALL SELECT 'connector', geom FROM _connectors;
+CREATE INDEX ON _all USING gist (geom);
+
+CREATE TEMP TABLE _noded ON COMMIT DROP AS
+    SELECT row_number() OVER () AS id, ST_SnapToGrid(d.geom, 0.01) AS geom
+    FROM (SELECT (ST_Dump(ST_Node(ST_Collect(geom)))).geom FROM _all) d;
+DELETE FROM _noded WHERE ST_Length(geom) <= 0.01;
+
+CREATE TEMP TABLE _vertices ON COMMIT DROP AS
+    SELECT row_number() OVER () AS vid, kx, ky FROM (
+        SELECT DISTINCT round(ST_X(p) * 100)::bigint AS kx, round(ST_Y(p) * 100)::bigint AS ky
+        FROM (SELECT ST_StartPoint(geom) AS p FROM _noded UNION ALL SELECT ST_EndPoint(geom) FROM _noded) q
+    ) k;
+CREATE INDEX ON _vertices (kx, ky);
+
+INSERT INTO analysis.edges (run_id, id, source, target, cost, origin, geom)
+    SELECT %(run)s, n.id, s.vid, t.vid, ST_Length(n.geom),
+           coalesce((SELECT a.origin FROM _all a WHERE ST_DWithin(a.geom, ST_LineInterpolatePoint(n.geom, 0.5), 0.03)
+                     ORDER BY a.origin = 'connector' DESC LIMIT 1), 'roads'),
+           n.geom
+    FROM _noded n
+    JOIN _vertices s ON s.kx = round(ST_X(ST_StartPoint(n.geom)) * 100)::bigint
+                    AND s.ky = round(ST_Y(ST_StartPoint(n.geom)) * 100)::bigint
+    JOIN _vertices t ON t.kx = round(ST_X(ST_EndPoint(n.geom)) * 100)::bigint
+                    AND t.ky = round(ST_Y(ST_EndPoint(n.geom)) * 100)::bigint
+    WHERE s.vid <> t.vid;
