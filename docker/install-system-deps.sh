@@ -28,7 +28,8 @@ if [ -z "$pg_major" ]; then
 fi
 [ -n "$pg_major" ] || { echo "sdi setup: cannot tell which PostgreSQL version to install; set PG_MAJOR" >&2; exit 1; }
 
-wanted=("postgresql-$pg_major" "postgresql-$pg_major-postgis-3" "$@")
+# pgRouting: the walking network of the accessibility standards (sdi analysis, issue 21).
+wanted=("postgresql-$pg_major" "postgresql-$pg_major-postgis-3" "postgresql-$pg_major-pgrouting" "$@")
 # Debian's own python3 needs python3-venv for `python3 -m venv`; a pyenv or conda Python has it built in.
 if ! python3 -c "import ensurepip, venv" 2>/dev/null; then wanted+=(python3-venv); fi
 
