@@ -50,11 +50,26 @@
         row.appendChild(input);
         row.appendChild(el('label', both(l), {'for': id, 'class': 'form-check-label'}));
         box.appendChild(row);
-        box.appendChild(el('img', null, {'class': 'gp-legend', alt: 'Legenda / Legend: ' + both(l),
-          src: '/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetLegendGraphic&FORMAT=image/png&LAYERTITLE=FALSE&LAYER='
-               + encodeURIComponent(l.name)}));
+        legend(box, l);
       });
     });
+  }
+
+  // The legend is the WMS's own (GetLegendGraphic as JSON): the theme's QGIS symbols, with labels that wrap.
+  function legend(box, l) {
+    var list = el('ul', null, {'class': 'gp-legend', 'data-legend': l.name, 'aria-label': 'Legenda / Legend: ' + both(l)});
+    box.appendChild(list);
+    fetch('/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetLegendGraphic&FORMAT=application/json&LAYER='
+          + encodeURIComponent(l.name)).then(function (r) { return r.json(); }).then(function (doc) {
+      (doc.nodes || []).forEach(function (node) {
+        (node.symbols || [node]).forEach(function (sym) {
+          var li = el('li');
+          if (sym.icon) li.appendChild(el('img', null, {src: 'data:image/png;base64,' + sym.icon, alt: ''}));
+          li.appendChild(el('span', sym.title || ''));
+          list.appendChild(li);
+        });
+      });
+    }).catch(function (err) { console.warn('legend:', err); });
   }
 
   function value(theme, field, v) {
@@ -110,6 +125,9 @@
     }).catch(function (err) { console.warn('feature info:', err); });
   }
 
+  // The API wants a LIKE pattern as a plain literal: fold it here as ACCENTI(CASEI()) folds the column.
+  var FOLD = {'ą': 'a', 'ć': 'c', 'ę': 'e', 'ł': 'l', 'ń': 'n', 'ó': 'o', 'ś': 's', 'ź': 'z', 'ż': 'z'};
+  function fold(text) { return text.toLowerCase().replace(/[ąćęłńóśźż]/g, function (c) { return FOLD[c]; }); }
   function cql(text) { return "'" + String(text).replace(/'/g, "''") + "'"; }
   function search(q) {
     var list = document.querySelector('#gp-results ol');
@@ -117,7 +135,7 @@
     document.getElementById('gp-results').hidden = false;
     var m = /^(.*?)[\s,]+(\d+[a-zA-Z]?)$/.exec(q.trim()), words = m ? m[1] : q.trim();
     var asks = cfg.search.map(function (s) {
-      var f = 'ACCENTI(CASEI(' + s.field + ')) LIKE ACCENTI(CASEI(' + cql('%' + words + '%') + '))';
+      var f = 'ACCENTI(CASEI(' + s.field + ')) LIKE ' + cql('%' + fold(words) + '%');
       if (m && s.theme === 'address_points') f += ' AND house_number = ' + cql(m[2]);
       if (city) f += ' AND city = ' + cql(city);
       var url = '/collections/' + s.theme + '/items?f=json&limit=5&filter-lang=cql2-text&filter=' + encodeURIComponent(f);
