@@ -40,6 +40,13 @@ def claim_next(conn: psycopg.Connection) -> int | None:
     return row[0] if row else None
 
 
+def claim_next_id(conn: psycopg.Connection, run_id: int) -> None:
+    """Claim one given run (the CLI runs its own run at once instead of waiting for a runner)."""
+    with conn.transaction():
+        conn.execute("UPDATE analysis.runs SET status = 'running', started_at = now()"
+                     " WHERE run_id = %s AND status = 'accepted'", [run_id])
+
+
 def execute(conn: psycopg.Connection, run_id: int) -> dict:
     """Run a claimed run: network, distances, summary in one transaction; a failure is recorded, then raised."""
     params = conn.execute("SELECT params FROM analysis.runs WHERE run_id = %s", [run_id]).fetchone()[0]

@@ -12,7 +12,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from sdi.cli import config_cmds, loads, publish, rasters, replicas, security
+from sdi.cli import analysis, config_cmds, loads, publish, rasters, replicas, security
 from sdi.cli.params import TERYT
 from sdi.core.errors import SdiError
 from sdi.core.settings import get_settings
@@ -322,6 +322,7 @@ publish.register(cli)
 rasters.register(cli)
 security.register(cli)
 replicas.register(cli)
+analysis.register(cli)
 
 
 def main() -> None:
