@@ -132,14 +132,17 @@ class Provenance:
     started_at: datetime | None = None
 
 
-def record_load(conn: psycopg.Connection, *, city: str, theme: str, provenance: Provenance) -> int:
+def record_load(conn: psycopg.Connection, *, city: str, theme: str, provenance: Provenance, fresh: bool = False) -> int:
     """Begin a load (inside the caller's transaction) through the catalogue's function; returns its id.
 
     The row is `begun`: it can hold data, rejects and a raster, but becomes current only once finished.
+    `fresh`: the caller opens the load's own table itself (sdi.open_load_table), as the vector loader does;
+    otherwise a partitioned theme gets an empty partition for rows written through history.<theme>.
     """
     p = provenance
+    function = "sdi.begin_fresh_load" if fresh else "sdi.begin_load"
     row = conn.execute(
-        "SELECT sdi.begin_load(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        f"SELECT {function}(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         [city, theme, p.source, p.source_layer, Jsonb(p.detected), p.size, p.sha256, p.operator, __version__,
          p.started_at],
     ).fetchone()

@@ -12,3 +12,8 @@ GRANT SELECT ON {v} TO sdi_loader;
 DO $$ BEGIN
     EXECUTE format('GRANT USAGE ON SEQUENCE %s TO sdi_loader', pg_get_serial_sequence('{t}', 'fid'));
 END $$;
+-- Partitioned by load (migration 0006), with no default partition: a row written by hand for a load that has
+-- no partition of this theme would fail as "no partition found". It is refused as a matter of rights instead,
+-- like every other row a city may not write (COPY, which the loader uses, never meets this rule).
+CREATE OR REPLACE RULE load_without_partition AS ON INSERT TO {t}
+    WHERE NOT sdi.has_partition({theme}, NEW.load_id) DO INSTEAD SELECT sdi.refuse_rows({theme}, NEW.load_id);
