@@ -13,8 +13,8 @@ help:  ## list the targets
 
 setup: system $(STAMP) .venv-csw/.installed  ## install Debian packages and .venv (idempotent, quick the second time)
 
-system:  ## Debian packages: PostgreSQL, PostGIS, nginx (the front of sdi serve), acl, and GDAL as a test client (via sudo when not root)
-	@bash docker/install-system-deps.sh gdal-bin nginx acl
+system:  ## Debian packages: PostgreSQL, PostGIS, nginx (the front of sdi serve), acl, QGIS Server 3.22 (the WMS at /wms), and GDAL as a test client (via sudo when not root)
+	@bash docker/install-system-deps.sh gdal-bin nginx acl python3-qgis qgis-providers qgis-server-wms qgis-server-wmts
 
 $(STAMP): pyproject.toml
 	@echo "sdi setup: creating $(VENV) and installing sdi into it"
@@ -32,7 +32,7 @@ demo: setup  ## start PostGIS, load the sample gmina and serve it at http://127.
 	$(BIN)/sdi demo --port $(PORT)
 
 test-system:  ## Debian packages the tests also use: QGIS 3.22 (python3-qgis, qgis-providers), about 1.5 GB, and headless Chromium (the XSS test)
-	@bash docker/install-system-deps.sh gdal-bin nginx acl python3-qgis qgis-providers chromium
+	@bash docker/install-system-deps.sh gdal-bin nginx acl python3-qgis qgis-providers qgis-server-wms qgis-server-wmts chromium
 
 test: setup test-system  ## the test suite on a real, throw-away PostGIS, with GDAL and QGIS as clients; then the API under load
 	$(BIN)/python -m pytest
