@@ -150,3 +150,43 @@ def test_a_city_without_roads_fails_with_the_reason(pgr_settings, tmp_path):
         with pytest.raises(InputError, match="no roads"):
             runs.execute(conn, run_id)
         assert runs.status(conn, run_id)["status"] == "failed"
+
+
+def test_the_process_api_queues_a_job_that_the_runner_runs(pgr_settings, tmp_path, monkeypatch):
+    import io
+    import json
+
+    from sdi.analysis import service
+    from sdi.core import tokens
+    from sdi.core.settings import get_settings
+
+    load_town(tmp_path / "town", pgr_settings)
+    monkeypatch.setenv("SDI_DATABASE_URL", pgr_settings.database_url)
+    get_settings.cache_clear()
+    with open_catalogue(pgr_settings) as conn:
+        token = tokens.add(conn, "planner")
+        conn.commit()
+
+    def call(method: str, path: str, body: dict | None = None, auth: str | None = None) -> tuple[str, dict]:
+        raw = json.dumps(body).encode() if body is not None else b""
+        env = {"REQUEST_METHOD": method, "PATH_INFO": path, "CONTENT_LENGTH": str(len(raw)),
+               "wsgi.input": io.BytesIO(raw), **({"HTTP_AUTHORIZATION": f"Bearer {auth}"} if auth else {})}
+        seen = {}
+        out = service.app(env, lambda status, headers: seen.update(status=status))
+        return seen["status"], json.loads(b"".join(out))
+
+    try:
+        assert call("GET", "/analysis/processes")[1]["processes"][0]["id"] == "access-standards"
+        assert call("POST", "/analysis/processes/access-standards/execution", {"inputs": {"city": CITY}})[0] \
+            .startswith("401")
+        status, bad = call("POST", "/analysis/processes/access-standards/execution",
+                           {"inputs": {"city": CITY, "snap_m": "'; DROP TABLE x"}}, token)
+        assert status.startswith("400") and "number" in bad["detail"]
+        status, job = call("POST", "/analysis/processes/access-standards/execution", {"inputs": {"city": CITY}}, token)
+        assert status.startswith("201") and job["status"] == "accepted"
+        assert runs.work(pgr_settings, once=True) == 1
+        status, result = call("GET", f"/analysis/jobs/{job['jobID']}/results")
+        assert result["status"] == "successful" and result["summary"]["gmina"][0]["parcels"] == 4
+        assert call("GET", "/analysis/jobs/999999")[0].startswith("404")
+    finally:
+        get_settings.cache_clear()

@@ -1,0 +1,198 @@
+"""OGC API Processes for the analysis, at /analysis/ behind the nginx front: its own process, never the API's
+read-only gunicorn workers. The process holds the owner's login (it writes results), answers on a unix socket,
+and runs queued jobs in one thread of its own, so a catalogue reload of the API never kills a job.
+
+    GET  /analysis/processes                                    the list (one process: access-standards)
+    GET  /analysis/processes/access-standards                   its description and inputs
+    POST /analysis/processes/access-standards/execution         {"inputs": {...}}: 201 + Location (async);
+                                                                with `Prefer: respond-sync` waits up to 25 s
+    GET  /analysis/jobs/{id}, /analysis/jobs/{id}/results       status; summary and network report
+
+Executing needs a token (`Authorization: Bearer ...`) valid for the city (or for every city).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import socketserver
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+
+import psycopg
+
+from sdi.analysis import runs
+from sdi.analysis.standards import OPTIONAL_KINDS, parse
+from sdi.core import tokens
+from sdi.core.catalogue import open_catalogue
+from sdi.core.errors import SdiError, first_line
+
+logger = logging.getLogger(__name__)
+PROCESS = "access-standards"
+_INPUTS = {"city": "7-digit TERYT code", "school_town_m": "1500", "school_rural_m": "3000", "green_sum_m": "1500",
+           "green_sum_ha": "3.0", "green_big_m": "3000", "green_big_ha": "20.0", "town": "auto | town | rural",
+           "snap_m": "5", "optional": "{kind: distance_m}, kinds: " + ", ".join(OPTIONAL_KINDS)}
+_MAX_BODY = 64 * 1024
+
+
+@dataclass
+class AnalysisService:
+    """The fields sdi.server.services.Service reads (duck-typed: sdi.analysis may import sdi.core only)."""
+
+    name: str
+    command: list[str]
+    nginx: str
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    as_user: bool = False   # it holds the owner's login: not the API's OS user
+    on_change: Callable[[], None] | None = None
+
+
+def service(ctx: Any) -> AnalysisService | None:
+    """The analysis job runner and its process API; None when pgRouting is missing (said in the log)."""
+    from sdi.analysis.network import pgrouting_version
+
+    try:
+        with open_catalogue(ctx.settings) as conn:
+            pgrouting_version(conn)
+    except SdiError as exc:
+        logger.error("analysis (/analysis/processes) is off: %s. Fix: %s", exc.message, exc.fix)
+        return None
+    sock = ctx.run_dir / "analysis.sock"
+    nginx = (f"        location /analysis/ {{ proxy_pass http://unix:{sock}:/analysis/; proxy_set_header Host"
+             " $http_host; proxy_read_timeout 35s; }")
+    env = {"SDI_HOME": str(ctx.settings.home_abs)}
+    if ctx.settings.database_url:
+        env["SDI_DATABASE_URL"] = ctx.settings.database_url
+    return AnalysisService("analysis", [sys.executable, "-m", "sdi.analysis.service", str(sock)], nginx, env=env)
+
+
+def app(environ: dict, start_response: Callable) -> list[bytes]:
+    """The WSGI application: every answer JSON, every failure a 4xx with one line, never a traceback."""
+    try:
+        status, body, headers = _route(environ)
+    except SdiError as exc:
+        status, body, headers = 400, {"type": "InvalidParameterValue", "detail": exc.message, "fix": exc.fix}, {}
+    except (psycopg.Error, ValueError) as exc:
+        logger.error("analysis request failed: %s", first_line(exc))
+        status, body, headers = 503, {"detail": "the analysis service cannot answer now; try again"}, {}
+    reason = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+              404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large"}.get(status, "Error")
+    start_response(f"{status} {reason}", [("Content-Type", "application/json"), *headers.items()])
+    return [json.dumps(body, ensure_ascii=False, default=str).encode()]
+
+
+def _route(environ: dict) -> tuple[int, dict, dict]:
+    path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
+    parts = [p for p in path.split("/") if p][1:]  # without "analysis"
+    if parts == ["processes"]:
+        return 200, {"processes": [_description(brief=True)]}, {}
+    if parts == ["processes", PROCESS]:
+        return 200, _description(), {}
+    if parts == ["processes", PROCESS, "execution"]:
+        if method != "POST":
+            return 405, {"detail": "POST the inputs to execute"}, {}
+        return _execute(environ)
+    if len(parts) in (2, 3) and parts[0] == "jobs" and parts[1].isascii() and parts[1].isdigit() \
+            and parts[2:] in ([], ["results"]):
+        with open_catalogue() as conn:
+            row = runs.status(conn, int(parts[1]))
+        if row is None:
+            return 404, {"detail": f"no job {parts[1]}"}, {}
+        return 200, (_results(row) if parts[2:] else _job(row)), {}
+    return 404, {"detail": "not found; see /analysis/processes"}, {}
+
+
+def _execute(environ: dict) -> tuple[int, dict, dict]:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    if length > _MAX_BODY:
+        return 413, {"detail": f"the request body is over {_MAX_BODY} bytes"}, {}
+    try:
+        body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+    except json.JSONDecodeError:
+        return 400, {"detail": "the body is not JSON", "fix": 'send {"inputs": {"city": "2699011"}}'}, {}
+    std = parse(body.get("inputs") if isinstance(body, dict) else None)
+    token = environ.get("HTTP_AUTHORIZATION", "").removeprefix("Bearer ").strip()
+    with open_catalogue() as conn:
+        valid, city = conn.execute("SELECT * FROM data.sdi_token_scope(%s)", [tokens.digest(token)]).fetchone()
+        if not token or not valid:
+            return 401, {"detail": "executing a process needs a token: Authorization: Bearer TOKEN"}, {}
+        if city is not None and city != std.city:
+            return 403, {"detail": f"the token is for city {city}, not {std.city}"}, {}
+        run_id = runs.submit(conn, std)
+    location = f"/analysis/jobs/{run_id}"
+    if "respond-sync" in environ.get("HTTP_PREFER", ""):
+        with open_catalogue() as conn:
+            row = _wait(conn, run_id, 25.0)
+        if row["status"] in ("successful", "failed"):
+            return 200, _results(row), {"Location": location}
+    return 201, {"jobID": str(run_id), "status": "accepted", "links": [{"href": location, "rel": "status"}]}, \
+        {"Location": location}
+
+
+def _wait(conn: psycopg.Connection, run_id: int, seconds: float) -> dict:
+    deadline = time.monotonic() + seconds
+    while True:
+        row = runs.status(conn, run_id)
+        conn.rollback()  # a fresh snapshot on the next look
+        if row["status"] in ("successful", "failed") or time.monotonic() > deadline:
+            return row
+        time.sleep(0.2)
+
+
+def _job(row: dict) -> dict:
+    return {"jobID": str(row["run_id"]), "processID": PROCESS, "status": row["status"], "message": row["message"],
+            "created": row["created_at"], "started": row["started_at"], "finished": row["finished_at"],
+            "links": [{"href": f"/analysis/jobs/{row['run_id']}/results", "rel": "results"}]}
+
+
+def _results(row: dict) -> dict:
+    return {**_job(row), "inputs": row["params"], "network": row["network"], "summary": row["summary"],
+            "layer": "data.access_standards (PostGIS view; open it in QGIS)"}
+
+
+def _description(brief: bool = False) -> dict:
+    head = {"id": PROCESS, "title": "Access standards of art. 13f of the planning act", "version": "1.0.0",
+            "jobControlOptions": ["async-execute", "sync-execute"]}
+    return head if brief else {**head, "inputs": {k: {"description": v} for k, v in _INPUTS.items()}}
+
+
+class _UnixServer(socketserver.ThreadingMixIn, WSGIServer):
+    address_family = socket.AF_UNIX
+    daemon_threads = True
+
+    def server_bind(self) -> None:
+        socketserver.TCPServer.server_bind(self)
+        os.chmod(self.server_address, 0o666)  # nginx's workers (the API's OS user) connect, as to gunicorn's
+        self.server_name, self.server_port = "localhost", 0
+        self.setup_environ()
+
+
+class _Handler(WSGIRequestHandler):
+    def address_string(self) -> str:
+        return "unix"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.info("%s", format % args)
+
+
+def main(sock: str) -> None:
+    """Serve the process API on `sock` and run queued jobs in a thread, until stopped."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    Path(sock).unlink(missing_ok=True)
+    threading.Thread(target=runs.work, daemon=True, name="analysis-jobs").start()
+    with _UnixServer(sock, _Handler) as server:
+        server.set_app(app)
+        server.serve_forever()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
