@@ -1,4 +1,5 @@
-"""Faults lose nothing: a loader killed during the swap, PostgreSQL stopped mid-load, four cities at once.
+"""Faults lose nothing: a loader killed during the index build, the attach or the swap, PostgreSQL stopped
+mid-load, four cities at once.
 
 (A loader killed during COPY and two loads of one layer at once are in test_loader_warts.py.)
 """
@@ -76,6 +77,65 @@ def test_a_loader_killed_during_the_swap_leaves_the_previous_version(settings, d
     assert again.features_loaded == 50
 
 
+def _kill_when(db_url: str, proc: subprocess.Popen, query: str, seconds: float = 120) -> None:
+    """SIGKILL the loader as soon as `query` (returning a count) sees it at the step to interrupt."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and proc.poll() is None:
+            if conn.execute(query).fetchone()[0]:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+                return
+            time.sleep(0.01)
+    pytest.fail("the load ended before it reached the step to interrupt")
+
+
+def _no_stray_tables(db_url: str) -> None:
+    with psycopg.connect(db_url) as conn:  # the load's own table died with its transaction
+        assert conn.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'public_services#%%'"
+                            " AND relkind = 'r'").fetchone()[0] == len(_state(db_url)[1])
+
+
+def test_a_loader_killed_during_the_index_build_leaves_the_previous_version(settings, db_url, tmp_path):
+    run_load(_points(tmp_path / "small.gpkg", 50, "Biblioteka A"), city=CITY, theme="public_services",
+             settings=settings)
+    before = _state(db_url)
+    big = _points(tmp_path / "big.gpkg", 200_000, "Biblioteka B")
+    env = {**os.environ, "SDI_DATABASE_URL": db_url, "SDI_HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen([SDI, "load", str(big), "--city", CITY, "--theme", "public_services"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # the key or the GiST index of the load's own table being built, after its rows are all in
+    # (by the backend: the table itself, uncommitted, is invisible to other sessions)
+    _kill_when(db_url, proc, "SELECT count(*) FROM pg_stat_progress_create_index p JOIN pg_stat_activity a"
+                             " USING (pid) WHERE a.query LIKE 'SELECT sdi.close_load_table%'")
+    time.sleep(0.5)
+    assert _state(db_url) == before
+    _no_stray_tables(db_url)
+    assert run_load(tmp_path / "small.gpkg", city=CITY, theme="public_services", settings=settings).features_loaded == 50
+
+
+def test_a_loader_killed_during_the_attach_leaves_the_previous_version(settings, db_url, tmp_path):
+    run_load(_points(tmp_path / "small.gpkg", 50, "Biblioteka A"), city=CITY, theme="public_services",
+             settings=settings)
+    before = _state(db_url)
+    big = _points(tmp_path / "big.gpkg", 20_000, "Biblioteka B")
+    env = {**os.environ, "SDI_DATABASE_URL": db_url, "SDI_HOME": str(tmp_path / "home")}
+    with psycopg.connect(db_url) as holder:
+        # ATTACH PARTITION needs SHARE UPDATE EXCLUSIVE on the parent: holding it stops the loader right there,
+        # its rows copied and indexed, while readers (ACCESS SHARE) are not blocked by either of us.
+        holder.execute("LOCK TABLE history.public_services IN SHARE UPDATE EXCLUSIVE MODE")
+        proc = subprocess.Popen([SDI, "load", str(big), "--city", CITY, "--theme", "public_services"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _kill_when(db_url, proc, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT sdi.close_load_table%'"
+                                 " AND wait_event_type = 'Lock'")
+        with psycopg.connect(db_url) as reader:  # a reader meanwhile answers with the previous version
+            assert reader.execute("SELECT count(*) FROM data.public_services").fetchone()[0] == 50
+    time.sleep(0.5)
+    assert _state(db_url) == before
+    _no_stray_tables(db_url)
+    assert run_load(tmp_path / "small.gpkg", city=CITY, theme="public_services", settings=settings).features_loaded == 50
+
+
 def test_postgresql_stopped_mid_load_is_a_clear_error_and_nothing_is_half_loaded(tmp_path):
     home = tmp_path / "own"
     settings = Settings(home=home)
@@ -92,7 +152,7 @@ def test_postgresql_stopped_mid_load_is_a_clear_error_and_nothing_is_half_loaded
         proc = subprocess.Popen([SDI, "load", str(big), "--city", CITY, "--theme", "public_services"],
                                 env={**env, "SDI_HOME": str(home)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
-        _wait_for(url, proc, 'COPY "history"."public_services"%')
+        _wait_for(url, proc, 'COPY "history"."public_services#%')  # the load's own table
         cluster.stop()
         _, stderr = proc.communicate(timeout=60)
         assert proc.returncode != 0 and "Traceback" not in stderr

@@ -12,7 +12,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from sdi.cli import analysis, config_cmds, loads, publish, rasters, replicas, security
+from sdi.cli import analysis, config_cmds, loads, publish, rasters, replicas, security, storage
 from sdi.cli.params import TERYT
 from sdi.core.errors import SdiError
 from sdi.core.settings import get_settings
@@ -323,6 +323,7 @@ rasters.register(cli)
 security.register(cli)
 replicas.register(cli)
 analysis.register(cli)
+storage.register(cli)
 
 
 def main() -> None:

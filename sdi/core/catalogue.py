@@ -13,7 +13,6 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from sdi import __version__
-
 from sdi.core import sqlfiles
 from sdi.core.db import connect
 from sdi.core.errors import ConfigError, DatabaseError, LoadError, first_line

@@ -6,8 +6,8 @@ Either the data, its provenance row and its rejects all commit, or nothing chang
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import geopandas as gpd
 import psycopg
@@ -18,11 +18,11 @@ from psycopg.copy import QueuedLibpqWriter
 from sdi.core import catalogue, sqlfiles
 from sdi.core.catalogue import Provenance
 from sdi.core.config import Schema
+from sdi.core.errors import LoadError
+from sdi.core.settings import STORAGE_SRID
 from sdi.loader import partitions, pgcopy
 from sdi.loader.convert import PG_TYPES
 from sdi.loader.guard import LoadRefused
-from sdi.core.errors import LoadError
-from sdi.core.settings import STORAGE_SRID
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,142 @@
+"""`sdi prune`: drop old versions, never the current one nor one still referenced, and orphan COG files.
+
+A vector version is one partition of history.<theme> (migration 0006). It is dropped in three steps, each
+safe to be killed after: (1) its catalogue row goes, in a short transaction that fails on any foreign key
+still pointing at it (sdi.layers for the current version, or anyone else's reference); from then on no view
+shows its rows; (2) `DETACH PARTITION ... CONCURRENTLY`, which never takes ACCESS EXCLUSIVE on the parent,
+so readers on the primary keep answering and hot-standby readers are not cancelled; (3) `DROP TABLE` of the
+detached table, which no query of the parent can touch any more. A run killed between steps leaves a
+partition without a catalogue row, which the next run finds and finishes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from sdi.core.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+ORPHAN_AGE_S = 3600  # a COG younger than this may belong to a load-raster that is still running
+
+_CANDIDATES = """
+SELECT load_id, city, theme, (SELECT r.path FROM sdi.rasters r WHERE r.load_id = v.load_id) AS raster
+FROM (SELECT d.load_id, d.city, d.theme,
+             row_number() OVER (PARTITION BY d.city, d.theme ORDER BY d.load_id DESC) AS age
+      FROM sdi.loads d
+      WHERE (%(city)s::text IS NULL OR d.city = %(city)s) AND (%(theme)s::text IS NULL OR d.theme = %(theme)s)) v
+WHERE age > %(keep)s AND NOT EXISTS (SELECT 1 FROM sdi.layers l WHERE l.load_id = v.load_id)
+ORDER BY load_id
+"""
+
+# Partitions of history.<theme> named <theme>#<load> whose load has no catalogue row (a killed prune).
+_ORPHAN_PARTS = """
+SELECT p.relname AS parent, c.relname AS part, i.inhdetachpending AS pending,
+       pg_total_relation_size(c.oid) AS bytes
+FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+JOIN pg_namespace n ON n.oid = p.relnamespace
+WHERE n.nspname = 'history' AND c.relname ~ '#[0-9]+$' AND (%(theme)s::text IS NULL OR p.relname = %(theme)s)
+  AND NOT EXISTS (SELECT 1 FROM sdi.loads d WHERE d.load_id = substring(c.relname from '#([0-9]+)$')::bigint)
+"""
+
+
+@dataclass
+class PruneReport:
+    """What `sdi prune` dropped (or would drop, with --dry-run) and what it left."""
+
+    versions: list[dict] = field(default_factory=list)  # load_id, city, theme, bytes, kind
+    referenced: list[int] = field(default_factory=list)  # old versions kept because something points at them
+    orphan_files: list[dict] = field(default_factory=list)  # path, bytes
+    orphan_partitions: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def freed_bytes(self) -> int:
+        return sum(v["bytes"] for v in self.versions) + sum(f["bytes"] for f in self.orphan_files)
+
+
+def prune(url: str, *, keep: int, raster_dir: Path, city: str | None = None, theme: str | None = None,
+          dry_run: bool = False, orphan_age_s: float = ORPHAN_AGE_S) -> PruneReport:
+    """Keep the `keep` newest versions of each (city, theme) and the current one; drop the rest."""
+    if keep < 1:
+        raise ConfigError(f"--keep {keep} would leave no version to roll back to", "give --keep 1 or more")
+    report = PruneReport(dry_run=dry_run)
+    # autocommit: DETACH ... CONCURRENTLY may not run inside a transaction block
+    with psycopg.connect(url, autocommit=True) as conn:
+        if conn.execute("SELECT sdi.current_city()").fetchone()[0] is not None:
+            raise ConfigError("a city's login may not prune versions", "ask the administrator to run `sdi prune`")
+        for load_id, c, t, raster in conn.execute(_CANDIDATES, {"city": city, "theme": theme, "keep": keep}).fetchall():
+            part = sql.Identifier("history", conn.execute("SELECT sdi.load_table(%s, %s)", [t, load_id]).fetchone()[0])
+            size = conn.execute("SELECT coalesce(pg_total_relation_size(to_regclass(%s)), 0)",
+                                [part.as_string(conn)]).fetchone()[0]
+            file = raster_dir / raster if raster else None
+            if file is not None and file.is_file():
+                size += file.stat().st_size
+            if not dry_run and not _forget(conn, load_id, c, t):
+                report.referenced.append(load_id)
+                continue
+            if not dry_run:
+                _drop_partition(conn, t, part)
+                if file is not None and raster_dir in file.resolve().parents:
+                    file.unlink(missing_ok=True)
+            report.versions.append({"load_id": load_id, "city": c, "theme": t, "bytes": size,
+                                    "kind": "raster" if raster else "vector"})
+        for parent, name, pending, size in conn.execute(_ORPHAN_PARTS, {"theme": theme}).fetchall():
+            report.orphan_partitions.append(name)
+            if not dry_run:
+                _drop_partition(conn, parent, sql.Identifier("history", name), pending=pending)
+        report.orphan_files = _orphan_files(conn, raster_dir, city, theme, orphan_age_s, dry_run)
+    logger.info("prune: %d versions, %d orphan files, %d bytes", len(report.versions), len(report.orphan_files),
+                report.freed_bytes)
+    return report
+
+
+def _forget(conn: psycopg.Connection, load_id: int, city: str, theme: str) -> bool:
+    """Delete a version's catalogue row (its rejects and raster row go with it); False if still referenced."""
+    try:
+        with conn.transaction():
+            # A load or rollback of this layer waits, so the version cannot become current under our feet.
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('sdi.loader.load'), hashtext(%s))", [f"{city}:{theme}"])
+            if conn.execute("SELECT 1 FROM sdi.layers WHERE load_id = %s", [load_id]).fetchone():
+                return False
+            conn.execute("DELETE FROM sdi.loads WHERE load_id = %s", [load_id])
+    except psycopg.errors.ForeignKeyViolation:
+        return False
+    return True
+
+
+def _drop_partition(conn: psycopg.Connection, theme: str, part: sql.Identifier, pending: bool = False) -> None:
+    parent = sql.Identifier("history", theme)
+    attached = conn.execute("SELECT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass(%s))",
+                            [part.as_string(conn)]).fetchone()[0]
+    if attached:
+        how = sql.SQL("FINALIZE" if pending else "CONCURRENTLY")
+        conn.execute(sql.SQL("ALTER TABLE {t} DETACH PARTITION {p} {how}").format(t=parent, p=part, how=how))
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {p}").format(p=part))
+
+
+def _orphan_files(conn: psycopg.Connection, raster_dir: Path, city: str | None, theme: str | None, age_s: float,
+                  dry_run: bool) -> list[dict]:
+    """COGs under the raster folder that no catalogue row names, older than `age_s` (a killed load-raster)."""
+    if not raster_dir.is_dir():
+        return []
+    named = {r[0] for r in conn.execute("SELECT path FROM sdi.rasters")}
+    found, now = [], time.time()
+    for path in sorted(raster_dir.glob("*/*/*")):
+        rel = path.relative_to(raster_dir)
+        if (not path.is_file() or path.is_symlink() or path.suffix not in (".tif", ".vrt") or rel.as_posix() in named
+                or (theme and rel.parts[0] != theme) or (city and rel.parts[1] != city)):
+            continue
+        stat = path.stat()
+        if now - stat.st_mtime < age_s:
+            continue
+        found.append({"path": str(path), "bytes": stat.st_size})
+        if not dry_run:
+            path.unlink(missing_ok=True)
+    return found
