@@ -15,9 +15,8 @@ from pathlib import Path
 import psycopg
 import pytest
 import requests
-
 from conftest import SDI, _stop_group, free_port, run_sdi, wait_for_http
-from sdi.core import replicas
+
 from sdi.core.db import Cluster
 from sdi.core.sample import SAMPLE_CITY, write_sample
 from sdi.core.settings import Settings
@@ -97,11 +96,15 @@ def test_reads_go_to_replicas_and_survive_losing_them(home):
 
 def test_two_api_nodes_read_one_replica_set_and_both_see_a_new_load(home, tmp_path):
     reader = run_sdi("db", "replica", "url", env={"SDI_HOME": str(home)}).stdout.strip()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SDI_")}
-    env.update(SDI_HOME=str(home), SDI_READER_DATABASE_URL=reader)
+    owner = Cluster(Settings(home=home)).url()
     nodes = []
     try:
         for i in range(2):
+            # Each node is its own machine: its own SDI_HOME (generated files), the primary for the catalogue,
+            # the shared reader URL over the replica set (so no node renews the reader's password).
+            env = {k: v for k, v in os.environ.items() if not k.startswith("SDI_")}
+            env.update(SDI_HOME=str(tmp_path / f"node{i}"), SDI_DATABASE_URL=owner, SDI_READER_DATABASE_URL=reader)
+            (tmp_path / f"node{i}").mkdir()
             port = free_port()
             log = tmp_path / f"node{i}.log"
             with open(log, "w") as out:
