@@ -66,9 +66,9 @@ def test_two_replicas_stream_every_load_within_the_bound(home, tmp_path):
         seen[record["name"]] = _count(url, "roads")
     assert seen == {"replica1": (9, True), "replica2": (9, True)}, seen
     # a replica refuses writes: loads and catalogue writes can only go to the primary
-    with psycopg.connect(owner.replace(f":{state.port}/", f":{state.replicas[0]['port']}/")) as conn:
-        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
-            conn.execute("INSERT INTO sdi.tokens (name, token_hash) VALUES ('x', 'y')")
+    replica_url = owner.replace(f":{state.port}/", f":{state.replicas[0]['port']}/")
+    with psycopg.connect(replica_url) as conn, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        conn.execute("INSERT INTO sdi.tokens (name, token_hash) VALUES ('x', 'y')")
 
 
 def test_reads_go_to_replicas_and_survive_losing_them(home):
