@@ -244,6 +244,7 @@ def _publish(conn, prepared: _Prepared, city: str, batches, scope: gminas.Scope,
         loaded = load(conn, harmonised(), city=city, schema=schema, provenance=provenance, dry_run=dry_run,
                       progress=lambda n: progress(n, source.count), before_publish=before_publish)
     except LoadRefused as refused:
+        conn.commit()  # the kept, non-current version: leaving `with conn` on an exception would roll it back
         _kept_refused(conn, refused, city, theme)
         raise
     rejects = stored_rejects(conn, loaded.load_id) if loaded.load_id else tally.rejects

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
+import geopandas as gpd
+import pandas as pd
 import psycopg
 import pytest
 from conftest import ROOT, run_sdi
+from pyproj import Transformer
 
 from sdi.loader.guard import LoadRefused
 from sdi.pipeline import run_load
@@ -90,3 +95,53 @@ def test_suggested_mappings_load_unchanged(shared_data, settings, tmp_path):
         report = run_load(shared_data / file, city=city, theme=theme, mapping_path=draft, settings=settings,
                           accept_rejects=bool(rejected))
         assert (report.features_loaded, report.features_rejected) == (loaded, rejected), report.reject_reasons
+
+
+# (file, theme, city, loaded): files a new user loads with the unedited `sdi mapping suggest` draft
+DRAFTED = [("poznan_gtfs/stops.txt", "public_transport_stops", "3064011", 2728),
+           ("prg_jednostki_ewidencyjne/j_ewid_wlkp.gpkg", "administrative_units", "3064011", 320),
+           ("egib_budynki_gml/gml_multiple_buildings.xml", "buildings", "1421042", 3)]
+
+
+@pytest.mark.parametrize("file, theme, city, loaded", DRAFTED, ids=[c[0].split("/")[0] for c in DRAFTED])
+def test_wild_files_load_right_first_time_with_the_draft(shared_data, tmp_path, db_url, file, theme, city, loaded):
+    """inspect -> mapping suggest -> load through the CLI, as a new user: every feature, nothing swallowed."""
+    env = {"SDI_DATABASE_URL": db_url}
+    assert run_sdi("inspect", str(shared_data / file), env=env).returncode == 0
+    draft = tmp_path / "draft.yaml"
+    assert run_sdi("mapping", "suggest", str(shared_data / file), "--theme", theme, "-o", str(draft)).returncode == 0
+    assert "default:" not in draft.read_text()
+    report = tmp_path / "r.json"
+    done = run_sdi("load", str(shared_data / file), "--city", city, "--theme", theme, "--mapping", str(draft),
+                   "--report", str(report), env=env)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(report.read_text())
+    assert (data["features_read"], data["features_loaded"], data["features_rejected"]) == (loaded, loaded, 0)
+    assert not data["unmapped_values"] and not data["unconverted_values"]  # no code silently replaced
+
+
+def test_gtfs_stops_keep_their_positions_to_a_centimetre(shared_data, settings, db_url):
+    stops = pd.read_csv(shared_data / "poznan_gtfs/stops.txt", dtype=str)
+    run_load(shared_data / "poznan_gtfs/stops.txt", city="3064011", theme="public_transport_stops", settings=settings)
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT name, ST_X(geom), ST_Y(geom) FROM data.public_transport_stops").fetchall()
+    assert len(rows) == len(stops) == 2728
+    x, y = Transformer.from_crs(4326, 2180, always_xy=True).transform(stops.stop_lon.astype(float),
+                                                                      stops.stop_lat.astype(float))
+    stored = sorted((n, round(a, 2), round(b, 2)) for n, a, b in rows)
+    expected = sorted(zip(stops.stop_name, (round(v, 2) for v in x), (round(v, 2) for v in y), strict=True))
+    worst = max(max(abs(s[1] - e[1]), abs(s[2] - e[2])) for s, e in zip(stored, expected, strict=True))
+    assert worst <= 0.01 and [s[0] for s in stored] == [e[0] for e in expected]  # positions and names as written
+
+
+def test_prg_cadastral_units_keep_codes_and_letters(shared_data, settings, db_url):
+    file = shared_data / "prg_jednostki_ewidencyjne/j_ewid_wlkp.gpkg"
+    source = gpd.read_file(file)
+    run_load(file, city="3064011", theme="administrative_units", settings=settings)
+    with psycopg.connect(db_url) as conn:
+        rows = sorted(conn.execute("SELECT teryt, name FROM data.administrative_units").fetchall())
+        levels = conn.execute("SELECT DISTINCT level FROM data.administrative_units").fetchall()
+    assert levels == [("cadastral_unit",)]
+    # PRG's 300307_2 is stored as 3003072, and every name keeps its Polish letters
+    assert rows == sorted((k.replace("_", ""), v) for k, v in zip(source.JPT_KOD_JE, source.JPT_NAZWA_, strict=True))
+    assert any("Ł" in n for _, n in rows)

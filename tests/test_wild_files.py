@@ -15,9 +15,9 @@ from shapely.geometry import LineString, Point, box
 from sdi.core.config import registry
 from sdi.core.errors import InputError
 from sdi.loader.guard import LoadRefused
-from sdi.pipeline import run_load
 from sdi.loader.read import read
 from sdi.loader.suggest import suggest
+from sdi.pipeline import run_load
 
 CITY = "1465011"
 
@@ -49,8 +49,9 @@ def test_a_load_that_stores_nothing_never_goes_live(tmp_path, settings, db_url):
     assert refused.value.exit_code == 5 and "--allow-empty" in refused.value.fix
     assert refused.value.report.guard["refused"] and refused.value.report.features_rejected == 5
     assert _current(db_url, "cycle_paths") == 20
-    with psycopg.connect(db_url) as conn:  # no version was even kept: the transaction rolled back
-        assert conn.execute("SELECT count(*) FROM sdi.loads WHERE theme = 'cycle_paths'").fetchone()[0] == 1
+    with psycopg.connect(db_url) as conn:  # the refused version is kept, finished but not current
+        assert conn.execute("SELECT count(*) FROM sdi.loads WHERE theme = 'cycle_paths'").fetchone()[0] == 2
+    assert refused.value.load_id and refused.value.report.guard["load_id"] == refused.value.load_id
 
 
 def test_allow_empty_empties_a_layer_on_purpose(tmp_path, settings, db_url):
@@ -243,3 +244,22 @@ def test_letters_lost_at_source_are_flagged(tmp_path):
     gpd.GeoDataFrame({"NAZWA": ["dolno?l?skie", "opolskie"]}, geometry=[Point(637000, 486000)] * 2,
                      crs=2180).to_file(tmp_path / "w.gpkg")
     assert any("'?' where letters belong" in w and "dolno?l?skie" in w for w in read(tmp_path / "w.gpkg").warnings)
+
+
+def test_a_refused_load_is_kept_not_current_and_the_line_says_how_to_look(tmp_path, db_url):
+    """Storage keeps a refused version (finished, not current, with its rejects); the CLI names it in one line."""
+    env = {"SDI_DATABASE_URL": db_url}
+    assert run_sdi("load", str(_lines(tmp_path / "l.gpkg", 4)), "--city", CITY, "--theme", "cycle_paths",
+                   env=env).returncode == 0
+    report = tmp_path / "r.json"
+    result = run_sdi("load", str(_points(tmp_path / "p.gpkg", 3)), "--city", CITY, "--theme", "cycle_paths",
+                     "--report", str(report), env=env)
+    assert result.returncode == 5 and result.stderr.count("\n") == 1, result.stderr
+    load_id = json.loads(report.read_text())["guard"]["load_id"]
+    assert f"sdi rejects --city {CITY} --theme cycle_paths --load {load_id}" in result.stderr
+    with psycopg.connect(db_url) as conn:
+        current = conn.execute("SELECT load_id FROM sdi.layers WHERE city = %s AND theme = 'cycle_paths'",
+                               [CITY]).fetchone()[0]
+    assert current != load_id and _current(db_url, "cycle_paths") == 4
+    shown = run_sdi("rejects", "--city", CITY, "--theme", "cycle_paths", "--load", str(load_id), env=env)
+    assert shown.returncode == 0 and shown.stdout.count("does not fit theme cycle_paths") == 3, shown.stdout
