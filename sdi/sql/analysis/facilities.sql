@@ -6,6 +6,7 @@ CREATE TEMP TABLE _zone ON COMMIT DROP AS
 
 CREATE TEMP TABLE _edges ON COMMIT DROP AS SELECT * FROM analysis.edges WHERE run_id = %(run)s;
 CREATE INDEX ON _edges USING gist (geom);
+ANALYZE _edges;
 
 CREATE TEMP TABLE _pp ON COMMIT DROP AS
     SELECT p.fid, p.parcel_id, p.precinct, ST_Multi(p.geom)::geometry(MultiPolygon, 2180) AS geom,
