@@ -253,6 +253,10 @@ def prepare_database(admin: psycopg.Connection, owner: str) -> None:
     """In the database `admin` is connected to, as a superuser: PostGIS, and the role functions of schema
     sdi_admin, which the owner may call and not change."""
     admin.execute(sqlfiles.load("admin_roles.sql"))
+    # pgRouting for the planning analysis (sdi.analysis), where the Debian package is installed; in public,
+    # which every login's search_path holds (not sdi_admin, which only the admin's functions use).
+    if admin.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'pgrouting'").fetchone():
+        admin.execute("CREATE EXTENSION IF NOT EXISTS pgrouting SCHEMA public")
     admin.execute(sql.SQL("GRANT USAGE ON SCHEMA sdi_admin TO {o};"
                           " GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA sdi_admin TO {o}").format(o=sql.Identifier(owner)))
 
