@@ -129,7 +129,8 @@ def test_gtfs_stops_keep_their_positions_to_a_centimetre(shared_data, settings, 
     x, y = Transformer.from_crs(4326, 2180, always_xy=True).transform(stops.stop_lon.astype(float),
                                                                       stops.stop_lat.astype(float))
     stored = sorted((n, round(a, 2), round(b, 2)) for n, a, b in rows)
-    expected = sorted(zip(stops.stop_name, (round(v, 2) for v in x), (round(v, 2) for v in y), strict=True))
+    # names as written, but for the trailing space of one stop, which the harmonising trims
+    expected = sorted(zip(stops.stop_name.str.strip(), (round(v, 2) for v in x), (round(v, 2) for v in y), strict=True))
     worst = max(max(abs(s[1] - e[1]), abs(s[2] - e[2])) for s, e in zip(stored, expected, strict=True))
     assert worst <= 0.01 and [s[0] for s in stored] == [e[0] for e in expected]  # positions and names as written
 
