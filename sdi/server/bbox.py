@@ -83,13 +83,14 @@ def region(bbox: list[float], uri: str) -> BaseGeometry:
         parts = [box(x1, y1, 180, y2), box(-180, y1, x2, y2)] if x1 > x2 else [box(x1, y1, x2, y2)]
         lonlat = [p.intersection(use) for p in parts]
         return _union([_reproject(p, CRS84, storage) for p in lonlat if not p.is_empty])
-    # A projected box: first clamped to its own CRS's area of use (far outside it a transverse Mercator
-    # gives nonsense), then to the storage CRS's.
-    own = _reproject(box(*crs(uri).area_of_use.bounds), CRS84, uri)
-    clamped = box(x1, y1, x2, y2).intersection(own.envelope)
+    # A projected box: first clamped to Poland's area of use as seen in the box's CRS (far outside it a
+    # transverse Mercator gives nonsense), then reprojected and clamped again in the storage CRS. Not to
+    # the box's own CRS's area of use: a zone of PUWG 2000 is a valid frame a little beyond its own strip.
+    poland = _reproject(use, CRS84, uri)
+    clamped = box(x1, y1, x2, y2).intersection(poland.envelope)
     if clamped.is_empty:
         return clamped
-    return _reproject(clamped.envelope, uri, storage).intersection(_reproject(use, CRS84, storage))
+    return _reproject(clamped, uri, storage).intersection(_reproject(use, CRS84, storage))
 
 
 def _reproject(shape: BaseGeometry, source: str, target: str) -> BaseGeometry:

@@ -121,7 +121,8 @@ def _compare(lhs, rhs, fields: dict, ordered: bool = False) -> None:
     if want != got:
         raise FilterTypeError(name, want, literal)
     if want in ("geometry", "boolean") and ordered:
-        raise FilterTypeError(name, want, literal, f"{want}s have no order: use = or <>")
+        raise FilterTypeError(name, want, literal, f"property {name!r} is of type {want}, and {want}s have no"
+                                                   " order: use = or <>")
 
 
 def _operand(value, fields: dict) -> tuple[str, str]:

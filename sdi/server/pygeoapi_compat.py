@@ -12,7 +12,8 @@ What is replaced, by name, in pygeoapi's modules (install()):
    pygeoapi still refuses `filter-lang=cql2-text` by a literal list, so sdi.server.cql_requests renames
    that one parameter on the way in and back in the response (restore_names).
 3. `pygeoapi.api.itemtypes.CONFORMANCE_CLASSES_FEATURES`: it claims Part 4 (create, replace, delete),
-   which a read-only API does not do, and none of Part 3 / CQL2, which sdi does.
+   which a read-only API does not do, and none of Part 3 / CQL2, which sdi does; /conformance is then
+   cut to CLAIMED, the classes whose abstract tests sdi runs.
 4. `pygeoapi.util.to_json` and `pygeoapi.util.Environment`: output escaping and CSP nonces of the HTML
    pages (sdi.server.html).
 
@@ -67,6 +68,13 @@ FILTERING = ["http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
                  # the draft name of basic-spatial-functions: QGIS before 3.44 sends spatial filters to
                  # the server only when it sees this one
                  "basic-spatial-operators"))]
+_F = "http://www.opengis.net/spec/ogcapi-features-{}/1.0/conf/{}"
+_T = "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/{}"
+#: Everything /conformance may declare: each class has its abstract tests in tests/test_conformance_*.py
+#: (pygeoapi also lists OGC API Common and Features Part 5 classes, which have no tests here: left out).
+CLAIMED = frozenset([*(_F.format(1, c) for c in ("core", "geojson", "html", "oas30")), _F.format(2, "crs"),
+                     *FILTERING, *(_T.format(c) for c in ("core", "tileset", "tilesets-list", "geodata-tilesets",
+                                                           "mvt", "oas30"))])
 #: The renamed filter-lang, which pygeoapi ignores (workaround 2).
 FILTER_LANG = "x-sdi-filter-lang"
 
@@ -143,7 +151,11 @@ def finish(response, request, config: dict) -> None:
     body = response.get_data()
     if not body.lstrip().startswith(b"{"):
         return  # HTML or a tile
-    if parts[:1] == ["collections"] and len(parts) in (3, 4) and parts[2] == "items":
+    if parts == ["conformance"]:
+        doc = json.loads(body)
+        doc["conformsTo"] = [c for c in doc.get("conformsTo", []) if c in CLAIMED]  # 3
+        response.set_data(json.dumps(doc))
+    elif parts[:1] == ["collections"] and len(parts) in (3, 4) and parts[2] == "items":
         response.headers["Content-Type"] = "application/geo+json"  # 6
         if len(parts) == 3:
             response.set_data(json.dumps(_paging(json.loads(body), request)))
