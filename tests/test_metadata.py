@@ -9,17 +9,17 @@ import uuid
 from pathlib import Path
 
 import geopandas as gpd
-import psycopg
 import pytest
 import requests
+from conftest import fresh_database, load_sample, run_sdi, running_api
 from lxml import etree
 from shapely.geometry import LineString
 
-from conftest import fresh_database, load_sample, run_sdi, running_api
 from sdi.core.catalogue import open_catalogue
 from sdi.core.sample import SAMPLE_CITY
+from sdi.core.settings import Settings
 from sdi.pipeline import run_load
-from sdi.server import csw, datasets, downloads, records
+from sdi.server import datasets, records
 
 RESTRICTED = "utility_networks"
 NS = records.NS
@@ -119,3 +119,101 @@ def _inspire_elements(root: etree._Element, ds: datasets.Dataset) -> None:
     assert text("gmd:dataQualityInfo//gmd:DQ_ConformanceResult/gmd:specification//gmd:title/gco:CharacterString")
     urls = text("gmd:distributionInfo//gmd:onLine/gmd:CI_OnlineResource/gmd:linkage/gmd:URL")
     assert any("/collections/" + ds.theme in u for u in urls)
+
+
+def test_a_hostile_source_name_stays_text_in_the_record(server_url, tmp_path, iso_schema):
+    with fresh_database(server_url) as db_url:
+        settings = Settings(home=tmp_path / "home", database_url=db_url)
+        frame = gpd.GeoDataFrame({"name": ["ul. Długa"], "road_class": ["municipal"]},
+                                 geometry=[LineString([(616300, 335700), (616900, 335700)])], crs=2180)
+        hostile = tmp_path / "x&y<z>.gpkg"
+        frame.to_file(hostile)
+        run_load(hostile, city=SAMPLE_CITY, theme="roads", settings=settings)
+        roads = next(d for d in _published(settings) if (d.city, d.theme) == (SAMPLE_CITY, "roads"))
+        root = etree.fromstring(records.iso19139(roads, settings, "http://sdi.example"))
+        assert iso_schema.validate(root)
+        lineage = root.find("gmd:dataQualityInfo//gmd:statement/gco:CharacterString", NS).text
+        assert "x&y<z>.gpkg" in lineage and str(tmp_path) not in etree.tostring(root, encoding="unicode")
+
+
+@pytest.fixture(scope="module")
+def served(loaded):
+    settings, db_url, tmp = loaded
+    with running_api(db_url, tmp / "home") as base:
+        yield base, settings
+
+
+def test_csw_answers_owslib_behind_the_front(served):
+    from owslib.csw import CatalogueServiceWeb
+    from owslib.fes import BBox, PropertyIsLike
+
+    base, _ = served
+    catalogue = CatalogueServiceWeb(f"{base}/csw", timeout=30)
+    assert catalogue.identification.type == "CSW" and "GetRecords" in [o.name for o in catalogue.operations]
+    catalogue.getrecords2(constraints=[PropertyIsLike("csw:AnyText", "%Drogi%")], maxrecords=50)
+    roads = datasets.file_identifier(SAMPLE_CITY, "roads")
+    assert roads in catalogue.records and datasets.file_identifier(datasets.ALL, "roads") in catalogue.records
+    assert datasets.file_identifier(SAMPLE_CITY, "buildings") not in catalogue.records
+    catalogue.getrecords2(constraints=[BBox([50.8, 20.5, 50.95, 20.8])], maxrecords=50)  # lat/lon, as CSW 2.0.2 reads EPSG:4326
+    assert roads in catalogue.records
+    catalogue.getrecords2(constraints=[BBox([54.0, 14.2, 54.5, 14.6])], maxrecords=50)
+    assert catalogue.results["matches"] == 0
+    catalogue.getrecordbyid(id=[roads], outputschema="http://www.isotc211.org/2005/gmd")
+    assert catalogue.records[roads].identification[0].title.startswith("Drogi")
+    everything = requests.get(f"{base}/csw", params={"service": "CSW", "version": "2.0.2", "request": "GetRecords",
+                                                       "typenames": "csw:Record", "resulttype": "results",
+                                                       "elementsetname": "full", "maxrecords": "100"}, timeout=30)
+    assert everything.status_code == 200 and "Drogi" in everything.text
+    assert RESTRICTED not in everything.text and "Sieci uzbrojenia" not in everything.text
+
+
+def test_bulk_downloads_open_in_gdal_with_the_right_counts(served):
+    base, settings = served
+    for city, count in ((SAMPLE_CITY, 9), ("PL", 9)):
+        url = f"{base}/downloads/roads/roads_{city}.gpkg"
+        head = requests.head(url, timeout=10)
+        assert head.status_code == 200 and head.headers.get("ETag")
+        part = requests.get(url, headers={"Range": "bytes=0-15"}, timeout=10)
+        assert part.status_code == 206 and part.content == b"SQLite format 3\x00"
+        info = subprocess.run(["ogrinfo", "-so", "-al", f"/vsicurl/{url}"], capture_output=True, text=True, timeout=60,
+                              check=False)
+        assert f"Feature Count: {count}" in info.stdout, info.stdout + info.stderr
+    assert requests.get(f"{base}/downloads/{RESTRICTED}/{RESTRICTED}_{SAMPLE_CITY}.gpkg", timeout=10).status_code == 404
+    assert not list((settings.home_abs / "downloads").glob(f"{RESTRICTED}*"))
+
+
+def test_records_feed_and_dcat_are_served_and_name_no_restricted_theme(served):
+    base, _ = served
+    roads = datasets.file_identifier(SAMPLE_CITY, "roads")
+    record = requests.get(f"{base}/metadata/{roads}.xml", timeout=10)
+    assert record.status_code == 200 and f"{base}/downloads/roads/roads_{SAMPLE_CITY}.gpkg" in record.text
+    hidden = datasets.file_identifier(SAMPLE_CITY, RESTRICTED)
+    assert requests.get(f"{base}/metadata/{hidden}.xml", timeout=10).status_code == 404
+    feed = etree.fromstring(requests.get(f"{base}/metadata/atom.xml", timeout=10).content)
+    enclosures = [link.get("href") for link in feed.iter("{http://www.w3.org/2005/Atom}link") if link.get("rel") == "enclosure"]
+    assert f"{base}/downloads/roads/roads_{SAMPLE_CITY}.gpkg" in enclosures
+    dcat = requests.get(f"{base}/metadata/catalogue.jsonld", timeout=10).json()
+    assert len(dcat["dcat:dataset"]) >= 6
+    for text in (etree.tostring(feed, encoding="unicode"), json.dumps(dcat)):
+        assert RESTRICTED not in text and hidden not in text
+
+
+def test_set_id_and_iip_register(loaded):
+    _, db_url, tmp = loaded
+    env = {"SDI_DATABASE_URL": db_url, "SDI_HOME": str(tmp / "cli")}
+    done = run_sdi("metadata", "set-id", "--city", SAMPLE_CITY, "--theme", "buildings", "PL.ZIPIN.2699011.BUD", env=env)
+    assert done.returncode == 0, done.stderr
+    bad = run_sdi("metadata", "set-id", "--city", SAMPLE_CITY, "--theme", "buildings", "<x>", env=env)
+    assert bad.returncode != 0 and "Fix" in bad.stderr + bad.stdout and "Traceback" not in bad.stderr
+    shown = run_sdi("metadata", "show", "--city", SAMPLE_CITY, "--theme", "buildings", env=env)
+    assert "PL.ZIPIN.2699011.BUD" in shown.stdout
+    listed = run_sdi("iip-register", "--city", SAMPLE_CITY, "--url", "https://sip.example.gov.pl", "--", env=env)
+    assert datasets.file_identifier(SAMPLE_CITY, "roads") in listed.stdout
+    assert "https://sip.example.gov.pl/csw" in listed.stdout and RESTRICTED not in listed.stdout
+
+
+def test_collection_descriptions_describe_the_data_set_not_the_load_log(served):
+    base, _ = served
+    about = requests.get(f"{base}/collections/roads?f=json", timeout=10).json()["description"]
+    assert "Latest loads" not in about and "load " not in about and "drogi.shp" not in about
+    assert f"/metadata/{datasets.file_identifier(datasets.ALL, 'roads')}.xml" in about

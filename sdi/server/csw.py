@@ -114,7 +114,8 @@ def _load(settings: Settings, folder: Path) -> None:
     """Replace csw.records with the records in `folder`, parsed by pycsw itself, in one transaction."""
     env = {"PATH": os.environ.get("PATH", ""), "SDI_CSW_DATABASE": _sqlalchemy_url(database_url(settings)),
            "SDI_CSW_RECORDS": str(folder)}
-    done = subprocess.run([str(csw_python(settings)), str(HERE / "csw_load.py")], env=env, capture_output=True,
+    # -I: the script's folder is not put first on sys.path (sdi/server/html.py would shadow the stdlib)
+    done = subprocess.run([str(csw_python(settings)), "-I", str(HERE / "csw_load.py")], env=env, capture_output=True,
                           text=True, timeout=300, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"loading the CSW records failed: {first_line(done.stderr.strip().splitlines()[-1:] or '?')}")
@@ -150,11 +151,9 @@ home={folder}
 url={base}/csw
 mimetype=application/xml; charset=UTF-8
 encoding=UTF-8
-language=pl
+language=en
 maxrecords=100
-loglevel=ERROR
 pretty_print=true
-gzip_compresslevel=0
 domainquerytype=list
 domaincounts=false
 profiles=apiso

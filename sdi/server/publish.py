@@ -14,6 +14,7 @@ import yaml
 from sdi.core import catalogue
 
 from sdi.server import coverage, openapi, qgis_project
+from sdi.server.datasets import file_identifier
 from sdi.core.catalogue import open_catalogue
 from sdi.core.config import RasterSchema, registry, restricted_themes
 from sdi.core.errors import ConfigError
@@ -66,14 +67,18 @@ def _collection(conn: psycopg.Connection, settings: Settings, theme: str, server
     about = schema.get("description") or title
     bbox, count = catalogue.theme_extent(conn, theme)
     loads = [layer for layer in catalogue.layers(conn) if layer.theme == theme]
-    provenance = "; ".join(f"{x.city}: {Path(x.source).name}, {x.loaded_at:%Y-%m-%d %H:%M} UTC, load {x.load_id}"
-                           for x in loads)
+    # The data set, not the load log: provenance lives in each data set's ISO record (issue 19).
+    latest = max((x.loaded_at for x in loads), default=None)
+    as_of = ("", "") if latest is None else (f", stan na {latest:%Y-%m-%d}", f", as of {latest:%Y-%m-%d}")
+    record = "" if schema.get("access") == "restricted" else f"/metadata/{file_identifier('all', theme)}.xml"
+    more = ("", "") if not record else (f" Metadane ISO 19139: {record}; plik GeoPackage: /downloads/{theme}/{theme}_PL.gpkg.",
+                                        f" ISO 19139 metadata: {record}; GeoPackage: /downloads/{theme}/{theme}_PL.gpkg.")
     return {
         "type": "collection",
         "title": title,
         "description": {
-            "pl": f"{about['pl']} {count} obiektów z {len(loads)} gmin. Ostatnie wczytania: {provenance}.",
-            "en": f"{about['en']} {count} features from {len(loads)} municipalities. Latest loads: {provenance}.",
+            "pl": f"{about['pl']} {count} obiektów z {len(loads)} gmin{as_of[0]}.{more[0]}",
+            "en": f"{about['en']} {count} features from {len(loads)} municipalities{as_of[1]}.{more[1]}",
         },
         "keywords": [theme, *server.get("keywords", [])[:3]],
         "extents": {"spatial": {"bbox": bbox or [14.1, 49.0, 24.2, 54.9], "crs": CRS84}},
