@@ -22,8 +22,12 @@ BUILDING_M = 10.0
 ATTACH_M = 30.0
 
 
-def compute(conn: psycopg.Connection, run_id: int, std: Standards) -> dict:
-    """Write analysis.parcel_access for run_id (its network already built); returns timings and warnings."""
+def compute(conn: psycopg.Connection, run_id: int, std: Standards, *, explain: list[dict] | None = None) -> dict:
+    """Write analysis.parcel_access for run_id (its network already built); returns timings and warnings.
+
+    explain: a list to which each per-parcel statement is appended with its EXPLAIN (ANALYZE, BUFFERS) plan
+    and time (the benchmark's profile; the statements still run).
+    """
     timings: dict[str, float] = {}
     start_col = network.start_column(network.pgrouting_version(conn))
     cur = psycopg.ClientCursor(conn)
@@ -47,7 +51,10 @@ def compute(conn: psycopg.Connection, run_id: int, std: Standards) -> dict:
     timings["search_s"] = time.perf_counter() - t
     t = time.perf_counter()
     text = sqlfiles.load("analysis/parcels.sql").format(town=_town(conn, std), **tables)
-    cur.execute(text, params)
+    if explain is None:
+        cur.execute(text, params)
+    else:
+        _explained(cur, text, params, explain)
     timings["parcels_s"] = time.perf_counter() - t
     counts = dict(conn.execute("SELECT kind, count(DISTINCT fid) FROM _fac GROUP BY kind").fetchall())
     warnings = [f"no {kind} in the area: every parcel fails that standard" for kind, _, _ in limits
@@ -57,6 +64,19 @@ def compute(conn: psycopg.Connection, run_id: int, std: Standards) -> dict:
         warnings.append("no administrative_units with a municipality type: every parcel counted as in a town"
                         f" ({std.school_town_m:g} m); use --town rural or load the units")
     return {"timings": {k: round(v, 3) for k, v in timings.items()}, "facilities": counts, "warnings": warnings}
+
+
+def _explained(cur: psycopg.ClientCursor, text: str, params: dict, found: list[dict]) -> None:
+    """Run the statements of text one by one, under EXPLAIN (ANALYZE, BUFFERS) where PostgreSQL allows it."""
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    for statement in filter(None, (s.strip() for s in body.split(";"))):
+        t = time.perf_counter()
+        plannable = statement.split(None, 1)[0].upper() in ("SELECT", "INSERT", "UPDATE", "DELETE", "CREATE") \
+            and not statement.upper().startswith("CREATE INDEX")
+        cur.execute(("EXPLAIN (ANALYZE, BUFFERS) " if plannable else "") + statement, params)
+        plan = "\n".join(r[0] for r in cur.fetchall()) if plannable else ""
+        found.append({"statement": " ".join(statement.split()), "plan": plan,
+                      "ms": round(1000 * (time.perf_counter() - t), 1)})
 
 
 def _limits(std: Standards) -> list[tuple[str, float, bool]]:
