@@ -324,6 +324,7 @@ security.register(cli)
 replicas.register(cli)
 analysis.register(cli)
 storage.register(cli)
+__import__("sdi.cli.remote").cli.remote.register(cli)  # --server for load and rejects: after them (issue 22)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""CLI commands about who may do what: city logins and tokens for restricted themes."""
+"""CLI commands about who may do what: city logins, tokens for restricted themes and for remote loads."""
 
 from __future__ import annotations
 
@@ -76,33 +76,37 @@ def token() -> None:
 @token.command("add")
 @click.argument("name")
 @click.option("--city", type=TERYT, default=None, help="The city (TERYT) the token is for, if any.")
-def token_add(name: str, city: str | None) -> None:
+@click.option("--scope", type=click.Choice(["read", "load"]), default="read", show_default=True,
+              help="read: restricted themes; load: remote loads for --city through /uploads.")
+def token_add(name: str, city: str | None, scope: str) -> None:
     """Make a token and show it once: it cannot be shown again.
 
     \b
     Example:
       sdi token add mpwik-krakow --city 1261011
       curl -H "Authorization: Bearer TOKEN" http://127.0.0.1:5000/collections/utility_networks/items
+      sdi token add krakow-gis --city 1261011 --scope load
+      SDI_TOKEN=... sdi load drogi.gpkg --city 1261011 --theme roads --server https://sdi.example.gov.pl
     """
     from sdi.core.catalogue import open_catalogue
     from sdi.core.tokens import add
 
     with open_catalogue() as conn:
-        secret = add(conn, name, city)
+        secret = add(conn, name, city, scope)
     click.echo(secret)
     out.print("keep it: only its hash is stored", style="dim")
 
 
 @token.command("list")
 def token_list() -> None:
-    """Every token: name, city, when made, when revoked (never the token itself)."""
+    """Every token: name, city, scope, when made, when revoked (never the token itself)."""
     from sdi.core.catalogue import open_catalogue
     from sdi.core.tokens import list_tokens
 
     with open_catalogue() as conn:
         rows = list_tokens(conn)
-    print_table(("name", "city", "created", "revoked"),
-                 [(r["name"], r["city"] or "", f"{r['created_at']:%Y-%m-%d %H:%M}",
+    print_table(("name", "city", "scope", "created", "revoked"),
+                 [(r["name"], r["city"] or "", r["scope"], f"{r['created_at']:%Y-%m-%d %H:%M}",
                    f"{r['revoked_at']:%Y-%m-%d %H:%M}" if r["revoked_at"] else "") for r in rows],
                  "no tokens yet: sdi token add NAME")
 

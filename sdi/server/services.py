@@ -28,6 +28,7 @@ SERVICES: list[str] = [
     "sdi.server.wms:service",  # QGIS Server at /wms, and the geoportal page at /mapa that draws from it
     "sdi.server.csw:service",  # pycsw at /csw; ISO records, DCAT and Atom at /metadata/, GeoPackages at /downloads/
     "sdi.analysis.service:service",  # OGC API Processes at /analysis/ and the analysis job runner (issue 21)
+    "sdi.remote.upload:service",  # remote loads at /uploads/ with a city's load token (issue 22)
 ]
 
 
