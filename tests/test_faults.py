@@ -17,12 +17,12 @@ import numpy as np
 import psycopg
 import pytest
 import requests
-
 from conftest import SDI, running_api
+
 from sdi.core.catalogue import migrate
 from sdi.core.db import Cluster
-from sdi.pipeline import run_load
 from sdi.core.settings import Settings
+from sdi.pipeline import run_load
 
 CITY = "1465011"
 

@@ -12,9 +12,9 @@ import geopandas as gpd
 import numpy as np
 import psycopg
 import pytest
+from conftest import run_sdi
 from shapely.geometry import Point
 
-from conftest import run_sdi
 from sdi.core.catalogue import Provenance, migrate, rollback
 from sdi.core.config import registry
 from sdi.loader import load as loader
