@@ -22,9 +22,8 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate import points, polygons  # noqa: E402  (a sibling script)
-from scratch import scratch_postgis  # noqa: E402
-
+from generate import points, polygons
+from scratch import scratch_postgis
 
 HERE = Path(__file__).resolve().parent
 SDI = str(Path(sys.executable).with_name("sdi"))
@@ -117,8 +116,7 @@ def _floor(kind: str, url: str, env: dict, folder: Path) -> dict:
         conn.execute(f"DROP TABLE IF EXISTS {floor}")
         conn.execute(f"CREATE TABLE {floor} (LIKE {source} INCLUDING DEFAULTS)")
         with conn.cursor().copy(f"COPY {source} TO STDOUT (FORMAT binary)") as copy, open(data, "wb") as f:
-            for block in copy:
-                f.write(block)
+            f.writelines(copy)
     psql = shutil.which("psql") or next(Path("/usr/lib/postgresql").glob("*/bin/psql"))
     return measure([str(psql), url, "-q", "-v", "ON_ERROR_STOP=1",
                     "-c", f"\\copy {floor} FROM '{data}' WITH (FORMAT binary)",
