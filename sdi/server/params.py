@@ -53,8 +53,8 @@ def check_items(params: list[tuple[str, str]], collection: dict, fields: dict, s
                                      if p.get("type") == "feature"), [CRS84])]
     for name in ("crs", "bbox-crs", "filter-crs"):
         if name in found and found[name] not in supported:
-            word = "filter-crs" if name == "filter-crs" else name  # "unknown filter-crs" is what clients read
-            raise ParameterProblem(f"unknown {word} {found[name]!r}: use one of {', '.join(supported)}")
+            raise ParameterProblem(f"unknown {name} {found[name]!r}: it is not supported here;"
+                                   f" use one of {', '.join(supported)}")
     if single:
         return
     _whole("limit", found, 1)
