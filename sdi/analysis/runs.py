@@ -14,6 +14,7 @@ from psycopg.types.json import Jsonb
 
 from sdi.analysis import access, network
 from sdi.analysis.standards import Standards
+from sdi.core import sqlfiles
 from sdi.core.catalogue import open_catalogue
 from sdi.core.errors import SdiError, first_line
 from sdi.core.settings import Settings
@@ -59,6 +60,9 @@ def execute(conn: psycopg.Connection, run_id: int) -> dict:
             net = network.build(conn, run_id, std.city, snap_m=std.snap_m, margin_m=std.margin_m)
             net["build_s"] = round(time.perf_counter() - t, 3)
             done = access.compute(conn, run_id, std)
+            t = time.perf_counter()
+            psycopg.ClientCursor(conn).execute(sqlfiles.load("analysis/summary.sql"), {"run": run_id})
+            done["timings"]["summary_s"] = round(time.perf_counter() - t, 3)
             summary = {**summarise(conn, run_id), **done, "seconds": round(time.perf_counter() - started, 3)}
             conn.execute("UPDATE analysis.runs SET status = 'successful', finished_at = now(), network = %s,"
                          " summary = %s WHERE run_id = %s", [Jsonb(net), Jsonb(summary), run_id])

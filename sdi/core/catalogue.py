@@ -83,8 +83,11 @@ def published_themes(conn: psycopg.Connection, *, raster: bool = False) -> list[
     """The vector themes with data (or the raster themes), in name order: each becomes one API collection."""
     # A cursor of plain tuples: the API's pool hands out connections that return dicts.
     cur = conn.cursor(row_factory=tuple_row)
-    return [r[0] for r in cur.execute("SELECT DISTINCT theme FROM data.sdi_layers WHERE raster = %s ORDER BY theme",
-                                      [raster])]
+    query = "SELECT theme FROM data.sdi_layers WHERE raster = %s"
+    # Views derived from the loaded data (the analysis results of migration 0011) that hold rows.
+    if not raster and cur.execute("SELECT to_regclass('data.sdi_derived_layers')").fetchone()[0]:
+        query += " UNION SELECT theme FROM data.sdi_derived_layers"
+    return sorted({r[0] for r in cur.execute(query, [raster])})
 
 
 def theme_extent(conn: psycopg.Connection, theme: str) -> tuple[list[float] | None, int]:

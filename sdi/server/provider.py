@@ -140,8 +140,9 @@ class SdiProvider(BaseProvider):
             # By name in the catalogue: the reader has no rights on the history schema itself.
             estimate = conn.execute("SELECT c.reltuples::bigint AS n FROM pg_class c JOIN pg_namespace s"
                                     " ON s.oid = c.relnamespace WHERE s.nspname = 'history' AND c.relname = %s",
-                                    [self.theme]).fetchone()["n"]
-            if estimate > _EXACT_COUNT_UP_TO:
+                                    [self.theme]).fetchone()
+            # A derived layer (the analysis results' views) has no history table: the bounded count below.
+            if estimate is not None and estimate["n"] > _EXACT_COUNT_UP_TO:
                 return None
         else:
             # At most one row past the threshold is read (about a millisecond): a filter matching more is
