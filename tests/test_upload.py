@@ -7,10 +7,13 @@ checked to change nothing: the loads table and the published version stay as the
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -26,10 +29,14 @@ OTHER_CITY = "1465011"
 
 
 @pytest.fixture(scope="module")
-def remote(server_url, tmp_path_factory):
+def remote(server_url):
     """(base URL, owner's db URL, {token kind: token}, sample files) of one running `sdi serve`."""
-    tmp = tmp_path_factory.mktemp("upload")
-    with fresh_database(server_url) as db_url:
+    # Not under pytest's basetemp: every pytest session that starts (another engineer's, CI's) chmods
+    # /tmp/pytest-of-USER to 700, which resets the ACL mask that lets the workers' OS user pass, and a
+    # reload after our first load then finds config.yml unreadable (seen: gunicorn exit 3).
+    tmp = Path(tempfile.mkdtemp(prefix="sdi-upload-test-"))
+    with fresh_database(server_url) as db_url, contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, tmp, True)
         with psycopg.connect(db_url) as conn:
             secrets = {"city": tokens.add(conn, "gmina-load", SAMPLE_CITY, "load"),
                        "other": tokens.add(conn, "warszawa-load", OTHER_CITY, "load"),
