@@ -15,8 +15,8 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build import FIELD_TYPES, STYLES, _categorised, _label  # noqa: E402  (a sibling script; sets QT_HASH_SEED)
-from qgis.core import QgsApplication, QgsProject, QgsVectorLayer  # noqa: E402
+from build import FIELD_TYPES, STYLES, _categorised, _label  # a sibling script; it sets QT_HASH_SEED
+from qgis.core import QgsApplication, QgsProject, QgsVectorLayer
 
 
 def main(check: bool) -> int:
