@@ -12,7 +12,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from sdi.cli import analysis, config_cmds, loads, publish, rasters, replicas, security, storage
+from sdi.cli import analysis, config_cmds, loads, metadata, publish, rasters, remote, replicas, security, storage
 from sdi.cli.params import TERYT
 from sdi.core.errors import SdiError
 from sdi.core.settings import get_settings
@@ -322,9 +322,10 @@ publish.register(cli)
 rasters.register(cli)
 security.register(cli)
 replicas.register(cli)
+metadata.register(cli)
 analysis.register(cli)
 storage.register(cli)
-__import__("sdi.cli.remote").cli.remote.register(cli)  # --server for load and rejects: after them (issue 22)
+remote.register(cli)  # --server for load and rejects: after them (issue 22)
 
 
 def main() -> None:
