@@ -68,6 +68,15 @@ def test_raster_themes_are_coverage_collections(served):
     assert {"orthophoto", "elevation", "noise_map"} <= set(collections)
     rels = {link["rel"] for link in collections["elevation"]["links"]}
     assert "http://www.opengis.net/def/rel/ogc/1.0/coverage" in rels and {"preview", "enclosure"} <= rels
+    # itemType tells clients (GDAL's OAPIF driver) that a raster collection is no vector layer (issue 14)
+    assert collections["elevation"]["itemType"] == "coverage" and collections["roads"]["itemType"] == "feature"
+    one = requests.get(f"{base}/collections/elevation", params={"f": "json"}, timeout=10).json()
+    assert one["itemType"] == "coverage"
+    # every 4xx of the coverages is a JSON exception document unless HTML was asked for
+    for bad in ({"bbox": "a,b,c,d"}, {"properties": "nope"}, {"f": "nope"}):
+        r = requests.get(f"{base}/collections/elevation/coverage", params=bad, timeout=30)
+        assert 400 <= r.status_code < 500 and r.headers["Content-Type"].startswith("application/json"), bad
+        assert r.json()["status"] == r.status_code
 
 
 def test_the_openapi_document_with_coverages_validates_offline(served, tmp_path):
@@ -79,7 +88,7 @@ def test_the_openapi_document_with_coverages_validates_offline(served, tmp_path)
     assert external_refs(doc) == [] and "schemas.opengis.net" not in str(doc)
     st = Path(sys.executable).with_name("st")
     out = subprocess.run([str(st), "run", f"{base}/openapi?f=json", "--checks", "not_a_server_error",
-                          "--include-path-regex", "coverage", "--max-examples", "25", "--seed", "1", "--no-color"],
+                          "--mode", "all", "--include-path-regex", "coverage", "--max-examples", "25", "--seed", "1", "--no-color"],
                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert out.returncode == 0, out.stdout[-3000:]
 

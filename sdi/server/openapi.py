@@ -68,6 +68,12 @@ def _declare(document: dict, ours: dict) -> None:
         if path.endswith("/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}"):
             paths.setdefault(path.rsplit("/", 3)[0], _tileset(item))
     parameters.pop("vendorSpecificParameters", None)
+    tiles = document["components"].get("responses", {}).get("Tiles", {}).get("content", {}).get("application/json")
+    if tiles is not None:
+        # pygeoapi 0.21 documents a draft's `tileMatrixSetLinks` but answers with Tiles 1.0's `tilesets`
+        tiles["schema"] = {"type": "object", "required": ["links", "tilesets"], "properties": {
+            "links": {"type": "array", "items": {"$ref": "#/components/schemas/link"}},
+            "tilesets": {"type": "array", "items": {"type": "object", "required": ["links"]}}}}
 
 
 def _name(parameter: dict, components: dict) -> str | None:

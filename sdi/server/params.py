@@ -40,11 +40,13 @@ class ParameterProblem(ValueError):
 
 def check_items(params: list[tuple[str, str]], collection: dict, fields: dict, single: bool = False) -> None:
     """Raise ParameterProblem for the first parameter of an items (or single item) request that is wrong."""
-    allowed = ITEM if single else ITEMS
+    # A single feature takes the items path's names too (ignored but for f, lang and crs): clients and
+    # pages carry e.g. limit over from the list they came from; any other name is still refused.
+    allowed = ITEMS
     found: dict[str, str] = {}
     for name, value in params:
         if name not in allowed and (single or name not in fields):
-            known = ", ".join(sorted(allowed | (set() if single else set(fields))))
+            known = ", ".join(sorted(ITEM if single else allowed | set(fields)))
             raise ParameterProblem(f"unknown query parameter {name!r}; this path takes: {known}")
         if name in found and name not in ("access_token",):
             raise ParameterProblem(f"the parameter {name!r} is given twice: give it once")
