@@ -14,19 +14,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import raster_fixtures as fx
 import rasterio
 import requests
+from conftest import SDI, fresh_database, load_sample, running_api
 from pyproj import Transformer
 from rasterio.windows import from_bounds
+from test_qgis import _has_qgis, probe
 
-import raster_fixtures as fx
-from conftest import SDI, fresh_database, load_sample, running_api
-from sdi.server.coverage import MAX_PIXELS, SdiCoverageProvider
-from sdi.server.openapi import external_refs
-from sdi.pipeline import run_load_raster
 from sdi.core.sample import SAMPLE_CITY, write_sample_rasters
 from sdi.core.settings import STORAGE_CRS
-from test_qgis import _has_qgis, probe
+from sdi.pipeline import run_load_raster
+from sdi.server.coverage import MAX_PIXELS, SdiCoverageProvider
+from sdi.server.openapi import external_refs
 
 CITY = "1465011"  # the generated test rasters
 EPSG_4326 = "http://www.opengis.net/def/crs/EPSG/0/4326"
@@ -87,7 +87,7 @@ def test_the_openapi_document_with_coverages_validates_offline(served, tmp_path)
     assert validate_openapi_document(doc) is True and "/collections/elevation/coverage" in doc["paths"]
     assert external_refs(doc) == [] and "schemas.opengis.net" not in str(doc)
     st = Path(sys.executable).with_name("st")
-    out = subprocess.run([str(st), "run", f"{base}/openapi?f=json", "--checks", "not_a_server_error",
+    out = subprocess.run(check=False, args=[str(st), "run", f"{base}/openapi?f=json", "--checks", "not_a_server_error",
                           "--mode", "all", "--include-path-regex", "coverage", "--max-examples", "25", "--seed", "1", "--no-color"],
                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert out.returncode == 0, out.stdout[-3000:]
@@ -165,7 +165,7 @@ def test_the_cog_is_served_with_range_requests_for_gdal(served):
     part = requests.get(url, headers={"Range": "bytes=0-1023"}, timeout=10)
     assert part.status_code == 206 and len(part.content) == 1024 and part.content[:2] == b"II"
     assert requests.get(f"{base}/rasters/orthophoto/2261011.tif", timeout=10).status_code == 404  # no such city
-    info = subprocess.run(["gdalinfo", f"/vsicurl/{url}"], capture_output=True, text=True, timeout=60)
+    info = subprocess.run(check=False, args=["gdalinfo", f"/vsicurl/{url}"], capture_output=True, text=True, timeout=60)
     assert info.returncode == 0, info.stderr
     assert "Size is 400, 200" in info.stdout and "LAYOUT=COG" in info.stdout and "ETRF2000-PL / CS92" in info.stdout
 
@@ -174,7 +174,7 @@ def test_the_cog_is_served_with_range_requests_for_gdal(served):
 def test_qgis_opens_and_draws_the_rasters_of_the_project(served, tmp_path):
     base, db_url, _ = served
     out = tmp_path / "sdi.qgz"
-    done = subprocess.run([SDI, "qgis-project", str(out), "--url", base, "--city", SAMPLE_CITY], capture_output=True,
+    done = subprocess.run(check=False, args=[SDI, "qgis-project", str(out), "--url", base, "--city", SAMPLE_CITY], capture_output=True,
                           text=True, timeout=60, env={**os.environ, "SDI_DATABASE_URL": db_url})
     assert done.returncode == 0, done.stderr
     picture = tmp_path / "rasters.jpg"  # JPEG: the orthophoto's texture makes a PNG of over a megabyte

@@ -14,12 +14,12 @@ import geopandas as gpd
 import psycopg
 import pytest
 import requests
+from conftest import SDI, free_port, running_api, wait_for_http
 from shapely.geometry import Point
 
-from conftest import SDI, free_port, running_api, wait_for_http
-from sdi.server.openapi import external_refs
-from sdi.pipeline import run_load
 from sdi.core.sample import SAMPLE_CITY
+from sdi.pipeline import run_load
+from sdi.server.openapi import external_refs
 
 
 @pytest.fixture
