@@ -23,7 +23,7 @@ from sdi.core.catalogue import open_catalogue
 from sdi.core.config import registry
 from sdi.core.settings import Settings
 from sdi.server import qgis_project
-from sdi.server.services import ServiceContext
+from sdi.server.services import Service, ServiceContext
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,16 @@ class Geoportal:
 
     nginx: str
     refresh: Callable[[], None]
+
+
+def service(ctx: ServiceContext) -> Service:
+    """/mapa and /vendor/ as nginx locations, beside the WMS but not inside it: no QGIS Server needed for them.
+
+    services.py runs one process per service; this one's work is nginx's and the config refresh in the serve
+    parent, so its process only idles (`sleep infinity`, a few hundred kB) to fit that contract.
+    """
+    geo = prepare(ctx)
+    return Service(name="geoportal", command=["sleep", "infinity"], nginx=geo.nginx, on_change=geo.refresh)
 
 
 def prepare(ctx: ServiceContext) -> Geoportal:

@@ -23,13 +23,13 @@ import jinja2
 from flask import g, has_request_context
 from pygeoapi import util as pygeoapi_util
 
+from sdi.server import labels
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-# What the pages load today: Bootstrap, Leaflet and Swagger UI from unpkg, html5shiv from cdnjs, ReDoc and
-# its fonts from jsdelivr and Google, and the background map's tiles (any https host: server.yaml names it).
-_CDN_SCRIPTS = "https://unpkg.com https://cdnjs.cloudflare.com https://cdn.jsdelivr.net"
-_POLICY = ("default-src 'self'; script-src 'self' {nonce} " + _CDN_SCRIPTS + "; "
-           "style-src 'self' 'unsafe-inline' https://unpkg.com https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-           "img-src 'self' data: blob: https:; font-src 'self' data: https://fonts.gstatic.com; connect-src 'self'; "
+# Every script, stylesheet and font comes from sdi itself (sdi/server/static/vendor, issue 20): no CDN host.
+# img-src keeps https: because server.yaml may name a tile server for the background map.
+_POLICY = ("default-src 'self'; script-src 'self' {nonce}; style-src 'self' 'unsafe-inline'; "
+           "img-src 'self' data: blob: https:; font-src 'self' data:; connect-src 'self'; "
            "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'")
 _JS_UNSAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "'": "\\u0027",
                             "\u2028": "\\u2028", "\u2029": "\\u2029"})
@@ -53,7 +53,7 @@ def csp_nonce() -> str:
 
 
 def content_security_policy() -> str:
-    """The Content-Security-Policy of this response: scripts only from the templates and the CDNs above."""
+    """The Content-Security-Policy of this response: scripts only from this host and the templates."""
     nonce = g.get("sdi_csp_nonce") if has_request_context() else None
     return _POLICY.format(nonce=f"'nonce-{nonce}'" if nonce else "")
 
@@ -74,6 +74,7 @@ class _Environment(jinja2.Environment):
     def __init__(self, *args, loader=None, **kwargs):
         super().__init__(*args, loader=_NonceLoader(loader), **kwargs)
         self.globals["sdi_csp_nonce"] = csp_nonce
+        self.globals.update(labels.GLOBALS)  # field titles, code-list labels, names (sdi/server/labels.py)
 
 
 def install() -> None:

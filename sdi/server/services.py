@@ -25,7 +25,8 @@ logger = logging.getLogger(__name__)
 
 #: "module:function" of each service, in the order nginx lists their locations. Add yours here.
 SERVICES: list[str] = [
-    "sdi.server.wms:service",  # QGIS Server at /wms, and the geoportal page at /mapa that draws from it
+    "sdi.server.geoportal:service",  # the geoportal page at /mapa and the vendored assets at /vendor/ (no CDN)
+    "sdi.server.wms:service",  # QGIS Server at /wms, which the geoportal's map draws from
     "sdi.server.csw:service",  # pycsw at /csw; ISO records, DCAT and Atom at /metadata/, GeoPackages at /downloads/
     "sdi.analysis.service:service",  # OGC API Processes at /analysis/ and the analysis job runner (issue 21)
     "sdi.remote.upload:service",  # remote loads at /uploads/ with a city's load token (issue 22)

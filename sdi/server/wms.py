@@ -56,15 +56,14 @@ def service(ctx: ServiceContext) -> Service | None:
                 os.chown(path, ctx.user.uid, ctx.user.gid)
 
     refresh()
-    from sdi.server import geoportal  # the map page is drawn from this WMS, so it is mounted with it
-
-    geo = geoportal.prepare(ctx)
-    nginx = _nginx(socket) + geo.nginx
+    # The geoportal page and the vendored assets are a service of their own (sdi.server.geoportal): they stay
+    # up when QGIS Server is not installed.
+    nginx = _nginx(socket)
     return Service(name="wms", command=[QGIS_PYTHON, "-P", str(APP), "--socket", str(socket), "--projects", str(folder),
                                         "--workers", str(WORKERS), "--service", PG_SERVICE],
                    nginx=nginx, env={"QT_QPA_PLATFORM": "offscreen", "QGIS_SERVER_LOG_LEVEL": "2",
                                      "QGIS_SERVER_LOG_STDERR": "1"},
-                   on_change=lambda: (refresh(), geo.refresh()))
+                   on_change=refresh)
 
 
 def _qgis_server_installed() -> bool:
