@@ -4,6 +4,7 @@ the front, GeoPackages that GDAL opens, and nothing of a restricted theme in any
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -15,11 +16,13 @@ from conftest import fresh_database, load_sample, run_sdi, running_api
 from lxml import etree
 from shapely.geometry import LineString
 
+from sdi.core import tokens
 from sdi.core.catalogue import open_catalogue
+from sdi.core.errors import ConfigError
 from sdi.core.sample import SAMPLE_CITY
 from sdi.core.settings import Settings
 from sdi.pipeline import run_load
-from sdi.server import datasets, records
+from sdi.server import collection_links, datasets, publish, records, service_records
 
 RESTRICTED = "utility_networks"
 NS = records.NS
@@ -35,7 +38,7 @@ def iso_schema() -> etree.XMLSchema:
     assert XSD.exists(), "run `make setup`: it installs pycsw, whose package carries the ISO 19139 schemas"
     # gmd and gmx together: gmx:Anchor stands in for gco:CharacterString only where gmx is known
     imports = "".join(f'<xs:import namespace="http://www.isotc211.org/2005/{ns}" '
-                      f'schemaLocation="{XSD.parent.parent / ns / f"{ns}.xsd"}"/>' for ns in ("gmd", "gmx"))
+                      f'schemaLocation="{XSD.parent.parent / ns / f"{ns}.xsd"}"/>' for ns in ("gmd", "gmx", "srv"))
     wrapper = f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">{imports}</xs:schema>'
     return etree.XMLSchema(etree.fromstring(wrapper, etree.XMLParser(no_network=True)))
 
@@ -217,3 +220,120 @@ def test_collection_descriptions_describe_the_data_set_not_the_load_log(served):
     about = requests.get(f"{base}/collections/roads?f=json", timeout=10).json()["description"]
     assert "Latest loads" not in about and "load " not in about and "drogi.shp" not in about
     assert f"/metadata/{datasets.file_identifier(datasets.ALL, 'roads')}.xml" in about
+
+
+SRV = {**NS, "srv": "http://www.isotc211.org/2005/srv"}
+
+
+def test_service_records_validate_and_name_their_data_sets(loaded, iso_schema, tmp_path):
+    """Discovery, view and download services each get an ISO 19139 record (srv:SV_ServiceIdentification)."""
+    settings, _, _ = loaded
+    # a responsible party whose name is hostile XML: it must stay text (the template escapes every value)
+    config = tmp_path / "config"
+    shutil.copytree(settings.config_dir.resolve(), config)
+    meta = (config / "metadata.yaml").read_text(encoding="utf-8")
+    (config / "metadata.yaml").write_text(meta.replace("organization: {pl: Administrator SIP",
+                                                       "organization: {pl: '" + HOSTILE + "'"), encoding="utf-8")
+    settings = settings.model_copy(update={"config_dir": config})
+    found = _published(settings)
+    national = {d.file_identifier for d in found if d.city == datasets.ALL}
+    assert len(service_records.offered(True)) == 4 and len(service_records.offered(False)) == 3
+    for svc in service_records.offered(True):
+        root = etree.fromstring(service_records.iso19139(svc, found, settings, "https://sip.example.gov.pl"))
+        assert iso_schema.validate(root), f"{svc.key}: {iso_schema.error_log.last_error}"
+        def text(path: str, root: etree._Element = root) -> list[str]:
+            return [e.text for e in root.iterfind(path, SRV)]
+        ident = "gmd:identificationInfo/srv:SV_ServiceIdentification/"
+        assert text("gmd:fileIdentifier/gco:CharacterString") == [service_records.file_identifier(svc.key)]
+        assert text("gmd:hierarchyLevel/gmd:MD_ScopeCode") == ["service"]
+        assert text(ident + "srv:serviceType/gco:LocalName") == [svc.kind]
+        assert svc.classification in text(ident + "gmd:descriptiveKeywords//gmd:keyword/gco:CharacterString")
+        assert text("gmd:contact//gmd:organisationName/gco:CharacterString") == [HOSTILE]
+        assert text(ident + "gmd:pointOfContact//gmd:electronicMailAddress/gco:CharacterString")
+        assert text(ident + "srv:couplingType/srv:SV_CouplingType") == [svc.coupling]
+        assert text(ident + "gmd:resourceConstraints//gmd:accessConstraints/gmd:MD_RestrictionCode")
+        assert "976/2009" in text("gmd:dataQualityInfo//gmd:specification//gmd:title/gco:CharacterString")[0]
+        urls = text("gmd:distributionInfo//gmd:linkage/gmd:URL") + text(ident + "srv:containsOperations//gmd:URL")
+        assert urls and all(u.startswith("https://sip.example.gov.pl/") for u in urls)
+        operates = {e.get("uuidref") for e in root.iterfind(ident + "srv:operatesOn", SRV)}
+        assert operates >= national and datasets.file_identifier(SAMPLE_CITY, RESTRICTED) not in operates
+        west = float(text(ident + "srv:extent//gmd:westBoundLongitude/gco:Decimal")[0])
+        assert 14 < west < 25
+
+
+@pytest.mark.parametrize("url", ["https://sip.example.gov.pl\n[manager]\ntransactions=true", "https://u:p@sip.example",
+                                 "javascript:alert(1)", "https://sip.example/?a=b", "https://sip.example/x y",
+                                 'https://sip.example/";return 200 "x'])
+def test_a_public_url_that_could_break_a_config_or_a_record_is_refused(url):
+    with pytest.raises(ConfigError, match="SDI_PUBLIC_URL"):
+        records.public_url(Settings(public_url=url), "http://127.0.0.1:5000")
+
+
+def test_the_public_url_setting_reaches_server_url_records_and_the_cli(loaded):
+    settings, db_url, tmp = loaded
+    assert records.public_url(Settings(), "http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+    public = settings.model_copy(update={"public_url": "https://sip.example.gov.pl/gis/"})
+    with open_catalogue(settings) as conn:
+        config = publish.build_config(conn, public, "127.0.0.1", 5000)
+    assert config["server"]["url"] == "https://sip.example.gov.pl/gis"
+    links = [x for r in config["resources"].values() for x in r.get("links", []) if x["rel"] != "preview"]
+    hrefs = [h for x in links for h in (x["href"].values() if isinstance(x["href"], dict) else [x["href"]])]
+    assert hrefs and all(h.startswith("https://") for h in hrefs)
+    assert any(h.startswith("https://sip.example.gov.pl/gis/metadata/") for h in hrefs)
+    env = {"SDI_DATABASE_URL": db_url, "SDI_HOME": str(tmp / "cli"), "SDI_PUBLIC_URL": "https://sip.example.gov.pl"}
+    listed = run_sdi("metadata", "list", env=env)
+    assert listed.returncode == 0 and "https://sip.example.gov.pl/metadata/" in listed.stdout, listed.stderr
+    bad = run_sdi("metadata", "list", env={**env, "SDI_PUBLIC_URL": "https://x\n[manager]"})
+    assert bad.returncode == 2 and "SDI_PUBLIC_URL" in bad.stderr and "Fix:" in bad.stderr
+    assert "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) <= 3
+
+
+def test_collections_link_record_licence_and_files_in_the_readers_language(served):
+    base, _ = served
+    english = requests.get(f"{base}/collections/roads?f=json", headers={"Accept-Language": "en"}, timeout=10).json()
+    polish = requests.get(f"{base}/collections/roads?f=json", headers={"Accept-Language": "pl"}, timeout=10).json()
+    rel = lambda doc, name: [x for x in doc["links"] if x["rel"] == name]
+    assert [x["href"] for x in rel(english, "license")] == ["https://creativecommons.org/licenses/by/4.0/deed.en"]
+    assert [x["hreflang"] for x in rel(english, "license")] == ["en"]
+    assert [x["href"] for x in rel(polish, "license")] == ["https://creativecommons.org/licenses/by/4.0/deed.pl"]
+    assert [x["hreflang"] for x in rel(polish, "license")] == ["pl"] and rel(polish, "license")[0]["title"].startswith("Licencja")
+    described = [x["href"] for x in rel(english, "describedby")]
+    assert f"{base}/metadata/{datasets.file_identifier(datasets.ALL, 'roads')}.xml" == described[0]
+    assert f"{base}/metadata/{datasets.file_identifier(SAMPLE_CITY, 'roads')}.xml" in described
+    for href in described:
+        record = requests.get(href, timeout=10)
+        assert record.status_code == 200 and etree.fromstring(record.content).tag == f"{{{NS['gmd']}}}MD_Metadata"
+    files = rel(english, "enclosure")
+    assert {x["href"] for x in files} == {f"{base}/downloads/roads/roads_PL.gpkg",
+                                          f"{base}/downloads/roads/roads_{SAMPLE_CITY}.gpkg"}
+    for x in files:
+        head = requests.head(x["href"], timeout=10)
+        assert x["type"] == "application/geopackage+sqlite3" and x["length"] == int(head.headers["Content-Length"])
+
+
+def test_a_restricted_collection_links_no_record_licence_or_file_even_with_a_token(served, loaded):
+    base, settings = served
+    with open_catalogue(settings) as conn:
+        token = tokens.add(conn, "metadata-test", SAMPLE_CITY)
+    doc = requests.get(f"{base}/collections/{RESTRICTED}?f=json", headers={"Authorization": f"Bearer {token}"},
+                       timeout=10)
+    assert doc.status_code == 200, "the token should open the restricted collection"
+    rels = {x["rel"] for x in doc.json()["links"]}
+    assert not rels & {"describedby", "enclosure", "license"}, rels
+    assert collection_links.for_theme(RESTRICTED, _published(settings), settings, base) == []
+    for svc in service_records.offered(True):
+        fid = service_records.file_identifier(svc.key)
+        record = requests.get(f"{base}/metadata/{fid}.xml", timeout=10)
+        assert record.status_code == 200 or svc.kind == "view"  # the WMS's only where QGIS Server runs
+        assert RESTRICTED not in record.text and datasets.file_identifier(SAMPLE_CITY, RESTRICTED) not in record.text
+
+
+def test_service_records_are_in_the_csw(served):
+    from owslib.csw import CatalogueServiceWeb
+
+    base, _ = served
+    catalogue = CatalogueServiceWeb(f"{base}/csw", timeout=30)
+    ids = [service_records.file_identifier(k) for k in ("csw", "ogcapi", "atom")]
+    catalogue.getrecordbyid(id=ids, outputschema="http://www.isotc211.org/2005/gmd")
+    assert set(ids) <= set(catalogue.records)
+    assert {catalogue.records[i].hierarchy for i in ids} == {"service"}

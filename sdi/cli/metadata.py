@@ -8,7 +8,14 @@ from sdi.cli.config_cmds import out, print_table
 from sdi.cli.params import TERYT
 from sdi.core.errors import ConfigError
 
-_URL_HELP = "The public address of the server, as the register and clients reach it."
+_URL_HELP = "The public address of the server, as the register and clients reach it [default: SDI_PUBLIC_URL, else http://127.0.0.1:5000]."
+
+
+def _base(url: str | None, settings) -> str:
+    """--url, else SDI_PUBLIC_URL, else the default local address; checked like SDI_PUBLIC_URL."""
+    from sdi.server.records import public_url
+
+    return public_url(settings.model_copy(update={"public_url": url}) if url else settings, "http://127.0.0.1:5000")
 
 
 def register(cli: click.Group) -> None:
@@ -73,8 +80,8 @@ def set_id(city: str, theme: str, remove: bool, register_id: str | None) -> None
 
 
 @metadata.command("list")
-@click.option("--url", default="http://127.0.0.1:5000", show_default=True, help=_URL_HELP)
-def list_records(url: str) -> None:
+@click.option("--url", default=None, help=_URL_HELP)
+def list_records(url: str | None) -> None:
     """Every public data set: its fileIdentifier, register id and record URL."""
     from sdi.core.catalogue import open_catalogue
     from sdi.core.settings import get_settings
@@ -82,18 +89,19 @@ def list_records(url: str) -> None:
     from sdi.server.records import links
 
     settings = get_settings()
+    base = _base(url, settings)
     with open_catalogue(settings) as conn:
         found = published(conn, settings)
     print_table(("city", "theme", "fileIdentifier", "register id", "record"),
-                [(d.city, d.theme, d.file_identifier, d.register_id or "-", links(d, url.rstrip("/"))["record"])
+                [(d.city, d.theme, d.file_identifier, d.register_id or "-", links(d, base)["record"])
                  for d in found], "no public data set is loaded yet: sdi load FILE --city TERYT --theme THEME")
 
 
 @metadata.command("show")
 @click.option("--city", required=True, type=_CityOrAll())
 @click.option("--theme", required=True)
-@click.option("--url", default="http://127.0.0.1:5000", show_default=True, help=_URL_HELP)
-def show(city: str, theme: str, url: str) -> None:
+@click.option("--url", default=None, help=_URL_HELP)
+def show(city: str, theme: str, url: str | None) -> None:
     """Print a data set's ISO 19139 record, as the catalogue serves it.
 
     Example: sdi metadata show --city 2699011 --theme roads > drogi.xml
@@ -113,23 +121,25 @@ def show(city: str, theme: str, url: str) -> None:
     target = downloads.folder(settings) / downloads.public_path(found[0]).removeprefix(downloads.PREFIX + "/")
     if target.exists():
         found[0].downloads[downloads.public_path(found[0])] = target.stat().st_size
-    click.echo(records.iso19139(found[0], settings, url.rstrip("/")).decode("utf-8"), nl=False)
+    click.echo(records.iso19139(found[0], settings, _base(url, settings)).decode("utf-8"), nl=False)
 
 
 @click.command("iip-register")
 @click.option("--city", required=True, type=TERYT, help="TERYT of the gmina registering.")
-@click.option("--url", default="http://127.0.0.1:5000", show_default=True, help=_URL_HELP)
-def iip_register(city: str, url: str) -> None:
+@click.option("--url", default=None, help=_URL_HELP)
+def iip_register(city: str, url: str | None) -> None:
     """What to enter in the national register (ewidencja IIP, art. 13): data sets and service URLs.
 
     Example: sdi iip-register --city 2699011 --url https://sip.przykladowa.gov.pl
     """
     from sdi.core.catalogue import open_catalogue
     from sdi.core.settings import get_settings
+    from sdi.server import service_records
     from sdi.server.datasets import published
     from sdi.server.records import links
 
-    settings, base = get_settings(), url.rstrip("/")
+    settings = get_settings()
+    base = _base(url, settings)
     with open_catalogue(settings) as conn:
         found = [d for d in published(conn, settings) if d.city == city]
     out.print(f"Gmina {city}: {len(found)} public data sets")
@@ -137,8 +147,18 @@ def iip_register(city: str, url: str) -> None:
                 [(d.theme, d.file_identifier, d.register_id or "(not yet: sdi metadata set-id)",
                   links(d, base)["record"]) for d in found],
                 f"nothing loaded for {city} yet: sdi load FILE --city {city} --theme THEME")
-    out.print(f"discovery service (CSW 2.0.2, INSPIRE): {base}/csw?service=CSW&version=2.0.2&request=GetCapabilities")
-    out.print(f"download service (OGC API Features):    {base}/")
-    out.print(f"download service (Atom, bulk files):     {base}/metadata/atom.xml")
-    out.print(f"open data catalogue (DCAT-AP, JSON-LD):  {base}/metadata/catalogue.jsonld")
-    out.print("view service (WMS): not yet offered by this server")
+    out.print("Services (each with its own ISO 19139 record, also in the CSW):")
+    view = _wms_installed()
+    for svc in service_records.offered(view):
+        fid = service_records.file_identifier(svc.key)
+        out.print(f"{svc.kind} service, {svc.title[1]}: {base}{svc.path}\n    metadata identifier {fid}, "
+                  f"record {base}/metadata/{fid}.xml", soft_wrap=True, highlight=False)
+    out.print(f"open data catalogue (DCAT-AP, JSON-LD): {base}/metadata/catalogue.jsonld", soft_wrap=True)
+    if not view:
+        out.print("view service (WMS): off here, QGIS Server is not installed (run `make setup`)")
+
+
+def _wms_installed() -> bool:
+    from sdi.server import wms
+
+    return wms._qgis_server_installed()

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
         default=None, description="the API's read-only login; unset means sdi serve makes one with a new password")
     request_timeout: int = Field(default=30, description="seconds before a worker's request is cut off")
     cors: bool = Field(default=True, description="allow browsers on other sites to call the API")
+    public_url: str | None = Field(
+        default=None, description="the address clients reach sdi serve at, e.g. https://sip.gmina.gov.pl behind a "
+                                  "proxy; records, feeds, links and server.url use it. Unset: http://--host:--port")
     host: str = "127.0.0.1"
     port: int = 5000
     workers: int = 2

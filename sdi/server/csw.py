@@ -29,7 +29,7 @@ from sdi.core.catalogue import open_catalogue
 from sdi.core.db import database_url
 from sdi.core.errors import first_line
 from sdi.core.settings import Settings
-from sdi.server import atom, datasets, downloads, host_user, records
+from sdi.server import atom, datasets, downloads, host_user, records, service_records, wms
 from sdi.server.services import Service, ServiceContext
 
 logger = logging.getLogger(__name__)
@@ -49,11 +49,12 @@ def service(ctx: ServiceContext) -> Service | None:
     if not python.exists():
         logger.error("the catalogue (/csw) and bulk downloads are off: %s is missing. Fix: run `make setup`", python)
         return None
-    settings, base = ctx.settings, ctx.public_url
+    settings, base = ctx.settings, records.public_url(ctx.settings, ctx.public_url)
     folder = settings.home_abs / "csw"
     folder.mkdir(parents=True, exist_ok=True)
     _grant_reader(settings, ctx.reader_url)
-    refresh(settings, base)
+    view = wms._qgis_server_installed()  # the WMS (view service) gets a record only where it runs
+    refresh(settings, base, view)
     config = _write_config(folder, base)
     socket = ctx.run_dir / "csw.sock"
     served = {"metadata": metadata_folder(settings), "downloads": downloads.folder(settings)}
@@ -67,7 +68,7 @@ def service(ctx: ServiceContext) -> Service | None:
     env = {"PYCSW_CONFIG": str(config), "SDI_CSW_DATABASE": _sqlalchemy_url(ctx.reader_url)}
     command = [str(python), "-m", "gunicorn", "--bind", f"unix:{socket}", "--workers", "1", "--timeout", "30",
                "--no-control-socket", "--error-logfile", "-", "pycsw.wsgi:application"]
-    return Service("csw", command, nginx, env=env, on_change=lambda: refresh(settings, base))
+    return Service("csw", command, nginx, env=env, on_change=lambda: refresh(settings, base, view))
 
 
 _PROXY = ("proxy_set_header Host $http_host; proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; "
@@ -79,8 +80,8 @@ def metadata_folder(settings: Settings) -> Path:
     return settings.home_abs / "metadata"
 
 
-def refresh(settings: Settings, base: str) -> int:
-    """Regenerate records, downloads, DCAT and Atom from the catalogue, and reload csw.records; returns records."""
+def refresh(settings: Settings, base: str, view: bool = False) -> int:
+    """Regenerate records (data sets and services), downloads, DCAT and Atom, and reload csw.records; returns records."""
     with open_catalogue(settings) as conn:
         found = datasets.published(conn, settings)
         downloads.refresh(conn, settings, found)
@@ -89,6 +90,9 @@ def refresh(settings: Settings, base: str) -> int:
     fresh = set()
     for ds in found:
         fresh.add(_replace(out / f"{ds.file_identifier}.xml", records.iso19139(ds, settings, base)))
+    for svc in service_records.offered(view):
+        fresh.add(_replace(out / f"{service_records.file_identifier(svc.key)}.xml",
+                           service_records.iso19139(svc, found, settings, base)))
     for name, data in (("catalogue.jsonld", json.dumps(records.dcat(found, settings, base), ensure_ascii=False,
                                                        indent=1, default=str).encode("utf-8")),
                        ("atom.xml", atom.service_feed(found, settings, base)),

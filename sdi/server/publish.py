@@ -12,13 +12,12 @@ import psycopg
 import yaml
 
 from sdi.core import catalogue
-
-from sdi.server import coverage, openapi, qgis_project
-from sdi.server.datasets import file_identifier
 from sdi.core.catalogue import open_catalogue
 from sdi.core.config import RasterSchema, registry, restricted_themes
 from sdi.core.errors import ConfigError
 from sdi.core.settings import CRS84, STORAGE_CRS, Settings, get_settings
+from sdi.server import collection_links, coverage, csw, openapi, qgis_project, records
+from sdi.server.datasets import file_identifier
 
 logger = logging.getLogger(__name__)
 
@@ -29,14 +28,20 @@ OUTPUT_CRS = [CRS84, *(f"http://www.opengis.net/def/crs/EPSG/0/{code}"
 def build_config(conn: psycopg.Connection, settings: Settings, host: str, port: int) -> dict:
     """The whole pygeoapi configuration for what the catalogue holds now."""
     server = _yaml(settings.config_dir / "server.yaml")
-    url = f"http://{host}:{port}"
+    # the address clients reach the front at (SDI_PUBLIC_URL behind a proxy): every link pygeoapi writes uses it
+    url = records.public_url(settings, f"http://{'[' + host + ']' if ':' in host else host}:{port}")
+    # /metadata and /downloads exist only where the catalogue service runs (sdi.server.csw)
+    found = collection_links.served_datasets(conn, settings, csw.csw_python(settings).exists())
     resources = {theme: _collection(conn, settings, theme, server) for theme in catalogue.published_themes(conn)}
+    for theme, resource in resources.items():
+        resource["links"] = collection_links.for_theme(theme, found, settings, url)
     schemas = registry(settings).rasters
     for theme, rasters in catalogue.current_rasters(conn).items():
         # only the rows whose file is the server's own readable COG: a bad row is logged and skipped, never fatal
         rasters = coverage.servable(theme, rasters, settings.raster_dir_abs)
         if theme in schemas and rasters:  # a theme since removed from config/ stays in the catalogue, unpublished
             resources[theme] = _coverage_collection(theme, schemas[theme], rasters, settings, url)
+            resources[theme]["links"] += collection_links.for_theme(theme, found, settings, url)
     return {
         "server": {
             "bind": {"host": host, "port": port}, "url": url,

@@ -13,6 +13,7 @@ does escape are not escaped twice. A source named `a</gco:CharacterString><x>` s
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +23,7 @@ from lxml import etree
 from markupsafe import Markup, escape
 from pygeometa.schemas.iso19139 import ISO19139OutputSchema
 
+from sdi.core.errors import ConfigError
 from sdi.core.settings import Settings
 from sdi.server.datasets import ALL, Dataset
 
@@ -64,6 +66,21 @@ def config(config_dir: Path) -> dict:
     """config/metadata.yaml: the licence and each gmina's responsible party."""
     path = config_dir / "metadata.yaml"
     return yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+# What a public address may be: scheme, host, port and path, nothing that could end a line of pycsw's config,
+# open an nginx directive or carry a password (SDI_PUBLIC_URL reaches all three and every record).
+_PUBLIC_URL = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?")
+
+
+def public_url(settings: Settings, fallback: str) -> str:
+    """The address clients reach `sdi serve` at: SDI_PUBLIC_URL behind a proxy, else `fallback` (http://host:port)."""
+    url = (settings.public_url or "").strip() or fallback
+    if not _PUBLIC_URL.fullmatch(url):
+        raise ConfigError(f"SDI_PUBLIC_URL {url!r} is not a plain http(s) address",
+                          "set it to the address clients use, e.g. SDI_PUBLIC_URL=https://sip.gmina.gov.pl "
+                          "(scheme, host, optional port and path; no user, query or fragment)")
+    return url.rstrip("/")
 
 
 def links(ds: Dataset, base: str) -> dict[str, str]:

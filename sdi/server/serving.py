@@ -34,6 +34,7 @@ from sdi.core.errors import SdiError, ServeError, first_line
 from sdi.server.host_user import HostUser
 from sdi.server.logs import redact
 from sdi.server.publish import write_config
+from sdi.server.records import public_url
 from sdi.core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
             host_user.open_run_dir(user, run_dir)
         socket = run_dir / "api.sock"
         env = worker_env(settings, config_path, openapi_path, run_dir if user else None)
-        public = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+        public = public_url(settings, f"http://{'[' + host + ']' if ':' in host else host}:{port}")  # SDI_PUBLIC_URL
         extra = services.available(services.ServiceContext(settings, run_dir, public, user,
                                                            env["SDI_DATABASE_URL"]))
         nginx_conf = front.write_config(settings.home_abs / "front", host=host, port=port, upstream=socket,
