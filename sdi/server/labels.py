@@ -41,10 +41,16 @@ def theme_of(data: dict) -> str:
     return str(data.get("id") or "")
 
 
+# Columns every theme has, outside the schemas' own fields.
+_COMMON = {"city": ("Gmina (TERYT)", "Municipality (TERYT)")}
+
+
 def field(theme: str, name: str) -> Markup:
     """A column's heading: the Polish title, the English on hover."""
     known = _known()
     spec = known.schemas[theme].fields.get(name) if known and theme in known.schemas else None
+    if name in _COMMON and spec is None:
+        return Markup('<span title="{}" lang="pl">{}</span>').format(_COMMON[name][1], _COMMON[name][0])
     if spec is None or spec.title is None:
         return Markup("{}").format(name)
     return Markup('<span title="{}" lang="pl">{}</span>').format(spec.title.en, spec.title.pl)
@@ -54,6 +60,8 @@ def field_text(theme: str, name: str) -> str:
     """A column's heading as plain text "Polski / English" (for data-label attributes)."""
     known = _known()
     spec = known.schemas[theme].fields.get(name) if known and theme in known.schemas else None
+    if spec is None and name in _COMMON:
+        return " / ".join(_COMMON[name])
     return f"{spec.title.pl} / {spec.title.en}" if spec is not None and spec.title else name
 
 
@@ -88,6 +96,17 @@ def shown(theme: str, props: dict) -> list[str]:
     return names
 
 
+def columns(theme: str, features: list[dict]) -> list[str]:
+    """The items table's columns: shown() of the page's features, less those empty in every row and the name,
+    which is the first column already (25 columns of mostly nothing ran past the screen)."""
+    if not features:
+        return []
+    names = shown(theme, features[0].get("properties") or {})
+    used = {k for ft in features for k, v in (ft.get("properties") or {}).items() if v not in (None, "", [])}
+    first = next((k for k in _NAME_FIELDS if k in used), None)
+    return [k for k in names if k in used and k != first]
+
+
 def title(theme: str, props: dict | None, fid: Any) -> str:
     """A feature's name for headings and links: its name, or its street and house number, else its id."""
     props = props or {}
@@ -117,6 +136,21 @@ def theme_title(theme: str) -> str:
     return f"{spec.title.pl} / {spec.title.en}" if spec is not None else theme
 
 
+def raster_legend(theme: str) -> dict | None:
+    """A raster theme's legend: its classes (colour, Polish, English) or its colour ramp and unit; None for
+    pictures (orthophoto, scanned drawings), which are their own legend."""
+    known = _known()
+    spec = known.rasters.get(theme) if known else None
+    if spec is None:
+        return None
+    if spec.classes:
+        return {"classes": [{"value": v, "color": c.color or "#808080", "pl": c.pl, "en": c.en}
+                            for v, c in sorted(spec.classes.items())]}
+    if spec.ramp and len(spec.bands) == 1:
+        return {"ramp": "linear-gradient(to right, " + ", ".join(spec.ramp) + ")", "unit": spec.unit or ""}
+    return None
+
+
 class _Api:
     """The namespace the templates see as `sdi`."""
 
@@ -125,9 +159,11 @@ class _Api:
     field_text = staticmethod(field_text)
     value = staticmethod(value)
     shown = staticmethod(shown)
+    columns = staticmethod(columns)
     title = staticmethod(title)
     plural = staticmethod(plural)
     theme_title = staticmethod(theme_title)
+    raster_legend = staticmethod(raster_legend)
 
 
 GLOBALS = {"sdi": _Api()}
