@@ -77,7 +77,7 @@ def public_url(settings: Settings, fallback: str) -> str:
     """The address clients reach `sdi serve` at: SDI_PUBLIC_URL behind a proxy, else `fallback` (http://host:port)."""
     url = (settings.public_url or "").strip() or fallback
     if not _PUBLIC_URL.fullmatch(url):
-        raise ConfigError(f"SDI_PUBLIC_URL {url!r} is not a plain http(s) address",
+        raise ConfigError(f"SDI_PUBLIC_URL (or --url) {url!r} is not a plain http(s) address",
                           "set it to the address clients use, e.g. SDI_PUBLIC_URL=https://sip.gmina.gov.pl "
                           "(scheme, host, optional port and path; no user, query or fragment)")
     return url.rstrip("/")
