@@ -12,6 +12,7 @@ joined by commas; to a plain text target as all elements joined by ", ".
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS, Transformer
 
 from sdi.core import teryt
 from sdi.core.config import Codelist, FieldMapping, Mapping, Registry, Schema, SchemaField, fold
@@ -54,7 +56,7 @@ def harmonise(frame: gpd.GeoDataFrame, *, city: str, schema: Schema, mapping: Ma
     """Map `frame` onto `schema` for `city` and reproject it to EPSG:2180."""
     source_frame = frame  # rejects keep the geometry as the city drew it
     if frame.crs is not None and frame.crs.to_epsg() != STORAGE_SRID:
-        frame = frame.to_crs(STORAGE_SRID)
+        frame = _to_storage(frame)
     out = Harmonised(frame=frame)
     reasons: dict[int, str] = {}
     geoms = _fit_geometries(frame.geometry.values, schema, reasons)
@@ -79,6 +81,27 @@ def harmonise(frame: gpd.GeoDataFrame, *, city: str, schema: Schema, mapping: Ma
     return out
 
 
+def _to_storage(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The frame reprojected to EPSG:2180, as GeoDataFrame.to_crs does it (same transformer, same numbers).
+
+    Points are rebuilt from their transformed coordinates in one call, instead of each one being cloned
+    and then given new coordinates; other geometries go through geopandas.
+    """
+    geoms = frame.geometry.values
+    data = np.asarray(geoms)
+    if not len(data) or not (shapely.get_type_id(data) == 0).all() or (shapely.has_z(data)
+                                                                      | shapely.is_empty(data)).any():
+        return frame.to_crs(STORAGE_SRID)
+    x, y = _transformer(frame.crs).transform(shapely.get_x(data), shapely.get_y(data))
+    moved = gpd.GeoSeries(shapely.points(np.asarray(x), np.asarray(y)), index=frame.index, crs=STORAGE_SRID)
+    return frame.set_geometry(moved, crs=STORAGE_SRID)
+
+
+@functools.lru_cache(maxsize=16)
+def _transformer(source: CRS) -> Transformer:
+    return Transformer.from_crs(source, CRS.from_user_input(STORAGE_SRID), always_xy=True)
+
+
 def _source_ids(frame: gpd.GeoDataFrame, mapping: Mapping) -> list[str]:
     if mapping.id:
         return [None if is_missing(v) else to_string(v) for v in frame[mapping.id]]
@@ -89,14 +112,22 @@ def _fill(frame, name: str, target: SchemaField, fm: FieldMapping, registry: Reg
     """The target column: raw values from the mapping, translated and converted once per distinct value."""
     if fm.value is not None:
         return [convert(fm.value, target.type)] * len(frame)
-    raw = _templated(frame, fm.template) if fm.template else _coalesce(frame, fm.columns)
     codelist = registry.codelist_for(target)
     lookup = codelist.lookup() if codelist else {}
     # Each distinct value is translated once: factorize numbers the values in C, so a million rows of
     # ten service types cost ten translations. Lists (multi-valued cells) are not hashable by pandas.
+    present = [c for c in fm.columns if c in frame.columns]
     try:
-        codes, uniques = pd.factorize(pd.Series(raw, dtype=object), use_na_sentinel=False)
+        if not fm.template and len(present) == 1:
+            # One source column: factorized as it is (no Python list of every value); its distinct
+            # values then become the same Python objects that the column's tolist() would give.
+            codes, uniques = pd.factorize(frame[present[0]], use_na_sentinel=False)
+            uniques = uniques.tolist()
+        else:
+            raw = _templated(frame, fm.template) if fm.template else _coalesce(frame, fm.columns)
+            codes, uniques = pd.factorize(pd.Series(raw, dtype=object), use_na_sentinel=False)
     except TypeError:
+        raw = _templated(frame, fm.template) if fm.template else _coalesce(frame, fm.columns)
         keys = [hashable(v) for v in raw]
         uniques = list(dict.fromkeys(keys))
         position = {k: i for i, k in enumerate(uniques)}
@@ -111,7 +142,7 @@ def _fill(frame, name: str, target: SchemaField, fm: FieldMapping, registry: Reg
             bucket.setdefault(name, {})[to_string(value)] = int(counts[i])
             if fm.default is not None:
                 out.defaulted[name] = fm.default
-    return results[codes].tolist()
+    return results[codes]  # an object array: ints stay ints, None stays None
 
 
 def _translate(value: Any, target: SchemaField, fm: FieldMapping, lookup: dict, codelist: Codelist | None):

@@ -198,6 +198,5 @@ def _binary(frame: gpd.GeoDataFrame, columns: list[str], encoders: list, load_id
         raise LoadError(f"a value does not fit its column in PostGIS ({exc})",
                         "nothing was changed; check the mapping's types with `sdi check`") from None
     fields.append(pgcopy.constant_bigint(load_id, len(frame)))
-    geoms = shapely.set_srid(frame.geometry.values, STORAGE_SRID)
-    fields.append(pgcopy.binary(shapely.to_wkb(geoms, hex=False, include_srid=True)))
+    fields.append(pgcopy.ewkb(shapely.to_wkb(frame.geometry.values, hex=False, byte_order=1), STORAGE_SRID))
     return pgcopy.rows(fields)

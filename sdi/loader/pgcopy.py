@@ -12,6 +12,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 TRAILER = b"\xff\xff"
@@ -66,7 +67,7 @@ def bigint(series: pd.Series) -> Field:
     if series.dtype.kind in "iu":
         values = series.to_numpy(dtype="int64", na_value=0)
     elif series.dtype == object:  # Python ints are exact beyond 2**53; one that does not fit raises OverflowError
-        values = np.array([int(v) if ok else 0 for v, ok in zip(series, valid)], dtype=np.int64)
+        values = _object_ints(series, valid)
     else:
         floats = pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
         valid &= ~np.isnan(floats)
@@ -74,6 +75,15 @@ def bigint(series: pd.Series) -> Field:
             raise OverflowError("a value does not fit in bigint")
         values = np.where(valid, floats, 0).astype(np.int64)
     return _fixed(values, valid, ">i8")
+
+
+def _object_ints(series: pd.Series, valid: np.ndarray) -> np.ndarray:
+    """int(v) of each valid value; numpy does it in C when every value is a plain Python int."""
+    objects = series.to_numpy(dtype=object, copy=True)
+    objects[~valid] = 0
+    if pd.api.types.infer_dtype(objects, skipna=False) == "integer":  # ints only (no bools, floats, text)
+        return np.array(objects.tolist(), dtype=np.int64)
+    return np.array([int(v) for v in objects], dtype=np.int64)
 
 
 def double(series: pd.Series) -> Field:
@@ -99,11 +109,10 @@ def constant_bigint(value: int, n: int) -> Field:
     return _fixed(np.full(n, value, dtype=np.int64), np.ones(n, dtype=bool), ">i8")
 
 
-def rows(fields: list[Field], chunk: int = 8192) -> bytes:
+def rows(fields: list[Field], chunk: int = 65536) -> bytes:
     """The rows of a batch in binary COPY form (without the header and trailer).
 
-    In slices of `chunk` rows: the byte-level index arrays are 8 bytes per byte written, and a batch of
-    100,000 polygons would otherwise hold several of them at once.
+    In slices of `chunk` rows, so that the per-byte label array below stays small for big polygons.
     """
     n = len(fields[0].lengths)
     return b"".join(_rows([Field(f.lengths[i:i + chunk], f.offsets[i:i + chunk], f.data) for f in fields])
@@ -111,26 +120,83 @@ def rows(fields: list[Field], chunk: int = 8192) -> bytes:
 
 
 def _rows(fields: list[Field]) -> bytes:
-    n = len(fields[0].lengths)
-    sizes = np.full(n, 2, dtype=np.int64)
+    """Interleave the fields row by row with Arrow's element-wise join, in C.
+
+    A row is [field count][length 0][data 0][length 1][data 1]...: every piece whose size is the same
+    in each row (the count, the lengths, a field that is all NULL or of one width) is a column of one
+    byte matrix; the pieces between are binary arrays of n values. These are joined value by value, and
+    the joined array's buffer is the rows back to back.
+    """
+    n, k = len(fields[0].lengths), len(fields)
+    pieces: list = [np.tile(np.array([k], dtype=">i2").view(np.uint8), (n, 1))]  # matrices and (data, size)
     for f in fields:
-        sizes += 4 + np.maximum(f.lengths, 0)
-    starts = np.zeros(n, dtype=np.int64)
-    np.cumsum(sizes[:-1], out=starts[1:])
-    out = np.empty(int(sizes.sum()), dtype=np.uint8)
-    count = np.array([len(fields)], dtype=">i2").view(np.uint8)
-    out[starts] = count[0]
-    out[starts + 1] = count[1]
-    at = starts + 2
-    four = np.arange(4, dtype=np.int64)
-    for f in fields:
-        out[(at[:, None] + four).ravel()] = f.lengths.astype(">i4").view(np.uint8)
         size = np.maximum(f.lengths, 0)
-        total = int(size.sum())
-        if total:
-            # byte k of row i goes from data[offsets[i] + k] to out[at[i] + 4 + k]
-            shift = np.repeat(at + 4 - f.offsets, size)
-            source = np.repeat(f.offsets, size) + (np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(size) - size, size))
-            out[source + shift] = f.data[source]
-        at = at + 4 + size
-    return out.tobytes()
+        pieces.append(f.lengths.astype(">i4").view(np.uint8).reshape(n, 4))
+        width = int(size[0]) if n else 0
+        if n and (size == width).all():
+            if width:
+                pieces.append(_packed(f, size).reshape(n, width))
+        else:
+            pieces.append((_packed(f, size), size))
+    arrays, fixed = [], []
+    for piece in [*pieces, None]:
+        if isinstance(piece, np.ndarray):
+            fixed.append(piece)
+            continue
+        if fixed:  # the run of fixed pieces so far, as one matrix
+            matrix = np.hstack(fixed) if len(fixed) > 1 else fixed[0]
+            arrays.append(_binary_of(matrix.ravel(), np.full(n, matrix.shape[1])))
+            fixed = []
+        if piece is not None:
+            arrays.append(_binary_of(*piece))
+    return _joined(arrays, n) if n else b""
+
+
+def _joined(arrays: list, n: int) -> bytes:
+    joined = pc.binary_join_element_wise(*arrays, pa.scalar(b"", pa.large_binary())) if len(arrays) > 1 else arrays[0]
+    offsets = np.frombuffer(joined.buffers()[1], dtype=np.int64)[joined.offset:joined.offset + n + 1]
+    return joined.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0])).to_pybytes() if n else b""
+
+
+def _binary_of(data: np.ndarray, size: np.ndarray) -> pa.Array:
+    """A large_binary array (no NULLs) of values `size` bytes long, back to back in `data`; no copy."""
+    offsets = np.zeros(len(size) + 1, dtype=np.int64)
+    np.cumsum(size, out=offsets[1:])
+    data = np.ascontiguousarray(data)
+    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(size),
+                                            [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def _packed(f: Field, size: np.ndarray) -> np.ndarray:
+    """A field's bytes for its non-NULL rows, back to back in row order."""
+    n = len(size)
+    if n and (f.offsets[1:] == f.offsets[:-1] + size[:-1]).all():
+        return f.data[f.offsets[0]:f.offsets[0] + int(size.sum())]  # already contiguous: Arrow buffers
+    total = int(size.sum())
+    # byte t of the output is byte (t - start of its row) of that row's data
+    starts = np.repeat(f.offsets - (np.cumsum(size) - size), size)
+    return f.data[starts + np.arange(total, dtype=np.int64)]
+
+
+def ewkb(wkb: np.ndarray, srid: int) -> Field:
+    """Little-endian WKB (as shapely writes it with byte_order=1) as EWKB with `srid`, without parsing it.
+
+    EWKB is WKB with a flag in its type's high byte and the SRID after the type: four bytes put in
+    after byte 5 of each value, vectorised (shapely.set_srid would clone every geometry to do it).
+    """
+    f = binary(wkb)
+    valid = f.lengths >= 0
+    size = np.maximum(f.lengths, 0)
+    data = _packed(f, size)
+    new = np.where(valid, size + 4, 0)
+    starts = np.zeros(len(new), dtype=np.int64)
+    np.cumsum(new[:-1], out=starts[1:])
+    slot = np.zeros(int(new.sum()), dtype=bool)  # the four SRID bytes of each value
+    at = starts[valid]
+    for i in range(5, 9):
+        slot[at + i] = True
+    out = np.empty(len(slot), dtype=np.uint8)
+    out[~slot] = data
+    out[slot] = np.tile(np.array([srid], dtype="<u4").view(np.uint8), int(valid.sum()))
+    out[at + 4] |= 0x20  # wkbSRID flag, in the type's high byte (little-endian)
+    return Field(np.where(valid, new, -1), starts, out)

@@ -61,7 +61,10 @@ def repair(frame: gpd.GeoDataFrame) -> Repaired:
         repairs["made_valid"] = int(invalid.sum() - no_area.sum())
     outside = np.zeros(len(kept), dtype=bool)
     if kept.crs is not None and kept.crs.to_epsg() and len(kept):
-        centres = shapely.centroid(kept.geometry.values)
+        geoms = kept.geometry.values
+        points = shapely.get_type_id(geoms) == 0
+        # a point is its own centroid: only the other geometries need GEOS to find theirs
+        centres = np.asarray(geoms) if points.all() else shapely.centroid(geoms)
         outside = ~inside_poland_mask(shapely.get_x(centres), shapely.get_y(centres), kept.crs.to_epsg())
     for mask, reason in ((collapsed, "invalid polygon that encloses no area (its rings collapse to lines)"),
                          (outside & ~collapsed, "lies outside Poland")):
