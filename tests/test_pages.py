@@ -100,7 +100,7 @@ def test_items_table_has_labels_no_none_and_no_internal_ids(site):
     for internal in ("fid", "load_id", "source_id"):
         assert internal not in cells["th"], f"the internal column {internal} is shown"
     schema = registry().schemas["roads"]
-    assert schema.fields["name"].title.pl in " ".join(cells["th"])  # "Nazwa ulicy lub drogi"
+    assert schema.fields["road_class"].title.pl in cells["th"]  # "Kategoria drogi (zarządca)", not road_class
     labels = registry().codelists[schema.fields["road_class"].codelist].codes["district"]
     assert f"{labels.pl} ({labels.en})" in " ".join(cells["td"]), "the road class is shown as its code"
     assert "ul. Świętokrzyska" in cells["td"][0]
@@ -227,7 +227,8 @@ def phone(tmp_path):
     browser.close()
 
 
-@pytest.mark.parametrize("path", ["/collections/roads/items", "/collections/roads/items/1", "/", "/collections"])
+@pytest.mark.parametrize("path", ["/collections/roads/items", "/collections/roads/items/1", "/", "/collections",
+                                  "/collections/elevation", "/openapi"])
 def test_phone_width_pages_do_not_overflow(site, phone, path, tmp_path):
     phone.open(site + path, settle=1.0)
     width = phone.evaluate("Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
@@ -248,3 +249,8 @@ def test_raster_overlay_is_drawn_larger_than_100_px(site, tmp_path):
         browser.close()
     assert box, "no raster overlay on the collection's map"
     assert box[0] > 100 and box[1] > 100, f"the overlay is drawn {box[0]:.0f}x{box[1]:.0f} px"
+
+
+def test_descriptions_count_in_polish(site):
+    page = _html(site, "/collections/roads")
+    assert " z 1 gminy" in page and " z 1 gmin " not in page and " z 1 gmin." not in page

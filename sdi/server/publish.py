@@ -18,6 +18,7 @@ from sdi.core.errors import ConfigError
 from sdi.core.settings import CRS84, STORAGE_CRS, Settings, get_settings
 from sdi.server import collection_links, coverage, csw, openapi, qgis_project, records
 from sdi.server.datasets import file_identifier
+from sdi.server.labels import plural
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,8 @@ def _collection(conn: psycopg.Connection, settings: Settings, theme: str, server
         "type": "collection",
         "title": title,
         "description": {
-            "pl": f"{about['pl']} {count} obiektów z {len(loads)} gmin{as_of[0]}.{more[0]}",
+            "pl": f"{about['pl']} {count} {plural(count, 'obiekt', 'obiekty', 'obiektów')} z {len(loads)}"
+                  f" {plural(len(loads), 'gminy', 'gmin', 'gmin')}{as_of[0]}.{more[0]}",  # z 1 gminy, z 2 gmin
             "en": f"{about['en']} {count} features from {len(loads)} municipalities{as_of[1]}.{more[1]}",
         },
         "keywords": [theme, *server.get("keywords", [])[:3]],
