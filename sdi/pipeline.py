@@ -21,8 +21,6 @@ from sdi.loader import mapping as mappings
 from sdi.loader.guard import Guard, LoadRefused, current_count
 from sdi.loader.harmonise import harmonise
 from sdi.loader.load import Loaded, load
-from sdi.loader.raster import read_raster
-from sdi.loader.raster_store import store_raster
 from sdi.loader.read import read
 from sdi.loader.repair import reject_record, repair
 from sdi.loader.report import LoadReport, fingerprint, stored_rejects
@@ -280,6 +278,10 @@ def run_load_raster(path: Path, *, city: str, theme: str, crs: str | None = None
     read and check -> mosaic, convert and reproject into a COG -> catalogue: all or nothing.
     Returns the report, whose keys `sdi load-raster --report` writes.
     """
+    # imported here: rasterio is not needed by vector loads, and its import is a noticeable part of theirs
+    from sdi.loader.raster import read_raster
+    from sdi.loader.raster_store import store_raster
+
     started, started_at = time.perf_counter(), datetime.now(UTC)
     settings = settings or get_settings()
     sqlfiles.check_city(city)

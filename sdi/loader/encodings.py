@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from sdi.loader import detect
+
 logger = logging.getLogger(__name__)
 
 PASSTHROUGH = "ISO-8859-1"  # every byte is one character: the bytes survive GDAL untouched

@@ -26,9 +26,9 @@ from pyproj import CRS, Transformer
 
 from sdi.core import teryt
 from sdi.core.config import Codelist, FieldMapping, Mapping, Registry, Schema, SchemaField, fold
+from sdi.core.settings import STORAGE_SRID
 from sdi.loader.convert import Unconvertible, as_list, convert, is_missing, to_string
 from sdi.loader.repair import reject_record
-from sdi.core.settings import STORAGE_SRID
 
 logger = logging.getLogger(__name__)
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import itertools
 import logging
 import tempfile
+import threading
 import warnings
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterator
 
 import geopandas as gpd
 import numpy as np
@@ -27,8 +28,9 @@ from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-from sdi.loader import detect, encodings, sources
 from sdi.core.errors import InputError, first_line
+from sdi.loader import detect, encodings, sources
+from sdi.loader.ahead import ahead
 from sdi.loader.safety import check_source
 
 logger = logging.getLogger(__name__)
@@ -51,8 +53,11 @@ class Source:
     rest: Iterator[gpd.GeoDataFrame] = field(default_factory=lambda: iter(()))
     fix: Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame] = lambda frame: frame
 
+    go: threading.Event = field(default_factory=threading.Event)
+
     def batches(self) -> Iterator[gpd.GeoDataFrame]:
         """Every feature, batch by batch, with the CRS (and any axis swap) applied; can be walked once."""
+        self.go.set()  # the stream may read ahead from now on (sdi.loader.ahead)
         for batch in itertools.chain([self.first] if self.first is not None else [], self.rest):
             yield self.fix(batch)
 
@@ -77,7 +82,8 @@ def read(path: Path, layer: str | None = None, encoding: str | None = None, crs:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")  # GDAL's notes (duplicate field names...) belong in the report
             info = pyogrio.read_info(gdal_path, layer=layer, encoding=codec, **open_options(gdal_path))
-            stream = _stream(gdal_path, layer, encodings.PASSTHROUGH if mixed else codec, batch_size)
+            go = threading.Event()
+            stream = _stream(gdal_path, layer, encodings.PASSTHROUGH if mixed else codec, batch_size, go)
             if mixed:
                 stream = (encodings.redecode(batch, codec, mixed) for batch in stream)
             first = next(stream, None)
@@ -88,7 +94,7 @@ def read(path: Path, layer: str | None = None, encoding: str | None = None, crs:
         first = gpd.GeoDataFrame({c: [] for c in info["fields"]}, geometry=[], crs=info["crs"])
     detected = {"driver": info["driver"], "encoding": codec or "utf-8", "encoding_source": codec_source}
     source = Source(path=path, layer=layer, columns=[str(c) for c in info["fields"]], count=int(info["features"]),
-                    detected=detected, first=first, rest=stream)
+                    detected=detected, first=first, rest=stream, go=go)
     for name, own in mixed.items():
         detected.setdefault("column_encodings", {})[name] = own.codec
         source.warnings.append(f"column {name}: {own.invalid} value(s) are not valid {codec}; the column was read"
@@ -109,8 +115,12 @@ def read(path: Path, layer: str | None = None, encoding: str | None = None, crs:
     return source
 
 
-def _stream(gdal_path: str, layer: str, codec: str | None, batch_size: int) -> Iterator[gpd.GeoDataFrame]:
-    """Batches of features through GDAL's Arrow stream: memory stays bounded whatever the file's size."""
+def _stream(gdal_path: str, layer: str, codec: str | None, batch_size: int,
+            go: threading.Event | None = None) -> Iterator[gpd.GeoDataFrame]:
+    """Batches of features through GDAL's Arrow stream: memory stays bounded whatever the file's size.
+
+    The first batch is read here; the others are read ahead in a thread once `go` is set (see sdi.loader.ahead).
+    """
     options = open_options(gdal_path)
     if codec and gdal_path.lower().endswith(".shp"):
         # GDAL's own recoding: pyogrio's `encoding` is not applied to the Arrow stream of a shapefile.
@@ -119,8 +129,12 @@ def _stream(gdal_path: str, layer: str, codec: str | None, batch_size: int) -> I
                             use_pyarrow=True, **options) as (meta, reader):
         geom_col = meta.get("geometry_name") or "wkb_geometry"
         fid_col = meta.get("fid_column") or "OGC_FID"
-        for batch in reader:
-            yield _to_frame(batch, meta, geom_col, fid_col, gdal_path, layer)
+        batches = iter(reader)
+        first = next(batches, None)
+        if first is None:
+            return
+        yield _to_frame(first, meta, geom_col, fid_col, gdal_path, layer)
+        yield from ahead((_to_frame(b, meta, geom_col, fid_col, gdal_path, layer) for b in batches), go)
 
 
 def _to_frame(batch, meta: dict, geom_col: str, fid_col: str, gdal_path: str, layer: str) -> gpd.GeoDataFrame:
