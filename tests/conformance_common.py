@@ -7,20 +7,24 @@ from pathlib import Path
 
 import geopandas as gpd
 import requests
-from conftest import fresh_database, load_sample, running_api
-from shapely.geometry import Polygon
+from shapely.geometry import LineString, Polygon
 
 from sdi.core.sample import SAMPLE_CITY
 from sdi.pipeline import run_load
 
+from conftest import fresh_database, load_sample, running_api
+
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/{}"
 JSON = {"Accept": "application/json"}
+#: (x1, y1, x2, y2) in EPSG:2180, easting first, of the diagonal road of DIAGONAL_CITY (Warsaw)
+DIAGONAL = (630_000.0, 480_000.0, 640_000.0, 490_000.0)
+DIAGONAL_CITY = "1465011"
 
 
 @contextlib.contextmanager
 def served_sample(server_url: str, tmp: Path):
-    """The demo gmina, plus two land-use plans with dates, served."""
+    """The demo gmina, plus two land-use plans with dates and a diagonal road elsewhere, served."""
     with fresh_database(server_url) as db_url:
         settings = load_sample(tmp, db_url)
         square = Polygon([(640_000, 340_000), (640_100, 340_000), (640_100, 340_100), (640_000, 340_100)])
@@ -28,6 +32,11 @@ def served_sample(server_url: str, tmp: Path):
                                   "adopted_on": ["2020-01-15", "2024-06-01"]}, geometry=[square, square], crs=2180)
         plans.to_file(tmp / "plany.gpkg")
         run_load(tmp / "plany.gpkg", city=SAMPLE_CITY, theme="land_use_plans", settings=settings)
+        # a second city's one road, a 14 km diagonal: most of its envelope is far from the road itself
+        diagonal = gpd.GeoDataFrame({"name": ["ul. Ukośna"], "road_class": ["municipal"]},
+                                    geometry=[LineString([DIAGONAL[:2], DIAGONAL[2:]])], crs=2180)
+        diagonal.to_file(tmp / "ukosna.gpkg")
+        run_load(tmp / "ukosna.gpkg", city=DIAGONAL_CITY, theme="roads", settings=settings)
         with running_api(db_url, tmp / "home") as base:
             yield base
 

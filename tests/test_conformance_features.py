@@ -12,9 +12,10 @@ import subprocess
 
 import pytest
 import requests
-from conformance_common import CRS84, EPSG, JSON, get, items, served_sample
+from conformance_common import CRS84, DIAGONAL, EPSG, JSON, get, items, served_sample
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pyproj import Transformer
 from shapely.geometry import box, shape
 from shapely.ops import transform as shapely_transform
 
@@ -176,7 +177,8 @@ def test_ats_core_fc_time_definition(openapi):
 
 
 def test_ats_core_fc_time_response(api):
-    for value in ("2024-01-01", "2024-01-01T00:00:00Z", "2020-01-01T00:00:00Z/..", "../2030-01-01", "2020-01-01/2030-01-01"):
+    for value in ("2024-01-01", "2024-01-01T00:00:00Z", "2020-01-01T00:00:00Z/..", "../2030-01-01",
+                  "2020-01-01/2030-01-01"):
         assert get(api, "collections/land_use_plans/items", datetime=value).status_code == 200, value
 
 
@@ -430,13 +432,23 @@ def test_bbox_in_every_crs_agrees_with_shapely_and_pyproj(api, shapes, data):
     assert got - unsure == inside, (theme, uri, numbers)
 
 
-def test_a_box_touching_only_a_roads_envelope_does_not_return_it(api, shapes):
-    fid, road = max(shapes["roads"], key=lambda s: s[1].envelope.area - s[1].buffer(1e-4).area)
-    w, s, e, n = road.bounds
-    corner = next(box(x - 1e-4, y - 1e-4, x + 1e-4, y + 1e-4) for x, y in ((w, s), (w, n), (e, s), (e, n))
-                  if not road.intersects(box(x - 1e-4, y - 1e-4, x + 1e-4, y + 1e-4)))
-    got = {f["id"] for f in items(api, "roads", bbox=",".join(map(str, corner.bounds)))["features"]}
-    assert fid not in got and got == {i for i, g in shapes["roads"] if g.intersects(corner)}
+@pytest.mark.parametrize("uri", [CRS84, EPSG.format(4326), EPSG.format(2180), EPSG.format(2178)])
+def test_a_box_touching_only_a_roads_envelope_does_not_return_it(api, uri):
+    # 200 m near the lower right corner of the diagonal's envelope, over 5 km from the road itself
+    _, y1, x2, _ = DIAGONAL
+    corner = box(x2 - 2_300, y1 + 100, x2 - 2_100, y1 + 300)
+    there = shapely_transform(Transformer.from_crs("EPSG:2180", "OGC:CRS84" if uri == CRS84 else
+                                                   "EPSG:" + uri.rsplit("/", 1)[1], always_xy=True).transform, corner)
+    w, s, e, n = there.bounds
+    numbers = (w, s, e, n) if uri == CRS84 else (s, w, n, e)  # the CRS's own axis order
+    params = {"bbox": ",".join(map(repr, numbers)), **({"bbox-crs": uri} if uri != CRS84 else {})}
+    found = items(api, "roads", **params)["features"]
+    assert "ul. Ukośna" not in {f["properties"]["name"] for f in found}
+    # and a box on the road itself finds it
+    on = shapely_transform(Transformer.from_crs("EPSG:2180", "OGC:CRS84", always_xy=True).transform,
+                           box(634_900, 484_900, 635_100, 485_100))
+    names = {f["properties"]["name"] for f in items(api, "roads", bbox=",".join(map(repr, on.bounds)))["features"]}
+    assert names == {"ul. Ukośna"}
 
 
 @pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="gdal-bin is installed by `make setup`")
