@@ -15,10 +15,12 @@ from __future__ import annotations
 import json
 import re
 
+import shapely
 from pygeofilter import ast, values
 from pygeofilter.parsers.cql2_json import parse as parse_cql2_json
 from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
 from pygeofilter.parsers.ecql import parse as parse_ecql
+from shapely.geometry import mapping, shape
 
 from sdi.server.limits import filter_problem
 
@@ -198,7 +200,28 @@ def _bbox_as_polygon(node):
         ring = [[ax + (bx - ax) * i / steps, ay + (by - ay) * i / steps] for ax, ay, bx, by in edges
                 for i in range(steps)] + [[x1, y1]]
         return values.Geometry({"type": "Polygon", "coordinates": [ring]})
+    if isinstance(node, values.Geometry) and node.geometry.get("type") in _DENSIFIED:
+        return _densified(node)
     for name in ("lhs", "rhs", "sub_node"):
-        if isinstance(getattr(node, name, None), (ast.Node, ast.Function)):
+        if isinstance(getattr(node, name, None), (ast.Node, ast.Function, values.Geometry)):
             setattr(node, name, _bbox_as_polygon(getattr(node, name)))
     return node
+
+
+_DENSIFIED = ("LineString", "MultiLineString", "Polygon", "MultiPolygon")
+
+
+def _densified(node: values.Geometry) -> values.Geometry:
+    """A filter's line or polygon with its long edges split (20 steps across its extent): pygeoapi moves a
+    geometry to the storage CRS vertex by vertex, and a straight edge in CRS84 is a curve in EPSG:2180."""
+    try:
+        geom = shape(node.geometry)
+        geom.bounds  # noqa: B018 - GEOS checks the rings here
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError, shapely.errors.ShapelyError):
+        raise ValueError("a geometry of the filter is malformed") from None
+    west, south, east, north = geom.bounds if not geom.is_empty else (0, 0, 0, 0)
+    step = max(east - west, north - south) / 20
+    if not step > 0:
+        return node
+    made = json.loads(json.dumps(mapping(shapely.segmentize(geom, step))))  # tuples to lists
+    return values.Geometry({**made, **({"crs": node.geometry["crs"]} if "crs" in node.geometry else {})})
