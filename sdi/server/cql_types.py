@@ -83,7 +83,11 @@ def _node(node, fields: dict) -> None:
         name, kind = _operand(node.lhs, fields)
         if kind != "string":
             raise FilterTypeError(name, kind, node.pattern, f"LIKE works on text; property {name!r} is of type {kind}")
-        if not isinstance(node.pattern, str):
+        pattern = node.pattern
+        while isinstance(pattern, ast.Function) and pattern.name.lower() in _STRING_FUNCTIONS \
+                and len(pattern.arguments) == 1:
+            pattern = pattern.arguments[0]  # CASEI('UL. %'), as QGIS 3.32+ writes it
+        if not isinstance(pattern, str):
             raise FilterTypeError(name, "string", node.pattern, "a LIKE pattern is a text literal, e.g. 'ul. %'")
     elif isinstance(node, ast.In):
         for item in node.sub_nodes:
