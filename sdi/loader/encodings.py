@@ -15,6 +15,7 @@ import logging
 import re
 import struct
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def mismatched_columns(gdal_path: str, codec: str) -> dict[str, ColumnCodec]:
         offset += length
     body = np.asarray(data[header_len:header_len + records * record_len], dtype=np.uint8)
     rows = body[: len(body) // record_len * record_len].reshape(-1, record_len) if record_len else body[:0]
-    if fields and _all_bytes_decode(body, codec):
+    if fields and _all_bytes_decode(_chunks(data, header_len, header_len + records * record_len), codec):
         return {}  # one pass over the records instead of one decode per text column
     found = {}
     for name, start, length in fields:
@@ -105,18 +106,32 @@ def lost_letters(frame: pd.DataFrame) -> list[str]:
     return notes
 
 
-def _all_bytes_decode(body: np.ndarray, codec: str) -> bool:
-    """True when `codec` is a single-byte code page and no byte of `body` is undefined in it.
+def _all_bytes_decode(chunks: Iterator[bytes], codec: str) -> bool:
+    """True when `codec` is a single-byte code page and no byte of the records is undefined in it.
 
     A single-byte codec decodes byte by byte, so a byte value it refuses anywhere is the only way a column
-    can fail; a histogram of the bytes answers for every column at once. Multi-byte codecs say False.
+    can fail; one pass over the records answers for every column at once. Multi-byte codecs say False.
     """
     table = _byte_table(codec)
     if table is None:
         return False
     good = bytes(np.flatnonzero(table).astype(np.uint8))
     # bytes.translate deletes every decodable byte in one C pass; whatever is left is undecodable
-    return len(good) == 256 or not np.asarray(body).tobytes().translate(None, good)
+    return len(good) == 256 or not any(chunk.translate(None, good) for chunk in chunks)
+
+
+def _chunks(data: np.ndarray, start: int, stop: int, step: int = 1 << 24) -> Iterator[bytes]:
+    """The bytes start..stop in 16 MB pieces; a mapped DBF is read from its file, so that its pages are
+    not counted in the loader's memory (a 2 GB DBF would otherwise be 2 GB of peak RSS)."""
+    stop = min(stop, len(data))
+    if isinstance(data, np.memmap) and data.filename:
+        with open(data.filename, "rb") as f:
+            f.seek(start)
+            for at in range(start, stop, step):
+                yield f.read(min(step, stop - at))
+        return
+    for at in range(start, stop, step):
+        yield data[at:min(at + step, stop)].tobytes()
 
 
 def _byte_table(codec: str) -> np.ndarray | None:
