@@ -90,6 +90,10 @@ class Cluster:
         # next writes log whole pages again); buffers for the indexes of a national theme.
         opts = (f"-c listen_addresses=127.0.0.1 -p {state.port} -c unix_socket_directories=''"
                 " -c max_wal_size=4GB -c shared_buffers=256MB -c maintenance_work_mem=256MB"
+                # history is partitioned by load: a query the planner cannot prune (a catalogue check, prune,
+                # a view read by SQL) locks every partition it plans, one lock slot each; the default 64
+                # slots per connection run out at a few thousand versions kept across cities.
+                " -c max_locks_per_transaction=256"
                 # archive_mode needs a restart, archive_command only a reload: `sdi db backup` sets the latter
                 " -c archive_mode=on")
         log = Path(state.data_dir) / "server.log"

@@ -23,6 +23,7 @@ from sdi.core import sqlfiles
 from sdi.core.config import restricted_themes
 from sdi.core.db import database_url
 from sdi.core.settings import CRS84, STORAGE_CRS
+from sdi.server import partition_scope
 from sdi.server.access import CITY_KEY
 from sdi.server.cql import compile_filter
 from sdi.server.cql_requests import AFTER_KEY, HIDDEN
@@ -41,10 +42,6 @@ _JSON_TYPES = {
     "timestamp without time zone": ("string", "date-time"), "timestamp with time zone": ("string", "date-time"),
 }
 _HIDDEN = ("geom", "load_id")
-# Up to this many matches numberMatched is exact; beyond it the count is left out rather than paid for.
-_EXACT_COUNT_UP_TO = 100_000
-#: A filtered query is counted only when it matches at most this many features.
-_COUNT_IF_ESTIMATED_BELOW = 1_000
 
 
 def pool() -> ConnectionPool:
@@ -56,7 +53,10 @@ def pool() -> ConnectionPool:
             # before a request gets it, so losing a replica costs no request.
             _POOL = ConnectionPool(database_url(start=False), min_size=1, max_size=4, open=True,
                                    check=ConnectionPool.check_connection,
-                                   kwargs={"autocommit": True, "row_factory": dict_row})
+                                   # prepare_threshold None: a statement psycopg prepares may get a generic
+                                   # plan, which keeps every partition of history and locks them all; an
+                                   # unprepared one is planned with the current load ids known, and pruned.
+                                   kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": None})
         return _POOL
 
 
@@ -90,11 +90,11 @@ class SdiProvider(BaseProvider):
         if not all(type(n) is int and 0 <= n < 2 ** 63 for n in (limit, offset)):
             # pygeoapi reads `limit=true` as a boolean and passes it on
             raise ProviderInvalidQueryError(user_msg="limit and offset must be whole numbers")
-        where, params = self._where(bbox, properties, filterq, after)
         with pool().connection() as conn:
+            where, params = self._where(bbox, properties, filterq, after, loads=self._loads(conn))
             # after a keyset, a count would be of the rest only: numberMatched is left out
             filtered = bool(bbox or properties or filterq or self._city_scope() or keyset)
-            matched = None if keyset else self._count(conn, where, params, filtered=filtered)
+            matched = None if keyset else partition_scope.count(conn, self.theme, where, params, filtered=filtered)
             features = []
             if resulttype != "hits":
                 # The page is cut first and only its rows reprojected and encoded: PostgreSQL would
@@ -120,9 +120,10 @@ class SdiProvider(BaseProvider):
             raise ProviderItemNotFoundError(f"no feature {identifier!r}") from None
         city = self._city_scope()
         with pool().connection() as conn:
-            row = conn.execute(sql.SQL("SELECT {cols} FROM {t} WHERE fid = %s{c}").format(
-                cols=self._columns([], False, crs_transform_spec), t=self.table,
-                c=sql.SQL(" AND city = %s" if city else "")), [fid, *([city] if city else [])]).fetchone()
+            loads, ids = self._loads(conn)
+            row = conn.execute(sql.SQL("SELECT {cols} FROM {t} WHERE fid = %s AND {l}{c}").format(
+                cols=self._columns([], False, crs_transform_spec), t=self.table, l=loads,
+                c=sql.SQL(" AND city = %s" if city else "")), [fid, *ids, *([city] if city else [])]).fetchone()
         if row is None:
             raise ProviderItemNotFoundError(f"no feature {identifier!r}")
         return self._feature(row)
@@ -133,29 +134,11 @@ class SdiProvider(BaseProvider):
             return request.environ.get(CITY_KEY)
         return None
 
-    # -- SQL pieces --------------------------------------------------------------------------------
-    def _count(self, conn, where: sql.Composable, params: list, filtered: bool) -> int | None:
-        """numberMatched when it is cheap to know exactly; None (left out, as the standard allows) otherwise."""
-        if not filtered:
-            # By name in the catalogue: the reader has no rights on the history schema itself.
-            estimate = conn.execute("SELECT c.reltuples::bigint AS n FROM pg_class c JOIN pg_namespace s"
-                                    " ON s.oid = c.relnamespace WHERE s.nspname = 'history' AND c.relname = %s",
-                                    [self.theme]).fetchone()
-            # A derived layer (the analysis results' views) has no history table: the bounded count below.
-            if estimate is not None and estimate["n"] > _EXACT_COUNT_UP_TO:
-                return None
-        else:
-            # At most one row past the threshold is read (about a millisecond): a filter matching more is
-            # "big", and its count is left out. The planner's estimate was used here, but over the view on
-            # history partitioned by load it guesses far too low (3,000 matches estimated at 1).
-            n = conn.execute(sql.SQL("SELECT count(*) AS n FROM (SELECT 1 FROM {t} WHERE {w} LIMIT %s) s").format(
-                t=self.table, w=where), [*params, _COUNT_IF_ESTIMATED_BELOW + 1]).fetchone()["n"]
-            return n if n <= _COUNT_IF_ESTIMATED_BELOW else None
-        # Count at most one row past the cap: a filter that matches millions costs no more than the cap.
-        n = conn.execute(sql.SQL("SELECT count(*) AS n FROM (SELECT 1 FROM {t} WHERE {w} LIMIT %s) s").format(
-            t=self.table, w=where), [*params, _EXACT_COUNT_UP_TO + 1]).fetchone()["n"]
-        return n if n <= _EXACT_COUNT_UP_TO else None
+    def _loads(self, conn) -> tuple[sql.Composable, list]:
+        """The clause that keeps the query to the current loads' partitions (sdi.server.partition_scope)."""
+        return partition_scope.load_clause(conn, self.theme, self._city_scope())
 
+    # -- SQL pieces --------------------------------------------------------------------------------
     def _columns(self, select_properties: list[str], skip_geometry: bool, crs_transform_spec=None) -> sql.Composed:
         names = [c for c in self.fields if not select_properties or c in select_properties or c == "fid"]
         cols = [sqlfiles.ident(c) for c in dict.fromkeys(["fid", *names])]
@@ -190,10 +173,10 @@ class SdiProvider(BaseProvider):
         # stops after one page, so it keeps the plain key.
         return sql.SQL(", ").join([*keys, sql.SQL("fid + 0" if spatial else "fid")])
 
-    def _where(self, bbox: list, properties: list, filterq=None, after: int | None = None
-               ) -> tuple[sql.Composable, list]:
-        clauses: list[sql.Composable] = [sql.SQL("true")]
-        params: list = []
+    def _where(self, bbox: list, properties: list, filterq=None, after: int | None = None,
+               loads: tuple[sql.Composable, list] = (sql.SQL("true"), [])) -> tuple[sql.Composable, list]:
+        clauses: list[sql.Composable] = [loads[0]]
+        params: list = list(loads[1])
         if bbox:
             shape = getattr(bbox, "shape", None)
             if shape is None:

@@ -17,6 +17,7 @@ from pygeoapi.provider.tile import ProviderTileNotFoundError
 
 from sdi.core import sqlfiles
 from sdi.core.config import restricted_themes
+from sdi.server import partition_scope
 from sdi.server.access import CITY_KEY
 from sdi.server.provider import pool, theme_fields
 
@@ -31,7 +32,8 @@ SELECT ST_AsMVT(t, %(layer)s, 4096, 'geom') FROM (
     SELECT {columns},
            ST_AsMVTGeom(ST_Transform(d.geom, 3857), tile.env, 4096, 64, true) AS geom
     FROM {view} d, tile
-    WHERE d.geom && ST_Transform(ST_Segmentize(tile.env, (ST_XMax(tile.env) - ST_XMin(tile.env)) / 4), 2180){scope}
+    WHERE d.geom && ST_Transform(ST_Segmentize(tile.env, (ST_XMax(tile.env) - ST_XMin(tile.env)) / 4), 2180)
+      AND {loads}{scope}
 ) t
 WHERE t.geom IS NOT NULL
 """
@@ -77,10 +79,15 @@ class SdiTileProvider(MVTPostgreSQLProvider):
         columns = sql.SQL(", ").join(sql.SQL("d.{}").format(sqlfiles.ident(c)) for c in self.get_fields())
         # a token made for one city opens only that city's rows of a restricted theme (sdi.server.access)
         city = request.environ.get(CITY_KEY) if has_request_context() and self.theme in restricted_themes() else None
-        query = sql.SQL(_TILE_SQL).format(columns=columns, view=sqlfiles.theme_table(self.theme),
-                                          scope=sql.SQL(" AND d.city = %(city)s" if city else ""))
         with pool().connection() as conn:
-            row = conn.execute(query, {"z": z, "x": x, "y": y, "layer": self.theme, "city": city}).fetchone()
+            # only the current loads' partitions are planned and probed (sdi.server.partition_scope)
+            loads, ids = partition_scope.load_clause(conn, self.theme, city)
+            query = sql.SQL(_TILE_SQL).format(
+                columns=columns, view=sqlfiles.theme_table(self.theme),
+                loads=sql.SQL("d.load_id = ANY(%(loads)s::bigint[])" if ids else "true"),
+                scope=sql.SQL(" AND d.city = %(city)s" if city else ""))
+            row = conn.execute(query, {"z": z, "x": x, "y": y, "layer": self.theme, "city": city,
+                                       "loads": ids[0] if ids else None}).fetchone()
         data = row["st_asmvt"] if row else None
         return bytes(data) if data else None
 
