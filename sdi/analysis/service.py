@@ -177,6 +177,10 @@ class _UnixServer(socketserver.ThreadingMixIn, WSGIServer):
 
 
 class _Handler(WSGIRequestHandler):
+    def setup(self) -> None:
+        super().setup()
+        self.client_address = ("unix", 0)  # a unix peer has no address, and wsgiref indexes it: a 502 before
+
     def address_string(self) -> str:
         return "unix"
 
