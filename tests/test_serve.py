@@ -14,12 +14,13 @@ import geopandas as gpd
 import psycopg
 import pytest
 import requests
-from conftest import SDI, free_port, running_api, wait_for_http
 from shapely.geometry import Point
 
 from sdi.core.sample import SAMPLE_CITY
 from sdi.pipeline import run_load
 from sdi.server.openapi import external_refs
+
+from conftest import SDI, free_port, running_api, wait_for_http
 
 
 @pytest.fixture
@@ -60,7 +61,8 @@ def test_bbox_and_single_item(api):
     fid = some["features"][0]["id"]
     one = requests.get(f"{api}/collections/buildings/items/{fid}", params={"f": "json"}, timeout=10)
     assert one.status_code == 200 and one.json()["id"] == fid
-    assert requests.get(f"{api}/collections/buildings/items/999999", params={"f": "json"}, timeout=10).status_code == 404
+    missing = requests.get(f"{api}/collections/buildings/items/999999", params={"f": "json"}, timeout=10)
+    assert missing.status_code == 404
 
 
 def test_html_page_shows_a_map(api):
@@ -80,9 +82,21 @@ def test_health_reports_database_and_catalogue_without_secrets(api, db_url):
     assert password and password not in r.text
 
 
-def test_collections_show_provenance_per_city(api):
-    body = requests.get(f"{api}/collections/roads", params={"f": "json", "lang": "en"}, timeout=10).json()
-    assert "Latest loads: 2699011: drogi.shp" in body["description"]
+def test_collections_show_provenance_per_city(api, db_url):
+    """The description tells what the data set holds (how many features, from how many cities, as of when;
+    issue 19), not the load log: no source file names or load records."""
+    with psycopg.connect(db_url) as conn:
+        loaded = conn.execute("SELECT d.loaded_at FROM sdi.layers l JOIN sdi.loads d USING (load_id)"
+                              " WHERE l.theme = 'roads'").fetchone()[0]
+    count = requests.get(f"{api}/collections/roads/items", params={"f": "json", "limit": 1},
+                         timeout=10).json()["numberMatched"]
+    en = requests.get(f"{api}/collections/roads", params={"f": "json", "lang": "en"}, timeout=10).json()
+    pl = requests.get(f"{api}/collections/roads", params={"f": "json", "lang": "pl"}, timeout=10).json()
+    assert count > 0
+    assert f" {count} features from 1 municipalities, as of {loaded:%Y-%m-%d}." in en["description"]
+    assert f" {count} obiekt" in pl["description"] and f"z 1 gminy, stan na {loaded:%Y-%m-%d}." in pl["description"]
+    for text in (en["description"], pl["description"]):
+        assert "drogi.shp" not in text and "Latest loads" not in text and SAMPLE_CITY not in text
 
 
 def test_a_load_while_serving_appears_without_restart(api, settings, tmp_path):
