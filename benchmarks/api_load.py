@@ -30,9 +30,9 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scratch import scratch_postgis  # noqa: E402
 
-from sdi.pipeline import run_load  # noqa: E402
 from sdi.core.sample import SAMPLE_CITY, write_sample  # noqa: E402
 from sdi.core.settings import Settings  # noqa: E402
+from sdi.pipeline import run_load  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "api_load.json"
 POINTS = 100_000
@@ -102,7 +102,8 @@ def _requests(base: str, i: int) -> tuple[str, str, dict]:
             "f": "json", "limit": 100, "bbox": f"{lon},{lat},{lon + 0.0147},{lat + 0.009}"}
     if kind == "filter":
         return kind, f"{base}/collections/public_services/items", {
-            "f": "json", "limit": 100, "filter-lang": "cql2-text", "filter": "service_type = 'library' AND city = '1465011'"}
+            "f": "json", "limit": 100, "filter-lang": "cql2-text",
+            "filter": "service_type = 'library' AND city = '1465011'"}
     if kind == "item":
         return kind, f"{base}/collections/public_services/items/{int(rng.integers(1, POINTS))}", {"f": "json"}
     x, y = _tile(lon, lat, 14)

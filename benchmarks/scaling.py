@@ -72,7 +72,8 @@ if __name__ == "__main__":
     for size in opts.sizes:
         rows.append(measure(size, opts.seconds))
         print(rows[-1], flush=True)
-    print("| features | load | features/s | bbox p50 | bbox req/s | item p50 | item req/s |\n|---|---|---|---|---|---|---|")
+    print("| features | load | features/s | bbox p50 | bbox req/s | item p50 | item req/s |\n"
+          "|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['features']:,} | {r['load_s']} s | {r['load_features_per_s']:,} | {r['bbox_p50_ms']} ms |"
               f" {r['bbox_rps']:.0f} | {r['item_p50_ms']} ms | {r['item_rps']:.0f} |")

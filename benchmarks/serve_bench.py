@@ -31,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import points  # noqa: E402
 from scratch import scratch_postgis  # noqa: E402
 
-
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 WORKERS = 2
@@ -157,8 +156,8 @@ def _run_all(base: str, seconds: float, ecql: bool, tipg: bool = False) -> dict:
 
 
 def _wrk(url: str, connections: int, seconds: float) -> dict:
-    text = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "--timeout", "30s", url],
-                          capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "--timeout", "30s",
+                           url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
     latency = {p: _ms(re.search(rf"^\s+{p}%\s+(\S+)", text, re.M).group(1)) for p in ("50", "99")}
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
@@ -177,8 +176,8 @@ def table(report: dict) -> str:
     for server, requests_ in report["results"].items():
         for name, r in requests_.items():
             a, b = r["c8"], r["c32"]
-            lines.append(f"| {name} | {server} | {r['status']} | {a['requests_per_s']:.0f} | {a['p50_ms']} ms | {a['p99_ms']} ms |"
-                         f" {b['requests_per_s']:.0f} | {b['p50_ms']} ms | {b['p99_ms']} ms |")
+            lines.append(f"| {name} | {server} | {r['status']} | {a['requests_per_s']:.0f} | {a['p50_ms']} ms |"
+                         f" {a['p99_ms']} ms | {b['requests_per_s']:.0f} | {b['p50_ms']} ms | {b['p99_ms']} ms |")
     return "\n".join(lines)
 
 

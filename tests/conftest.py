@@ -202,8 +202,8 @@ def _with_dbname(url: str, dbname: str) -> str:
 
 def load_sample(tmp: Path, db_url: str) -> Settings:
     """Load the demo's sample gmina into a database; returns settings for it with a home under tmp."""
-    from sdi.pipeline import run_load
     from sdi.core.sample import SAMPLE_CITY, write_sample
+    from sdi.pipeline import run_load
 
     settings = Settings(home=tmp / "home", database_url=db_url)
     for theme, path in write_sample(tmp / "sample").items():

@@ -11,9 +11,18 @@ import json
 import sys
 import time
 
-from qgis.core import (QgsApplication, QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeatureRequest,
-                       QgsMapLayerType, QgsMapRendererSequentialJob, QgsMapSettings, QgsProject, QgsRectangle,
-                       QgsVectorLayer)
+from qgis.core import (
+    QgsApplication,
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsFeatureRequest,
+    QgsMapLayerType,
+    QgsMapRendererSequentialJob,
+    QgsMapSettings,
+    QgsProject,
+    QgsRectangle,
+    QgsVectorLayer,
+)
 from qgis.PyQt.QtCore import QSize
 from qgis.PyQt.QtGui import QColor
 

@@ -48,7 +48,10 @@ def _write(folder: Path, name: str, rows: list[dict]) -> Path:
 def load_town(folder: Path, settings, gap_m: float = 3.0) -> None:
     """Load the hand-made town of the module docstring as CITY."""
     folder.mkdir(parents=True, exist_ok=True)
-    line = lambda *pts: LineString([_xy(*p) for p in pts])
+
+    def line(*pts) -> LineString:
+        return LineString([_xy(*p) for p in pts])
+
     roads = [{"name": "S1", "road_class": "municipal", "geometry": line((0, 0), (3000, 0))},
              {"name": "S2a", "road_class": "municipal", "geometry": line((0, 400), (1000, 400))},
              {"name": "S2b", "road_class": "municipal", "geometry": line((1000 + gap_m, 400), (3000, 400))},
@@ -89,7 +92,7 @@ def _run(settings, **inputs) -> dict:
         net = conn.execute("SELECT network FROM analysis.runs WHERE run_id = %s", [run_id]).fetchone()[0]
     names = ("school_m", "school_ok", "school_straight_ok", "green_sum_ha", "green_ok", "green20_m", "green20_ok",
              "optional", "all_ok", "reason", "school_by_point")
-    return {"network": net, **{r[0]: dict(zip(names, r[1:])) for r in rows}}
+    return {"network": net, **{r[0]: dict(zip(names, r[1:], strict=True)) for r in rows}}
 
 
 def test_distances_along_the_network_match_the_hand_computed_ones(pgr_settings, tmp_path):
@@ -134,7 +137,8 @@ def test_rural_parcels_get_3000_m(pgr_settings, tmp_path):
 def test_bad_inputs_are_one_line_errors():
     for bad, word in (({"city": "26990"}, "city"), ({"city": CITY, "green_sum_m": "x"}, "number"),
                       ({"city": CITY, "school_town_m": float("nan")}, "range"), ({"city": CITY, "rm": 1}, "unknown"),
-                      ({"city": CITY, "optional": {"casino": 100}}, "optional kind"), ({"city": CITY, "town": "x"}, "town")):
+                      ({"city": CITY, "optional": {"casino": 100}}, "optional kind"),
+                      ({"city": CITY, "town": "x"}, "town")):
         with pytest.raises(ConfigError, match=word):
             parse(bad)
 

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import requests
 import test_analysis
-from conftest import running_api
 from test_analysis import _run, load_town
 
 from sdi.core import catalogue
 from sdi.core.catalogue import open_catalogue
+
+from conftest import running_api
 
 pgr_settings = test_analysis.pgr_settings  # the fixture: the test database with pgRouting
 STYLES = Path(__file__).resolve().parent.parent / "styles"

@@ -10,13 +10,14 @@ import psycopg
 import pytest
 import requests
 from shapely.geometry import LineString
-
-from conftest import load_sample, fresh_database, running_api
 from test_qgis import _has_qgis, probe
+
 from sdi.core import tokens
 from sdi.core.catalogue import open_catalogue
-from sdi.pipeline import run_load
 from sdi.core.sample import SAMPLE_CITY
+from sdi.pipeline import run_load
+
+from conftest import fresh_database, load_sample, running_api
 
 RESTRICTED = "utility_networks"
 

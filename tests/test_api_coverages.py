@@ -14,10 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import raster_fixtures as fx
 import rasterio
 import requests
-from conftest import SDI, fresh_database, load_sample, running_api
 from pyproj import Transformer
 from rasterio.windows import from_bounds
 from test_qgis import _has_qgis, probe
@@ -27,6 +25,9 @@ from sdi.core.settings import STORAGE_CRS
 from sdi.pipeline import run_load_raster
 from sdi.server.coverage import MAX_PIXELS, SdiCoverageProvider
 from sdi.server.openapi import external_refs
+
+import raster_fixtures as fx
+from conftest import SDI, fresh_database, load_sample, running_api
 
 CITY = "1465011"  # the generated test rasters
 EPSG_4326 = "http://www.opengis.net/def/crs/EPSG/0/4326"
@@ -88,7 +89,8 @@ def test_the_openapi_document_with_coverages_validates_offline(served, tmp_path)
     assert external_refs(doc) == [] and "schemas.opengis.net" not in str(doc)
     st = Path(sys.executable).with_name("st")
     out = subprocess.run(check=False, args=[str(st), "run", f"{base}/openapi?f=json", "--checks", "not_a_server_error",
-                          "--mode", "all", "--include-path-regex", "coverage", "--max-examples", "25", "--seed", "1", "--no-color"],
+                          "--mode", "all", "--include-path-regex", "coverage", "--max-examples", "25", "--seed", "1",
+                          "--no-color"],
                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert out.returncode == 0, out.stdout[-3000:]
 
@@ -174,8 +176,8 @@ def test_the_cog_is_served_with_range_requests_for_gdal(served):
 def test_qgis_opens_and_draws_the_rasters_of_the_project(served, tmp_path):
     base, db_url, _ = served
     out = tmp_path / "sdi.qgz"
-    done = subprocess.run(check=False, args=[SDI, "qgis-project", str(out), "--url", base, "--city", SAMPLE_CITY], capture_output=True,
-                          text=True, timeout=60, env={**os.environ, "SDI_DATABASE_URL": db_url})
+    done = subprocess.run(check=False, args=[SDI, "qgis-project", str(out), "--url", base, "--city", SAMPLE_CITY],
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "SDI_DATABASE_URL": db_url})
     assert done.returncode == 0, done.stderr
     picture = tmp_path / "rasters.jpg"  # JPEG: the orthophoto's texture makes a PNG of over a megabyte
     report = probe("project", str(out), str(picture))

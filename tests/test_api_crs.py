@@ -12,9 +12,10 @@ import requests
 from pyproj import Transformer
 from shapely.geometry import Point
 
-from conftest import fresh_database, running_api
-from sdi.pipeline import run_load
 from sdi.core.settings import Settings
+from sdi.pipeline import run_load
+
+from conftest import fresh_database, running_api
 
 # Known places, lon/lat (WGS 84), in Warsaw, Kraków and Łódź.
 PLACES = {"Pałac Kultury i Nauki": (21.006111, 52.231667), "Wawel": (19.935, 50.054),
@@ -124,6 +125,6 @@ def test_gdal_oapif_crs_open_option_gets_the_stored_positions(api, crs):
     frame = pyogrio.read_dataframe(f"OAPIF:{api}/collections/public_services", CRS=crs)
     assert frame.crs.to_epsg() == int(crs.split(":")[1])
     to_crs = Transformer.from_crs(4326, frame.crs, always_xy=True)
-    for name, point in zip(frame["name"], frame.geometry):
+    for name, point in zip(frame["name"], frame.geometry, strict=True):
         expected = to_crs.transform(*PLACES[name])
         assert (point.x, point.y) == pytest.approx(expected, abs=0.01)

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import run_sdi
 
 from sdi.core.db import Cluster
 from sdi.core.sample import SAMPLE_CITY, write_sample, write_sample_rasters
 from sdi.core.settings import Settings
+
+from conftest import run_sdi
 
 THEMES = ("roads", "buildings", "public_services")
 

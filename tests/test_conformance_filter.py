@@ -101,7 +101,8 @@ def test_ats_filter_filter_crs_param(api, data):
     target = data["public_services"][1]
     every = get(api, "collections/public_services/items", crs=EPSG.format(2180), limit=1000).json()["features"]
     n, e = next(f for f in every if f["id"] == target["id"])["geometry"]["coordinates"]
-    text = f"S_INTERSECTS(geometry, POLYGON(({n - 5} {e - 5}, {n + 5} {e - 5}, {n + 5} {e + 5}, {n - 5} {e + 5}, {n - 5} {e - 5})))"
+    text = (f"S_INTERSECTS(geometry, POLYGON(({n - 5} {e - 5}, {n + 5} {e - 5}, {n + 5} {e + 5}, {n - 5} {e + 5},"
+            f" {n - 5} {e - 5})))")
     assert _ids(_text(api, "public_services", text, **{"filter-crs": EPSG.format(2180)})) == {target["id"]}
     assert _text(api, "public_services", text, **{"filter-crs": "urn:nothing"}).status_code == 400
 
@@ -238,7 +239,8 @@ def predicate(draw, data, theme):
         return {"op": "in", "args": [a, options]}, lambda p: None if p[prop] is None else p[prop] in options
     if op == "like":
         prefix = value[: draw(st.integers(0, len(value)))].replace("%", "").replace("_", "").replace("\\", "")
-        return {"op": "like", "args": [a, prefix + "%"]}, lambda p: None if p[prop] is None else p[prop].startswith(prefix)
+        return ({"op": "like", "args": [a, prefix + "%"]},
+                lambda p: None if p[prop] is None else p[prop].startswith(prefix))
     if op == "casei":
         return ({"op": "=", "args": [{"op": "casei", "args": [a]}, {"op": "casei", "args": [value.upper()]}]},
                 lambda p: None if p[prop] is None else p[prop].lower() == value.lower())

@@ -6,9 +6,10 @@ import os
 
 import psycopg
 
-from conftest import run_sdi
 from sdi.core.catalogue import migrate
 from sdi.core.sample import SAMPLE_CITY
+
+from conftest import run_sdi
 
 
 def _home(tmp_path, name):

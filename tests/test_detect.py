@@ -12,9 +12,16 @@ import shapely
 from pyproj import CRS, Transformer
 from shapely.geometry import Point
 
-from sdi.loader.detect import (check_in_poland, describe_epsg, detect_encoding, guess_crs, inside_poland_mask,
-                        match_crs, parse_cpg)
 from sdi.core.errors import InputError
+from sdi.loader.detect import (
+    check_in_poland,
+    describe_epsg,
+    detect_encoding,
+    guess_crs,
+    inside_poland_mask,
+    match_crs,
+    parse_cpg,
+)
 
 STREETS = ["Świętokrzyska", "Łąkowa", "Źródlana", "Żeromskiego", "Marszałkowska", "Ogrodowa"]
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -99,7 +106,7 @@ def test_parse_cpg(text, codec):
 
 
 def test_upper_case_cpg_beside_upper_case_shp(tmp_path):
-    path = _shapefile(tmp_path, "iso-8859-2")
+    _shapefile(tmp_path, "iso-8859-2")
     for part in tmp_path.iterdir():
         part.rename(part.with_name(part.stem.upper() + part.suffix.upper()))
     (tmp_path / "ULICE.CPG").write_text("ISO-8859-2")

@@ -17,12 +17,13 @@ import numpy as np
 import psycopg
 import pytest
 import requests
-from conftest import SDI, running_api
 
 from sdi.core.catalogue import migrate
 from sdi.core.db import Cluster
 from sdi.core.settings import Settings
 from sdi.pipeline import run_load
+
+from conftest import SDI, running_api
 
 CITY = "1465011"
 
@@ -111,7 +112,8 @@ def test_a_loader_killed_during_the_index_build_leaves_the_previous_version(sett
     time.sleep(0.5)
     assert _state(db_url) == before
     _no_stray_tables(db_url)
-    assert run_load(tmp_path / "small.gpkg", city=CITY, theme="public_services", settings=settings).features_loaded == 50
+    report = run_load(tmp_path / "small.gpkg", city=CITY, theme="public_services", settings=settings)
+    assert report.features_loaded == 50
 
 
 def test_a_loader_killed_during_the_attach_leaves_the_previous_version(settings, db_url, tmp_path):
@@ -133,7 +135,8 @@ def test_a_loader_killed_during_the_attach_leaves_the_previous_version(settings,
     time.sleep(0.5)
     assert _state(db_url) == before
     _no_stray_tables(db_url)
-    assert run_load(tmp_path / "small.gpkg", city=CITY, theme="public_services", settings=settings).features_loaded == 50
+    report = run_load(tmp_path / "small.gpkg", city=CITY, theme="public_services", settings=settings)
+    assert report.features_loaded == 50
 
 
 def test_postgresql_stopped_mid_load_is_a_clear_error_and_nothing_is_half_loaded(tmp_path):

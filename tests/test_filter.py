@@ -10,9 +10,10 @@ import pytest
 import requests
 from shapely.geometry import Polygon
 
-from conftest import fresh_database, load_sample, running_api
-from sdi.pipeline import run_load
 from sdi.core.sample import SAMPLE_CITY
+from sdi.pipeline import run_load
+
+from conftest import fresh_database, load_sample, running_api
 
 EPSG_2180 = "http://www.opengis.net/def/crs/EPSG/0/2180"
 

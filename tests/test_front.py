@@ -23,9 +23,10 @@ import psycopg
 import pytest
 import requests
 
-from conftest import SDI, _stop_group, free_port, run_sdi, wait_for_http
-from sdi.pipeline import run_load
 from sdi.core.sample import SAMPLE_CITY
+from sdi.pipeline import run_load
+
+from conftest import SDI, _stop_group, free_port, run_sdi, wait_for_http
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="workers switch users only when sdi serve runs as root")
 
@@ -172,7 +173,8 @@ def test_workers_run_as_their_own_user_and_cannot_read_secrets(loaded, db_url, t
             assert psycopg.conninfo.conninfo_to_dict(url)["user"].endswith("_reader")
         config = home / "pygeoapi" / "config.yml"
         as_api = ["runuser", "-u", "sdi-api", "--", "cat"]
-        assert subprocess.run([*as_api, str(config)], check=False, capture_output=True).returncode == 0  # what it serves
+        # what it serves
+        assert subprocess.run([*as_api, str(config)], check=False, capture_output=True).returncode == 0
         denied = subprocess.run([*as_api, str(secret)], check=False, capture_output=True, text=True)
         assert denied.returncode != 0 and "Permission denied" in denied.stderr and owner_password not in denied.stdout
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from shapely.geometry import Point
 
 from sdi.core.errors import SdiError

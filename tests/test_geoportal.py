@@ -12,8 +12,9 @@ import subprocess
 
 import pytest
 import requests
-from conftest import fresh_database, load_sample, running_api
 from rasterio.io import MemoryFile
+
+from conftest import fresh_database, load_sample, running_api
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,9 @@ def _run(frame, theme, fields, **mapping):
 
 
 def test_the_issue_example_translates_codes_converts_numbers_and_sets_constants():
-    frame = gpd.GeoDataFrame({"NAZWA": ["Łąkowa", "Polna"], "SZER": ["12,5", "7"], "KAT_DROGI": ["gminna", "wojewódzka"],
-                              "ID_ULICY": [11, 12]}, geometry=_line(2), crs=2178)
+    frame = gpd.GeoDataFrame({"NAZWA": ["Łąkowa", "Polna"], "SZER": ["12,5", "7"],
+                              "KAT_DROGI": ["gminna", "wojewódzka"], "ID_ULICY": [11, 12]},
+                             geometry=_line(2), crs=2178)
     out = _run(frame, "roads", {"name": "NAZWA", "width_m": {"from": "SZER"}, "surface": {"value": "asphalt"},
                                 "road_class": {"from": "KAT_DROGI", "values": {"gminna": "municipal",
                                                                                "wojewódzka": "regional"}}},
@@ -74,7 +75,8 @@ def test_default_template_and_coalesced_columns():
                                           "address": {"template": "ul. {ulica} {nr}"}})
     assert list(out.frame["service_type"]) == ["school", "counselling"]
     assert list(out.frame["address"]) == ["ul. Klonowa 16", "ul. Flory"]
-    defaulted = _run(frame, "public_services", {"name": "name", "service_type": {"from": "amenity", "default": "other"}})
+    defaulted = _run(frame, "public_services",
+                     {"name": "name", "service_type": {"from": "amenity", "default": "other"}})
     assert list(defaulted.frame["service_type"]) == ["school", "other"]
 
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-
 import geopandas as gpd
 import psycopg
 import pytest
 import yaml
 from shapely.geometry import LineString, Point, Polygon
 
-from conftest import run_sdi
 from sdi.core.errors import InputError, LoadError
-from sdi.pipeline import run_load
 from sdi.core.sample import SAMPLE_CITY
+from sdi.pipeline import run_load
+
+from conftest import run_sdi
 
 
 def _count(url, sql, *params):

@@ -15,8 +15,9 @@ import psycopg
 import pytest
 from shapely.geometry import Point
 
-from conftest import SDI, run_sdi
 from sdi.pipeline import run_load
+
+from conftest import SDI, run_sdi
 
 CITY = "1465011"
 NAMES = ["Świętokrzyska", "Łąkowa", "Źródlana", "Żeromskiego"]
@@ -85,7 +86,8 @@ def test_gml_axis_order_follows_the_srsname(settings, db_url, tmp_path, srs, swa
     path.write_text(f"""<?xml version="1.0" encoding="UTF-8"?>
 <ogr:FeatureCollection xmlns:ogr="http://ogr.maptools.org/" xmlns:gml="http://www.opengis.net/gml/3.2"
   gml:id="fc"><ogr:featureMember><ogr:uslugi gml:id="u1">
-  <ogr:geometryProperty><gml:Point gml:id="p1" srsName="{srs}"><gml:pos>{pos}</gml:pos></gml:Point></ogr:geometryProperty>
+  <ogr:geometryProperty><gml:Point gml:id="p1" srsName="{srs}">\
+<gml:pos>{pos}</gml:pos></gml:Point></ogr:geometryProperty>
   <ogr:name>Biblioteka Łąkowa</ogr:name><ogr:service_type>library</ogr:service_type>
 </ogr:uslugi></ogr:featureMember></ogr:FeatureCollection>""", encoding="utf-8")
     run_load(path, city=CITY, theme="public_services", settings=settings)
@@ -118,12 +120,12 @@ def test_other_formats(settings, db_url, tmp_path, kind):
     if kind == "csv_wkt":
         path = tmp_path / "uslugi.csv"
         path.write_text("name;service_type;WKT\n" + "".join(
-            f"{n};library;{g.wkt}\n" for n, g in zip(NAMES, points.geometry)), encoding="utf-8")
+            f"{n};library;{g.wkt}\n" for n, g in zip(NAMES, points.geometry, strict=True)), encoding="utf-8")
         path.write_text(path.read_text().replace(";", ","))
     elif kind == "csv_xy":
         path = tmp_path / "uslugi.csv"
         path.write_text("name,service_type,x,y\n" + "".join(
-            f"{n},library,{g.x},{g.y}\n" for n, g in zip(NAMES, points.geometry)), encoding="utf-8")
+            f"{n},library,{g.x},{g.y}\n" for n, g in zip(NAMES, points.geometry, strict=True)), encoding="utf-8")
     elif kind == "filegdb":
         path = tmp_path / "uslugi.gdb"
         points.to_file(path, driver="OpenFileGDB", layer="uslugi")
@@ -288,7 +290,7 @@ def test_bad_input_one_line_no_traceback_database_untouched(settings, db_url, tm
     args, expected = _bad_inputs(tmp_path)[case]
     path, *extra = args
     options = {"--city": CITY, "--theme": "public_services"}
-    for flag, value in zip(extra[::2], extra[1::2]):
+    for flag, value in zip(extra[::2], extra[1::2], strict=True):
         options[flag] = value
     env = {"SDI_DATABASE_URL": db_url, "SDI_HOME": str(tmp_path), "SDI_MAX_UNZIPPED_MB": "2"}
     result = run_sdi("load", path, *[x for kv in options.items() for x in kv], env=env)

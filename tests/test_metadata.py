@@ -12,7 +12,6 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 import requests
-from conftest import fresh_database, load_sample, run_sdi, running_api
 from lxml import etree
 from shapely.geometry import LineString
 
@@ -23,6 +22,8 @@ from sdi.core.sample import SAMPLE_CITY
 from sdi.core.settings import Settings
 from sdi.pipeline import run_load
 from sdi.server import collection_links, datasets, publish, records, service_records
+
+from conftest import fresh_database, load_sample, run_sdi, running_api
 
 RESTRICTED = "utility_networks"
 NS = records.NS
@@ -100,16 +101,20 @@ def _inspire_elements(root: etree._Element, ds: datasets.Dataset) -> None:
     assert text(ident + "gmd:citation/gmd:CI_Citation/gmd:title/gco:CharacterString")
     assert text(ident + "gmd:citation/gmd:CI_Citation/gmd:date/gmd:CI_Date/gmd:date/gco:Date")
     code = text(ident + "gmd:citation/gmd:CI_Citation/gmd:identifier/gmd:MD_Identifier/gmd:code/gco:CharacterString")
-    expected = "PL.ZIPIN.2699011.ROADS" if (ds.city, ds.theme) == (SAMPLE_CITY, "roads") else f"urn:uuid:{ds.file_identifier}"
+    expected = ("PL.ZIPIN.2699011.ROADS" if (ds.city, ds.theme) == (SAMPLE_CITY, "roads")
+                else f"urn:uuid:{ds.file_identifier}")
     assert code == [expected]
-    assert text(ident + "gmd:abstract/gco:CharacterString") and text(ident + "gmd:abstract//gmd:LocalisedCharacterString")
+    assert (text(ident + "gmd:abstract/gco:CharacterString")
+            and text(ident + "gmd:abstract//gmd:LocalisedCharacterString"))
     assert text(ident + "gmd:pointOfContact//gmd:organisationName/gco:CharacterString")
     keywords = text(ident + "gmd:descriptiveKeywords/gmd:MD_Keywords/gmd:keyword/gco:CharacterString")
     assert records.INSPIRE[ds.theme][0] in keywords
-    assert "GEMET - INSPIRE themes, version 1.0" in text(ident + "gmd:descriptiveKeywords//gmd:thesaurusName//gco:CharacterString")
+    thesauri = text(ident + "gmd:descriptiveKeywords//gmd:thesaurusName//gco:CharacterString")
+    assert "GEMET - INSPIRE themes, version 1.0" in thesauri
     assert text(ident + "gmd:topicCategory/gmd:MD_TopicCategoryCode")
     box = ident + "gmd:extent/gmd:EX_Extent/gmd:geographicElement/gmd:EX_GeographicBoundingBox/"
-    west, east = float(text(box + "gmd:westBoundLongitude/gco:Decimal")[0]), float(text(box + "gmd:eastBoundLongitude/gco:Decimal")[0])
+    west = float(text(box + "gmd:westBoundLongitude/gco:Decimal")[0])
+    east = float(text(box + "gmd:eastBoundLongitude/gco:Decimal")[0])
     assert 14 < west <= east < 25
     assert text(ident + "gmd:extent//gml:TimePeriod/gml:beginPosition".replace("gml:", "{http://www.opengis.net/gml}"))
     assert text(ident + "gmd:resourceConstraints/gmd:MD_LegalConstraints/gmd:accessConstraints/gmd:MD_RestrictionCode")
@@ -157,7 +162,8 @@ def test_csw_answers_owslib_behind_the_front(served):
     roads = datasets.file_identifier(SAMPLE_CITY, "roads")
     assert roads in catalogue.records and datasets.file_identifier(datasets.ALL, "roads") in catalogue.records
     assert datasets.file_identifier(SAMPLE_CITY, "buildings") not in catalogue.records
-    catalogue.getrecords2(constraints=[BBox([50.8, 20.5, 50.95, 20.8])], maxrecords=50)  # lat/lon, as CSW 2.0.2 reads EPSG:4326
+    # lat/lon, as CSW 2.0.2 reads EPSG:4326
+    catalogue.getrecords2(constraints=[BBox([50.8, 20.5, 50.95, 20.8])], maxrecords=50)
     assert roads in catalogue.records
     catalogue.getrecords2(constraints=[BBox([54.0, 14.2, 54.5, 14.6])], maxrecords=50)
     assert catalogue.results["matches"] == 0
@@ -193,7 +199,8 @@ def test_records_feed_and_dcat_are_served_and_name_no_restricted_theme(served):
     hidden = datasets.file_identifier(SAMPLE_CITY, RESTRICTED)
     assert requests.get(f"{base}/metadata/{hidden}.xml", timeout=10).status_code == 404
     feed = etree.fromstring(requests.get(f"{base}/metadata/atom.xml", timeout=10).content)
-    enclosures = [link.get("href") for link in feed.iter("{http://www.w3.org/2005/Atom}link") if link.get("rel") == "enclosure"]
+    enclosures = [link.get("href") for link in feed.iter("{http://www.w3.org/2005/Atom}link")
+                  if link.get("rel") == "enclosure"]
     assert f"{base}/downloads/roads/roads_{SAMPLE_CITY}.gpkg" in enclosures
     dcat = requests.get(f"{base}/metadata/catalogue.jsonld", timeout=10).json()
     assert len(dcat["dcat:dataset"]) >= 6
@@ -292,11 +299,15 @@ def test_collections_link_record_licence_and_files_in_the_readers_language(serve
     base, _ = served
     english = requests.get(f"{base}/collections/roads?f=json", headers={"Accept-Language": "en"}, timeout=10).json()
     polish = requests.get(f"{base}/collections/roads?f=json", headers={"Accept-Language": "pl"}, timeout=10).json()
-    rel = lambda doc, name: [x for x in doc["links"] if x["rel"] == name]
+
+    def rel(doc: dict, name: str) -> list[dict]:
+        return [x for x in doc["links"] if x["rel"] == name]
+
     assert [x["href"] for x in rel(english, "license")] == ["https://creativecommons.org/licenses/by/4.0/deed.en"]
     assert [x["hreflang"] for x in rel(english, "license")] == ["en"]
     assert [x["href"] for x in rel(polish, "license")] == ["https://creativecommons.org/licenses/by/4.0/deed.pl"]
-    assert [x["hreflang"] for x in rel(polish, "license")] == ["pl"] and rel(polish, "license")[0]["title"].startswith("Licencja")
+    assert ([x["hreflang"] for x in rel(polish, "license")] == ["pl"]
+            and rel(polish, "license")[0]["title"].startswith("Licencja"))
     described = [x["href"] for x in rel(english, "describedby")]
     assert f"{base}/metadata/{datasets.file_identifier(datasets.ALL, 'roads')}.xml" == described[0]
     assert f"{base}/metadata/{datasets.file_identifier(SAMPLE_CITY, 'roads')}.xml" in described

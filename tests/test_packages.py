@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import psycopg
+
 from bdot_package import PREFIX, RURAL, TOWN, write_package
 from conftest import run_sdi
 

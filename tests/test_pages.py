@@ -16,12 +16,13 @@ from html.parser import HTMLParser
 
 import pytest
 import requests
-from conftest import free_port, fresh_database, load_sample, running_api
 
 from sdi.core.config import registry
 from sdi.core.sample import SAMPLE_CITY, write_sample_rasters
 from sdi.pipeline import run_load_raster
 from sdi.server.labels import plural
+
+from conftest import free_port, fresh_database, load_sample, running_api
 
 
 @pytest.fixture(scope="module")

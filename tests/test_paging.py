@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import requests
 
-from conftest import fresh_database, running_api
-from sdi.pipeline import run_load
 from sdi.core.settings import Settings
+from sdi.pipeline import run_load
+
+from conftest import fresh_database, running_api
 
 N = 3_000
 

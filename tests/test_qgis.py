@@ -22,9 +22,10 @@ import yaml
 from psycopg.conninfo import conninfo_to_dict
 from shapely.geometry import LineString, Polygon
 
-from conftest import load_sample, SDI, fresh_database, running_api
-from sdi.pipeline import run_load
 from sdi.core.sample import SAMPLE_CITY
+from sdi.pipeline import run_load
+
+from conftest import SDI, fresh_database, load_sample, running_api
 
 QGIS_PYTHON = "/usr/bin/python3"
 PROBE = Path(__file__).with_name("qgis_probe.py")
@@ -70,7 +71,8 @@ def _more_themes():
                               "zone_id": ["1MN", "2U", "3ZP"]},
                              geometry=[square(616300, 335900, 200), square(616600, 335900, 200),
                                        square(616900, 335900, 200)], crs=2180)
-    roads = gpd.GeoDataFrame({"name": ["al. Jerozolimskie", "ul. Marszałkowska"], "road_class": ["national", "municipal"]},
+    roads = gpd.GeoDataFrame({"name": ["al. Jerozolimskie", "ul. Marszałkowska"],
+                              "road_class": ["national", "municipal"]},
                              geometry=[LineString([(636000, 486000), (638000, 486200)]),
                                        LineString([(637000, 485000), (637100, 487000)])], crs=2180)
     return [("green_areas", SAMPLE_CITY, green), ("land_use_plans", SAMPLE_CITY, plans), ("roads", WARSAW, roads)]

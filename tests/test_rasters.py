@@ -17,10 +17,11 @@ import rasterio
 from pyproj import Transformer
 from rio_cogeo.cogeo import cog_validate
 
-import raster_fixtures as fx
-from conftest import run_sdi
 from sdi.core.catalogue import history, rollback
 from sdi.pipeline import run_load_raster
+
+import raster_fixtures as fx
+from conftest import run_sdi
 
 CITY = "2699011"
 

@@ -8,11 +8,12 @@ import geopandas as gpd
 import pandas as pd
 import psycopg
 import pytest
-from conftest import ROOT, run_sdi
 from pyproj import Transformer
 
 from sdi.loader.guard import LoadRefused
 from sdi.pipeline import run_load
+
+from conftest import ROOT, run_sdi
 
 MAPPINGS = ROOT / "config" / "mappings"
 
@@ -63,7 +64,10 @@ def test_real_values_are_harmonised(shared_data, settings, db_url):
     run_load(d / CASES[5][0], city="1465108", theme="public_services", mapping_path=MAPPINGS / CASES[5][2],
              settings=settings)
     with psycopg.connect(db_url) as conn:
-        q = lambda sql: dict(conn.execute(sql).fetchall())
+
+        def q(sql: str) -> dict:
+            return dict(conn.execute(sql).fetchall())
+
         types = q("SELECT path_type, count(*) FROM data.cycle_paths GROUP BY 1")
         assert types == {"cycle_track": 1021, "shared_footway": 865, "other": 106, "cycle_lane": 65,
                          "contraflow": 26, "contraflow_lane": 5}

@@ -15,11 +15,12 @@ from pathlib import Path
 import psycopg
 import pytest
 import requests
-from conftest import SDI, _stop_group, free_port, run_sdi, wait_for_http
 
 from sdi.core.db import Cluster
 from sdi.core.sample import SAMPLE_CITY, write_sample
 from sdi.core.settings import Settings
+
+from conftest import SDI, _stop_group, free_port, run_sdi, wait_for_http
 
 # A committed load must reach every replica within this (PITFALLS: 43-77 ms measured; a busy 2-core box).
 REPLICATION_BOUND_S = 2.0

@@ -234,7 +234,8 @@ def test_honest_zip_passes_the_inflation_count(shp, tmp_path):
 _LAUGHS = """<?xml version="1.0"?>
 <!DOCTYPE lolz [
  <!ENTITY lol "lol">
-""" + "".join(f' <!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">\n' for i in range(1, 10)) + """]>
+""" + "".join(f' <!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">\n'
+              for i in range(1, 10)) + """]>
 <gml:FeatureCollection xmlns:gml="http://www.opengis.net/gml"><gml:featureMember><Budynek>
 <nazwa>&lol9;</nazwa><gml:pointProperty><gml:Point srsName="EPSG:2180"><gml:pos>500000 600000</gml:pos>
 </gml:Point></gml:pointProperty></Budynek></gml:featureMember></gml:FeatureCollection>

@@ -13,15 +13,16 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from shapely.geometry import LineString
 
-from conftest import run_sdi
 from sdi.core import roles
 from sdi.core.catalogue import migrate
 from sdi.core.config import registry
 from sdi.core.errors import ConfigError, LoadError
-from sdi.loader.load import ensure_theme_table
-from sdi.pipeline import run_load, run_load_raster
 from sdi.core.sample import SAMPLE_CITY
 from sdi.core.settings import Settings
+from sdi.loader.load import ensure_theme_table
+from sdi.pipeline import run_load, run_load_raster
+
+from conftest import run_sdi
 
 WARSAW = "1465011"
 PASSWORD = "correct-horse-battery-staple"
@@ -96,7 +97,8 @@ def test_a_city_login_loads_rasters_of_its_own_city_only(city_db, tmp_path):
 @pytest.mark.parametrize("statement", [
     f"INSERT INTO history.roads (city, load_id, geom) VALUES ('{SAMPLE_CITY}', 1,"
     " 'SRID=2180;MULTILINESTRING((0 0,1 1))')",
-    f"INSERT INTO sdi.loads (city, theme, source, feature_count, reject_count) VALUES ('{SAMPLE_CITY}', 'roads', 'x', 0, 0)",
+    f"INSERT INTO sdi.loads (city, theme, source, feature_count, reject_count)"
+    f" VALUES ('{SAMPLE_CITY}', 'roads', 'x', 0, 0)",
     "DELETE FROM history.roads",
     "DROP TABLE history.roads",
     "DROP VIEW data.roads",

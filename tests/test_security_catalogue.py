@@ -17,9 +17,9 @@ from sdi.core import roles, tokens
 from sdi.core.catalogue import history, migrate
 from sdi.core.config import registry
 from sdi.core.errors import LoadError
+from sdi.core.settings import Settings
 from sdi.loader.load import ensure_theme_table
 from sdi.pipeline import run_load
-from sdi.core.settings import Settings
 
 WARSAW, KIELCE, KRAKOW = "1465011", "2699011", "1261011"
 PASSWORD = "correct-horse-battery-staple"
@@ -60,7 +60,8 @@ def two_cities(db_url, tmp_path):
 
 def _load_id(db_url: str, city: str, theme: str = "roads") -> int:
     with psycopg.connect(db_url) as conn:
-        return conn.execute("SELECT load_id FROM sdi.layers WHERE city = %s AND theme = %s", [city, theme]).fetchone()[0]
+        return conn.execute("SELECT load_id FROM sdi.layers WHERE city = %s AND theme = %s",
+                            [city, theme]).fetchone()[0]
 
 
 def _refused(url: str, statement: str, params: list | None = None) -> None:
@@ -198,8 +199,8 @@ def test_a_token_answers_with_its_scope(two_cities):
 
 
 def test_an_exception_before_publishing_rolls_the_whole_load_back(settings, db_url, tmp_path):
-    from sdi.loader import load as loader
     from sdi.core.catalogue import Provenance
+    from sdi.loader import load as loader
 
     schema = registry().schemas["roads"]
     # a harmonised frame, as sdi.pipeline hands it over

@@ -12,7 +12,6 @@ import geopandas as gpd
 import numpy as np
 import psycopg
 import pytest
-from conftest import run_sdi
 from shapely.geometry import Point
 
 from sdi.core.catalogue import Provenance, migrate, rollback
@@ -20,6 +19,8 @@ from sdi.core.config import registry
 from sdi.loader import load as loader
 from sdi.loader.guard import LoadRefused
 from sdi.pipeline import run_load
+
+from conftest import run_sdi
 
 CITY, OTHER = "1465011", "1261011"
 

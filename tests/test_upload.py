@@ -20,10 +20,11 @@ from pathlib import Path
 import psycopg
 import pytest
 import requests
-from conftest import SDI, _stop_group, free_port, fresh_database, run_sdi, wait_for_http
 
 from sdi.core import tokens
 from sdi.core.sample import SAMPLE_CITY, write_sample
+
+from conftest import SDI, _stop_group, free_port, fresh_database, run_sdi, wait_for_http
 
 OTHER_CITY = "1465011"
 

@@ -9,7 +9,6 @@ import zipfile
 import geopandas as gpd
 import psycopg
 import pytest
-from conftest import run_sdi
 from shapely.geometry import LineString, Point, box
 
 from sdi.core.config import registry
@@ -18,6 +17,8 @@ from sdi.loader.guard import LoadRefused
 from sdi.loader.read import read
 from sdi.loader.suggest import suggest
 from sdi.pipeline import run_load
+
+from conftest import run_sdi
 
 CITY = "1465011"
 

@@ -14,13 +14,14 @@ import numpy as np
 import pytest
 import rasterio
 import requests
-from conftest import ROOT, fresh_database, load_sample, running_api
 from owslib.wms import WebMapService
 from rasterio.io import MemoryFile
 from shapely.geometry import LineString
 
 from sdi.core.sample import SAMPLE_CITY
 from sdi.pipeline import run_load
+
+from conftest import ROOT, fresh_database, load_sample, running_api
 
 RESTRICTED = "utility_networks"
 PUBLIC = ["buildings", "public_services", "roads"]

@@ -37,7 +37,8 @@ def cli(ctx: click.Context, verbose: bool, debug: bool) -> None:
 
     Set SDI_DATABASE_URL to use an existing PostGIS instead of the embedded one.
     """
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
     if not (verbose or debug):
         # psycopg warns about a COPY it cannot close when the server is gone; the error that follows says it
         logging.getLogger("psycopg").setLevel(logging.ERROR)

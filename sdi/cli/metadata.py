@@ -38,7 +38,8 @@ def _theme(theme: str, settings) -> str:
 
     known = registry(settings)
     if theme not in known.schemas and theme not in known.rasters:
-        raise ConfigError(f"unknown theme {theme!r}", f"use one of: {', '.join(sorted({*known.schemas, *known.rasters}))}")
+        raise ConfigError(f"unknown theme {theme!r}",
+                          f"use one of: {', '.join(sorted({*known.schemas, *known.rasters}))}")
     return theme
 
 
@@ -48,7 +49,8 @@ def metadata() -> None:
 
 
 @metadata.command("set-id")
-@click.option("--city", required=True, type=_CityOrAll(), help="TERYT of the gmina, or `all` for the national data set.")
+@click.option("--city", required=True, type=_CityOrAll(),
+              help="TERYT of the gmina, or `all` for the national data set.")
 @click.option("--theme", required=True, help="The theme of the data set.")
 @click.option("--remove", is_flag=True, help="Forget the identifier instead of setting one.")
 @click.argument("register_id", required=False)

@@ -43,7 +43,8 @@ def _loaded_gminas(six: str) -> list[str]:
     try:
         with open_catalogue() as conn:
             return resolve_six(conn, six)
-    except (SdiError, psycopg.Error) as exc:  # no database running: the code stays unresolved, and the fix says what to do
+    except (SdiError, psycopg.Error) as exc:
+        # no database running: the code stays unresolved, and the fix says what to do
         logger.info("cannot resolve %s: %s", six, exc)
         return []
 

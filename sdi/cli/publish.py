@@ -31,8 +31,8 @@ def qgis_project(out_path: Path, url: str | None, city: str | None) -> None:
       sdi qgis-project sdi.qgz
       sdi qgis-project kielce.qgz --city 2699011 --url https://sdi.example.gov.pl
     """
-    from sdi.server.qgis_project import build
     from sdi.core.settings import get_settings
+    from sdi.server.qgis_project import build
 
     settings = get_settings()
     url = url or f"http://{settings.host}:{settings.port}"

@@ -121,7 +121,8 @@ def restore(settings: Settings, src: Path, to: datetime | None = None) -> dict:
     try:
         info = json.loads((src / "backup.json").read_text())
     except (OSError, ValueError):
-        raise ConfigError(f"{src} is not an sdi backup (no backup.json)", "name the folder `sdi db backup` wrote") from None
+        raise ConfigError(f"{src} is not an sdi backup (no backup.json)",
+                          "name the folder `sdi db backup` wrote") from None
     if info["kind"] == "dump":
         if to is not None:
             raise ConfigError("a dump restores to the moment it was taken", "drop --to")
@@ -135,7 +136,8 @@ def restore(settings: Settings, src: Path, to: datetime | None = None) -> dict:
 
 def _restore_base(cluster: Cluster, src: Path, to: datetime | None) -> None:
     if cluster.state_file.exists():
-        raise ConfigError(f"{cluster.home} already has a cluster", "restore into an empty SDI_HOME, or `sdi db destroy` first")
+        raise ConfigError(f"{cluster.home} already has a cluster",
+                          "restore into an empty SDI_HOME, or `sdi db destroy` first")
     saved = json.loads((src / "cluster.json").read_text())
     os_user = "postgres" if os.geteuid() == 0 else None  # as Cluster._create decides
     cluster.home.mkdir(parents=True, exist_ok=True)

@@ -136,7 +136,7 @@ class FieldMapping(_Strict):
     default: Any = None
 
     @model_validator(mode="after")
-    def _one_source(self) -> "FieldMapping":
+    def _one_source(self) -> FieldMapping:
         given = [k for k in ("from_", "value", "template") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError("give exactly one of from, value or template")

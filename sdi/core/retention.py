@@ -87,7 +87,7 @@ def prune(url: str, *, keep: int, raster_dir: Path, city: str | None = None, the
                     file.unlink(missing_ok=True)
             report.versions.append({"load_id": load_id, "city": c, "theme": t, "bytes": size,
                                     "kind": "raster" if raster else "vector"})
-        for parent, name, pending, size in conn.execute(_ORPHAN_PARTS, {"theme": theme}).fetchall():
+        for parent, name, pending, _size in conn.execute(_ORPHAN_PARTS, {"theme": theme}).fetchall():
             report.orphan_partitions.append(name)
             if not dry_run:
                 _drop_partition(conn, parent, sql.Identifier("history", name), pending=pending)

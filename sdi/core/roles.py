@@ -55,7 +55,7 @@ def list_cities(conn: psycopg.Connection) -> list[dict]:
         "SELECT r.rolname, substring(r.rolname FROM 10) AS city, r.rolcanlogin,"
         " (SELECT count(*) FROM sdi.loads l WHERE l.city = substring(r.rolname FROM 10)) AS loads"
         " FROM pg_roles r WHERE r.rolname ~ '^sdi_city_[0-9]{7}$' ORDER BY r.rolname").fetchall()
-    return [dict(zip(("role", "city", "can_login", "loads"), r)) for r in rows]
+    return [dict(zip(("role", "city", "can_login", "loads"), r, strict=True)) for r in rows]
 
 
 def remove_city(conn: psycopg.Connection, city: str) -> bool:

@@ -86,7 +86,8 @@ def _orthophoto(x0: float, y0: float, folder: Path) -> Path:
     strips = ((cols // 160 + rows // 220) % 3)[None]  # field strips, as Polish farmland is cut
     field = np.array([[118, 142, 84], [150, 160, 96], [96, 128, 70]], dtype="int16")
     image = field[strips[0]].transpose(2, 0, 1) + rng.integers(-12, 12, (3, *size))
-    covered = [(g.buffer(w / 2, cap_style=2), i + 1) for i, (g, w) in enumerate(zip(roads.geometry, roads.width_m))]
+    covered = [(g.buffer(w / 2, cap_style=2), i + 1)
+               for i, (g, w) in enumerate(zip(roads.geometry, roads.width_m, strict=True))]
     road_mask = features.rasterize(covered, out_shape=size, transform=transform) > 0
     image[:, road_mask] = np.array([[112], [112], [116]]) + rng.integers(-6, 6, (3, int(road_mask.sum())))
     roofs = features.rasterize([(g, 1 + i % 3) for i, g in enumerate(buildings.geometry)], out_shape=size,

@@ -30,7 +30,8 @@ class Settings(BaseSettings):
 
     home: Path = Field(default=Path(".sdi"), description="where the embedded cluster and generated files live")
     database_url: str | None = Field(default=None, description="an external PostGIS; unset means the embedded cluster")
-    pg_bin: Path | None = Field(default=None, description="folder of initdb/pg_ctl; default: newest /usr/lib/postgresql/*/bin")
+    pg_bin: Path | None = Field(default=None,
+                                description="folder of initdb/pg_ctl; default: newest /usr/lib/postgresql/*/bin")
     config_dir: Path = Field(default=_PROJECT_CONFIG, description="schemas, mappings and server.yaml")
     styles_dir: Path = Field(default=_PROJECT_STYLES, description="QGIS styles, <theme>.qml and <theme>.sld")
     max_unzipped_mb: int = Field(default=4096, description="refuse zips that unpack to more than this")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 from psycopg import sql
@@ -16,7 +16,7 @@ _THEME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 _CITY = re.compile(r"[0-9]{7}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str) -> str:
     """The text of `sdi/sql/<name>`."""
     return resources.files("sdi").joinpath("sql", name).read_text(encoding="utf-8")

@@ -71,7 +71,7 @@ def grant(conn: psycopg.Connection, token: str) -> Grant | None:
 
 def list_tokens(conn: psycopg.Connection) -> list[dict]:
     rows = conn.execute("SELECT name, city, scope, created_at, revoked_at FROM sdi.tokens ORDER BY name").fetchall()
-    return [dict(zip(("name", "city", "scope", "created_at", "revoked_at"), r)) for r in rows]
+    return [dict(zip(("name", "city", "scope", "created_at", "revoked_at"), r, strict=True)) for r in rows]
 
 
 def revoke(conn: psycopg.Connection, name: str) -> bool:

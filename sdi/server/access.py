@@ -24,6 +24,7 @@ from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 from sdi.core import tokens
+
 logger = logging.getLogger(__name__)
 _CACHE_SECONDS = 30  # a revoked token stops working within this time
 #: The query parameter that may carry a token (QGIS puts it in a layer's URL).

@@ -104,7 +104,7 @@ def _reproject(shape: BaseGeometry, source: str, target: str) -> BaseGeometry:
         points += [(ax + (bx - ax) * i / DENSIFY_POINTS, ay + (by - ay) * i / DENSIFY_POINTS)
                    for i in range(DENSIFY_POINTS)]
     xs, ys = transform([p[0] for p in points], [p[1] for p in points])
-    kept = [(x, y) for x, y in zip(xs, ys) if math.isfinite(x) and math.isfinite(y)]
+    kept = [(x, y) for x, y in zip(xs, ys, strict=True) if math.isfinite(x) and math.isfinite(y)]
     if len(kept) < 3:
         return Polygon()
     made = Polygon(kept)

@@ -26,9 +26,9 @@ from rasterio.windows import from_bounds
 
 from sdi.core.catalogue import CityRaster
 from sdi.core.config import RasterSchema
-from sdi.server.raster_files import raster_file
 from sdi.core.mosaic import Tile, mosaic_vrt
 from sdi.core.settings import STORAGE_CRS, get_settings
+from sdi.server.raster_files import raster_file
 
 logger = logging.getLogger(__name__)
 
@@ -88,13 +88,16 @@ class SdiCoverageProvider(RasterioProvider):
 
     def get_fields(self) -> dict:
         if not self._fields:
-            for i, (name, dtype) in enumerate(zip(self._data.descriptions, self._data.dtypes), start=1):
+            for i, (name, dtype) in enumerate(zip(self._data.descriptions, self._data.dtypes, strict=True), start=1):
                 self._fields[str(i)] = {"title": name or f"band {i}", "type": "number" if "float" in dtype else
                                         "integer", **({"x-ogc-unit": self._data.units[i - 1]}
                                                       if self._data.units[i - 1] else {})}
         return self._fields
 
-    def query(self, properties=[], subsets={}, bbox=None, bbox_crs=4326, datetime_=None, format_="json", **kwargs):
+    def query(self, properties: list | None = None, subsets: dict | None = None, bbox=None, bbox_crs=4326,
+              datetime_=None, format_="json", **kwargs):
+        # pygeoapi's own signature has [] and {} defaults; None here, so no call can change a shared default
+        properties, subsets = properties or [], subsets or {}
         epsg = 4326  # pygeoapi's default when the request has no bbox-crs: lon/lat (CRS84)
         if bbox and bbox_crs != 4326:
             crs = _crs(bbox_crs)

@@ -81,7 +81,7 @@ def metadata_folder(settings: Settings) -> Path:
 
 
 def refresh(settings: Settings, base: str, view: bool = False) -> int:
-    """Regenerate records (data sets and services), downloads, DCAT and Atom, and reload csw.records; returns records."""
+    """Regenerate records (data sets and services), downloads, DCAT and Atom; reload csw.records; return records."""
     with open_catalogue(settings) as conn:
         found = datasets.published(conn, settings)
         downloads.refresh(conn, settings, found)
@@ -122,7 +122,8 @@ def _load(settings: Settings, folder: Path) -> None:
     done = subprocess.run([str(csw_python(settings)), "-I", str(HERE / "csw_load.py")], env=env, capture_output=True,
                           text=True, timeout=300, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"loading the CSW records failed: {first_line(done.stderr.strip().splitlines()[-1:] or '?')}")
+        last = done.stderr.strip().splitlines()[-1:] or "?"
+        raise RuntimeError(f"loading the CSW records failed: {first_line(last)}")
 
 
 def _grant_reader(settings: Settings, reader_url: str) -> None:
@@ -168,7 +169,8 @@ allowed_ips=
 
 [metadata:main]
 identification_title=SIP – katalog metadanych / SDI metadata catalogue
-identification_abstract=Usługa wyszukiwania (CSW) zbiorów danych przestrzennych gmin / Discovery service of municipal spatial data sets
+identification_abstract=Usługa wyszukiwania (CSW) zbiorów danych przestrzennych gmin / Discovery service of municipal \
+spatial data sets
 identification_keywords=SIP,INSPIRE,CSW,metadane,metadata
 identification_keywords_type=theme
 identification_fees=brak / none

@@ -106,7 +106,8 @@ def published(conn: psycopg.Connection, settings: Settings) -> list[Dataset]:
             found.append(Dataset(x.city, theme, schemas[theme], bbox, count, [x], ids.get((x.city, theme))))
         if cities:
             boxes = [extents[x.city][0] for x in cities]
-            bbox = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+            bbox = (min(b[0] for b in boxes), min(b[1] for b in boxes),
+                    max(b[2] for b in boxes), max(b[3] for b in boxes))
             found.append(Dataset(ALL, theme, schemas[theme], bbox, sum(extents[x.city][1] for x in cities), cities,
                                  ids.get((ALL, theme))))
     return found

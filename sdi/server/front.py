@@ -22,7 +22,8 @@ from sdi.server.host_user import HostUser
 HEADER_TIMEOUT_S = 10
 MAX_BODY = "1m"
 # The access log has the path only ($uri): a query may carry a token, and nginx cannot mask it.
-LOG_FORMAT = '$remote_addr - [$time_local] "$request_method $uri $server_protocol" $status $body_bytes_sent $request_time'
+LOG_FORMAT = ('$remote_addr - [$time_local] "$request_method $uri $server_protocol" $status $body_bytes_sent'
+              " $request_time")
 _ERRORS = {
     413: ("PayloadTooLarge", "the request body is larger than 1 MB: send a smaller filter or file"),
     502: ("ServiceUnavailable", "the API is starting or restarting: try again in a few seconds"),

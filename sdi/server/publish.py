@@ -77,8 +77,9 @@ def _collection(conn: psycopg.Connection, settings: Settings, theme: str, server
     latest = max((x.loaded_at for x in loads), default=None)
     as_of = ("", "") if latest is None else (f", stan na {latest:%Y-%m-%d}", f", as of {latest:%Y-%m-%d}")
     record = "" if schema.get("access") == "restricted" else f"/metadata/{file_identifier('all', theme)}.xml"
-    more = ("", "") if not record else (f" Metadane ISO 19139: {record}; plik GeoPackage: /downloads/{theme}/{theme}_PL.gpkg.",
-                                        f" ISO 19139 metadata: {record}; GeoPackage: /downloads/{theme}/{theme}_PL.gpkg.")
+    gpkg = f"/downloads/{theme}/{theme}_PL.gpkg"
+    more = ("", "") if not record else (f" Metadane ISO 19139: {record}; plik GeoPackage: {gpkg}.",
+                                        f" ISO 19139 metadata: {record}; GeoPackage: {gpkg}.")
     return {
         "type": "collection",
         "title": title,
@@ -139,7 +140,8 @@ def write_config(settings: Settings | None = None, host: str = "127.0.0.1", port
     folder.mkdir(parents=True, exist_ok=True)
     config_path, openapi_path = folder / "config.yml", folder / "openapi.yml"
     config_path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    openapi_path.write_text(yaml.safe_dump(openapi.finish(get_oas(config), restricted_themes(settings)), allow_unicode=True), encoding="utf-8")
+    document = openapi.finish(get_oas(config), restricted_themes(settings))
+    openapi_path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
     return config_path, openapi_path
 
 

@@ -142,8 +142,8 @@ def _public(theme: str, settings: Settings) -> bool:
 def _city_extent(conn: psycopg.Connection, themes: list[str], city: str) -> tuple[float, ...] | None:
     boxes = []
     for theme in themes:
-        row = conn.cursor(row_factory=tuple_row).execute(
-            sql.SQL(sqlfiles.load("city_extent.sql")).format(table=sqlfiles.theme_table(theme)), {"city": city}).fetchone()
+        query = sql.SQL(sqlfiles.load("city_extent.sql")).format(table=sqlfiles.theme_table(theme))
+        row = conn.cursor(row_factory=tuple_row).execute(query, {"city": city}).fetchone()
         if row:
             boxes.append(row)
     if not boxes:

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from sdi.core import sqlfiles
+
 logger = logging.getLogger(__name__)
 
 _NAME = re.compile(r"(?P<theme>[a-z][a-z0-9_]{0,62})/(?P<city>[0-9]{7})/[0-9]{8}T[0-9]{6}-[0-9a-f]{8}\.tif")

@@ -58,7 +58,8 @@ INSPIRE = {
 _GEOMTYPES = {"Point": "point", "MultiPoint": "point", "MultiLineString": "curve", "MultiPolygon": "surface"}
 # Regulation 1089/2010, the specification INSPIRE's conformity statement cites.
 _SPEC = ("ROZPORZĄDZENIE KOMISJI (UE) NR 1089/2010 z dnia 23 listopada 2010 r. w sprawie wykonania dyrektywy "
-         "2007/2/WE Parlamentu Europejskiego i Rady w zakresie interoperacyjności zbiorów i usług danych przestrzennych")
+         "2007/2/WE Parlamentu Europejskiego i Rady w zakresie interoperacyjności zbiorów i usług danych "
+         "przestrzennych")
 
 
 @lru_cache(maxsize=4)
@@ -116,7 +117,8 @@ def mcf(ds: Dataset, settings: Settings, base: str) -> dict:
     meta = config(settings.config_dir.resolve())
     where = city_name(settings, ds.city)
     title = {"pol": f"{ds.schema.title.pl} – {where['pl']}", "eng": f"{ds.schema.title.en} – {where['en']}"}
-    inspire_pl, inspire_en, topic = INSPIRE.get(ds.theme, ("Zagospodarowanie przestrzenne", "Land use", "planningCadastre"))
+    inspire_pl, inspire_en, topic = INSPIRE.get(ds.theme,
+                                                ("Zagospodarowanie przestrzenne", "Land use", "planningCadastre"))
     url = links(ds, base)
     licence = meta.get("license") or {"name": "CC-BY 4.0", "url": "https://creativecommons.org/licenses/by/4.0/"}
     distribution = {"api": {"url": url["api"], "type": "OGC API - Features" if not ds.raster else "OGC API - Coverages",
@@ -229,8 +231,9 @@ def _lineage(ds: Dataset) -> dict[str, str]:
                 f"SHA-256 {x.sha256 or '?'}, {x.size or '?'} B, kodowanie {x.encoding or '?'}, CRS {x.crs or '?'}")
         pl.append(f"Gmina {x.city}: wczytanie {x.load_id} z {what}; {x.features} obiektów, {x.rejects} odrzuconych; "
                   f"wczytał {x.operator or '?'}, {x.loaded_at:%Y-%m-%d %H:%M} UTC.")
-        en.append(f"Municipality {x.city}: load {x.load_id} from {what.replace('warstwa', 'layer').replace('kodowanie', 'encoding')};"
-                  f" {x.features} features, {x.rejects} rejected; by {x.operator or '?'}, {x.loaded_at:%Y-%m-%d %H:%M} UTC.")
+        what_en = what.replace("warstwa", "layer").replace("kodowanie", "encoding")
+        en.append(f"Municipality {x.city}: load {x.load_id} from {what_en}; {x.features} features,"
+                  f" {x.rejects} rejected; by {x.operator or '?'}, {x.loaded_at:%Y-%m-%d %H:%M} UTC.")
     note = ("Zharmonizowano do wspólnego schematu tematu i przeliczono do EPSG:2180. ",
             "Harmonised to the theme's common schema and reprojected to EPSG:2180. ")
     return {"pol": note[0] + " ".join(pl), "eng": note[1] + " ".join(en)}

@@ -119,14 +119,17 @@ _OPERATION = ("<srv:containsOperations><srv:SV_OperationMetadata><srv:operationN
               "</gmd:CI_OnlineResource></srv:connectPoint></srv:SV_OperationMetadata></srv:containsOperations>")
 _OPERATES = '<srv:operatesOn uuidref="{uuid}" xlink:href="{url}"/>'
 _CODE = 'codeList="http://standards.iso.org/iso/19139/resources/gmxCodelists.xml#{0}" codeListValue="{1}">{1}'
-_RECORD = """<?xml version="1.0" encoding="UTF-8"?>
+_RECORD = ("""<?xml version="1.0" encoding="UTF-8"?>
 <gmd:MD_Metadata xmlns:gmd="http://www.isotc211.org/2005/gmd" xmlns:gco="http://www.isotc211.org/2005/gco"
  xmlns:srv="http://www.isotc211.org/2005/srv" xmlns:gmx="http://www.isotc211.org/2005/gmx"
  xmlns:gml="http://www.opengis.net/gml" xmlns:xlink="http://www.w3.org/1999/xlink">
 <gmd:fileIdentifier><gco:CharacterString>{id}</gco:CharacterString></gmd:fileIdentifier>
-<gmd:language><gmd:LanguageCode codeList="http://www.loc.gov/standards/iso639-2/" codeListValue="pol">pol</gmd:LanguageCode></gmd:language>
-<gmd:characterSet><gmd:MD_CharacterSetCode """ + _CODE.format("MD_CharacterSetCode", "utf8") + """</gmd:MD_CharacterSetCode></gmd:characterSet>
-<gmd:hierarchyLevel><gmd:MD_ScopeCode """ + _CODE.format("MD_ScopeCode", "service") + """</gmd:MD_ScopeCode></gmd:hierarchyLevel>
+<gmd:language><gmd:LanguageCode codeList="http://www.loc.gov/standards/iso639-2/" \
+codeListValue="pol">pol</gmd:LanguageCode></gmd:language>
+<gmd:characterSet><gmd:MD_CharacterSetCode """ + _CODE.format("MD_CharacterSetCode", "utf8") +
+"""</gmd:MD_CharacterSetCode></gmd:characterSet>
+<gmd:hierarchyLevel><gmd:MD_ScopeCode """ + _CODE.format("MD_ScopeCode", "service") + """</gmd:MD_ScopeCode>\
+</gmd:hierarchyLevel>
 <gmd:hierarchyLevelName><gco:CharacterString>usługa</gco:CharacterString></gmd:hierarchyLevelName>
 <gmd:contact>{party}</gmd:contact>
 <gmd:dateStamp><gco:Date>{today}</gco:Date></gmd:dateStamp>
@@ -135,35 +138,45 @@ _RECORD = """<?xml version="1.0" encoding="UTF-8"?>
 <gmd:identificationInfo><srv:SV_ServiceIdentification>
 <gmd:citation><gmd:CI_Citation><gmd:title><gco:CharacterString>{title}</gco:CharacterString></gmd:title>
 <gmd:alternateTitle><gco:CharacterString>{title_en}</gco:CharacterString></gmd:alternateTitle>
-<gmd:date><gmd:CI_Date><gmd:date><gco:Date>{today}</gco:Date></gmd:date><gmd:dateType><gmd:CI_DateTypeCode """ + _CODE.format("CI_DateTypeCode", "revision") + """</gmd:CI_DateTypeCode></gmd:dateType></gmd:CI_Date></gmd:date>
+<gmd:date><gmd:CI_Date><gmd:date><gco:Date>{today}</gco:Date></gmd:date><gmd:dateType><gmd:CI_DateTypeCode """ +
+_CODE.format("CI_DateTypeCode", "revision") + """</gmd:CI_DateTypeCode></gmd:dateType></gmd:CI_Date></gmd:date>
 </gmd:CI_Citation></gmd:citation>
 <gmd:abstract><gco:CharacterString>{abstract} / {abstract_en}</gco:CharacterString></gmd:abstract>
 <gmd:pointOfContact>{party}</gmd:pointOfContact>
 <gmd:descriptiveKeywords><gmd:MD_Keywords><gmd:keyword><gco:CharacterString>{classification}</gco:CharacterString></gmd:keyword>
-<gmd:thesaurusName><gmd:CI_Citation><gmd:title><gco:CharacterString>Part D 4, Classification of Spatial data Services (Regulation 1205/2008)</gco:CharacterString></gmd:title>
-<gmd:date><gmd:CI_Date><gmd:date><gco:Date>2008-12-03</gco:Date></gmd:date><gmd:dateType><gmd:CI_DateTypeCode """ + _CODE.format("CI_DateTypeCode", "publication") + """</gmd:CI_DateTypeCode></gmd:dateType></gmd:CI_Date></gmd:date>
+<gmd:thesaurusName><gmd:CI_Citation><gmd:title><gco:CharacterString>Part D 4, Classification of Spatial data Services \
+(Regulation 1205/2008)</gco:CharacterString></gmd:title>
+<gmd:date><gmd:CI_Date><gmd:date><gco:Date>2008-12-03</gco:Date></gmd:date><gmd:dateType><gmd:CI_DateTypeCode """ +
+_CODE.format("CI_DateTypeCode", "publication") + """</gmd:CI_DateTypeCode></gmd:dateType></gmd:CI_Date></gmd:date>
 </gmd:CI_Citation></gmd:thesaurusName></gmd:MD_Keywords></gmd:descriptiveKeywords>
 <gmd:resourceConstraints><gmd:MD_Constraints><gmd:useLimitation><gco:CharacterString>{licence}</gco:CharacterString></gmd:useLimitation></gmd:MD_Constraints></gmd:resourceConstraints>
-<gmd:resourceConstraints><gmd:MD_LegalConstraints><gmd:accessConstraints><gmd:MD_RestrictionCode """ + _CODE.format("MD_RestrictionCode", "otherRestrictions") + """</gmd:MD_RestrictionCode></gmd:accessConstraints>
-<gmd:otherConstraints><gmx:Anchor xlink:href="{licence_url}">{licence}</gmx:Anchor></gmd:otherConstraints></gmd:MD_LegalConstraints></gmd:resourceConstraints>
+<gmd:resourceConstraints><gmd:MD_LegalConstraints><gmd:accessConstraints><gmd:MD_RestrictionCode """ +
+_CODE.format("MD_RestrictionCode", "otherRestrictions") + """</gmd:MD_RestrictionCode></gmd:accessConstraints>
+<gmd:otherConstraints><gmx:Anchor xlink:href="{licence_url}">{licence}</gmx:Anchor></gmd:otherConstraints>\
+</gmd:MD_LegalConstraints></gmd:resourceConstraints>
 <srv:serviceType><gco:LocalName>{kind}</gco:LocalName></srv:serviceType>
 <srv:serviceTypeVersion><gco:CharacterString>{version}</gco:CharacterString></srv:serviceTypeVersion>
 <srv:extent><gmd:EX_Extent><gmd:geographicElement><gmd:EX_GeographicBoundingBox>
 <gmd:westBoundLongitude><gco:Decimal>{west:.6f}</gco:Decimal></gmd:westBoundLongitude><gmd:eastBoundLongitude><gco:Decimal>{east:.6f}</gco:Decimal></gmd:eastBoundLongitude>
 <gmd:southBoundLatitude><gco:Decimal>{south:.6f}</gco:Decimal></gmd:southBoundLatitude><gmd:northBoundLatitude><gco:Decimal>{north:.6f}</gco:Decimal></gmd:northBoundLatitude>
 </gmd:EX_GeographicBoundingBox></gmd:geographicElement></gmd:EX_Extent></srv:extent>
-<srv:couplingType><srv:SV_CouplingType codeList="http://standards.iso.org/iso/19139/resources/gmxCodelists.xml#SV_CouplingType" codeListValue="{coupling}">{coupling}</srv:SV_CouplingType></srv:couplingType>
+<srv:couplingType><srv:SV_CouplingType \
+codeList="http://standards.iso.org/iso/19139/resources/gmxCodelists.xml#SV_CouplingType" \
+codeListValue="{coupling}">{coupling}</srv:SV_CouplingType></srv:couplingType>
 {operations}{operates}
 </srv:SV_ServiceIdentification></gmd:identificationInfo>
 <gmd:distributionInfo><gmd:MD_Distribution><gmd:transferOptions><gmd:MD_DigitalTransferOptions><gmd:onLine><gmd:CI_OnlineResource>
 <gmd:linkage><gmd:URL>{url}</gmd:URL></gmd:linkage></gmd:CI_OnlineResource></gmd:onLine></gmd:MD_DigitalTransferOptions></gmd:transferOptions></gmd:MD_Distribution></gmd:distributionInfo>
-<gmd:dataQualityInfo><gmd:DQ_DataQuality><gmd:scope><gmd:DQ_Scope><gmd:level><gmd:MD_ScopeCode """ + _CODE.format("MD_ScopeCode", "service") + """</gmd:MD_ScopeCode></gmd:level>
+<gmd:dataQualityInfo><gmd:DQ_DataQuality><gmd:scope><gmd:DQ_Scope><gmd:level><gmd:MD_ScopeCode """ +
+_CODE.format("MD_ScopeCode", "service") + """</gmd:MD_ScopeCode></gmd:level>
 <gmd:levelDescription><gmd:MD_ScopeDescription><gmd:other><gco:CharacterString>usługa</gco:CharacterString></gmd:other></gmd:MD_ScopeDescription></gmd:levelDescription></gmd:DQ_Scope></gmd:scope>
 <gmd:report><gmd:DQ_DomainConsistency><gmd:result><gmd:DQ_ConformanceResult><gmd:specification><gmd:CI_Citation>
 <gmd:title><gco:CharacterString>{spec}</gco:CharacterString></gmd:title>
-<gmd:date><gmd:CI_Date><gmd:date><gco:Date>2009-10-20</gco:Date></gmd:date><gmd:dateType><gmd:CI_DateTypeCode """ + _CODE.format("CI_DateTypeCode", "publication") + """</gmd:CI_DateTypeCode></gmd:dateType></gmd:CI_Date></gmd:date>
-</gmd:CI_Citation></gmd:specification><gmd:explanation><gco:CharacterString>Usługa nie była oceniana / not evaluated</gco:CharacterString></gmd:explanation>
+<gmd:date><gmd:CI_Date><gmd:date><gco:Date>2009-10-20</gco:Date></gmd:date><gmd:dateType><gmd:CI_DateTypeCode """ +
+_CODE.format("CI_DateTypeCode", "publication") + """</gmd:CI_DateTypeCode></gmd:dateType></gmd:CI_Date></gmd:date>
+</gmd:CI_Citation></gmd:specification><gmd:explanation><gco:CharacterString>Usługa nie była oceniana / not \
+evaluated</gco:CharacterString></gmd:explanation>
 <gmd:pass gco:nilReason="unknown"/></gmd:DQ_ConformanceResult></gmd:result></gmd:DQ_DomainConsistency></gmd:report>
 </gmd:DQ_DataQuality></gmd:dataQualityInfo>
 </gmd:MD_Metadata>
-"""
+""")

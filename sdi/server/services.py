@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from sdi.core.settings import Settings
 from sdi.server.host_user import HostUser

@@ -25,17 +25,16 @@ from pathlib import Path
 import psycopg
 import yaml
 
-from sdi.server import front, host_user, services
-
 from sdi.core import replicas, roles
 from sdi.core.catalogue import open_catalogue
 from sdi.core.db import Cluster, database_url
 from sdi.core.errors import SdiError, ServeError, first_line
+from sdi.core.settings import Settings, get_settings
+from sdi.server import front, host_user, services
 from sdi.server.host_user import HostUser
 from sdi.server.logs import redact
 from sdi.server.publish import write_config
 from sdi.server.records import public_url
-from sdi.core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +116,8 @@ def _write(settings: Settings, host: str, port: int, user: HostUser | None) -> t
 def _gunicorn_cmd(socket: Path, workers: int, settings: Settings, user: HostUser | None) -> list[str]:
     cmd = [sys.executable, "-m", "gunicorn", "--bind", f"unix:{socket}", "--workers", str(workers),
            "--timeout", str(settings.request_timeout), "--no-control-socket",
-           "--access-logfile", "-", "--access-logformat", _ACCESS_FORMAT, "--logger-class", "sdi.server.logs.RedactingLogger"]
+           "--access-logfile", "-", "--access-logformat", _ACCESS_FORMAT,
+           "--logger-class", "sdi.server.logs.RedactingLogger"]
     if user:  # the master stays root to bind and reload; the workers, which parse requests, do not
         cmd += ["--user", str(user.uid), "--group", str(user.gid)]
     return [*cmd, "sdi.server.wsgi:app"]

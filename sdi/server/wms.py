@@ -107,7 +107,8 @@ def _root(conn: psycopg.Connection, settings: Settings, themes: list[str], city:
     schemas = registry(settings).schemas
 
     def local_cog(theme: str, city_: str) -> str | None:
-        row = conn.execute("SELECT path FROM data.sdi_rasters WHERE theme = %s AND city = %s", [theme, city_]).fetchone()
+        row = conn.execute("SELECT path FROM data.sdi_rasters WHERE theme = %s AND city = %s",
+                           [theme, city_]).fetchone()
         path = raster_file(row[0], theme, city_, settings.raster_dir_abs) if row else None
         return str(path) if path else None  # only the server's own COG, never a path a row names
 
@@ -192,7 +193,8 @@ def _properties(props: ET.Element, settings: Settings, city: str | None, extent,
     for key, kind, value in (("activated", "bool", "true"), ("language", "QString", "pol"),
                              ("metadataUrl", "QString", f"{public_url.rstrip('/')}/collections?f=json"),
                              ("metadataUrlType", "QString", "application/json"),
-                             ("temporalReference", "bool", "true"), ("metadataDate", "QString", date.today().isoformat())):
+                             ("temporalReference", "bool", "true"),
+                             ("metadataDate", "QString", date.today().isoformat())):
         inspire.append(qgis_project._text(key, value, type=kind))
 
 
