@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,7 @@ def measure(cmd: list[str], env: dict | None = None) -> dict:
     process's memory too, because Linux carries the parent's high-water mark across fork and exec.
     """
     with tempfile.TemporaryFile() as errors:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=errors)
         peak_kb = 0
@@ -48,7 +50,10 @@ def measure(cmd: list[str], env: dict | None = None) -> dict:
         if proc.returncode != 0:
             errors.seek(0)
             raise SystemExit(f"{cmd[0]} failed: {errors.read().decode(errors='replace')[-2000:]}")
-    return {"seconds": round(seconds, 2), "peak_rss_mb": round(peak_kb / 1024)}
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU seconds of the tool's own process (not PostgreSQL's): steadier than wall time on a shared machine
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return {"seconds": round(seconds, 2), "cpu_s": round(cpu, 2), "peak_rss_mb": round(peak_kb / 1024)}
 
 
 def _hwm_kb(pid: int) -> int:
@@ -125,12 +130,12 @@ def _floor(kind: str, url: str, env: dict, folder: Path) -> dict:
 
 
 def table(results: dict) -> str:
-    lines = ["| data set | tool | features/s | wall time | peak RSS |", "|---|---|---|---|---|"]
+    lines = ["| data set | tool | features/s | wall time | CPU (tool) | peak RSS |", "|---|---|---|---|---|---|"]
     for kind, tools in results.items():
         for tool, r in tools.items():
             if isinstance(r, dict):
                 lines.append(f"| {tools['features']:,} {kind} | {tool} | {r['features_per_s']:,} | {r['seconds']} s |"
-                             f" {r['peak_rss_mb']} MB |")
+                             f" {r.get('cpu_s', '')} s | {r['peak_rss_mb']} MB |")
     return "\n".join(lines)
 
 
