@@ -39,3 +39,17 @@ def test_the_cli_refuses_a_trailing_newline_in_one_line(db_url):
     done = run_sdi("history", "--city", "2699011\n", "--theme", "roads", env={"SDI_DATABASE_URL": db_url})
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("value", ["2699011\n", "2699011\t", "٢٦٩٩٠١١", "269901²"])
+def test_the_edge_type_refuses_control_characters_and_unicode_digits(value):
+    from sdi.core import teryt
+
+    with pytest.raises(teryt.NotTeryt):
+        teryt.city(value)
+
+
+def test_the_edge_type_forgives_spaces_and_reads_prgs_spelling():
+    from sdi.core import teryt
+
+    assert teryt.city(" 2699011 ") == "2699011" and teryt.city("146501_1") == "1465011"

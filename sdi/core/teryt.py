@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-_SEVEN = re.compile(r"(\d{6})[_ ]?([1-589])")
-_PRECINCT = re.compile(r"(\d{6})[_ ]?([1-589])\.(\d{1,4})")
+# [0-9], never \d: \d also matches Arabic-Indic and other Unicode digits, which int() then accepts.
+_SEVEN = re.compile(r"([0-9]{6})[_ ]?([1-589])")
+_PRECINCT = re.compile(r"([0-9]{6})[_ ]?([1-589])\.([0-9]{1,4})")
 #: type digits and what they mean, for messages
 KINDS = {"1": "urban gmina", "2": "rural gmina", "3": "urban-rural gmina", "4": "town of an urban-rural gmina",
          "5": "rural area of an urban-rural gmina", "8": "district of Warsaw", "9": "delegatura of a city"}
@@ -29,9 +30,9 @@ def normalise(value: object) -> str:
         return _checked(m.group(1), m.group(2))
     if m := _PRECINCT.fullmatch(text):
         return f"{_checked(m.group(1), m.group(2))}.{int(m.group(3)):04d}"
-    if re.fullmatch(r"\d{2}|\d{4}|0", text):  # a voivodeship, a county, or the country
+    if re.fullmatch(r"[0-9]{2}|[0-9]{4}|0", text):  # a voivodeship, a county, or the country
         return text
-    if re.fullmatch(r"\d{6}", text):
+    if re.fullmatch(r"[0-9]{6}", text):
         raise NotTeryt(f"{text!r} has no type digit (the 7th: 1 urban, 2 rural, 3 urban-rural...)")
     raise NotTeryt(f"{text!r} is not a TERYT code (7 digits such as 1465011, or PRG's 146501_1)")
 
@@ -67,10 +68,14 @@ def city(value: object, resolve: Callable[[str], list[str]] | None = None) -> st
     A 6-digit code has no type digit, so it is accepted only when `resolve(six)` (the loaded administrative
     units) names exactly one gmina or district for it; otherwise NotTeryt says why and `FIX` says how.
     """
-    text = str(value).strip()
+    # Spaces around a typed code are forgiven; a newline or other control character is not: "2699011\n" in a
+    # URL or a script is a mistake or an attack, never a gmina (issue 16).
+    text = str(value).strip(" ")
+    if any(not ch.isprintable() for ch in text):
+        raise NotTeryt(f"{text!r} holds a control character (a newline?)")
     if text == COUNTRY:
         return text
-    if re.fullmatch(r"\d{6}", text):
+    if re.fullmatch(r"[0-9]{6}", text):
         found = sorted(set(resolve(text))) if resolve else []
         if len(found) == 1:
             return found[0]
