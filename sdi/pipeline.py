@@ -81,7 +81,8 @@ def run_load(path: Path, *, city: str, theme: str, mapping_path: Path | None = N
     settings = settings or get_settings()
     prepared = _prepare(path, city=city, theme=theme, mapping_path=mapping_path, layer=layer, encoding=encoding,
                         crs=crs, settings=settings, step=step)
-    flags = {"dry_run": dry_run, "allow_empty": allow_empty, "accept_rejects": accept_rejects, "allow_shrink": allow_shrink}
+    flags = {"dry_run": dry_run, "allow_empty": allow_empty, "accept_rejects": accept_rejects,
+             "allow_shrink": allow_shrink}
     with open_catalogue(settings) as conn:
         # the outlines themselves are reference data of many gminas: nothing in them lies "outside"
         bounds = gminas.boundaries(conn, only=city) if theme != "administrative_units" else None
@@ -107,7 +108,8 @@ def run_split(path: Path, *, city: str, theme: str, mapping_path: Path | None = 
     settings = settings or get_settings()
     prepared = _prepare(path, city=city, theme=theme, mapping_path=mapping_path, layer=layer, encoding=encoding,
                         crs=crs, settings=settings, step=step)
-    flags = {"dry_run": dry_run, "allow_empty": allow_empty, "accept_rejects": accept_rejects, "allow_shrink": allow_shrink}
+    flags = {"dry_run": dry_run, "allow_empty": allow_empty, "accept_rejects": accept_rejects,
+             "allow_shrink": allow_shrink}
     batches = list(prepared.source.batches())
     reports, refusals = [], []
     with open_catalogue(settings) as conn:

@@ -26,7 +26,9 @@ def check_all(paths: list[Path], source: Path | None = None) -> tuple[list[Probl
                 cols = describe(source, mapping.source.layer)[1]
             found += check_mapping(mapping, path, reg, columns=cols or None if source else None, layers=layers)
         problems += found
-    return problems, f"{len(reg.schemas)} schemas, {len(reg.rasters)} raster themes, {len(reg.codelists)} code lists, {len(files)} mappings"
+    summary = (f"{len(reg.schemas)} schemas, {len(reg.rasters)} raster themes, {len(reg.codelists)} code lists,"
+               f" {len(files)} mappings")
+    return problems, summary
 
 
 def _mapping_files(paths: list[Path]) -> list[Path]:

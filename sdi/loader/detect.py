@@ -173,8 +173,10 @@ def _match_parameters(crs: CRS) -> int | None:
     got = (_param(params, "longitude"), _param(params, "scale"), _param(params, "easting"),
            _param(params, "northing"), _param(params, "latitude"))
     for epsg, want in _TMERC.items():
+        # four tolerances for the first four parameters: zip stops there (the fifth is checked as == 0)
+        tolerances = (1e-6, 1e-9, 1e-3, 1e-3)
         if None not in got and got[4] == 0 and all(abs(g - w) <= tol for g, w, tol
-                                                   in zip(got, want, (1e-6, 1e-9, 1e-3, 1e-3))):
+                                                   in zip(got, want, tolerances, strict=False)):
             return epsg
     return None
 

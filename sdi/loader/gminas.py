@@ -56,12 +56,12 @@ class Boundaries:
         points = np.full(len(geoms), None, dtype=object)
         points[valid] = shapely.point_on_surface(geoms[valid])
         for pick, probes in (("within", points), ("intersects", geoms)):
-            todo = np.flatnonzero(valid & (placed == None))  # elementwise on an object array
+            todo = np.flatnonzero(valid & np.equal(placed, None))  # elementwise on an object array
             if not len(todo):
                 break
             hits = self.tree.query(probes[todo], predicate=pick)  # pairs (probe, gmina): probe `pick` gmina
             first: dict[int, int] = {}
-            for i, j in zip(*hits):
+            for i, j in zip(*hits, strict=True):  # a (2, n) array of pairs
                 first.setdefault(int(i), int(j))
             for i, j in first.items():
                 placed[todo[i]] = self.codes[j]

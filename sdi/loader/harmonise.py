@@ -200,17 +200,21 @@ def _coalesce(frame: pd.DataFrame, columns: list[str]) -> list:
         return [None] * len(frame)
     values = frame[present[0]].tolist()
     for col in present[1:]:
-        values = [b if is_missing(a) else a for a, b in zip(values, frame[col].tolist())]
+        values = [b if is_missing(a) else a for a, b in zip(values, frame[col].tolist(), strict=True)]
     return values
 
 
 def _templated(frame: pd.DataFrame, template: str) -> list:
     cols = TEMPLATE.findall(template)
-    rows = zip(*(frame[c].tolist() for c in cols)) if cols else [()] * len(frame)
+    rows = zip(*(frame[c].tolist() for c in cols), strict=True) if cols else [()] * len(frame)
     out = []
     for row in rows:
-        parts = dict(zip(cols, row))
-        text = TEMPLATE.sub(lambda m: "" if is_missing(parts[m.group(1)]) else to_string(parts[m.group(1)]), template)
+        parts = dict(zip(cols, row, strict=True))
+        def fill(m: re.Match, parts: dict = parts) -> str:
+            value = parts[m.group(1)]
+            return "" if is_missing(value) else to_string(value)
+
+        text = TEMPLATE.sub(fill, template)
         out.append(" ".join(text.split()).strip(" ,") or None)
     return out
 

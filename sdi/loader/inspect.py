@@ -9,9 +9,9 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
+from sdi.core.errors import InputError
 from sdi.loader import sources
 from sdi.loader.convert import is_missing, to_string
-from sdi.core.errors import InputError
 from sdi.loader.read import read
 
 logger = logging.getLogger(__name__)

@@ -193,7 +193,7 @@ _ENCODERS = {"string": pgcopy.text, "integer": pgcopy.bigint, "number": pgcopy.d
 def _binary(frame: gpd.GeoDataFrame, columns: list[str], encoders: list, load_id: int) -> bytes:
     """The rows in binary COPY form: the schema's columns, load_id, and the geometry as EWKB in EPSG:2180."""
     try:
-        fields = [encode(frame[c]) for c, encode in zip(columns, encoders)]
+        fields = [encode(frame[c]) for c, encode in zip(columns, encoders, strict=True)]
     except (OverflowError, ValueError, TypeError) as exc:
         raise LoadError(f"a value does not fit its column in PostGIS ({exc})",
                         "nothing was changed; check the mapping's types with `sdi check`") from None

@@ -26,7 +26,8 @@ def convert(conn: psycopg.Connection, theme: str) -> None:
     seq = conn.execute("SELECT pg_get_serial_sequence(%s, 'fid')", [f"history.{theme}"]).fetchone()[0]
     conn.execute(sql.SQL("ALTER TABLE {t} RENAME TO {o}").format(t=table, o=sql.Identifier(f"{theme[:40]}#old")))
     # Index names are unique per schema: the new parent's take the old ones' names.
-    conn.execute(sql.SQL("ALTER TABLE {o} DROP CONSTRAINT IF EXISTS {k}").format(o=old, k=sql.Identifier(f"{theme}_pkey")))
+    conn.execute(sql.SQL("ALTER TABLE {o} DROP CONSTRAINT IF EXISTS {k}").format(
+        o=old, k=sql.Identifier(f"{theme}_pkey")))
     conn.execute(sql.SQL("DROP INDEX IF EXISTS {i}").format(i=sql.Identifier("history", f"{theme}_geom_idx")))
     if seq:
         conn.execute(sql.SQL("ALTER SEQUENCE {s} OWNED BY NONE").format(s=sql.SQL(seq)))

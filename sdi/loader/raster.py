@@ -14,14 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from pyproj import CRS
 from rasterio.enums import ColorInterp
 from rasterio.errors import RasterioError
-from pyproj import CRS
 
-from sdi.core.mosaic import Tile
 from sdi.core.config import RasterSchema
-from sdi.loader.detect import check_in_poland, describe_epsg, guess_crs, match_crs
 from sdi.core.errors import InputError, first_line
+from sdi.core.mosaic import Tile
+from sdi.loader.detect import check_in_poland, describe_epsg, guess_crs, match_crs
 from sdi.loader.safety import check_raster_source
 
 logger = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +28,8 @@ from sdi.core.catalogue import Provenance
 from sdi.core.config import RasterSchema
 from sdi.core.errors import LoadError, first_line
 from sdi.core.mosaic import mosaic_vrt
-from sdi.loader.raster import RasterSource
 from sdi.core.settings import STORAGE_SRID
+from sdi.loader.raster import RasterSource
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def store_raster(conn: psycopg.Connection, source: RasterSource, schema: RasterS
     catalogue.own_city(conn, city)
     # The catalogue keeps this name relative to SDI_RASTER_DIR, and its function refuses any other shape:
     # the server derives the file from its own folder and this name, never from a path a caller wrote.
-    name = f"{schema.id}/{city}/{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}.tif"
+    name = f"{schema.id}/{city}/{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(4)}.tif"
     out = folder / name
     out.parent.mkdir(parents=True, exist_ok=True)
     try:

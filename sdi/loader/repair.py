@@ -1,7 +1,7 @@
 """Geometry checks and repairs: every feature is either kept (repaired if needed) or rejected with its reason.
 
-Repairs are counted by kind: curves linearised (on reading), Z/M dropped, invalid made valid. Rejects: null or empty geometries,
-polygons whose rings enclose no area, and features that lie outside Poland (a stray point at (0, 0)).
+Repairs are counted by kind: curves linearised (on reading), Z/M dropped, invalid made valid. Rejects: null or
+empty geometries, polygons whose rings enclose no area, and features that lie outside Poland (a stray point at (0, 0)).
 """
 
 from __future__ import annotations

@@ -285,7 +285,8 @@ def _inflate_entry(raw, info: zipfile.ZipInfo, cap: int) -> int:
 
 def _is_vector(name: str) -> bool:
     lowered = name.lower()
-    return lowered.endswith((*_VECTOR, ".txt", ".tsv")) or any(part.endswith(".gdb") for part in lowered.split("/")[:-1])
+    in_gdb = any(part.endswith(".gdb") for part in lowered.split("/")[:-1])
+    return lowered.endswith((*_VECTOR, ".txt", ".tsv")) or in_gdb
 
 
 def _size(n: int) -> str:

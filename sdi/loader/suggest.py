@@ -11,7 +11,7 @@ import difflib
 import json
 import re
 from collections import Counter
-from typing import Iterable
+from collections.abc import Iterable
 
 import pandas as pd
 
