@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 5000
 
-.PHONY: setup system test-system bench-system demo test bench bench-quick styles screenshots serve clean help
+.PHONY: setup system test-system bench-system demo lint test bench bench-quick styles screenshots serve clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -34,13 +34,17 @@ demo: setup  ## start PostGIS, load the sample gmina and serve it at http://127.
 test-system:  ## Debian packages the tests also use: QGIS 3.22 (python3-qgis, qgis-providers), about 1.5 GB, and headless Chromium (the XSS test)
 	@bash docker/install-system-deps.sh gdal-bin nginx acl python3-qgis qgis-providers qgis-server-wms qgis-server-wmts chromium
 
-test: setup test-system  ## the test suite on a real, throw-away PostGIS, with GDAL and QGIS as clients; then the API under load
+lint: setup  ## ruff (lint and format rules in pyproject.toml) and import-linter (the package's layers)
+	$(BIN)/ruff check sdi tests benchmarks
+	$(BIN)/lint-imports
+
+test: setup test-system lint  ## lint, then the test suite on a real, throw-away PostGIS, with GDAL and QGIS as clients; then the API under load
 	$(BIN)/python -m pytest
 	$(BIN)/python benchmarks/api_load.py --seconds 60 --connections 32
 
 bench-system: setup  # wrk from Debian; tipg (and uvicorn), the other server measured, and matplotlib for the scaling plot, into .venv
 	@bash docker/install-system-deps.sh gdal-bin wrk
-	@$(BIN)/python -m pip install -q tipg uvicorn matplotlib
+	@$(BIN)/python -m pip install -q -e '.[dev,bench]'
 
 bench: setup bench-system  ## loading (sdi, ogr2ogr, geopandas, binary COPY) at 1M points and 200k polygons; serving (sdi, stock pygeoapi, tipg; wrk); scaling to 10M; the API under load
 	$(BIN)/python benchmarks/load_bench.py 1000000 200000 --out benchmarks/results/load.json

@@ -18,12 +18,13 @@ import pytest
 import requests
 from shapely.geometry import LineString
 
-from conftest import fresh_database, load_sample, running_api
 from sdi.core import tokens
-from sdi.server.access import token_from_query
 from sdi.core.catalogue import open_catalogue
-from sdi.pipeline import run_load, run_load_raster
 from sdi.core.sample import SAMPLE_CITY, write_sample_rasters
+from sdi.pipeline import run_load, run_load_raster
+from sdi.server.access import token_from_query
+
+from conftest import fresh_database, load_sample, running_api
 
 RESTRICTED = "utility_networks"
 OTHER = "1465011"  # a second city, with restricted rows of its own

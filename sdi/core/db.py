@@ -241,8 +241,9 @@ def ensure_owner(admin: psycopg.Connection, owner: str, password: str) -> None:
     """Create or fix the catalogue's owner: a login that may create databases (the tests' templates) and
     nothing else a superuser could abuse: no SUPERUSER, no CREATEROLE, no server-file or program roles."""
     exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [owner]).fetchone()
-    admin.execute(sql.SQL(("ALTER" if exists else "CREATE") + " ROLE {} LOGIN NOSUPERUSER NOCREATEROLE CREATEDB"
-                          " NOREPLICATION NOBYPASSRLS PASSWORD {}").format(sql.Identifier(owner), sql.Literal(password)))
+    verb = "ALTER" if exists else "CREATE"
+    admin.execute(sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEROLE CREATEDB NOREPLICATION NOBYPASSRLS"
+                          " PASSWORD {}").format(sql.Identifier(owner), sql.Literal(password)))
     for role in _DANGEROUS_ROLES:
         if admin.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", [owner, role]).fetchone()[0]:
             admin.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(role), sql.Identifier(owner)))
