@@ -39,6 +39,12 @@ ADMIN_USER = "sdi_admin"
 ROOT_CLUSTERS = Path("/var/lib/sdi/clusters")
 
 
+#: history is partitioned by load: a query the planner cannot prune locks every partition it plans, one slot each,
+#: and the default 64 slots per connection run out at a few thousand versions kept. A hot standby refuses to start
+#: with less than its primary's value, so the replicas (sdi.core.replicas) use this same constant.
+MAX_LOCKS_PER_TRANSACTION = 256
+
+
 @dataclass
 class ClusterState:
     """What `cluster.json` in $SDI_HOME remembers about the embedded cluster."""
@@ -93,7 +99,7 @@ class Cluster:
                 # history is partitioned by load: a query the planner cannot prune (a catalogue check, prune,
                 # a view read by SQL) locks every partition it plans, one lock slot each; the default 64
                 # slots per connection run out at a few thousand versions kept across cities.
-                " -c max_locks_per_transaction=256"
+                f" -c max_locks_per_transaction={MAX_LOCKS_PER_TRANSACTION}"
                 # archive_mode needs a restart, archive_command only a reload: `sdi db backup` sets the latter
                 " -c archive_mode=on")
         log = Path(state.data_dir) / "server.log"

@@ -23,7 +23,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from sdi.core.db import Cluster, ClusterState, _free_port, _port_free
+from sdi.core.db import MAX_LOCKS_PER_TRANSACTION, Cluster, ClusterState, _free_port, _port_free
 from sdi.core.errors import DatabaseError
 
 logger = logging.getLogger(__name__)
@@ -31,7 +31,9 @@ logger = logging.getLogger(__name__)
 REPLICATOR = "sdi_replicator"
 _NAME = re.compile(r"^replica[0-9]{1,3}$")
 # Reads wait at most this long on a standby whose replay conflicts with a TRUNCATE or DROP on the primary.
-_STANDBY_OPTS = "-c hot_standby=on -c hot_standby_feedback=on -c max_standby_streaming_delay=30s"
+# max_locks_per_transaction: a hot standby refuses to start with less than its primary's (the same constant).
+_STANDBY_OPTS = ("-c hot_standby=on -c hot_standby_feedback=on -c max_standby_streaming_delay=30s"
+                 f" -c max_locks_per_transaction={MAX_LOCKS_PER_TRANSACTION}")
 
 
 def add(cluster: Cluster) -> dict:
@@ -107,7 +109,17 @@ def start_one(cluster: Cluster, state: ClusterState, record: dict) -> None:
     opts = (f"-c listen_addresses=127.0.0.1 -p {record['port']} -c unix_socket_directories=''"
             f" -c cluster_name={record['name']} {_STANDBY_OPTS}")
     log = Path(record["data_dir"]) / "server.log"
-    cluster._run(state, ["pg_ctl", "-D", record["data_dir"], "-l", str(log), "-o", opts, "-w", "-t", "60", "start"])
+    # A replica that was killed outright (SIGKILL, a crash) leaves children that still hold its shared memory
+    # for a moment after the postmaster is gone; its next start fails until they have noticed and exited.
+    for attempt in range(5):
+        try:
+            cluster._run(state, ["pg_ctl", "-D", record["data_dir"], "-l", str(log), "-o", opts, "-w", "-t", "60",
+                                 "start"])
+            return
+        except DatabaseError:
+            if attempt == 4:
+                raise DatabaseError(f"replica {record['name']} did not start", f"see {log}") from None
+            time.sleep(1 + attempt)
 
 
 def stop_one(cluster: Cluster, state: ClusterState, record: dict) -> None:
