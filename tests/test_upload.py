@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -92,8 +93,15 @@ def test_a_city_token_loads_its_own_city_and_prints_the_local_report(remote, tmp
                    "--report", str(local), env={"SDI_DATABASE_URL": db_url}).returncode == 0
     assert set(json.loads(local.read_text())) == set(data)
     assert (data["load_id"], SAMPLE_CITY, "roads", True) in _state(db_url)
-    items = requests.get(f"{base}/collections/roads/items?f=json&limit=1", timeout=30).json()
-    assert items["numberMatched"] == data["features_loaded"]
+    # a theme's first load makes a new collection: sdi serve sees the catalogue change within its 2 s poll and
+    # reloads its workers, so the collection appears a moment after the load
+    deadline = time.monotonic() + 30
+    while True:
+        items = requests.get(f"{base}/collections/roads/items?f=json&limit=1", timeout=30).json()
+        if "numberMatched" in items or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert items["numberMatched"] == data["features_loaded"], items
 
 
 def test_other_city_read_missing_and_revoked_tokens_are_refused_and_change_nothing(remote):
