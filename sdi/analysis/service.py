@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
-import socketserver
 import sys
 import threading
 import time
@@ -25,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 import psycopg
 
@@ -34,6 +30,7 @@ from sdi.analysis.standards import OPTIONAL_KINDS, parse
 from sdi.core import tokens
 from sdi.core.catalogue import open_catalogue
 from sdi.core.errors import SdiError, first_line
+from sdi.core.unix_wsgi import serve_unix
 
 logger = logging.getLogger(__name__)
 PROCESS = "access-standards"
@@ -165,37 +162,11 @@ def _description(brief: bool = False) -> dict:
     return head if brief else {**head, "inputs": {k: {"description": v} for k, v in _INPUTS.items()}}
 
 
-class _UnixServer(socketserver.ThreadingMixIn, WSGIServer):
-    address_family = socket.AF_UNIX
-    daemon_threads = True
-
-    def server_bind(self) -> None:
-        socketserver.TCPServer.server_bind(self)
-        os.chmod(self.server_address, 0o666)  # nginx's workers (the API's OS user) connect, as to gunicorn's
-        self.server_name, self.server_port = "localhost", 0
-        self.setup_environ()
-
-
-class _Handler(WSGIRequestHandler):
-    def setup(self) -> None:
-        super().setup()
-        self.client_address = ("unix", 0)  # a unix peer has no address, and wsgiref indexes it: a 502 before
-
-    def address_string(self) -> str:
-        return "unix"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.info("%s", format % args)
-
-
 def main(sock: str) -> None:
     """Serve the process API on `sock` and run queued jobs in a thread, until stopped."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    Path(sock).unlink(missing_ok=True)
     threading.Thread(target=runs.work, daemon=True, name="analysis-jobs").start()
-    with _UnixServer(sock, _Handler) as server:
-        server.set_app(app)
-        server.serve_forever()
+    serve_unix(sock, app)
 
 
 if __name__ == "__main__":

@@ -37,8 +37,8 @@ from sdi.core import tokens
 from sdi.core.catalogue import open_catalogue
 from sdi.core.errors import ConfigError, DatabaseError, InputError, SdiError, first_line
 from sdi.core.settings import Settings, get_settings
+from sdi.core.unix_wsgi import serve_unix
 from sdi.loader.guard import LoadRefused
-from sdi.remote.unix_wsgi import serve_unix
 from sdi.server.services import Service, ServiceContext
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""A threaded WSGI server on a unix socket, for the upload service behind nginx (stdlib only)."""
+"""A threaded WSGI server on a unix socket, for the services behind nginx (uploads, analysis jobs); stdlib only."""
 
 from __future__ import annotations
 
