@@ -50,6 +50,28 @@ def _count(url: str, theme: str) -> tuple[int, bool]:
         return n, conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
 
 
+def _diagnose(home: Path, base: str, tmp_path: Path) -> str:
+    """What a failure needs to be understood from CI's output alone: each node's log and each replica's lag."""
+    state = Cluster(Settings(home=home))._read_state()
+    lines = [base]
+    with psycopg.connect(state.url(), autocommit=True) as conn:
+        lines.append(f"primary lsn {conn.execute('SELECT pg_current_wal_lsn()').fetchone()[0]}")
+        lines += [str(r) for r in conn.execute("SELECT application_name, state, replay_lsn FROM pg_stat_replication")]
+    for record in state.replicas:
+        url = state.url().replace(f":{state.port}/", f":{record['port']}/")
+        try:
+            with psycopg.connect(url, autocommit=True, connect_timeout=3) as conn:
+                replayed = conn.execute("SELECT pg_last_wal_replay_lsn()").fetchone()[0]
+                lines.append(f"{record['name']} replayed {replayed}")
+                lines += [str(r) for r in conn.execute("SELECT usename, state, wait_event, left(query, 80) FROM"
+                                                       " pg_stat_activity WHERE backend_type = 'client backend'")]
+        except psycopg.Error as exc:
+            lines.append(f"{record['name']}: {exc}")
+    for log in sorted(tmp_path.glob("node*.log")):
+        lines += [f"--- {log.name}", *log.read_text(errors="replace").splitlines()[-25:]]
+    return "\n".join(lines)
+
+
 def test_two_replicas_stream_every_load_within_the_bound(home, tmp_path):
     listed = run_sdi("db", "replica", "list", env={"SDI_HOME": str(home)})
     assert listed.returncode == 0 and listed.stdout.count("yes") == 2, listed.stdout
@@ -129,7 +151,7 @@ def test_two_api_nodes_read_one_replica_set_and_both_see_a_new_load(home, tmp_pa
                 status = requests.get(f"{base}/collections/public_services/items", params={"f": "json"},
                                       timeout=30).status_code
                 time.sleep(0.2)
-            assert status == 200, base
+            assert status == 200, _diagnose(home, base, tmp_path)
         seen_in = time.monotonic() - loaded
         assert seen_in < 30
         print(f"a new theme was served by both nodes {seen_in:.1f} s after its load")

@@ -20,6 +20,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -294,13 +295,23 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
+def _port_free(port: int, wait: float = 10.0) -> bool:
+    """Whether PostgreSQL could listen on `port` again, waiting a little for a killed server's children.
+
+    SO_REUSEADDR as PostgreSQL sets it: connections in TIME_WAIT do not keep a server off its own port.
+    Moving a server to a new port would break every URL that names the old one (SDI_READER_DATABASE_URL).
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+                return True
+            except OSError:
+                if time.monotonic() >= deadline:
+                    return False
+        time.sleep(0.2)
 
 
 def database_url(settings: Settings | None = None, start: bool = True) -> str:

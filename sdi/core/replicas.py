@@ -89,9 +89,14 @@ def status(cluster: Cluster) -> list[dict]:
 
 
 def start_all(cluster: Cluster, state: ClusterState) -> None:
-    """Start every replica that is not running (called by Cluster.start after the primary)."""
-    for record in state.replicas:
-        start_one(cluster, state, record)
+    """Start every replica that is not running (called by Cluster.start after the primary).
+
+    Returns once each has replayed what the primary had written: `pg_ctl -w` returns when a standby takes
+    connections, but one that was killed may still be replaying, and readers would see old data meanwhile.
+    """
+    started = [start_one(cluster, state, record) for record in state.replicas]
+    if any(started):
+        wait_for_replay(state, timeout=60.0, ready=True)
 
 
 def stop_all(cluster: Cluster, state: ClusterState) -> None:
@@ -100,9 +105,10 @@ def stop_all(cluster: Cluster, state: ClusterState) -> None:
         stop_one(cluster, state, record)
 
 
-def start_one(cluster: Cluster, state: ClusterState, record: dict) -> None:
+def start_one(cluster: Cluster, state: ClusterState, record: dict) -> bool:
+    """Start one replica; False when it was running already."""
     if _running(cluster, state, record):
-        return
+        return False
     if not _port_free(record["port"]):
         record["port"] = _free_port()
         cluster._write_state(state)
@@ -115,11 +121,10 @@ def start_one(cluster: Cluster, state: ClusterState, record: dict) -> None:
         try:
             cluster._run(state, ["pg_ctl", "-D", record["data_dir"], "-l", str(log), "-o", opts, "-w", "-t", "60",
                                  "start"])
-            return
+            return True
         except DatabaseError:
-            if attempt == 4:
-                raise DatabaseError(f"replica {record['name']} did not start", f"see {log}") from None
             time.sleep(1 + attempt)
+    raise DatabaseError(f"replica {record['name']} did not start", f"see {log}")
 
 
 def stop_one(cluster: Cluster, state: ClusterState, record: dict) -> None:
@@ -156,8 +161,11 @@ def reader_url(url: str, cluster: Cluster, timeout: float = 10.0) -> str:
     return hosts_url(url, state)
 
 
-def wait_for_replay(state: ClusterState, timeout: float = 10.0) -> None:
-    """Wait until every running replica has replayed what the primary has written so far (bounded)."""
+def wait_for_replay(state: ClusterState, timeout: float = 10.0, ready: bool = False) -> None:
+    """Wait until every running replica has replayed what the primary has written so far (bounded).
+
+    With `ready`, a replica that refuses connections is waited for too (it was just started), not skipped.
+    """
     with psycopg.connect(state.admin_url(), autocommit=True) as conn:
         target = conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
     deadline = time.monotonic() + timeout
@@ -167,6 +175,9 @@ def wait_for_replay(state: ClusterState, timeout: float = 10.0) -> None:
                 with psycopg.connect(_replica_admin_url(state, record), autocommit=True, connect_timeout=2) as conn:
                     done = conn.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [target]).fetchone()[0]
             except psycopg.OperationalError:
+                if ready:
+                    time.sleep(0.1)
+                    continue
                 break  # a stopped replica: libpq will skip it
             if done:
                 break

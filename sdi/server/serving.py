@@ -171,6 +171,7 @@ def _watch(procs: dict[str, subprocess.Popen], settings: Settings, host: str, po
     ones finish their requests: no request is dropped and nobody restarts anything.
     """
     seen, next_check = _fingerprint(settings), time.monotonic() + _POLL_SECONDS
+    failed: str | None = None  # the catalogue state whose configuration failed: logged once, retried each poll
     while True:
         for name, proc in procs.items():
             if proc.poll() is not None:
@@ -181,16 +182,19 @@ def _watch(procs: dict[str, subprocess.Popen], settings: Settings, host: str, po
             continue
         next_check = time.monotonic() + _POLL_SECONDS
         now = _fingerprint(settings)
-        if now == seen:
+        if now == seen or now is None:
             continue
-        seen = now
-        logger.warning("the catalogue changed: regenerating the configuration and reloading the server")
+        if now != failed:
+            logger.warning("the catalogue changed: regenerating the configuration and reloading the server")
         try:
             _write(settings, host, port, user)
         except Exception as exc:  # noqa: BLE001 -- whatever a catalogue row holds, the API keeps serving what it has
-            logger.error("the new configuration failed, still serving the previous one: %s",
-                         first_line(str(exc)) or type(exc).__name__)
-            continue
+            if now != failed:
+                logger.error("the new configuration failed, still serving the previous one (tried again every"
+                             " %d s): %s", _POLL_SECONDS, first_line(str(exc)) or type(exc).__name__)
+            failed = now
+            continue  # `seen` unchanged: the next poll tries again, a passing fault does not freeze the API
+        seen = now
         procs["gunicorn"].send_signal(signal.SIGHUP)
         for hook in on_change or []:
             try:
