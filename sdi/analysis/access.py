@@ -46,8 +46,8 @@ def compute(conn: psycopg.Connection, run_id: int, std: Standards, *, explain: l
     t = time.perf_counter()
     for kind, limit, _ in limits:
         # Nearest kinds search twice the limit, so that a failing parcel still shows how far it is.
-        equicost = kind != "green"
-        _reach(conn, kind, limit * 2 if equicost else limit, equicost, start_col)
+        nearest = kind != "green"
+        _reach(conn, kind, limit * 2 if nearest else limit, nearest, start_col)
     timings["search_s"] = time.perf_counter() - t
     t = time.perf_counter()
     text = sqlfiles.load("analysis/parcels.sql").format(town=_town(conn, std), **tables)
@@ -85,11 +85,11 @@ def _limits(std: Standards) -> list[tuple[str, float, bool]]:
     return fixed + [(kind, dist, True) for kind, dist in std.optional.items()]
 
 
-def _reach(conn: psycopg.Connection, kind: str, limit: float, equicost: bool, start_col: str) -> None:
+def _reach(conn: psycopg.Connection, kind: str, limit: float, nearest: bool, start_col: str) -> None:
     if conn.execute("SELECT count(*) FROM _fac WHERE kind = %s", [kind]).fetchone()[0] == 0:
         return  # pgr_drivingDistance with no start vertex is an error, and no facility is an answer
     query = sql.SQL(sqlfiles.load("analysis/reach.sql")).format(
-        kind=sql.Literal(kind), limit=sql.Literal(limit), equicost=sql.Literal(equicost),
+        kind=sql.Literal(kind), limit=sql.Literal(limit), nearest=sql.Literal(nearest),
         start=sql.Identifier(start_col))
     conn.execute(query)
 
