@@ -31,6 +31,7 @@ from sdi.pipeline import run_load
 from conftest import ROOT, SHARED_DATA, fresh_database
 
 nx = pytest.importorskip("networkx")
+from test_analysis_baseline import graph, nearest, snapshot  # noqa: E402  (after the skip: it needs networkx)
 
 CITY = "1465011"
 BDOT = "bdot10k_gml_sample/PL.PZGiK.330.1465__OT_{}.xml"
@@ -83,19 +84,17 @@ def _measure(settings: Settings) -> dict:
         runs.claim_next_id(conn, run_id)
         net = network.build(conn, run_id, CITY, snap_m=std.snap_m, margin_m=std.margin_m)
         access.compute(conn, run_id, std)
+        snap = snapshot(conn, run_id)
         got = {
-            "net": net,
-            "edges": conn.execute("SELECT id, source, target, cost, ST_AsBinary(geom) FROM analysis.edges"
-                                  " WHERE run_id = %s", [run_id]).fetchall(),
-            "pp": conn.execute("SELECT fid, edge, u, v, len, f, access_m, ST_AsBinary(geom) FROM _pp").fetchall(),
-            "fac": conn.execute("SELECT vid, fid, edge, u, v, len, f, access_m, by_point FROM _fac"
-                                " WHERE kind = 'primary_school'").fetchall(),
+            "net": net, "snap": snap,
+            "geoms": conn.execute("SELECT e.id, ST_AsBinary(e.geom) FROM analysis.edges e WHERE run_id = %s",
+                                  [run_id]).fetchall(),
+            "parcels": dict(conn.execute("SELECT fid, ST_AsBinary(geom) FROM _pp").fetchall()),
+            "by_point": conn.execute("SELECT by_point FROM _fac WHERE kind = 'primary_school'").fetchall(),
             "result": dict(conn.execute("SELECT parcel_fid, school_m FROM analysis.parcel_access WHERE run_id = %s",
                                         [run_id]).fetchall()),
-            "start": network.start_column(network.pgrouting_version(conn)),
-            "run_id": run_id,
         }
-        got["pgr"] = _pgr_from(conn, run_id, got["edges"])
+        got["pgr"] = _pgr_from(conn, run_id, snap.edges)
         conn.rollback()
     return got
 
@@ -111,15 +110,6 @@ def _pgr_from(conn, run_id: int, edges: list) -> dict[int, dict[int, float]]:
             [run_id, origin]).fetchall()
         found[origin] = dict(rows)
     return found
-
-
-def _graph(edges: list) -> nx.Graph:
-    """The network as networkx sees it; of parallel edges between two vertices the shorter counts."""
-    g = nx.Graph()
-    for _id, u, v, cost, _geom in edges:
-        if not g.has_edge(u, v) or g[u][v]["weight"] > cost:
-            g.add_edge(u, v, weight=cost)
-    return g
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +128,7 @@ def measured(server_url, admin_url, tmp_path_factory) -> dict:
 
 
 def test_pgrouting_and_networkx_agree_between_network_vertices(measured):
-    g = _graph(measured["edges"])
+    g = graph(measured["snap"])
     assert measured["net"]["edges"] > 2000 and measured["net"]["components"] >= 1
     compared = 0
     for origin, pgr in measured["pgr"].items():
@@ -151,16 +141,17 @@ def test_pgrouting_and_networkx_agree_between_network_vertices(measured):
 
 
 def test_projections_are_the_nearest_edge(measured):
-    lines = [wkb.loads(e[4]) for e in measured["edges"]]
-    by_id = {e[0]: line for e, line in zip(measured["edges"], lines, strict=True)}
+    ids = [e[0] for e in measured["geoms"]]
+    lines = [wkb.loads(e[1]) for e in measured["geoms"]]
+    by_id = dict(zip(ids, lines, strict=True))
     tree = shapely.STRtree(lines)
     checked = 0
-    for _fid, edge, _u, _v, _len, f, access_m, geom in measured["pp"]:
+    for fid, edge, _u, _v, _len, f, access_m in measured["snap"].units:
         if edge is None:
             continue
-        parcel = wkb.loads(geom)
-        nearest = lines[tree.query_nearest(parcel, return_distance=False)[0]]
-        assert access_m == pytest.approx(nearest.distance(parcel), abs=CM)
+        parcel = wkb.loads(measured["parcels"][fid])
+        nearest_line = lines[tree.query_nearest(parcel, return_distance=False)[0]]
+        assert access_m == pytest.approx(nearest_line.distance(parcel), abs=CM)
         point = by_id[edge].interpolate(f, normalized=True)
         assert point.distance(parcel) == pytest.approx(access_m, abs=CM)
         checked += 1
@@ -169,33 +160,17 @@ def test_projections_are_the_nearest_edge(measured):
 
 def test_school_distances_match_a_networkx_dijkstra_to_the_centimetre(measured):
     """Multi-source Dijkstra from every school's own vertex, on the edges and projections sdi built."""
-    g = _graph(measured["edges"])
-    limit = 2 * 3000.0  # the search's reach, as access.compute searches: twice the longer school distance
-    fac = measured["fac"]
-    assert len({r[1] for r in fac}) >= 10  # Śródmieście's primary schools
-    assert sum(1 for r in fac if not r[8]) > len(fac) / 2  # most schools found their building
-    for vid, _fid, _edge, u, v, length, f, access_m, _ in fac:
-        for node, cost in ((u, access_m + f * length), (v, access_m + (1 - f) * length)):
-            if not g.has_edge(vid, node) or g[vid][node]["weight"] > cost:
-                g.add_edge(vid, node, weight=cost)
-    dist = nx.multi_source_dijkstra_path_length(g, {r[0] for r in fac}, cutoff=limit, weight="weight")
-    same_edge: dict[int, list] = {}
-    for r in fac:
-        same_edge.setdefault(r[2], []).append(r)
+    snap = measured["snap"]
+    schools = {r[2] for r in snap.facilities if r[0] == "primary_school"}
+    assert len(schools) >= 10  # Śródmieście's primary schools
+    assert sum(1 for (p,) in measured["by_point"] if not p) > len(schools) / 2  # most found their building
+    # the search's reach, as access.compute searches: twice the longer school distance
+    expected = nearest(snap, graph(snap), "primary_school", 2 * 3000.0)
     compared = 0
-    for pfid, edge, u, v, length, f, access_m, _geom in measured["pp"]:
-        got = measured["result"][pfid]
-        if edge is None:
-            assert got is None
+    for fid, got in measured["result"].items():
+        if fid not in expected:
+            assert got is None, f"unit {fid}: sdi says {got}, networkx finds no school"
             continue
-        options = [dist[u] + f * length + access_m if u in dist else None,
-                   dist[v] + (1 - f) * length + access_m if v in dist else None,
-                   *(r[7] + access_m + abs(r[6] - f) * length for r in same_edge.get(edge, []))]
-        options = [o for o in options if o is not None]
-        expected = min(options) if options else None
-        if expected is None:
-            assert got is None, f"parcel {pfid}: sdi says {got}, networkx finds no school"
-        else:
-            assert got == pytest.approx(expected, abs=CM), f"parcel {pfid}"
-            compared += 1
+        assert got == pytest.approx(expected[fid], abs=CM), f"unit {fid}"
+        compared += 1
     assert compared > 0.5 * measured["units"]
