@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+TEMPLATE = re.compile(r"\{([^{}]+)\}")  # a mapping's template: "{ulica} {nr}" names its source columns
 _NUMBER = re.compile(r"^[+-]?\d+(?:[ \u00a0]\d{3})*(?:[.,]\d+)?$|^[+-]?\d*[.,]\d+$")
 _DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d-%m-%Y", "%Y/%m/%d", "%d/%m/%Y", "%Y.%m.%d", "%Y%m%d")
 _TRUE = {"tak", "t", "true", "yes", "y", "1", "prawda", "jednokierunkowa", "jednokierunkowy"}
@@ -123,3 +124,12 @@ def ascii_fold(text: str) -> str:
     """Polish letters to their base letter (ł has no Unicode decomposition, so it is mapped by hand)."""
     text = text.replace("ł", "l").replace("Ł", "L")
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
+def hashable(value: Any) -> Any:
+    """A source value usable as a dict key: lists become tuples, NaN becomes None."""
+    if isinstance(value, (list, np.ndarray)):
+        return tuple(value)
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return value

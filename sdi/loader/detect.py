@@ -15,13 +15,12 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from pyproj import CRS, Transformer
+from pyproj import CRS
 
 from sdi.core.errors import InputError
+from sdi.loader.extent import POLAND_LONLAT, inside_poland_mask
 
 logger = logging.getLogger(__name__)
-
-POLAND_LONLAT = (14.0, 48.9, 24.3, 55.0)  # west, south, east, north
 
 _POLISH = set("ąćęłńóśźżĄĆĘŁŃÓŚŹŻ")
 _SAMPLE_BYTES = 4 * 1024 * 1024
@@ -207,21 +206,6 @@ def guess_crs(x: np.ndarray, y: np.ndarray) -> int | None:
     if within(1.5e6, 2.72e6, 6.2e6, 7.4e6):
         return 3857
     return None
-
-
-@lru_cache(maxsize=32)
-def _to_lonlat(epsg: int) -> Transformer:
-    return Transformer.from_crs(epsg, 4326, always_xy=True)
-
-
-def inside_poland_mask(x: np.ndarray, y: np.ndarray, epsg: int) -> np.ndarray:
-    """True for each point that falls inside Poland's lon/lat box when read as `epsg`."""
-    # always_xy: files store easting as x even though EPSG:2180/2176-2179 list northing first.
-    lon, lat = _to_lonlat(int(epsg)).transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
-    lon, lat = np.asarray(lon), np.asarray(lat)
-    west, south, east, north = POLAND_LONLAT
-    with np.errstate(invalid="ignore"):
-        return (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
 
 
 def check_in_poland(x: np.ndarray, y: np.ndarray, epsg: int, crs_source: str) -> None:

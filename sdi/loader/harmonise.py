@@ -27,12 +27,11 @@ from pyproj import CRS, Transformer
 from sdi.core import teryt
 from sdi.core.config import Codelist, FieldMapping, Mapping, Registry, Schema, SchemaField, fold
 from sdi.core.settings import STORAGE_SRID
-from sdi.loader.convert import Unconvertible, as_list, convert, is_missing, to_string
-from sdi.loader.repair import reject_record
+from sdi.loader.convert import TEMPLATE, Unconvertible, as_list, convert, hashable, is_missing, to_string
+from sdi.loader.rejects import reject_record
 
 logger = logging.getLogger(__name__)
 
-TEMPLATE = re.compile(r"\{([^{}]+)\}")
 _SINGLE = {"MultiPolygon": "Polygon", "MultiLineString": "LineString", "MultiPoint": "Point"}
 _TYPE_IDS = {"Point": 0, "LineString": 1, "Polygon": 3, "MultiPoint": 4, "MultiLineString": 5, "MultiPolygon": 6}
 _MULTI_OF = {"Polygon": shapely.multipolygons, "LineString": shapely.multilinestrings, "Point": shapely.multipoints}
@@ -217,15 +216,6 @@ def _templated(frame: pd.DataFrame, template: str) -> list:
         text = TEMPLATE.sub(fill, template)
         out.append(" ".join(text.split()).strip(" ,") or None)
     return out
-
-
-def hashable(value: Any) -> Any:
-    """A source value usable as a dict key: lists become tuples, NaN becomes None."""
-    if isinstance(value, (list, np.ndarray)):
-        return tuple(value)
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    return value
 
 
 def _required_reason(frame, name: str, fm: FieldMapping | None, i: int) -> str:

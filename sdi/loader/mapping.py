@@ -16,8 +16,7 @@ from pyproj.exceptions import CRSError
 
 from sdi.core.config import Mapping, Problem, Registry, fold, parse, read_yaml
 from sdi.core.errors import ConfigError
-from sdi.loader.convert import Unconvertible, convert
-from sdi.loader.harmonise import TEMPLATE
+from sdi.loader.convert import TEMPLATE, Unconvertible, convert
 from sdi.loader.suggest import auto_mapping
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,9 @@
-"""Export rejected features to a GeoPackage, with their reason, so that a city can fix them and reload."""
+"""Rejected features: the record each stage makes of one, and their export to a GeoPackage so that a city can fix
+them and reload. A neutral helper: the repair and harmonise stages both reject."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import geopandas as gpd
 import shapely
 
 from sdi.core.errors import InputError
+from sdi.loader.convert import is_null
 
 
 def export_rejects(rows: list[dict], path: Path) -> None:
@@ -27,3 +30,23 @@ def export_rejects(rows: list[dict], path: Path) -> None:
         frame = gpd.GeoDataFrame(attrs, geometry=geoms, crs=srid or None)
         layer = "rejects" if len(by_srid) == 1 else f"rejects_epsg{srid}"
         frame.to_file(path, layer=layer, driver="GPKG")
+
+
+def reject_record(frame: gpd.GeoDataFrame, position: int, reason: str) -> dict:
+    """A rejected feature as stored in sdi.rejects: its position, reason, properties and geometry."""
+    row = frame.iloc[position]
+    props = {k: (None if is_null(row[k]) else row[k]) for k in frame.columns if k != frame.geometry.name}
+    geom = row[frame.geometry.name]
+    return {
+        "index": int(frame.index[position]),  # the feature id in the source
+        "reason": reason,
+        # JSON-safe properties: dates and numpy scalars become text or plain numbers.
+        "properties": json.loads(json.dumps(props, default=str)),
+        # EWKB in the source's own SRID, so that an export shows the feature where the city drew it.
+        "geom_ewkb_hex": None if geom is None or geom.is_empty else _ewkb(geom, frame.crs),
+    }
+
+
+def _ewkb(geom, crs) -> str:
+    epsg = crs.to_epsg() if crs is not None else None
+    return shapely.to_wkb(shapely.set_srid(geom, epsg or 0), hex=True, include_srid=True)

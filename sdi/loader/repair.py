@@ -6,7 +6,6 @@ empty geometries, polygons whose rings enclose no area, and features that lie ou
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 
@@ -14,8 +13,8 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from sdi.loader.convert import is_null
-from sdi.loader.detect import inside_poland_mask
+from sdi.loader.extent import inside_poland_mask
+from sdi.loader.rejects import reject_record
 
 logger = logging.getLogger(__name__)
 
@@ -71,23 +70,3 @@ def repair(frame: gpd.GeoDataFrame) -> Repaired:
         rejects += [reject_record(kept, i, reason) for i in np.flatnonzero(mask)]
     kept = kept[~(collapsed | outside)]
     return Repaired(kept=kept, rejects=rejects, repairs={k: v for k, v in repairs.items() if v})
-
-
-def reject_record(frame: gpd.GeoDataFrame, position: int, reason: str) -> dict:
-    """A rejected feature as stored in sdi.rejects: its position, reason, properties and geometry."""
-    row = frame.iloc[position]
-    props = {k: (None if is_null(row[k]) else row[k]) for k in frame.columns if k != frame.geometry.name}
-    geom = row[frame.geometry.name]
-    return {
-        "index": int(frame.index[position]),  # the feature id in the source
-        "reason": reason,
-        # JSON-safe properties: dates and numpy scalars become text or plain numbers.
-        "properties": json.loads(json.dumps(props, default=str)),
-        # EWKB in the source's own SRID, so that an export shows the feature where the city drew it.
-        "geom_ewkb_hex": None if geom is None or geom.is_empty else _ewkb(geom, frame.crs),
-    }
-
-
-def _ewkb(geom, crs) -> str:
-    epsg = crs.to_epsg() if crs is not None else None
-    return shapely.to_wkb(shapely.set_srid(geom, epsg or 0), hex=True, include_srid=True)

@@ -17,8 +17,7 @@ import pandas as pd
 
 from sdi.core import teryt
 from sdi.core.config import Codelist, FieldMapping, Mapping, Registry, Schema, fold
-from sdi.loader.convert import as_list, ascii_fold, is_missing, to_string
-from sdi.loader.harmonise import hashable
+from sdi.loader.convert import as_list, ascii_fold, hashable, is_missing, to_string
 
 _MAX_VALUES = 60
 
