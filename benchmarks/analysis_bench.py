@@ -4,7 +4,15 @@ path into a throw-away embedded PostGIS; then one run, its stage timings printed
 
     .venv/bin/python benchmarks/analysis_bench.py               # 12 x 12 blocks: seconds, for CI
     .venv/bin/python benchmarks/analysis_bench.py --blocks 70   # 9,940 edges, 19,600 parcels (the README's)
+    .venv/bin/python benchmarks/analysis_bench.py --goal        # the issue's goal size (below)
 
+--goal is the issue's gmina: 100 x 100 blocks = 20,200 street segments, 50,000 address points (five a block)
+and 40,000 parcels, analysed for three facility kinds (primary schools, public green for both green
+standards, kindergartens).
+
+Beside sdi's own timings it reports a networkx baseline on the same graph (tests/test_analysis_baseline.py):
+the run's stages are repeated in a rolled-back transaction, its edges and projections read back, and the
+same distances computed by networkx Dijkstra; the answers are compared (max_diff_m) and both timed.
 With --explain the per-parcel statements (sdi/sql/analysis/parcels.sql) are also run one by one under
 EXPLAIN (ANALYZE, BUFFERS) after the run, and each plan's time is printed (the plans go to --plans FILE).
 """
@@ -23,7 +31,9 @@ import geopandas as gpd
 from shapely.geometry import LineString, Point, box
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from scratch import scratch_postgis
+from test_analysis_baseline import graph, green_sum, nearest, snapshot
 
 from sdi.analysis import access, network, runs
 from sdi.analysis.standards import parse
@@ -33,9 +43,10 @@ from sdi.pipeline import run_load
 
 CITY = "2699011"
 X0, Y0, BLOCK = 500_000.0, 500_000.0, 100.0
+GOAL_BLOCKS, GOAL_ADDRESSES = 100, 5  # 2 * 100 * 101 = 20,200 street segments; 5 * 100 * 100 = 50,000 addresses
 
 
-def town(blocks: int, seed: int = 21) -> dict[str, list[dict]]:
+def town(blocks: int, per_block: int = 1, seed: int = 21) -> dict[str, list[dict]]:
     """The generated town's features per theme (EPSG:2180); the same seed gives the same town."""
     rnd = random.Random(seed)
     roads = []
@@ -54,6 +65,10 @@ def town(blocks: int, seed: int = 21) -> dict[str, list[dict]]:
                     x, y = X0 + i * BLOCK + qx * half, Y0 + j * BLOCK + qy * half
                     parcels.append({"parcel_id": f"{i}.{j}.{qx}{qy}", "precinct": f"{i // 10:02d}{j // 10:02d}",
                                     "geometry": box(x + 5, y + 5, x + half - 5, y + half - 5)})
+    # Address points inside the block's parcels, a few metres in from the street, as houses stand.
+    addresses = [{"house_number": f"{i}.{j}.{k}", "street": f"ulica {j}",
+                  "geometry": Point(X0 + i * BLOCK + 10 + 16 * k, Y0 + j * BLOCK + 12)}
+                 for i in range(blocks) for j in range(blocks) for k in range(per_block)]
     extent = blocks * BLOCK
 
     def spot() -> tuple[float, float]:
@@ -74,7 +89,7 @@ def town(blocks: int, seed: int = 21) -> dict[str, list[dict]]:
         parks.append({"name": f"park {k}", "publicly_accessible": True,
                       "geometry": box(x - side / 2, y - side / 2, x + side / 2, y + side / 2)})
     return {"roads": roads, "parcels": parcels, "public_services": schools + kindergartens,
-            "buildings": buildings, "green_areas": parks}
+            "buildings": buildings, "green_areas": parks, "address_points": addresses}
 
 
 def load(folder: Path, settings: Settings, themes: dict[str, list[dict]]) -> None:
@@ -82,6 +97,44 @@ def load(folder: Path, settings: Settings, themes: dict[str, list[dict]]) -> Non
         path = folder / f"{theme}.gpkg"
         gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:2180").to_file(path)
         run_load(path, city=CITY, theme=theme, settings=settings)
+
+
+def baseline(settings: Settings, run_id: int) -> dict:
+    """networkx on the run's own graph: its timings, and how far its answers are from sdi's (m, ha)."""
+    with open_catalogue(settings) as conn:
+        std = runs.Standards(**runs.status(conn, run_id)["params"])
+        conn.execute("DELETE FROM analysis.parcel_access WHERE run_id = %s", [run_id])
+        conn.execute("DELETE FROM analysis.edges WHERE run_id = %s", [run_id])
+        network.build(conn, run_id, std.city, snap_m=std.snap_m, margin_m=std.margin_m)
+        access.compute(conn, run_id, std)
+        t = time.perf_counter()
+        snap = snapshot(conn, run_id)
+        read = time.perf_counter() - t
+        sdi = {r[0]: r[1:] for r in conn.execute(
+            "SELECT parcel_fid, school_m, green_sum_ha, green20_m, (optional->'kindergarten'->>'m')::float"
+            " FROM analysis.parcel_access WHERE run_id = %s", [run_id])}
+        conn.rollback()
+    t = time.perf_counter()
+    g = graph(snap)
+    reach = 2 * max(std.school_town_m, std.school_rural_m)
+    answers = [nearest(snap, g, "primary_school", reach), green_sum(snap, g, std.green_sum_m),
+               nearest(snap, g, "green20", 2 * std.green_big_m)]
+    if "kindergarten" in std.optional:
+        answers.append(nearest(snap, g, "kindergarten", 2 * std.optional["kindergarten"]))
+    seconds = time.perf_counter() - t
+    worst, differ = 0.0, 0
+    for fid, row in sdi.items():
+        for k, answer in enumerate(answers):
+            mine, theirs = answer.get(fid), row[k]
+            if k == 1:
+                mine, theirs = mine or 0.0, theirs or 0.0  # no green within reach is 0 ha on both sides
+            if (mine is None) != (theirs is None):
+                differ += 1
+            elif mine is not None:
+                worst = max(worst, abs(mine - theirs))
+    return {"read_back_s": round(read, 3), "networkx_s": round(seconds, 3),
+            **{f"networkx_{k}": round(v, 3) for k, v in snap.seconds.items()},
+            "max_diff": round(worst, 4), "units_differing": differ}
 
 
 def explain(settings: Settings, run_id: int, plans: Path | None) -> list[dict]:
@@ -102,11 +155,15 @@ def explain(settings: Settings, run_id: int, plans: Path | None) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--blocks", type=int, default=12, help="blocks per side of the grid [12]")
+    parser.add_argument("--goal", action="store_true", help="the issue's goal size: 100 blocks, 50,000 addresses")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the networkx baseline")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN (ANALYZE, BUFFERS) the per-parcel SQL")
     parser.add_argument("--plans", type=Path, help="write the plans of --explain here")
     parser.add_argument("--out", type=Path, help="write the figures as JSON here too")
     args = parser.parse_args()
-    themes = town(args.blocks)
+    if args.goal:
+        args.blocks = GOAL_BLOCKS
+    themes = town(args.blocks, GOAL_ADDRESSES if args.goal else 1)
     with scratch_postgis("sdi-analysis-bench-") as (tmp, home, _url):
         settings = Settings(home=home)
         t = time.perf_counter()
@@ -119,10 +176,14 @@ def main() -> None:
             result = runs.execute(conn, run_id)
             seconds = time.perf_counter() - t
         figures = {"blocks": args.blocks, "parcels": len(themes["parcels"]), "roads": len(themes["roads"]),
+                   "address_points": len(themes["address_points"]),
                    "facilities": result["summary"]["facilities"], "edges": result["network"]["edges"],
                    "vertices": result["network"]["vertices"], "load_s": round(loaded, 2),
                    "network_s": result["network"]["build_s"], **result["summary"]["timings"],
                    "run_s": round(seconds, 3), "all_standards": result["summary"]["gmina"][0]["all_standards"]}
+        figures["sdi_distances_s"] = round(figures["search_s"] + figures["parcels_s"], 3)
+        if not args.no_baseline:
+            figures["baseline"] = baseline(settings, run_id)
         if args.explain:
             figures["explain"] = explain(settings, run_id, args.plans)
     text = json.dumps(figures, indent=2)

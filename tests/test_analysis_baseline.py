@@ -95,16 +95,28 @@ def green_sum(snap: Snapshot, g: nx.Graph, limit: float) -> dict[int, float]:
     """unit fid -> the summed area (ha) of the public green reachable within limit (one search per area)."""
     t = time.perf_counter()
     h = _with_kind(g, snap, "green")
+    at: dict[int, list[tuple]] = {}  # vertex or edge -> the units that touch it, so each search looks at few
+    for unit in snap.units:
+        if unit[1] is not None:
+            for key in {unit[2], unit[3]}:
+                at.setdefault(key, []).append(unit)
+            at.setdefault(-1 - unit[1], []).append(unit)
     total: dict[int, float] = {}
-    for k, vid, fid, *_ in snap.facilities:
+    for k, vid, fid, edge, ff, fa in snap.facilities:
         if k != "green":
             continue
         dist = nx.single_source_dijkstra_path_length(h, vid, cutoff=limit, weight="weight")
-        # the same-edge route of this one area only: _unit_costs looks at every green area on the edge
-        one = Snapshot(snap.edges, snap.units, [r for r in snap.facilities if r[1] == vid], [])
-        for unit, options in _unit_costs(one, "green", dist).items():
-            if options and min(options) <= limit:
-                total[unit] = total.get(unit, 0.0) + snap.areas[fid]
+        best: dict[int, float] = {}
+        for node, d in dist.items():
+            for ufid, _e, u, _v, length, f, access_m in at.get(node, ()):
+                cost = d + (f * length if node == u else (1 - f) * length) + access_m
+                best[ufid] = min(best.get(ufid, cost), cost)
+        for ufid, _e, _u, _v, length, f, access_m in at.get(-1 - edge, ()):
+            cost = fa + access_m + abs(ff - f) * length  # the same edge: straight along it
+            best[ufid] = min(best.get(ufid, cost), cost)
+        for ufid, cost in best.items():
+            if cost <= limit:
+                total[ufid] = total.get(ufid, 0.0) + snap.areas[fid]
     snap.seconds["green_s"] = time.perf_counter() - t
     return total
 
