@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sdi.core import catalogue, sqlfiles
 from sdi.core.catalogue import Provenance, open_catalogue
+from sdi.core.config import Mapping, Registry, Schema
 from sdi.core.config import registry as config_registry
 from sdi.core.errors import InputError, SdiError
 from sdi.core.settings import Settings, get_settings
@@ -21,8 +22,9 @@ from sdi.loader import mapping as mappings
 from sdi.loader.guard import Guard, LoadRefused, current_count
 from sdi.loader.harmonise import harmonise
 from sdi.loader.load import Loaded, load
-from sdi.loader.read import read
-from sdi.loader.repair import reject_record, repair
+from sdi.loader.read import Source, read
+from sdi.loader.rejects import reject_record
+from sdi.loader.repair import repair
 from sdi.loader.report import LoadReport, fingerprint, stored_rejects
 from sdi.loader.tally import Tally
 
@@ -35,11 +37,11 @@ __all__ = ["LoadReport", "run_load", "run_load_raster", "run_package", "run_spli
 class _Prepared:
     """What every load of one source shares: schema, mapping, the opened source and its fingerprint."""
 
-    registry: object
-    schema: object
-    mapping: object
+    registry: Registry
+    schema: Schema
+    mapping: Mapping
     mapping_source: str
-    source: object
+    source: Source
     size: int | None
     digest: str | None
     started: float
@@ -55,8 +57,9 @@ def _prepare(path: Path, *, city: str, theme: str, mapping_path: Path | None, la
     mapping, mapping_source = mappings.resolve(registry, city=city, theme=theme, mapping_path=mapping_path)
     options = mapping.source if mapping else None
     step("reading")
-    source = read(Path(path), layer=layer or (options and options.layer),
-                  encoding=encoding or (options and options.encoding), crs=crs or (options and options.crs),
+    source = read(Path(path), layer=layer or (options.layer if options else None),
+                  encoding=encoding or (options.encoding if options else None),
+                  crs=crs or (options.crs if options else None),
                   max_unzipped_bytes=settings.max_unzipped_mb * 1024 * 1024)
     if mapping is None:
         mapping = mappings.automatic(source.columns, registry, theme)
@@ -266,11 +269,12 @@ def _kept_refused(conn, refused: LoadRefused, city: str, theme: str) -> None:
     if refused.report is not None:
         refused.report.guard["load_id"] = refused.load_id
         refused.report.load_id = refused.load_id
-        refused.report.rejects = stored_rejects(conn, load_id) if kept else refused.report.rejects
+        if kept and load_id is not None:
+            refused.report.rejects = stored_rejects(conn, load_id)
     if kept:
         refused.message += f" (kept as load {load_id}, not current)"
         refused.fix = (f"see why with `sdi rejects --city {city} --theme {theme} --load {load_id}`; "
-                       + refused.fix.split("; ", 1)[-1])
+                       + (refused.fix or "").split("; ", 1)[-1])
 
 
 def run_load_raster(path: Path, *, city: str, theme: str, crs: str | None = None, settings: Settings | None = None,

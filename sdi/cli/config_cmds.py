@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -15,7 +16,7 @@ out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 200)
 
 
-def print_table(columns: tuple[str, ...], rows: list[tuple], empty: str) -> None:
+def print_table(columns: tuple[str, ...], rows: list[tuple[Any, ...]], empty: str) -> None:
     """A listing as a table, or the hint `empty` when there is nothing to list."""
     table = Table(*columns)
     for row in rows:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
@@ -11,6 +12,9 @@ from rich.table import Table
 from sdi.cli.config_cmds import err, out
 from sdi.cli.params import TERYT
 from sdi.core.errors import InputError
+
+if TYPE_CHECKING:  # the loader is imported by the commands that load, not at start-up
+    from sdi.loader.report import LoadReport
 
 
 def register(cli: click.Group) -> None:
@@ -59,7 +63,7 @@ def inspect(path: Path, layer: str | None, encoding: str | None, crs: str | None
     _fail_if_unreadable(report)
 
 
-def _fail_if_unreadable(report: dict) -> None:
+def _fail_if_unreadable(report: dict[str, Any]) -> None:
     """Exit 3 when a layer asked about could not be read: a script must not take that for success."""
     broken = [lay["name"] for lay in report["layers"] if "error" in lay]
     if broken:
@@ -137,7 +141,7 @@ def rejects(city: str, theme: str, load_id: int | None, export: Path | None) -> 
     out.print(table if rows else f"load {load_id} rejected nothing")
 
 
-def print_report(report, source_name: str) -> None:
+def print_report(report: LoadReport, source_name: str) -> None:
     """The lines `sdi load` prints for one load: what was stored, a summary table, warnings and rejects."""
     city, theme = report.city, report.theme
     verb = "would load" if report.dry_run else f"load {report.load_id}:"
@@ -155,7 +159,7 @@ def print_report(report, source_name: str) -> None:
                   f" --load {report.load_id}`)" if report.load_id else f"  rejected ×{n}: {reason}", highlight=False)
 
 
-def load_package(path: Path, *, city: str, report_path: Path | None, **options) -> None:
+def load_package(path: Path, *, city: str, report_path: Path | None, **options: Any) -> None:
     """`sdi load PACKAGE --all`: one load (one version) per mapped layer, the unmapped ones listed.
 
     Exits 5 when a layer was refused by the load guard, 3 when one could not be loaded, after loading the rest.

@@ -6,16 +6,19 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING, Any, Self
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from sdi.cli import analysis, config_cmds, loads, metadata, publish, rasters, remote, replicas, security, storage
 from sdi.cli.params import TERYT
 from sdi.core.errors import SdiError
 from sdi.core.settings import get_settings
+
+if TYPE_CHECKING:  # the loader is imported by the commands that load, not at start-up
+    from sdi.loader.report import LoadReport
 
 logger = logging.getLogger(__name__)
 out, err = config_cmds.out, config_cmds.err
@@ -195,8 +198,8 @@ def load(path: Path, city: str, theme: str | None, mapping_path: Path | None, la
 
     if clip_to_city and split_by_gmina:
         raise click.UsageError("--clip-to-city and --split-by-gmina exclude each other: choose one")
-    flags = {"dry_run": dry_run, "allow_empty": allow_empty, "accept_rejects": accept_rejects,
-             "allow_shrink": allow_shrink, "encoding": encoding, "crs": crs}
+    flags: dict[str, Any] = {"dry_run": dry_run, "allow_empty": allow_empty, "accept_rejects": accept_rejects,
+                             "allow_shrink": allow_shrink, "encoding": encoding, "crs": crs}
     if load_all:
         if theme or mapping_path or layer:
             raise click.UsageError("--all chooses each layer's theme and mapping: drop --theme, --mapping, --layer")
@@ -208,8 +211,8 @@ def load(path: Path, city: str, theme: str | None, mapping_path: Path | None, la
         raise click.UsageError("give --theme THEME (or --all to load every mapped layer of a package)")
     try:
         with _LoadProgress(path.name) as shown:
-            args = dict(city=city, theme=theme, mapping_path=mapping_path, layer=layer, step=shown.step,
-                        progress=shown.advance, **flags)
+            args: dict[str, Any] = dict(city=city, theme=theme, mapping_path=mapping_path, layer=layer,
+                                        step=shown.step, progress=shown.advance, **flags)
             if split_by_gmina:
                 reports, refusals = run_split(path, **args)
             else:
@@ -224,12 +227,12 @@ def load(path: Path, city: str, theme: str | None, mapping_path: Path | None, la
         data = [r.as_dict() for r in reports] if split_by_gmina else reports[0].as_dict()
         report_path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str))
     if refusals:
-        for refused in refusals:
-            err.print(f"error: {refused.message}. Fix: {refused.fix}.", highlight=False, soft_wrap=True)
+        for refusal in refusals:
+            err.print(f"error: {refusal.message}. Fix: {refusal.fix}.", highlight=False, soft_wrap=True)
         sys.exit(refusals[0].exit_code)
 
 
-def _write_report(path: Path, report) -> None:
+def _write_report(path: Path, report: LoadReport) -> None:
     path.write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False, default=str))
 
 
@@ -237,7 +240,8 @@ class _LoadProgress:
     """A spinner naming the stage; a progress bar while writing more than 50,000 features. Quiet off a terminal."""
 
     def __init__(self, name: str):
-        self.name, self.task = name, None
+        self.name = name
+        self.task = TaskID(-1)  # the bar's task, made by __enter__ (rich ids start at 0)
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                             TimeRemainingColumn(), console=err, disable=not err.is_terminal, transient=True)
 
@@ -246,7 +250,7 @@ class _LoadProgress:
         self.task = self.bar.add_task(f"{self.name}: starting", total=None)
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.bar.stop()
 
     def step(self, stage: str) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import click
 
 from sdi.cli.config_cmds import out, print_table
-from sdi.cli.params import TERYT
+from sdi.cli.params import TERYT, TextParam
 from sdi.core.errors import ConfigError
+from sdi.core.settings import Settings
 
 _URL_HELP = "The public address of the server, as the register and clients reach it [default: SDI_PUBLIC_URL, else http://127.0.0.1:5000]."
 
 
-def _base(url: str | None, settings) -> str:
+def _base(url: str | None, settings: Settings) -> str:
     """--url, else SDI_PUBLIC_URL, else the default local address; checked like SDI_PUBLIC_URL."""
     from sdi.server.records import public_url
 
@@ -24,16 +25,16 @@ def register(cli: click.Group) -> None:
     cli.add_command(iip_register)
 
 
-class _CityOrAll(click.ParamType):
+class _CityOrAll(TextParam):
     """A TERYT code, or `all` for a theme's data set over every city."""
 
     name = "TERYT|all"
 
-    def convert(self, value, param, ctx) -> str:
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> str | None:
         return "all" if str(value).strip().lower() == "all" else TERYT.convert(value, param, ctx)
 
 
-def _theme(theme: str, settings) -> str:
+def _theme(theme: str, settings: Settings) -> str:
     from sdi.core.config import registry
 
     known = registry(settings)

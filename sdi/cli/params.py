@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,8 +12,13 @@ from sdi.core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
+if TYPE_CHECKING:  # click's ParamType is generic to a type checker; a click before 8.2 cannot subscript it at run time
+    TextParam = click.ParamType[str | None, object]
+else:
+    TextParam = click.ParamType
 
-class Teryt(click.ParamType):
+
+class Teryt(TextParam):
     """A city's TERYT code: 1465011, PRG's 146501_1, or 6 digits that the loaded gmina boundaries resolve.
 
     A refusal is an SdiError rather than click's usage error, so that it prints as the house's one line
@@ -21,9 +27,9 @@ class Teryt(click.ParamType):
 
     name = "TERYT"
 
-    def convert(self, value, param, ctx) -> str:
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> str | None:
         if value is None:
-            return value
+            return None
         try:
             code = teryt.city(value, resolve=_loaded_gminas)
         except teryt.NotTeryt as exc:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import functools
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
@@ -31,15 +33,17 @@ def register(cli: click.Group) -> None:
     _extend(cli.commands["rejects"], _rejects_remote)
 
 
-def _extend(command: click.Command, remote) -> None:
+def _extend(command: click.Command, remote: Callable[..., None]) -> None:
     """Add --server and --token-file to a command; with --server its work goes to `remote` instead."""
     local = command.callback
+    if local is None:  # every command extended here is a function's
+        raise TypeError(f"command {command.name} has no callback to extend")
     command.params += [_SERVER, _TOKEN_FILE]
     command.help = (command.help or "") + ("\n\n    With --server URL it runs on that sdi server (see"
                                            " `sdi token add --scope load`).")
 
     @functools.wraps(local)
-    def callback(*args, server: str | None = None, token_file: Path | None = None, **kwargs):
+    def callback(*args: Any, server: str | None = None, token_file: Path | None = None, **kwargs: Any) -> Any:
         if server is None:
             if token_file is not None:
                 raise click.UsageError("--token-file goes with --server URL")
@@ -65,7 +69,7 @@ def _token(token_file: Path | None) -> str:
 
 
 def _load_remote(server: str, token: str, *, path: Path, city: str, theme: str | None, mapping_path: Path | None,
-                 report_path: Path | None, load_all: bool = False, split_by_gmina: bool = False, **flags) -> None:
+                 report_path: Path | None, load_all: bool = False, split_by_gmina: bool = False, **flags: Any) -> None:
     from sdi.cli.loads import print_report
     from sdi.loader.report import LoadReport
     from sdi.remote.client import RemoteError, upload
@@ -113,5 +117,5 @@ def _rejects_remote(server: str, token: str, *, city: str, theme: str, load_id: 
     out.print(table if rows else f"load {load_id} rejected nothing")
 
 
-def _write(path: Path, data: dict) -> None:
+def _write(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str))

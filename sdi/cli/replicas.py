@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 import click
 
@@ -14,7 +15,7 @@ from sdi.core.settings import get_settings
 
 def register(cli: click.Group) -> None:
     """Add this module's commands to the `sdi db` group."""
-    db = cli.commands["db"]
+    db = cast(click.Group, cli.commands["db"])  # `sdi db` is a group, made in sdi.cli.main
     db.add_command(replica)
     db.add_command(backup)
     db.add_command(restore)

@@ -25,11 +25,12 @@ import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from sdi.core.db import Cluster, ClusterState, _free_port, _pg_bin, _user_can_enter
+from sdi.core.db import Cluster, ClusterState, _free_port, _pg_bin, _user_can_enter, one_row, scalar
 from sdi.core.errors import ConfigError, DatabaseError
 from sdi.core.settings import Settings
 
@@ -44,12 +45,12 @@ def ensure_archive_command(state: ClusterState) -> None:
     if not state.admin_password:
         return
     with psycopg.connect(state.admin_url("postgres"), autocommit=True) as conn:
-        if conn.execute("SELECT current_setting('archive_command')").fetchone()[0] == "":
+        if scalar(conn.execute("SELECT current_setting('archive_command')")) == "":
             conn.execute(f"ALTER SYSTEM SET archive_command = {_literal(NO_ARCHIVE)}")
             conn.execute("SELECT pg_reload_conf()")
 
 
-def backup(settings: Settings, dest: Path) -> dict:
+def backup(settings: Settings, dest: Path) -> dict[str, Any]:
     """Back up the database in use, its rasters and the cluster's state into DEST (new or empty)."""
     dest = dest.expanduser().resolve()
     if dest.exists() and any(dest.iterdir()):
@@ -58,7 +59,7 @@ def backup(settings: Settings, dest: Path) -> dict:
     started = _now()
     if settings.database_url:
         kind = "dump"
-        _dump(settings, dest)
+        _dump(settings, settings.database_url, dest)
     else:
         kind = "embedded"
         _base_backup(Cluster(settings), dest)
@@ -99,10 +100,10 @@ def _base_backup(cluster: Cluster, dest: Path) -> None:
 def _archive_now(state: ClusterState, timeout: float = 20.0) -> None:
     """Close the current WAL segment and wait until the archiver has it: the backup is usable on return."""
     with psycopg.connect(state.admin_url("postgres"), autocommit=True) as conn:
-        segment = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()[0]
+        segment = scalar(conn.execute("SELECT pg_walfile_name(pg_switch_wal())"))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            last, failed = conn.execute("SELECT last_archived_wal, last_failed_wal FROM pg_stat_archiver").fetchone()
+            last, failed = one_row(conn.execute("SELECT last_archived_wal, last_failed_wal FROM pg_stat_archiver"))
             if last and last >= segment:
                 return
             time.sleep(0.1)
@@ -115,11 +116,11 @@ def archive_now(settings: Settings) -> None:
     _archive_now(Cluster(settings).start())
 
 
-def restore(settings: Settings, src: Path, to: datetime | None = None) -> dict:
+def restore(settings: Settings, src: Path, to: datetime | None = None) -> dict[str, Any]:
     """Bring a backup back: into an empty SDI_HOME (embedded) or into the empty SDI_DATABASE_URL (dump)."""
     src = src.expanduser().resolve()
     try:
-        info = json.loads((src / "backup.json").read_text())
+        info: dict[str, Any] = json.loads((src / "backup.json").read_text())
     except (OSError, ValueError):
         raise ConfigError(f"{src} is not an sdi backup (no backup.json)",
                           "name the folder `sdi db backup` wrote") from None
@@ -173,7 +174,7 @@ def _wait_promoted(state: ClusterState, data_dir: Path, timeout: float = 300.0) 
     while time.monotonic() < deadline:
         try:
             with psycopg.connect(state.admin_url("postgres"), autocommit=True, connect_timeout=3) as conn:
-                if not conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                if not scalar(conn.execute("SELECT pg_is_in_recovery()")):
                     return
         except psycopg.OperationalError:
             log = (data_dir / "server.log").read_text(errors="replace") if (data_dir / "server.log").exists() else ""
@@ -185,10 +186,10 @@ def _wait_promoted(state: ClusterState, data_dir: Path, timeout: float = 300.0) 
     raise DatabaseError("the restored cluster did not finish recovery in time", f"see {data_dir}/server.log")
 
 
-def _dump(settings: Settings, dest: Path) -> None:
-    params = conninfo_to_dict(settings.database_url)
+def _dump(settings: Settings, url: str, dest: Path) -> None:
+    params = conninfo_to_dict(url)
     password = params.pop("password", None)
-    cmd = [str(_pg_bin(settings) / "pg_dump"), "-Fc", "-f", str(dest / "sdi.dump"), "-d", make_conninfo(**params)]
+    cmd = [str(_pg_bin(settings) / "pg_dump"), "-Fc", "-f", str(dest / "sdi.dump"), "-d", make_conninfo("", **params)]
     _client(cmd, password)
 
 
@@ -198,12 +199,12 @@ def _restore_dump(settings: Settings, src: Path) -> None:
     params = conninfo_to_dict(settings.database_url)
     password = params.pop("password", None)
     cmd = [str(_pg_bin(settings) / "pg_restore"), "--no-owner", "--exit-on-error", "--single-transaction",
-           "-d", make_conninfo(**params), str(src / "sdi.dump")]
+           "-d", make_conninfo("", **params), str(src / "sdi.dump")]
     _client(cmd, password)
 
 
-def _client(cmd: list[str], password: str | None) -> None:
-    env = {**os.environ, **({"PGPASSWORD": password} if password else {})}
+def _client(cmd: list[str], password: object) -> None:
+    env = {**os.environ, **({"PGPASSWORD": str(password)} if password else {})}  # libpq parsed it as text
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]

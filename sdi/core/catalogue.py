@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -14,7 +16,7 @@ from psycopg.types.json import Jsonb
 
 from sdi import __version__
 from sdi.core import sqlfiles
-from sdi.core.db import connect
+from sdi.core.db import connect, one_row, scalar
 from sdi.core.errors import ConfigError, DatabaseError, LoadError, first_line
 from sdi.core.settings import Settings
 
@@ -61,7 +63,7 @@ def migrate(conn: psycopg.Connection) -> list[str]:
 
 def _up_to_date(conn: psycopg.Connection) -> bool:
     with conn.transaction():
-        if conn.execute("SELECT to_regclass('sdi.schema_migrations')").fetchone()[0] is None:
+        if scalar(conn.execute("SELECT to_regclass('sdi.schema_migrations')")) is None:
             return False
         done = {r[0] for r in conn.execute("SELECT version FROM sdi.schema_migrations")}
     return {version for version, _, _ in sqlfiles.migrations()} <= done
@@ -85,7 +87,7 @@ def published_themes(conn: psycopg.Connection, *, raster: bool = False) -> list[
     cur = conn.cursor(row_factory=tuple_row)
     query = "SELECT theme FROM data.sdi_layers WHERE raster = %s"
     # Views derived from the loaded data (the analysis results of migration 0011) that hold rows.
-    if not raster and cur.execute("SELECT to_regclass('data.sdi_derived_layers')").fetchone()[0]:
+    if not raster and scalar(cur.execute("SELECT to_regclass('data.sdi_derived_layers')")):
         query += " UNION SELECT theme FROM data.sdi_derived_layers"
     return sorted({r[0] for r in cur.execute(query, [raster])})
 
@@ -93,7 +95,7 @@ def published_themes(conn: psycopg.Connection, *, raster: bool = False) -> list[
 def theme_extent(conn: psycopg.Connection, theme: str) -> tuple[list[float] | None, int]:
     """The CRS84 bbox [minx, miny, maxx, maxy] of a theme, and its feature count."""
     query = sql.SQL(sqlfiles.load("theme_extents.sql")).format(table=sqlfiles.theme_table(theme))
-    minx, miny, maxx, maxy, count = conn.execute(query).fetchone()
+    minx, miny, maxx, maxy, count = one_row(conn.execute(query))
     bbox = None if minx is None else [minx, miny, maxx, maxy]
     return bbox, count
 
@@ -127,7 +129,7 @@ class Provenance:
 
     source: str
     source_layer: str | None
-    detected: dict
+    detected: dict[str, Any]
     size: int | None = None
     sha256: str | None = None
     operator: str | None = None
@@ -143,12 +145,13 @@ def record_load(conn: psycopg.Connection, *, city: str, theme: str, provenance: 
     """
     p = provenance
     function = "sdi.begin_fresh_load" if fresh else "sdi.begin_load"
-    row = conn.execute(
+    cur = conn.execute(
         f"SELECT {function}(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         [city, theme, p.source, p.source_layer, Jsonb(p.detected), p.size, p.sha256, p.operator, __version__,
          p.started_at],
-    ).fetchone()
-    return row[0]
+    )
+    load_id: int = scalar(cur)
+    return load_id
 
 
 def finish_load(conn: psycopg.Connection, load_id: int, features: int, rejects: int) -> None:
@@ -158,7 +161,7 @@ def finish_load(conn: psycopg.Connection, load_id: int, features: int, rejects: 
 
 def own_city(conn: psycopg.Connection, city: str) -> str | None:
     """The city of a city's login (None for the owner); a LoadError when that login asks for another city."""
-    own = conn.execute("SELECT sdi.current_city()").fetchone()[0]
+    own: str | None = scalar(conn.execute("SELECT sdi.current_city()"))
     if own is not None and own != city:  # row-level security would refuse it anyway, less clearly
         raise LoadError(f"this login (city {own}) may load only city {own}, not {city}",
                         f"load {city} with its own login: the administrator makes it with `sdi city add {city}`")
@@ -171,7 +174,7 @@ def lock_layer(conn: psycopg.Connection, city: str, theme: str) -> None:
 
 
 @contextlib.contextmanager
-def load_errors():
+def load_errors() -> Iterator[None]:
     """The database's refusals during a load, as one-line errors; the transaction is already rolled back."""
     try:
         yield
@@ -194,11 +197,11 @@ def set_current(conn: psycopg.Connection, *, city: str, theme: str, load_id: int
     conn.execute("SELECT sdi.set_current(%s, %s, %s)", [city, theme, load_id])
 
 
-def record_rejects(conn: psycopg.Connection, load_id: int, rejects: list[dict]) -> None:
+def record_rejects(conn: psycopg.Connection, load_id: int, rejects: list[dict[str, Any]]) -> None:
     """Store every rejected feature with its reason, source id, attributes and original geometry."""
     if not rejects:
         return
-    if conn.execute("SELECT sdi.current_city()").fetchone()[0] is not None:
+    if scalar(conn.execute("SELECT sdi.current_city()")) is not None:
         # A city's login has no INSERT on sdi.rejects (and COPY cannot run under row-level security):
         # its rejects go through the catalogue's function, which checks that the load is its own and begun.
         rows = [{"source_index": r["index"], "source_id": r.get("source_id"), "reason": r["reason"],
@@ -212,7 +215,7 @@ def record_rejects(conn: psycopg.Connection, load_id: int, rejects: list[dict]) 
                             r.get("geom_ewkb_hex")])
 
 
-def history(conn: psycopg.Connection, city: str, theme: str) -> list[dict]:
+def history(conn: psycopg.Connection, city: str, theme: str) -> list[dict[str, Any]]:
     """Every version of a city's theme, newest first."""
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(sqlfiles.load("history.sql"), {"city": city, "theme": theme}).fetchall()
@@ -229,11 +232,12 @@ def rollback(conn: psycopg.Connection, city: str, theme: str, to: int) -> None:
         set_current(conn, city=city, theme=theme, load_id=to)
 
 
-def rejects(conn: psycopg.Connection, city: str, theme: str, load_id: int | None = None) -> tuple[int | None, list]:
+def rejects(conn: psycopg.Connection, city: str, theme: str,
+            load_id: int | None = None) -> tuple[int | None, list[dict[str, Any]]]:
     """The rejects of a load (default: the newest load of the city's theme) and that load's id."""
     if load_id is None:
         row = conn.execute("SELECT max(load_id) FROM sdi.loads WHERE city = %s AND theme = %s", [city, theme])
-        load_id = row.fetchone()[0]
+        load_id = scalar(row)
     if load_id is None:
         return None, []
     with conn.cursor(row_factory=dict_row) as cur:

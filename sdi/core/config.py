@@ -63,7 +63,7 @@ class Schema(_Strict):
 
     @field_validator("fields")
     @classmethod
-    def _no_reserved(cls, fields: dict) -> dict:
+    def _no_reserved(cls, fields: dict[str, Any]) -> dict[str, Any]:
         clash = sorted(set(fields) & {"fid", "city", "source_id", "load_id", "geom"})
         if clash:
             raise ValueError(f"{', '.join(clash)} are added by sdi to every theme and cannot be declared")
@@ -273,10 +273,11 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 def restricted_themes(settings: Settings | None = None) -> set[str]:
     """The themes marked `access: restricted`: the API serves them only to holders of a token."""
     known = registry(settings)
-    return {theme for theme, schema in {**known.schemas, **known.rasters}.items() if schema.access == "restricted"}
+    themes: dict[str, Schema | RasterSchema] = {**known.schemas, **known.rasters}
+    return {theme for theme, schema in themes.items() if schema.access == "restricted"}
 
 
-def _load_all(folder: Path, model: type[BaseModel], problems: list[Problem]) -> dict:
+def _load_all(folder: Path, model: type[BaseModel], problems: list[Problem]) -> dict[str, Any]:
     found = {}
     for path in sorted(folder.glob("*.yaml")):
         data = read_yaml(path, problems)

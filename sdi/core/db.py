@@ -23,6 +23,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -55,7 +56,7 @@ class ClusterState:
     password: str
     os_user: str | None  # None: the server runs as the calling user
     admin_password: str | None = None  # None: a cluster of an older sdi, whose owner was the superuser
-    replicas: list[dict] = field(default_factory=list)  # sdi.core.replicas: name, data_dir, port, slot
+    replicas: list[dict[str, Any]] = field(default_factory=list)  # sdi.core.replicas: name, data_dir, port, slot
     replication_password: str | None = None  # the replicas' login (REPLICATION only)
 
     def url(self) -> str:
@@ -155,10 +156,11 @@ class Cluster:
         self.home.mkdir(parents=True, exist_ok=True)
         os_user = "postgres" if os.geteuid() == 0 else None
         data_dir = self._data_dir_for(os_user)
+        admin_password = secrets.token_urlsafe(24)
         state = ClusterState(str(data_dir), _free_port(), secrets.token_urlsafe(24), os_user,
-                             admin_password=secrets.token_urlsafe(24))
+                             admin_password=admin_password)
         with tempfile.NamedTemporaryFile("w", delete=False, dir=data_dir.parent) as pw:
-            pw.write(state.admin_password)
+            pw.write(admin_password)
         try:
             if os_user:
                 shutil.chown(pw.name, user=os_user)
@@ -252,7 +254,7 @@ def ensure_owner(admin: psycopg.Connection, owner: str, password: str) -> None:
     admin.execute(sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEROLE CREATEDB NOREPLICATION NOBYPASSRLS"
                           " PASSWORD {}").format(sql.Identifier(owner), sql.Literal(password)))
     for role in _DANGEROUS_ROLES:
-        if admin.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", [owner, role]).fetchone()[0]:
+        if scalar(admin.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", [owner, role])):
             admin.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(role), sql.Identifier(owner)))
     if not admin.execute("SELECT 1 FROM pg_roles WHERE rolname = 'sdi_loader'").fetchone():
         admin.execute("CREATE ROLE sdi_loader NOLOGIN")  # roles belong to the cluster: one group for every database
@@ -292,7 +294,8 @@ def _user_can_enter(user: str, folder: Path) -> bool:
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def _port_free(port: int, wait: float = 10.0) -> bool:
@@ -328,7 +331,20 @@ def database_url(settings: Settings | None = None, start: bool = True) -> str:
     return url
 
 
-def connect(settings: Settings | None = None, **kwargs) -> psycopg.Connection:
+def one_row(cursor: psycopg.Cursor[Any]) -> Any:
+    """The row of a query that always returns one (an aggregate, a function call); a LookupError if it did not."""
+    row = cursor.fetchone()
+    if row is None:
+        raise LookupError("the query returned no row")
+    return row
+
+
+def scalar(cursor: psycopg.Cursor[Any]) -> Any:
+    """The first value of the row of a query that always returns one, as `one_row` reads it."""
+    return one_row(cursor)[0]
+
+
+def connect(settings: Settings | None = None, **kwargs: Any) -> psycopg.Connection:
     """A psycopg connection to the database in use, with a user-facing error when it is down."""
     url = database_url(settings)
     try:

@@ -18,12 +18,13 @@ import secrets
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from sdi.core.db import MAX_LOCKS_PER_TRANSACTION, Cluster, ClusterState, _free_port, _port_free
+from sdi.core.db import MAX_LOCKS_PER_TRANSACTION, Cluster, ClusterState, _free_port, _port_free, scalar
 from sdi.core.errors import DatabaseError
 
 logger = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ _STANDBY_OPTS = ("-c hot_standby=on -c hot_standby_feedback=on -c max_standby_st
                  f" -c max_locks_per_transaction={MAX_LOCKS_PER_TRANSACTION}")
 
 
-def add(cluster: Cluster) -> dict:
+def add(cluster: Cluster) -> dict[str, Any]:
     """Make a new streaming replica of the (started) embedded cluster, start it, and return its record."""
     state = cluster.start()
     replicas = list(state.replicas)
@@ -47,7 +48,7 @@ def add(cluster: Cluster) -> dict:
     if state.os_user:
         shutil.chown(data_dir, user=state.os_user, group=state.os_user)
     password = _ensure_replicator(state)
-    record = {"name": name, "data_dir": str(data_dir), "port": _free_port(), "slot": f"sdi_{name}"}
+    record: dict[str, Any] = {"name": name, "data_dir": str(data_dir), "port": _free_port(), "slot": f"sdi_{name}"}
     cmd = ["pg_basebackup", "-h", "127.0.0.1", "-p", str(state.port), "-U", REPLICATOR, "-D", str(data_dir),
            "-R", "-X", "stream", "-C", "-S", record["slot"], "--checkpoint=fast", "--no-password"]
     try:
@@ -78,11 +79,13 @@ def remove(cluster: Cluster, name: str) -> bool:
     return True
 
 
-def status(cluster: Cluster) -> list[dict]:
+def status(cluster: Cluster) -> list[dict[str, Any]]:
     """Every replica with whether it runs and how far (bytes of WAL) it is behind the primary."""
     state = cluster._read_state()
+    if state is None:
+        return []
     rows = []
-    for record in state.replicas if state else []:
+    for record in state.replicas:
         running = _running(cluster, state, record)
         rows.append({**record, "running": running, "lag_bytes": _lag(state, record) if running else None})
     return rows
@@ -105,7 +108,7 @@ def stop_all(cluster: Cluster, state: ClusterState) -> None:
         stop_one(cluster, state, record)
 
 
-def start_one(cluster: Cluster, state: ClusterState, record: dict) -> bool:
+def start_one(cluster: Cluster, state: ClusterState, record: dict[str, Any]) -> bool:
     """Start one replica; False when it was running already."""
     if _running(cluster, state, record):
         return False
@@ -127,7 +130,7 @@ def start_one(cluster: Cluster, state: ClusterState, record: dict) -> bool:
     raise DatabaseError(f"replica {record['name']} did not start", f"see {log}")
 
 
-def stop_one(cluster: Cluster, state: ClusterState, record: dict) -> None:
+def stop_one(cluster: Cluster, state: ClusterState, record: dict[str, Any]) -> None:
     if _running(cluster, state, record):
         cluster._run(state, ["pg_ctl", "-D", record["data_dir"], "-m", "fast", "-w", "stop"])
 
@@ -141,11 +144,11 @@ def hosts_url(url: str, state: ClusterState | None) -> str:
     if not state or not state.replicas:
         return url
     params = conninfo_to_dict(url)
-    hosts = [("127.0.0.1", r["port"]) for r in state.replicas] + [(params.get("host", "127.0.0.1"),
-                                                                    params.get("port", state.port))]
+    hosts: list[tuple[Any, Any]] = [("127.0.0.1", r["port"]) for r in state.replicas]
+    hosts += [(params.get("host", "127.0.0.1"), params.get("port", state.port))]
     params.update(host=",".join(h for h, _ in hosts), port=",".join(str(p) for _, p in hosts),
                   target_session_attrs="prefer-standby", load_balance_hosts="random", connect_timeout="3")
-    return make_conninfo(**{k: v for k, v in params.items() if v is not None})
+    return make_conninfo("", **{k: v for k, v in params.items() if v is not None})
 
 
 def reader_url(url: str, cluster: Cluster, timeout: float = 10.0) -> str:
@@ -167,13 +170,13 @@ def wait_for_replay(state: ClusterState, timeout: float = 10.0, ready: bool = Fa
     With `ready`, a replica that refuses connections is waited for too (it was just started), not skipped.
     """
     with psycopg.connect(state.admin_url(), autocommit=True) as conn:
-        target = conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+        target = scalar(conn.execute("SELECT pg_current_wal_lsn()"))
     deadline = time.monotonic() + timeout
     for record in state.replicas:
         while time.monotonic() < deadline:
             try:
                 with psycopg.connect(_replica_admin_url(state, record), autocommit=True, connect_timeout=2) as conn:
-                    done = conn.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [target]).fetchone()[0]
+                    done = scalar(conn.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [target]))
             except psycopg.OperationalError:
                 if ready:
                     time.sleep(0.1)
@@ -202,7 +205,7 @@ def _drop_slot(state: ClusterState, slot: str) -> None:
                      " WHERE slot_name = %s AND NOT active", [slot])
 
 
-def _lag(state: ClusterState, record: dict) -> int | None:
+def _lag(state: ClusterState, record: dict[str, Any]) -> int | None:
     try:
         with psycopg.connect(state.admin_url("postgres"), autocommit=True, connect_timeout=2) as conn:
             row = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn)::bigint"
@@ -213,7 +216,7 @@ def _lag(state: ClusterState, record: dict) -> int | None:
     return row[0] if row else None
 
 
-def _running(cluster: Cluster, state: ClusterState, record: dict) -> bool:
+def _running(cluster: Cluster, state: ClusterState, record: dict[str, Any]) -> bool:
     if not Path(record["data_dir"], "PG_VERSION").exists():
         return False
     try:  # a SIGKILLed postmaster that nobody reaped (PID 1 in a container) is a zombie pg_ctl calls alive
@@ -225,7 +228,7 @@ def _running(cluster: Cluster, state: ClusterState, record: dict) -> bool:
     return cluster._run(state, ["pg_ctl", "-D", record["data_dir"], "status"], check=False) == 0
 
 
-def _replica_admin_url(state: ClusterState, record: dict) -> str:
+def _replica_admin_url(state: ClusterState, record: dict[str, Any]) -> str:
     return state.admin_url().replace(f":{state.port}/", f":{record['port']}/")
 
 

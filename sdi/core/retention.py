@@ -15,10 +15,12 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from sdi.core.db import scalar
 from sdi.core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -50,15 +52,16 @@ WHERE n.nspname = 'history' AND c.relname ~ '#[0-9]+$' AND (%(theme)s::text IS N
 class PruneReport:
     """What `sdi prune` dropped (or would drop, with --dry-run) and what it left."""
 
-    versions: list[dict] = field(default_factory=list)  # load_id, city, theme, bytes, kind
+    versions: list[dict[str, Any]] = field(default_factory=list)  # load_id, city, theme, bytes, kind
     referenced: list[int] = field(default_factory=list)  # old versions kept because something points at them
-    orphan_files: list[dict] = field(default_factory=list)  # path, bytes
+    orphan_files: list[dict[str, Any]] = field(default_factory=list)  # path, bytes
     orphan_partitions: list[str] = field(default_factory=list)
     dry_run: bool = False
 
     @property
     def freed_bytes(self) -> int:
-        return sum(v["bytes"] for v in self.versions) + sum(f["bytes"] for f in self.orphan_files)
+        freed: int = sum(v["bytes"] for v in self.versions) + sum(f["bytes"] for f in self.orphan_files)
+        return freed
 
 
 def prune(url: str, *, keep: int, raster_dir: Path, city: str | None = None, theme: str | None = None,
@@ -69,12 +72,12 @@ def prune(url: str, *, keep: int, raster_dir: Path, city: str | None = None, the
     report = PruneReport(dry_run=dry_run)
     # autocommit: DETACH ... CONCURRENTLY may not run inside a transaction block
     with psycopg.connect(url, autocommit=True) as conn:
-        if conn.execute("SELECT sdi.current_city()").fetchone()[0] is not None:
+        if scalar(conn.execute("SELECT sdi.current_city()")) is not None:
             raise ConfigError("a city's login may not prune versions", "ask the administrator to run `sdi prune`")
         for load_id, c, t, raster in conn.execute(_CANDIDATES, {"city": city, "theme": theme, "keep": keep}).fetchall():
-            part = sql.Identifier("history", conn.execute("SELECT sdi.load_table(%s, %s)", [t, load_id]).fetchone()[0])
-            size = conn.execute("SELECT coalesce(pg_total_relation_size(to_regclass(%s)), 0)",
-                                [part.as_string(conn)]).fetchone()[0]
+            part = sql.Identifier("history", scalar(conn.execute("SELECT sdi.load_table(%s, %s)", [t, load_id])))
+            size = scalar(conn.execute("SELECT coalesce(pg_total_relation_size(to_regclass(%s)), 0)",
+                                       [part.as_string(conn)]))
             file = raster_dir / raster if raster else None
             if file is not None and file.is_file():
                 size += file.stat().st_size
@@ -113,8 +116,8 @@ def _forget(conn: psycopg.Connection, load_id: int, city: str, theme: str) -> bo
 
 def _drop_partition(conn: psycopg.Connection, theme: str, part: sql.Identifier, pending: bool = False) -> None:
     parent = sql.Identifier("history", theme)
-    attached = conn.execute("SELECT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass(%s))",
-                            [part.as_string(conn)]).fetchone()[0]
+    attached = scalar(conn.execute("SELECT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass(%s))",
+                                   [part.as_string(conn)]))
     if attached:
         how = sql.SQL("FINALIZE" if pending else "CONCURRENTLY")
         conn.execute(sql.SQL("ALTER TABLE {t} DETACH PARTITION {p} {how}").format(t=parent, p=part, how=how))
@@ -122,7 +125,7 @@ def _drop_partition(conn: psycopg.Connection, theme: str, part: sql.Identifier, 
 
 
 def _orphan_files(conn: psycopg.Connection, raster_dir: Path, city: str | None, theme: str | None, age_s: float,
-                  dry_run: bool) -> list[dict]:
+                  dry_run: bool) -> list[dict[str, Any]]:
     """COGs under the raster folder that no catalogue row names, older than `age_s` (a killed load-raster)."""
     if not raster_dir.is_dir():
         return []

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from sdi.core import sqlfiles
+from sdi.core.db import scalar
 from sdi.core.errors import ConfigError
 
 CITY_PREFIX = "sdi_city_"
@@ -49,7 +51,7 @@ def add_city(conn: psycopg.Connection, city: str, password: str) -> str:
     return role
 
 
-def list_cities(conn: psycopg.Connection) -> list[dict]:
+def list_cities(conn: psycopg.Connection) -> list[dict[str, Any]]:
     """Every city login, with its number of loads in this database."""
     rows = conn.execute(
         "SELECT r.rolname, substring(r.rolname FROM 10) AS city, r.rolcanlogin,"
@@ -63,7 +65,8 @@ def remove_city(conn: psycopg.Connection, city: str) -> bool:
     role = city_role(city)
     with conn.transaction():
         if _admin_functions(conn):
-            return conn.execute("SELECT sdi_admin.drop_city_login(%s)", [city]).fetchone()[0]
+            dropped: bool = scalar(conn.execute("SELECT sdi_admin.drop_city_login(%s)", [city]))
+            return dropped
         if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone():
             return False
         conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))  # grants in this database
@@ -73,12 +76,14 @@ def remove_city(conn: psycopg.Connection, city: str) -> bool:
 
 def _admin_functions(conn: psycopg.Connection) -> bool:
     """True where the admin's role functions exist (the embedded cluster), so the owner needs no CREATEROLE."""
-    return conn.execute("SELECT to_regprocedure('sdi_admin.city_login(text, text)') IS NOT NULL").fetchone()[0]
+    exists: bool = scalar(conn.execute("SELECT to_regprocedure('sdi_admin.city_login(text, text)') IS NOT NULL"))
+    return exists
 
 
 def _postgis_schema(conn: psycopg.Connection) -> str:
-    return conn.execute("SELECT extnamespace::regnamespace::text FROM pg_extension"
-                        " WHERE extname = 'postgis'").fetchone()[0]
+    schema: str = scalar(conn.execute("SELECT extnamespace::regnamespace::text FROM pg_extension"
+                                      " WHERE extname = 'postgis'"))
+    return schema
 
 
 def _grant_postgis(conn: psycopg.Connection, role: str) -> None:
@@ -115,7 +120,7 @@ def ensure_reader(conn: psycopg.Connection, url: str) -> str:
 
     The password is new at every `sdi serve` start and travels to the workers in their environment only.
     """
-    name = conn.execute("SELECT current_database()").fetchone()[0]
+    name = scalar(conn.execute("SELECT current_database()"))
     role = f"{name[:50]}_reader"
     password = secrets.token_urlsafe(24)
     with conn.transaction():
@@ -142,4 +147,4 @@ def ensure_reader(conn: psycopg.Connection, url: str) -> str:
 def _reader_url(url: str, role: str, password: str) -> str:
     params = conninfo_to_dict(url)
     params.update(user=role, password=password)
-    return make_conninfo(**{k: v for k, v in params.items() if v is not None})
+    return make_conninfo("", **{k: v for k, v in params.items() if v is not None})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 # [0-9], never \d: \d also matches Arabic-Indic and other Unicode digits, which int() then accepts.
 _SEVEN = re.compile(r"([0-9]{6})[_ ]?([1-589])")
@@ -43,7 +44,7 @@ def _checked(six: str, kind: str) -> str:
     return six + kind
 
 
-def looks_like(values: list) -> bool:
+def looks_like(values: list[Any]) -> bool:
     """True when most non-empty values read as gmina, cadastral unit or precinct codes (for draft mappings)."""
     texts = [str(v).strip() for v in values if v is not None and str(v).strip()]
     if not texts:

@@ -16,6 +16,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -69,7 +70,7 @@ def grant(conn: psycopg.Connection, token: str) -> Grant | None:
     return Grant(row[0], row[1], row[2]) if row else None
 
 
-def list_tokens(conn: psycopg.Connection) -> list[dict]:
+def list_tokens(conn: psycopg.Connection) -> list[dict[str, Any]]:
     rows = conn.execute("SELECT name, city, scope, created_at, revoked_at FROM sdi.tokens ORDER BY name").fetchall()
     return [dict(zip(("name", "city", "scope", "created_at", "revoked_at"), r, strict=True)) for r in rows]
 

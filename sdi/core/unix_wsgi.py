@@ -21,7 +21,7 @@ class _UnixServer(socketserver.ThreadingMixIn, WSGIServer):
     def server_bind(self) -> None:
         socketserver.TCPServer.server_bind(self)
         # nginx's workers run as the API's OS user and must connect; the socket answers only with a token
-        os.chmod(self.server_address, 0o666)
+        os.chmod(self.server_address, 0o666)  # type: ignore[arg-type]  # AF_UNIX: the address is a path; typeshed types TCPServer's as (host, port)
         self.server_name, self.server_port = "localhost", 0
         self.setup_environ()
 
@@ -39,9 +39,9 @@ class _Handler(WSGIRequestHandler):
         logger.info("%s", format % args)
 
 
-def serve_unix(sock: str, app: Callable) -> None:
+def serve_unix(sock: str, app: Callable[..., Any]) -> None:
     """Serve `app` on the unix socket `sock` until the process is stopped."""
     Path(sock).unlink(missing_ok=True)
-    with _UnixServer(sock, _Handler) as server:
+    with _UnixServer(sock, _Handler) as server:  # type: ignore[arg-type]  # AF_UNIX: the address is a path, as above
         server.set_app(app)
         server.serve_forever()

@@ -135,7 +135,7 @@ def match_crs(crs: CRS | None) -> tuple[int | None, str]:
     """The EPSG code of a CRS and how it was found ("epsg" or "parameters"); (None, "") when none fits."""
     if crs is None:
         return None, ""
-    if crs.is_bound:  # a TOWGS84 clause wraps the real CRS and hides its authority code
+    if crs.is_bound and crs.source_crs is not None:  # a TOWGS84 clause wraps the real CRS and hides its authority code
         crs = crs.source_crs
     if crs.is_compound:
         crs = crs.sub_crs_list[0]
@@ -169,13 +169,15 @@ def _match_parameters(crs: CRS) -> int | None:
     if not grs80 or "transverse mercator" not in method or "south" in method:
         return None
     params = {p.name.lower(): p.value for p in op.params}
-    got = (_param(params, "longitude"), _param(params, "scale"), _param(params, "easting"),
-           _param(params, "northing"), _param(params, "latitude"))
+    found = (_param(params, "longitude"), _param(params, "scale"), _param(params, "easting"),
+             _param(params, "northing"), _param(params, "latitude"))
+    got = [v for v in found if v is not None]
+    if len(got) < len(found):
+        return None
     for epsg, want in _TMERC.items():
         # four tolerances for the first four parameters: zip stops there (the fifth is checked as == 0)
         tolerances = (1e-6, 1e-9, 1e-3, 1e-3)
-        if None not in got and got[4] == 0 and all(abs(g - w) <= tol for g, w, tol
-                                                   in zip(got, want, tolerances, strict=False)):
+        if got[4] == 0 and all(abs(g - w) <= tol for g, w, tol in zip(got, want, tolerances, strict=False)):
             return epsg
     return None
 
@@ -239,6 +241,8 @@ def describe_epsg(epsg: int | None) -> str:
     names = {4326: "WGS 84 lon/lat", 4258: "ETRS89 lon/lat", 3857: "Web Mercator"}
     if epsg in names:
         return names[epsg]
+    if epsg is None:
+        return "EPSG:None"  # what pyproj's refusal below gave before: no code to name
     try:
         return CRS.from_epsg(epsg).name
     except Exception:  # pyproj raises CRSError or TypeError for junk; a label is never worth a crash

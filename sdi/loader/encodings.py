@@ -167,7 +167,7 @@ def _dbf_bytes(gdal_path: str) -> np.ndarray | None:
             names = {n.lower(): n for n in z.namelist()}
             dbf = names.get(str(Path(member).with_suffix(".dbf")).lower())
             return np.frombuffer(z.read(dbf), dtype=np.uint8) if dbf else None
-    dbf = detect._sidecar(Path(gdal_path), ".dbf")
+    sidecar = detect._sidecar(Path(gdal_path), ".dbf")
     # Mapped, not read: a 2 GB DBF costs only the text columns' pages that are looked at.
-    return np.memmap(dbf, dtype=np.uint8, mode="r") if dbf and dbf.stat().st_size else None
+    return np.memmap(sidecar, dtype=np.uint8, mode="r") if sidecar and sidecar.stat().st_size else None
 

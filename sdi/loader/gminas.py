@@ -56,7 +56,7 @@ class Boundaries:
         points = np.full(len(geoms), None, dtype=object)
         points[valid] = shapely.point_on_surface(geoms[valid])
         for pick, probes in (("within", points), ("intersects", geoms)):
-            todo = np.flatnonzero(valid & np.equal(placed, None))  # elementwise on an object array
+            todo = np.flatnonzero(valid & np.equal(placed, np.array(None)))  # elementwise on an object array
             if not len(todo):
                 break
             hits = self.tree.query(probes[todo], predicate=pick)  # pairs (probe, gmina): probe `pick` gmina
@@ -110,6 +110,8 @@ class Scope:
         """The gmina of each feature of a frame in its own CRS (boundaries reprojected once per CRS)."""
         self._by_crs = self._by_crs or {}
         key = frame.crs.to_string() if frame.crs is not None else None
+        if self.bounds is None:  # apply() places nothing without boundaries
+            raise ValueError("no gmina boundaries to place features in")
         if key not in self._by_crs:
             shapes = self.bounds.shapes
             if frame.crs is not None and not frame.crs.equals(STORAGE):

@@ -12,8 +12,12 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from sdi.core.errors import LoadError
+
+if TYPE_CHECKING:  # a type only: the report module needs nothing from here
+    from sdi.loader.report import LoadReport
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +27,8 @@ SHRINK_LIMIT = 0.5  # a new version with less than half the features of the curr
 class LoadRefused(LoadError):
     """The guard refused to make a load current; carries the report of what would have been stored."""
 
-    report: object = None
+    report: LoadReport | None = None
+    load_id: int | None = None  # the refused version when it was kept (not current), set by sdi.pipeline
 
 
 @dataclass
@@ -39,13 +44,13 @@ class Guard:
     refused: str | None = None
     notes: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"allow_empty": self.allow_empty, "accept_rejects": self.accept_rejects,
                 "allow_shrink": self.allow_shrink, "max_reject_share": self.max_reject_share,
                 "previous_features": self.previous_features, "reject_share": self.reject_share,
                 "refused": self.refused}
 
-    def check(self, stored: int, rejected: int, reasons: Counter, where: str) -> None:
+    def check(self, stored: int, rejected: int, reasons: Counter[str], where: str) -> None:
         """Raise LoadRefused when the counts need a flag the user did not give; `where` names city and theme."""
         read = stored + rejected
         self.reject_share = round(rejected / read, 4) if read else 0.0
@@ -73,6 +78,6 @@ class Guard:
         raise LoadRefused(message, fix)
 
 
-def current_count(history: list[dict]) -> int | None:
+def current_count(history: list[dict[str, Any]]) -> int | None:
     """The feature count of the current version among a theme's versions, or None when none is current."""
     return next((int(r["feature_count"]) for r in history if r.get("current")), None)

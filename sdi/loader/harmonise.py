@@ -67,7 +67,7 @@ def harmonise(frame: gpd.GeoDataFrame, *, city: str, schema: Schema, mapping: Ma
         values = [None] * len(frame) if fm is None else _fill(frame, name, target, fm, registry, out)
         if target.required:
             for i in np.flatnonzero(pd.isna(pd.Series(values, dtype=object))):
-                reasons.setdefault(int(i), _required_reason(frame, name, fm, i))
+                reasons.setdefault(int(i), _required_reason(frame, name, fm, int(i)))
         columns[name] = pd.Series(values, dtype=object)  # keep ints as ints, None as None
     used = {c for fm in mapping.fields.values() for c in (*fm.columns, *TEMPLATE.findall(fm.template or ""))}
     out.unmapped_columns = [c for c in frame.columns if c != frame.geometry.name and c not in used | {mapping.id}]
@@ -101,7 +101,7 @@ def _transformer(source: CRS) -> Transformer:
     return Transformer.from_crs(source, CRS.from_user_input(STORAGE_SRID), always_xy=True)
 
 
-def _source_ids(frame: gpd.GeoDataFrame, mapping: Mapping) -> list[str]:
+def _source_ids(frame: gpd.GeoDataFrame, mapping: Mapping) -> list[str | None]:
     if mapping.id:
         return [None if is_missing(v) else to_string(v) for v in frame[mapping.id]]
     return [str(i) for i in frame.index]  # the feature id in the source (read with fid_as_index)

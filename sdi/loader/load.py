@@ -18,6 +18,7 @@ from psycopg.copy import QueuedLibpqWriter
 from sdi.core import catalogue, sqlfiles
 from sdi.core.catalogue import Provenance
 from sdi.core.config import Schema
+from sdi.core.db import scalar
 from sdi.core.errors import LoadError
 from sdi.core.settings import STORAGE_SRID
 from sdi.loader import partitions, pgcopy
@@ -63,7 +64,7 @@ def load(conn: psycopg.Connection, batches: Iterable[tuple[gpd.GeoDataFrame, lis
             catalogue.lock_layer(conn, city, theme)
             load_id = catalogue.record_load(conn, city=city, theme=theme, provenance=provenance, fresh=True)
             # The load's own table, with no index: its cost is its own size, whatever the history holds.
-            part = conn.execute("SELECT sdi.open_load_table(%s)", [load_id]).fetchone()[0]
+            part = scalar(conn.execute("SELECT sdi.open_load_table(%s)", [load_id]))
             stored = _copy(conn, batches, schema, columns, rejects, progress, load_id=load_id,
                            target=sql.Identifier("history", part))
             conn.execute("SELECT sdi.close_load_table(%s)", [load_id])  # indexes built once, then attached
@@ -110,10 +111,10 @@ def ensure_theme_table(conn: psycopg.Connection, schema: Schema) -> None:
                                        " WHERE table_schema = 'history' AND table_name = %s", [theme])}
     missing = [c for c in ("source_id", *schema.fields) if c not in have]
     marker = _view_marker(schema)
-    partitioned = conn.execute("SELECT sdi.partitioned(%s)", [theme]).fetchone()[0]
+    partitioned = scalar(conn.execute("SELECT sdi.partitioned(%s)", [theme]))
     if have and not missing and partitioned and _view_comment(conn, theme) == marker:
         return
-    if conn.execute("SELECT sdi.current_city()").fetchone()[0] is not None:
+    if scalar(conn.execute("SELECT sdi.current_city()")) is not None:
         raise LoadError(f"the {theme} table is {'missing' if not have else 'out of date'} and a city's login"
                         " may not create or change tables", "ask the administrator to run `sdi init`")
     with conn.transaction():
@@ -155,8 +156,7 @@ def _view_marker(schema: Schema) -> str:
 
 
 def _view_comment(conn: psycopg.Connection, theme: str) -> str | None:
-    return conn.execute("SELECT obj_description(to_regclass(%s), 'pg_class')",
-                        [f"data.{theme}"]).fetchone()[0]
+    return scalar(conn.execute("SELECT obj_description(to_regclass(%s), 'pg_class')", [f"data.{theme}"]))
 
 
 def _copy(conn: psycopg.Connection, batches: Iterable[tuple[gpd.GeoDataFrame, list[dict]]], schema: Schema,

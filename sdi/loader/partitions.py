@@ -13,6 +13,8 @@ import logging
 import psycopg
 from psycopg import sql
 
+from sdi.core.db import scalar
+
 logger = logging.getLogger(__name__)
 
 
@@ -23,7 +25,7 @@ def _old(theme: str) -> sql.Identifier:
 def convert(conn: psycopg.Connection, theme: str) -> None:
     """Move every load's rows of history.<theme> into its own partition of a new partitioned history.<theme>."""
     table, old = sql.Identifier("history", theme), _old(theme)
-    seq = conn.execute("SELECT pg_get_serial_sequence(%s, 'fid')", [f"history.{theme}"]).fetchone()[0]
+    seq = scalar(conn.execute("SELECT pg_get_serial_sequence(%s, 'fid')", [f"history.{theme}"]))
     conn.execute(sql.SQL("ALTER TABLE {t} RENAME TO {o}").format(t=table, o=sql.Identifier(f"{theme[:40]}#old")))
     # Index names are unique per schema: the new parent's take the old ones' names.
     conn.execute(sql.SQL("ALTER TABLE {o} DROP CONSTRAINT IF EXISTS {k}").format(
@@ -39,7 +41,7 @@ def convert(conn: psycopg.Connection, theme: str) -> None:
         i=sql.Identifier(f"{theme}_geom_idx"), t=table))
     loads = [r[0] for r in conn.execute(sql.SQL("SELECT DISTINCT load_id FROM {o} ORDER BY 1").format(o=old))]
     for load_id in loads:
-        name = conn.execute("SELECT sdi.load_table(%s, %s)", [theme, load_id]).fetchone()[0]
+        name = scalar(conn.execute("SELECT sdi.load_table(%s, %s)", [theme, load_id]))
         part = sql.Identifier("history", name)
         conn.execute(sql.SQL("CREATE TABLE {p} (LIKE {t} INCLUDING DEFAULTS,"
                              " CONSTRAINT load_rows CHECK (load_id = {n}))").format(p=part, t=table, n=load_id))

@@ -116,9 +116,12 @@ def _crs(path: Path, wkt: str | None, override: str | None, tiles: list[Tile]) -
     """The source's EPSG code: --crs first, then the file's own CRS, then what its coordinates look like."""
     if override:
         try:
-            return CRS.from_user_input(override).to_epsg(), "--crs"
+            epsg = CRS.from_user_input(override).to_epsg()
         except Exception:
             raise InputError(f"--crs {override}: not a coordinate system", "give one such as EPSG:2180") from None
+        if epsg is None:  # a CRS with no EPSG code (a PROJ string...) used to crash further on
+            raise InputError(f"--crs {override}: has no EPSG code", "give one such as EPSG:2180")
+        return epsg, "--crs"
     epsg, how = match_crs(CRS.from_wkt(wkt) if wkt else None)
     if epsg:
         return epsg, f"file ({how})"

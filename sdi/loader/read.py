@@ -77,14 +77,14 @@ def read(path: Path, layer: str | None = None, encoding: str | None = None, crs:
     gdal_path, layer = chosen.gdal_path, chosen.name
     codec, codec_source = _encoding(path, gdal_path, encoding)
     # A column the file's encoding cannot decode is read byte for byte, then decoded with its own.
-    mixed = encodings.mismatched_columns(gdal_path, codec) if gdal_path.lower().endswith(".shp") else {}
+    mixed = encodings.mismatched_columns(gdal_path, codec) if codec and gdal_path.lower().endswith(".shp") else {}
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")  # GDAL's notes (duplicate field names...) belong in the report
             info = pyogrio.read_info(gdal_path, layer=layer, encoding=codec, **open_options(gdal_path))
             go = threading.Event()
             stream = _stream(gdal_path, layer, encodings.PASSTHROUGH if mixed else codec, batch_size, go)
-            if mixed:
+            if mixed and codec:  # a shapefile's codec is always known: `codec` only tells the type checker
                 stream = (encodings.redecode(batch, codec, mixed) for batch in stream)
             first = next(stream, None)
     except (DataSourceError, DataLayerError, UnicodeDecodeError, RuntimeError) as exc:
@@ -183,7 +183,8 @@ def _apply_crs(source: Source, override: str | None) -> None:
 
     Detection looks at the first batch; the CRS (and an axis swap, if any) is then applied to every batch.
     """
-    frame, d = source.first, source.detected
+    frame: gpd.GeoDataFrame = source.first  # read() always opens the first batch (empty for an empty layer)
+    d = source.detected
     if override:
         try:
             crs = CRS.from_user_input(override)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from pathlib import Path
+from typing import SupportsIndex
 
 import geopandas as gpd
 import shapely
@@ -32,7 +33,7 @@ def export_rejects(rows: list[dict], path: Path) -> None:
         frame.to_file(path, layer=layer, driver="GPKG")
 
 
-def reject_record(frame: gpd.GeoDataFrame, position: int, reason: str) -> dict:
+def reject_record(frame: gpd.GeoDataFrame, position: SupportsIndex, reason: str) -> dict:
     """A rejected feature as stored in sdi.rejects: its position, reason, properties and geometry."""
     row = frame.iloc[position]
     props = {k: (None if is_null(row[k]) else row[k]) for k in frame.columns if k != frame.geometry.name}

@@ -237,7 +237,8 @@ def _check_zip_size(path: Path, infos: list[zipfile.ZipInfo], max_unzipped_bytes
                              " like a zip bomb", "if the archive is genuine, re-pack it without compression")
 
 
-_INFLATERS = {zipfile.ZIP_STORED: None, zipfile.ZIP_DEFLATED: -15}
+_RAW_DEFLATE = -15  # zlib wbits for a zip entry's deflate stream: no zlib header
+_INFLATERS = {zipfile.ZIP_STORED: None, zipfile.ZIP_DEFLATED: _RAW_DEFLATE}
 
 
 def _check_inflated(path: Path, infos: list[zipfile.ZipInfo], max_unzipped_bytes: int) -> None:
@@ -270,7 +271,7 @@ def _inflate_entry(raw, info: zipfile.ZipInfo, cap: int) -> int:
     raw.seek(name_len + extra_len, os.SEEK_CUR)
     if info.compress_type == zipfile.ZIP_STORED:
         return info.compress_size  # stored bytes are read as they are: the size is what they take
-    inflater, given = zlib.decompressobj(_INFLATERS[zipfile.ZIP_DEFLATED]), 0
+    inflater, given = zlib.decompressobj(_RAW_DEFLATE), 0
     try:
         while not inflater.eof and given <= cap:
             chunk = raw.read(_CHUNK) if not inflater.unconsumed_tail else b""

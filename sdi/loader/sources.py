@@ -102,7 +102,7 @@ def layers_of(gdal_path: str) -> list[tuple[str, str | None]]:
     options = open_options(gdal_path)
     if "WRITE_GFS" not in options and not gdal_path.startswith("CSV:"):
         return [(str(n), g) for n, g in pyogrio.list_layers(gdal_path)]
-    found = []
+    found: list[tuple[str, str | None]] = []
     while True:  # list_layers takes no open options, so walk the layers by index
         try:
             info = pyogrio.read_info(gdal_path, layer=len(found), **options)
@@ -119,7 +119,7 @@ def open_options(gdal_path: str) -> dict:
         return {"WRITE_GFS": "NO"}
     if lower.endswith(".csv") or lower.startswith("csv:"):
         options = dict(_CSV_OPTIONS)
-        sep = _SEPARATORS.get(_sniff(_head_of(gdal_path)))
+        sep = _SEPARATORS.get(_sniff(_head_of(gdal_path)) or "")
         if sep:
             options["SEPARATOR"] = sep
         return options

@@ -75,7 +75,8 @@ def guess_code(value: str, codelist: Codelist) -> str | None:
 
 def auto_mapping(columns: Iterable[str], schema: Schema) -> Mapping:
     """The mapping used when none is given: every field whose name or alias matches a column."""
-    fields = {name: FieldMapping(**{"from": col}) for name, (col, _) in match_columns(columns, schema).items()}
+    matched = match_columns(columns, schema)
+    fields = {name: FieldMapping.model_validate({"from": col}) for name, (col, _) in matched.items()}
     return Mapping(theme=schema.id, fields=fields)
 
 

@@ -8,7 +8,7 @@ from collections import Counter
 class Tally:
     """Counts gathered over the batches of one load."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.read = 0
         self.stored = 0
         self.repairs: Counter = Counter()

@@ -79,7 +79,7 @@ def _connection(server: str) -> tuple[http.client.HTTPConnection, str]:
         raise ConfigError(f"--server {server} is plain HTTP: the token would cross the network readable",
                           "use the server's https:// URL")
     if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=3600,
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=3600,
                                            context=ssl.create_default_context())
     else:
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=3600)
@@ -140,5 +140,6 @@ def _answer(status: int, raw: bytes) -> dict:
         raise SdiError(f"the server answered {status} without a JSON body", "check that --server is an sdi server")
     message = str(data.get("detail") or data.get("description") or f"HTTP {status}")
     fix = str(data.get("fix") or ("send a smaller file" if status == 413 else "see the message"))
-    code = data.get("exit_code") if isinstance(data.get("exit_code"), int) else (3 if status < 500 else 1)
+    given = data.get("exit_code")
+    code = given if isinstance(given, int) else (3 if status < 500 else 1)
     raise RemoteError(message, fix, code, status, data.get("report"))

@@ -29,6 +29,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
 import psycopg
@@ -58,7 +59,7 @@ _STATUS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
 class Refusal(Exception):
     """A request refused before the pipeline runs: an HTTP status and one line with its fix."""
 
-    def __init__(self, status: int, detail: str, fix: str = "", exit_code: int = 3):
+    def __init__(self, status: int, detail: str, fix: str | None = "", exit_code: int = 3):
         super().__init__(detail)
         self.status, self.detail, self.fix, self.exit_code = status, detail, fix, exit_code
 
@@ -129,12 +130,12 @@ def _route(environ: dict, settings: Settings) -> tuple[int, dict]:
     if path not in ("/uploads/load", "/uploads/rejects"):
         raise Refusal(404, f"no such endpoint {path[:80]!r}", "use POST /uploads/load or GET /uploads/rejects")
     params = _params(environ.get("QUERY_STRING", ""))
-    grant = _grant(environ, params, settings)
+    city = _grant_city(environ, params, settings)
     if path == "/uploads/rejects":
-        return _rejects(grant.city, params, settings)
+        return _rejects(city, params, settings)
     if method != "POST":
         raise Refusal(405, "send the file with POST", "use `sdi load FILE --server URL`")
-    return _load(environ, grant.city, params, settings)
+    return _load(environ, city, params, settings)
 
 
 def _params(query: str) -> dict[str, str]:
@@ -151,8 +152,8 @@ def _params(query: str) -> dict[str, str]:
     return params
 
 
-def _grant(environ: dict, params: dict[str, str], settings: Settings) -> tokens.Grant:
-    """The token's grant, checked before a byte of the body is read: scope load, and the city it names."""
+def _grant_city(environ: dict, params: dict[str, str], settings: Settings) -> str:
+    """The token's city, checked before a byte of the body is read: a live token of scope load for that city."""
     header = environ.get("HTTP_AUTHORIZATION", "")
     token = header[7:].strip() if header[:7].lower() == "bearer " else ""
     with open_catalogue(settings) as conn:
@@ -166,7 +167,7 @@ def _grant(environ: dict, params: dict[str, str], settings: Settings) -> tokens.
     if params.get("city", grant.city) != grant.city:
         raise Refusal(403, f"token {grant.name} loads city {grant.city}, not {params['city'][:20]}",
                       f"use --city {grant.city}, or a token for that city", exit_code=2)
-    return grant
+    return grant.city
 
 
 def _file_name(params: dict[str, str]) -> str:
@@ -188,8 +189,8 @@ def _load(environ: dict, city: str, params: dict[str, str], settings: Settings) 
     theme, name = params.get("theme", ""), _file_name(params)
     if not theme:
         raise Refusal(400, "no theme given", "add --theme THEME (see `sdi themes`)")
-    flags = {f: params.get(f, "") in ("1", "true") for f in _FLAGS}
-    options = {k: params[k] for k in ("layer", "encoding", "crs") if params.get(k)}
+    flags: dict[str, Any] = {f: params.get(f, "") in ("1", "true") for f in _FLAGS}
+    options: dict[str, Any] = {k: params[k] for k in ("layer", "encoding", "crs") if params.get(k)}
     folder = _private_folder(settings)
     try:
         path = _receive(environ, folder / name, max_upload_bytes(settings))
