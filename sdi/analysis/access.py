@@ -9,7 +9,7 @@ import time
 import psycopg
 from psycopg import sql
 
-from sdi.analysis import network
+from sdi.analysis import network, units
 from sdi.analysis.standards import Standards
 from sdi.core import sqlfiles
 
@@ -34,10 +34,11 @@ def compute(conn: psycopg.Connection, run_id: int, std: Standards, *, explain: l
     params = {"run": run_id, "city": std.city, "max_access": std.max_access_m, "building_m": BUILDING_M,
               "attach_m": ATTACH_M, "optional": list(std.optional), "big_ha": std.green_big_ha,
               "green_sum_m": std.green_sum_m, "green_sum_ha": std.green_sum_ha, "green_big_m": std.green_big_m,
-              "school_town_m": std.school_town_m, "school_rural_m": std.school_rural_m}
+              "school_town_m": std.school_town_m, "school_rural_m": std.school_rural_m, "units": std.units}
     t = time.perf_counter()
     tables = network.sources(conn)
-    cur.execute(sqlfiles.load("analysis/facilities.sql").format(**tables), params)
+    cur.execute(sqlfiles.load("analysis/facilities.sql").format(units=units.relation(std.units, tables), **tables),
+                params)
     timings["project_s"] = time.perf_counter() - t
     limits = _limits(std)
     conn.execute("CREATE TEMP TABLE _limits (kind text, limit_m double precision, optional boolean) ON COMMIT DROP")

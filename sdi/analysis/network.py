@@ -4,9 +4,11 @@ split into connected components so that gaps are visible before anyone trusts a 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import psycopg
 
+from sdi.analysis.units import NOUN, check_loaded, relation
 from sdi.core import sqlfiles
 from sdi.core.errors import ConfigError, InputError
 
@@ -18,10 +20,31 @@ CREATE_EXTENSION = "CREATE EXTENSION IF NOT EXISTS pgrouting SCHEMA public"
 
 #: The themes a run reads; a theme never loaded has no view yet and reads as empty.
 THEMES = ("roads", "cycle_paths", "parcels", "buildings", "public_services", "green_areas",
-          "public_transport_stops", "administrative_units")
+          "public_transport_stops", "administrative_units", "address_points", "land_use_plans")
 _EMPTY = ("(SELECT NULL::bigint AS fid, NULL::char(7) AS city, NULL::geometry AS geom, NULL::text AS technical_class,"
           " NULL::text AS service_type, NULL::boolean AS publicly_accessible, NULL::text AS parcel_id,"
-          " NULL::text AS precinct, NULL::text AS municipality_type WHERE false)")
+          " NULL::text AS precinct, NULL::text AS municipality_type, NULL::text AS street, NULL::text AS house_number,"
+          " NULL::text AS egib_id, NULL::text AS name, NULL::text AS function, NULL::text AS designation,"
+          " NULL::text AS zone_id, NULL::text AS plan_id, NULL::text AS status WHERE false)")
+
+
+#: The road zones of a local plan (designations of land_use_designation) that planned routes come from,
+#: minus the motorway and expressway zones, closed to pedestrians like the roads they hold.
+PLANNED_ZONES = ("public_road", "main_accelerated_road", "main_road", "collector_road", "local_road",
+                 "access_road", "internal_road", "transport")
+
+
+def planned_routes(planned: bool, tables: dict[str, str]) -> str:
+    """The SQL of the planned road zones' polygons (none unless planned; fixed text, no caller's value)."""
+    zones = ", ".join(f"'{z}'" for z in PLANNED_ZONES)
+    return (f"(SELECT z.fid, z.geom FROM {tables['land_use_plans']} z WHERE z.designation IN ({zones}))"
+            if planned else "(SELECT NULL::bigint AS fid, NULL::geometry AS geom WHERE false)")
+
+
+def _planned_count(conn: psycopg.Connection, run_id: int) -> int:
+    row = conn.execute("SELECT count(*) FROM analysis.edges WHERE run_id = %s AND origin = 'planned'",
+                       [run_id]).fetchone()
+    return int(row[0]) if row else 0
 
 
 def sources(conn: psycopg.Connection) -> dict[str, str]:
@@ -50,16 +73,22 @@ def start_column(version: str) -> str:
     return "start_vid" if (major, minor) >= (3, 6) else "from_v"
 
 
-def build(conn: psycopg.Connection, run_id: int, city: str, *, snap_m: float, margin_m: float) -> dict:
-    """Build and store the network of run_id; returns its report (edges, vertices, components, connectors)."""
+def build(conn: psycopg.Connection, run_id: int, city: str, *, snap_m: float, margin_m: float,
+          units: str = "parcels", planned: bool = False) -> dict[str, Any]:
+    """Build and store the network of run_id around the city's units; returns its report (edges, vertices,
+    components, connectors). planned: the road zones of land_use_plans join it (ust. 4, a what-if)."""
     cur = psycopg.ClientCursor(conn)  # one file of several statements with parameters
     params = {"run": run_id, "city": city, "snap": snap_m, "margin": margin_m}
-    cur.execute(sqlfiles.load("analysis/network.sql").format(**sources(conn)), params)
+    tables = sources(conn)
+    unit_count = check_loaded(conn, units, city, tables)
+    cur.execute(sqlfiles.load("analysis/network.sql").format(units=relation(units, tables),
+                                                             planned=planned_routes(planned, tables), **tables),
+                params)
     edges, connectors = conn.execute(
         "SELECT count(*), count(*) FILTER (WHERE origin = 'connector') FROM analysis.edges WHERE run_id = %s",
         [run_id]).fetchone()
     if edges == 0:
-        raise InputError(f"city {city} has no roads or paths near its parcels to walk along",
+        raise InputError(f"city {city} has no roads or paths near its {NOUN[units]} to walk along",
                          f"load its streets first: sdi load FILE --city {city} --theme roads")
     conn.execute(
         "UPDATE analysis.edges e SET component = c.component FROM pgr_connectedComponents("
@@ -70,7 +99,8 @@ def build(conn: psycopg.Connection, run_id: int, city: str, *, snap_m: float, ma
         " GROUP BY component ORDER BY count(*) DESC", [run_id]).fetchall()
     vertices = conn.execute("SELECT count(*) FROM (SELECT source FROM analysis.edges WHERE run_id = %s UNION"
                             " SELECT target FROM analysis.edges WHERE run_id = %s) v", [run_id, run_id]).fetchone()[0]
-    report = {"edges": edges, "vertices": vertices, "connectors": connectors, "snap_m": snap_m,
+    report = {"edges": edges, "vertices": vertices, "connectors": connectors, "snap_m": snap_m, "units": units,
+              "unit_count": unit_count, "planned": _planned_count(conn, run_id) if planned else None,
               "components": len(sizes),
               "largest": [{"component": c, "edges": n, "length_m": float(m)} for c, n, m in sizes[:10]]}
     logger.info("network of run %s: %s", run_id, report)

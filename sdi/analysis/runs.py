@@ -57,11 +57,13 @@ def execute(conn: psycopg.Connection, run_id: int) -> dict:
         with conn.transaction():
             network.pgrouting_version(conn)
             t = time.perf_counter()
-            net = network.build(conn, run_id, std.city, snap_m=std.snap_m, margin_m=std.margin_m)
+            net = network.build(conn, run_id, std.city, snap_m=std.snap_m, margin_m=std.margin_m, units=std.units,
+                                planned=std.planned)
             net["build_s"] = round(time.perf_counter() - t, 3)
             done = access.compute(conn, run_id, std)
             t = time.perf_counter()
-            psycopg.ClientCursor(conn).execute(sqlfiles.load("analysis/summary.sql"), {"run": run_id})
+            psycopg.ClientCursor(conn).execute(sqlfiles.load("analysis/summary.sql"),
+                                               {"run": run_id, "unit": std.units})
             done["timings"]["summary_s"] = round(time.perf_counter() - t, 3)
             summary = {**summarise(conn, run_id), **done, "seconds": round(time.perf_counter() - started, 3)}
             conn.execute("UPDATE analysis.runs SET status = 'successful', finished_at = now(), network = %s,"

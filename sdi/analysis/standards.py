@@ -18,6 +18,9 @@ OPTIONAL_KINDS: dict[str, float] = {"kindergarten": 1000.0, "nursery": 1000.0, "
                                     "clinic": 1500.0, "stop": 500.0}
 #: How a parcel is told to lie in a town: from administrative_units, or every parcel one way.
 TOWN_MODES = ("auto", "town", "rural")
+#: The units of analysis: the law's registered parcel, and as further views address points and residential
+#: buildings (sdi.analysis.units says where each comes from).
+UNITS = ("parcels", "addresses", "buildings")
 _LIMITS = {"school_town_m": (1, 20_000), "school_rural_m": (1, 20_000), "green_sum_m": (1, 20_000),
            "green_sum_ha": (0, 10_000), "green_big_m": (1, 20_000), "green_big_ha": (0, 10_000),
            "snap_m": (0, 50), "max_access_m": (1, 5_000)}
@@ -38,6 +41,8 @@ class Standards:
     town: str = "auto"
     snap_m: float = 5.0              # dangling street ends closer than this to another line are joined
     max_access_m: float = 500.0      # a parcel farther than this from any street is "no street"
+    units: str = "parcels"           # the unit of analysis: one of UNITS
+    planned: bool = False            # ust. 4: add the road zones of land_use_plans to the network (a what-if)
 
     def as_dict(self) -> dict[str, Any]:
         """The parameters as stored with the run and returned by the process API."""
@@ -59,10 +64,19 @@ def parse(values: dict[str, Any]) -> Standards:
         raise ConfigError(f"unknown input {unknown[0]!r}", f"use one of {', '.join(sorted(known))}")
     city = sqlfiles.check_city(values.get("city"))  # type: ignore[arg-type]
     numbers = {k: _number(k, values[k]) for k in _LIMITS if values.get(k) is not None}
-    town = values.get("town") or "auto"
-    if town not in TOWN_MODES:
-        raise ConfigError(f"invalid town mode {town!r}", f"use one of {', '.join(TOWN_MODES)}")
-    return Standards(city=city, **numbers, town=town, optional=_optional(values.get("optional") or {}))
+    town = _choice("town", values.get("town") or "auto", TOWN_MODES)
+    units = _choice("units", values.get("units") or "parcels", UNITS)
+    planned = values.get("planned") or False
+    if not isinstance(planned, bool):
+        raise ConfigError(f"planned must be true or false, not {str(planned)[:40]!r}", 'e.g. "planned": true')
+    return Standards(city=city, **numbers, town=town, units=units, planned=planned,
+                     optional=_optional(values.get("optional") or {}))
+
+
+def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ConfigError(f"invalid {name} {str(value)[:40]!r}", f"use one of {', '.join(allowed)}")
+    return str(value)
 
 
 def parse_kinds(text: str | None) -> dict[str, float]:

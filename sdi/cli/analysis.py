@@ -32,13 +32,17 @@ def analysis() -> None:
 @click.option("--school-town-m", type=float, help="School distance in towns [1500].")
 @click.option("--school-rural-m", type=float, help="School distance outside towns [3000].")
 @click.option("--snap-m", type=float, help="Join street ends closer than this to another line [5].")
-@click.option("--units", type=click.Choice(["parcels"]), default="parcels", show_default=True,
-              help="The unit of analysis (the law's: the registered parcel).")
+@click.option("--units", type=click.Choice(["parcels", "addresses", "buildings"]), default="parcels",
+              show_default=True, help="The unit of analysis: the law's registered parcel, or as further views the"
+              " address points or the residential buildings.")
+@click.option("--planned", is_flag=True, help="Add the road zones of land_use_plans to the network (ust. 4): a"
+              " what-if run that does not replace the published results.")
 @click.option("--queue", is_flag=True, help="Only queue the run for the job runner (`sdi analysis worker`).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the run's summary as JSON.")
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Write one row per parcel as CSV.")
 def access(city: str, kinds: str | None, town: str, school_town_m: float | None, school_rural_m: float | None,
-           snap_m: float | None, units: str, queue: bool, json_path: Path | None, csv_path: Path | None) -> None:
+           snap_m: float | None, units: str, planned: bool, queue: bool, json_path: Path | None,
+           csv_path: Path | None) -> None:
     """Which parcels of CITY meet the standards: school, 3 ha of green within 1,500 m, 20 ha within 3,000 m.
 
     \b
@@ -53,7 +57,7 @@ def access(city: str, kinds: str | None, town: str, school_town_m: float | None,
     from sdi.core.catalogue import open_catalogue
 
     std = parse({"city": city, "town": town, "school_town_m": school_town_m, "school_rural_m": school_rural_m,
-                 "snap_m": snap_m, "optional": parse_kinds(kinds)})
+                 "snap_m": snap_m, "optional": parse_kinds(kinds), "units": units, "planned": planned})
     with open_catalogue() as conn:
         run_id = runs.submit(conn, std)
         if queue:

@@ -8,11 +8,13 @@ CREATE TEMP TABLE _edges ON COMMIT DROP AS SELECT * FROM analysis.edges WHERE ru
 CREATE INDEX ON _edges USING gist (geom);
 ANALYZE _edges;
 
+-- _pp: the units of analysis (parcels, address points or residential buildings: sdi.analysis.units).
 CREATE TEMP TABLE _pp ON COMMIT DROP AS
-    SELECT p.fid, p.parcel_id, p.precinct, ST_Multi(p.geom)::geometry(MultiPolygon, 2180) AS geom,
+    SELECT p.fid, p.label AS parcel_id, p.precinct, p.addresses,
+           CASE WHEN GeometryType(p.geom) LIKE '%%POLYGON' THEN ST_Multi(p.geom) ELSE p.geom END AS geom,
            e.id AS edge, e.source AS u, e.target AS v, e.cost AS len, e.component,
            ST_LineLocatePoint(e.geom, ST_ClosestPoint(e.geom, p.geom)) AS f, ST_Distance(e.geom, p.geom) AS access_m
-    FROM {parcels} p
+    FROM {units} p
     LEFT JOIN LATERAL (SELECT * FROM _edges e WHERE ST_DWithin(e.geom, p.geom, %(max_access)s)
                        ORDER BY e.geom <-> p.geom LIMIT 1) e ON true
     WHERE p.city = %(city)s;

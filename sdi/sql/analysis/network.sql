@@ -4,7 +4,19 @@
 -- line gets a connector to the closest point of it; then everything is noded at its crossings.
 CREATE TEMP TABLE _area ON COMMIT DROP AS
     SELECT ST_SetSRID(ST_Expand(ST_Extent(geom)::geometry, %(margin)s), 2180) AS geom
-    FROM {parcels} WHERE city = %(city)s;
+    FROM {units} u WHERE u.city = %(city)s;
+
+-- Planned routes (art. 13f ust. 4, a what-if run): a road zone of a local plan becomes the axis of its
+-- oriented envelope, from the middle of one short side to the middle of the other. Its ends lie on the
+-- zone's edge, metres from the street it joins, so they connect within 25 m rather than the snap distance.
+CREATE TEMP TABLE _planned ON COMMIT DROP AS
+    SELECT CASE WHEN ST_Distance(p0, p1) >= ST_Distance(p1, p2)
+                THEN ST_MakeLine(ST_Centroid(ST_MakeLine(p1, p2)), ST_Centroid(ST_MakeLine(p3, p0)))
+                ELSE ST_MakeLine(ST_Centroid(ST_MakeLine(p0, p1)), ST_Centroid(ST_MakeLine(p2, p3))) END AS geom
+    FROM (SELECT ST_PointN(r, 1) AS p0, ST_PointN(r, 2) AS p1, ST_PointN(r, 3) AS p2, ST_PointN(r, 4) AS p3
+          FROM (SELECT ST_ExteriorRing(ST_OrientedEnvelope((ST_Dump(z.geom)).geom)) AS r
+                FROM {planned} z, _area a WHERE z.geom && a.geom) e
+          WHERE ST_NPoints(r) = 5) c;
 
 CREATE TEMP TABLE _lines ON COMMIT DROP AS
     SELECT row_number() OVER () AS id, origin, geom FROM (
@@ -13,18 +25,21 @@ CREATE TEMP TABLE _lines ON COMMIT DROP AS
             WHERE r.geom && a.geom AND coalesce(r.technical_class, '') NOT IN ('motorway', 'expressway')
             UNION ALL
             SELECT 'cycle_paths', c.geom FROM {cycle_paths} c, _area a WHERE c.geom && a.geom
+            UNION ALL
+            SELECT 'planned', geom FROM _planned
         ) s
     ) d WHERE ST_Length(geom) > 0.01;
 CREATE INDEX ON _lines USING gist (geom);
 
 CREATE TEMP TABLE _ends ON COMMIT DROP AS
-    SELECT id, ST_StartPoint(geom) AS p FROM _lines UNION ALL SELECT id, ST_EndPoint(geom) FROM _lines;
+    SELECT id, origin, ST_StartPoint(geom) AS p FROM _lines UNION ALL SELECT id, origin, ST_EndPoint(geom) FROM _lines;
 
 -- Dangling ends (no other line within 1 cm) joined to the nearest other line within the snap distance.
 CREATE TEMP TABLE _connectors ON COMMIT DROP AS
     SELECT ST_MakeLine(e.p, ST_SnapToGrid(ST_ClosestPoint(o.geom, e.p), 0.01)) AS geom, o.id AS other
     FROM _ends e
-    CROSS JOIN LATERAL (SELECT l.id, l.geom FROM _lines l WHERE l.id <> e.id AND ST_DWithin(l.geom, e.p, %(snap)s)
+    CROSS JOIN LATERAL (SELECT l.id, l.geom FROM _lines l WHERE l.id <> e.id
+                        AND ST_DWithin(l.geom, e.p, CASE WHEN e.origin = 'planned' THEN 25 ELSE %(snap)s END)
                         ORDER BY l.geom <-> e.p LIMIT 1) o
     WHERE NOT EXISTS (SELECT FROM _lines t WHERE t.id <> e.id AND ST_DWithin(t.geom, e.p, 0.01))
       AND ST_Distance(o.geom, e.p) > 0.01;

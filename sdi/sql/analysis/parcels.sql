@@ -60,7 +60,7 @@ ANALYZE _near; ANALYZE _green; ANALYZE _straight; ANALYZE _green_straight; ANALY
 
 INSERT INTO analysis.parcel_access (run_id, city, parcel_fid, parcel_id, precinct, town, access_m, school_m, school_fid,
         school_limit_m, school_ok, school_straight_ok, school_by_point, green_sum_ha, green_ok, green_straight_ok,
-        green20_m, green20_fid, green20_ok, green20_straight_ok, optional, all_ok, reason, geom)
+        green20_m, green20_fid, green20_ok, green20_straight_ok, optional, all_ok, reason, unit, addresses, geom)
 SELECT %(run)s, %(city)s, p.fid, p.parcel_id, p.precinct, t.town, p.access_m, s.cost, s.fac, t.school_limit,
        coalesce(s.cost <= t.school_limit, false),
        coalesce(ss.m <= t.school_limit, false),
@@ -75,7 +75,7 @@ SELECT %(run)s, %(city)s, p.fid, p.parcel_id, p.precinct, t.town, p.access_m, s.
        CASE WHEN p.edge IS NULL THEN 'no street or path within ' || %(max_access)s || ' m of the parcel'
             WHEN s.cost IS NULL THEN 'no primary school reachable along the network (component '
                                      || p.component || ')' END,
-       p.geom
+       %(units)s, p.addresses, p.geom
 FROM _pp p
 JOIN _town t ON t.fid = p.fid
 LEFT JOIN _near s ON s.fid = p.fid AND s.kind = 'primary_school'

@@ -1,0 +1,51 @@
+"""The units of analysis, each as one SQL relation (fid, city, label, precinct, addresses, geom).
+
+The law's unit is the registered parcel (art. 13f ust. 2). Address points and residential buildings are
+further views of the same question (where do people live, and how far do they walk), as the issue asks:
+an address point is measured from itself, a building from its outline. Every unit says how many address
+points it holds, so that the summaries can give the share of addresses that comply whatever the unit.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+from sdi.core.errors import InputError
+
+#: What each unit is called in messages, and the theme that holds it.
+THEME = {"parcels": "parcels", "addresses": "address_points", "buildings": "buildings"}
+NOUN = {"parcels": "parcels", "addresses": "address points", "buildings": "residential buildings"}
+
+# The precinct of an address point or a building is that of the parcel holding it (its point on surface).
+# Address points count where they stand in a parcel or a building, or within 5 m of a building's outline
+# (PRG places many of them at the entrance, just outside the footprint).
+_SQL = {
+    "parcels": "SELECT u.fid, u.city, u.parcel_id AS label, u.precinct,"
+               " (SELECT count(*) FROM {address_points} a WHERE ST_Intersects(a.geom, u.geom))::integer AS addresses,"
+               " u.geom FROM {parcels} u",
+    "addresses": "SELECT u.fid, u.city, concat_ws(' ', u.street, u.house_number) AS label,"
+                 " (SELECT p.precinct FROM {parcels} p WHERE p.city = u.city AND ST_Intersects(p.geom, u.geom)"
+                 " ORDER BY p.fid LIMIT 1) AS precinct, 1 AS addresses, u.geom FROM {address_points} u",
+    "buildings": "SELECT u.fid, u.city, coalesce(u.egib_id, u.name, 'building ' || u.fid) AS label,"
+                 " (SELECT p.precinct FROM {parcels} p WHERE p.city = u.city"
+                 " AND ST_Intersects(p.geom, ST_PointOnSurface(u.geom)) ORDER BY p.fid LIMIT 1) AS precinct,"
+                 " (SELECT count(*) FROM {address_points} a WHERE ST_DWithin(a.geom, u.geom, 5))::integer AS addresses,"
+                 " u.geom FROM {buildings} u WHERE u.function = 'residential'",
+}
+
+
+def relation(units: str, tables: dict[str, str]) -> str:
+    """The units as an SQL subquery over the current views in tables (fixed text: no caller's value)."""
+    return "(" + _SQL[units].format(**tables) + ")"
+
+
+def check_loaded(conn: psycopg.Connection, units: str, city: str, tables: dict[str, str]) -> int:
+    """The number of units of city; a one-line error naming the theme to load when there are none."""
+    count = conn.execute(f"SELECT count(*) FROM {relation(units, tables)} x WHERE x.city = %s",  # noqa: S608
+                         [city]).fetchone()
+    if not count or count[0] == 0:
+        hint = " (buildings whose function is residential)" if units == "buildings" else ""
+        raise InputError(f"city {city} has no {NOUN[units]} to analyse{hint}",
+                         f"load them first: sdi load FILE --city {city} --theme {THEME[units]},"
+                         " or choose other --units")
+    return int(count[0])
