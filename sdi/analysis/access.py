@@ -12,6 +12,7 @@ from psycopg import sql
 from sdi.analysis import network, units
 from sdi.analysis.standards import Standards
 from sdi.core import sqlfiles
+from sdi.core.db import scalar
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def compute(conn: psycopg.Connection, run_id: int, std: Standards, *, explain: l
     else:
         _explained(cur, text, params, explain)
     timings["parcels_s"] = time.perf_counter() - t
-    counts = dict(conn.execute("SELECT kind, count(DISTINCT fid) FROM _fac GROUP BY kind").fetchall())
+    counts: dict[str, int] = dict(conn.execute("SELECT kind, count(DISTINCT fid) FROM _fac GROUP BY kind").fetchall())
     warnings = [f"no {kind} in the area: every parcel fails that standard" for kind, _, _ in limits
                 if not counts.get(kind)]
     if std.town == "auto" and not _has_town_units(conn):
@@ -87,7 +88,7 @@ def _limits(std: Standards) -> list[tuple[str, float, bool]]:
 
 
 def _reach(conn: psycopg.Connection, kind: str, limit: float, nearest: bool, start_col: str) -> None:
-    if conn.execute("SELECT count(*) FROM _fac WHERE kind = %s", [kind]).fetchone()[0] == 0:
+    if scalar(conn.execute("SELECT count(*) FROM _fac WHERE kind = %s", [kind])) == 0:
         return  # pgr_drivingDistance with no start vertex is an error, and no facility is an answer
     query = sql.SQL(sqlfiles.load("analysis/reach.sql")).format(
         kind=sql.Literal(kind), limit=sql.Literal(limit), nearest=sql.Literal(nearest),
@@ -96,10 +97,10 @@ def _reach(conn: psycopg.Connection, kind: str, limit: float, nearest: bool, sta
 
 
 def _has_town_units(conn: psycopg.Connection) -> bool:
-    if conn.execute("SELECT to_regclass('data.administrative_units') IS NULL").fetchone()[0]:
+    if scalar(conn.execute("SELECT to_regclass('data.administrative_units') IS NULL")):
         return False
-    return conn.execute(f"SELECT EXISTS (SELECT FROM data.administrative_units WHERE municipality_type IN"
-                        f" {_TOWN_TYPES})").fetchone()[0]
+    return bool(scalar(conn.execute(f"SELECT EXISTS (SELECT FROM data.administrative_units WHERE municipality_type"
+                                    f" IN {_TOWN_TYPES})")))
 
 
 def _town(conn: psycopg.Connection, std: Standards) -> str:

@@ -10,6 +10,7 @@ import psycopg
 
 from sdi.analysis.units import NOUN, check_loaded, relation
 from sdi.core import sqlfiles
+from sdi.core.db import one_row, scalar
 from sdi.core.errors import ConfigError, InputError
 
 logger = logging.getLogger(__name__)
@@ -42,16 +43,15 @@ def planned_routes(planned: bool, tables: dict[str, str]) -> str:
 
 
 def _planned_count(conn: psycopg.Connection, run_id: int) -> int:
-    row = conn.execute("SELECT count(*) FROM analysis.edges WHERE run_id = %s AND origin = 'planned'",
-                       [run_id]).fetchone()
-    return int(row[0]) if row else 0
+    return int(scalar(conn.execute("SELECT count(*) FROM analysis.edges WHERE run_id = %s AND origin = 'planned'",
+                                   [run_id])))
 
 
 def sources(conn: psycopg.Connection) -> dict[str, str]:
     """Each theme's current view (data.<theme>) as SQL text, or an empty relation when it does not exist."""
-    found = {}
+    found: dict[str, str] = {}
     for theme in THEMES:
-        exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", [f"data.{theme}"]).fetchone()[0]
+        exists = scalar(conn.execute("SELECT to_regclass(%s) IS NOT NULL", [f"data.{theme}"]))
         found[theme] = f"data.{theme}" if exists else _EMPTY  # fixed names from THEMES, never a caller's
     return found
 
@@ -84,9 +84,9 @@ def build(conn: psycopg.Connection, run_id: int, city: str, *, snap_m: float, ma
     cur.execute(sqlfiles.load("analysis/network.sql").format(units=relation(units, tables),
                                                              planned=planned_routes(planned, tables), **tables),
                 params)
-    edges, connectors = conn.execute(
+    edges, connectors = one_row(conn.execute(
         "SELECT count(*), count(*) FILTER (WHERE origin = 'connector') FROM analysis.edges WHERE run_id = %s",
-        [run_id]).fetchone()
+        [run_id]))
     if edges == 0:
         raise InputError(f"city {city} has no roads or paths near its {NOUN[units]} to walk along",
                          f"load its streets first: sdi load FILE --city {city} --theme roads")
@@ -97,8 +97,8 @@ def build(conn: psycopg.Connection, run_id: int, city: str, *, snap_m: float, ma
     sizes = conn.execute(
         "SELECT component, count(*), round(sum(cost)) FROM analysis.edges WHERE run_id = %s"
         " GROUP BY component ORDER BY count(*) DESC", [run_id]).fetchall()
-    vertices = conn.execute("SELECT count(*) FROM (SELECT source FROM analysis.edges WHERE run_id = %s UNION"
-                            " SELECT target FROM analysis.edges WHERE run_id = %s) v", [run_id, run_id]).fetchone()[0]
+    vertices = scalar(conn.execute("SELECT count(*) FROM (SELECT source FROM analysis.edges WHERE run_id = %s UNION"
+                                   " SELECT target FROM analysis.edges WHERE run_id = %s) v", [run_id, run_id]))
     report = {"edges": edges, "vertices": vertices, "connectors": connectors, "snap_m": snap_m, "units": units,
               "unit_count": unit_count, "planned": _planned_count(conn, run_id) if planned else None,
               "components": len(sizes),

@@ -16,6 +16,7 @@ from sdi.analysis import access, network
 from sdi.analysis.standards import Standards
 from sdi.core import sqlfiles
 from sdi.core.catalogue import open_catalogue
+from sdi.core.db import scalar
 from sdi.core.errors import SdiError, first_line
 from sdi.core.settings import Settings
 
@@ -25,10 +26,10 @@ logger = logging.getLogger(__name__)
 def submit(conn: psycopg.Connection, std: Standards) -> int:
     """Queue a run; the job runner (or run_now) picks it up. Returns its run_id."""
     with conn.transaction():
-        row = conn.execute("INSERT INTO analysis.runs (city, params) VALUES (%s, %s) RETURNING run_id",
-                           [std.city, Jsonb(std.as_dict())]).fetchone()
+        run_id = scalar(conn.execute("INSERT INTO analysis.runs (city, params) VALUES (%s, %s) RETURNING run_id",
+                                     [std.city, Jsonb(std.as_dict())]))
         conn.execute("NOTIFY sdi_analysis")
-    return row[0]
+    return int(run_id)
 
 
 def claim_next(conn: psycopg.Connection) -> int | None:
@@ -50,7 +51,7 @@ def claim_next_id(conn: psycopg.Connection, run_id: int) -> None:
 
 def execute(conn: psycopg.Connection, run_id: int) -> dict:
     """Run a claimed run: network, distances, summary in one transaction; a failure is recorded, then raised."""
-    params = conn.execute("SELECT params FROM analysis.runs WHERE run_id = %s", [run_id]).fetchone()[0]
+    params = scalar(conn.execute("SELECT params FROM analysis.runs WHERE run_id = %s", [run_id]))
     std = Standards(**params)
     started = time.perf_counter()
     try:

@@ -26,9 +26,10 @@ from typing import Any
 import psycopg
 
 from sdi.analysis import runs
-from sdi.analysis.standards import OPTIONAL_KINDS, parse
+from sdi.analysis.standards import OPTIONAL_KINDS, UNITS, parse
 from sdi.core import tokens
 from sdi.core.catalogue import open_catalogue
+from sdi.core.db import one_row
 from sdi.core.errors import SdiError, first_line
 from sdi.core.unix_wsgi import serve_unix
 
@@ -36,7 +37,9 @@ logger = logging.getLogger(__name__)
 PROCESS = "access-standards"
 _INPUTS = {"city": "7-digit TERYT code", "school_town_m": "1500", "school_rural_m": "3000", "green_sum_m": "1500",
            "green_sum_ha": "3.0", "green_big_m": "3000", "green_big_ha": "20.0", "town": "auto | town | rural",
-           "snap_m": "5", "optional": "{kind: distance_m}, kinds: " + ", ".join(OPTIONAL_KINDS)}
+           "snap_m": "5", "optional": "{kind: distance_m}, kinds: " + ", ".join(OPTIONAL_KINDS),
+           "units": " | ".join(UNITS) + " (default parcels)",
+           "planned": "true: add the road zones of land_use_plans to the network (a what-if, not published)"}
 _MAX_BODY = 64 * 1024
 
 
@@ -119,7 +122,7 @@ def _execute(environ: dict) -> tuple[int, dict, dict]:
     std = parse(body.get("inputs") if isinstance(body, dict) else None)
     token = environ.get("HTTP_AUTHORIZATION", "").removeprefix("Bearer ").strip()
     with open_catalogue() as conn:
-        valid, city = conn.execute("SELECT * FROM data.sdi_token_scope(%s)", [tokens.digest(token)]).fetchone()
+        valid, city = one_row(conn.execute("SELECT * FROM data.sdi_token_scope(%s)", [tokens.digest(token)]))
         if not token or not valid:
             return 401, {"detail": "executing a process needs a token: Authorization: Bearer TOKEN"}, {}
         if city is not None and city != std.city:
@@ -135,11 +138,13 @@ def _execute(environ: dict) -> tuple[int, dict, dict]:
         {"Location": location}
 
 
-def _wait(conn: psycopg.Connection, run_id: int, seconds: float) -> dict:
+def _wait(conn: psycopg.Connection, run_id: int, seconds: float) -> dict[str, Any]:
     deadline = time.monotonic() + seconds
     while True:
         row = runs.status(conn, run_id)
         conn.rollback()  # a fresh snapshot on the next look
+        if row is None:
+            raise LookupError(f"run {run_id} vanished")  # it was just inserted: only a DELETE by hand does this
         if row["status"] in ("successful", "failed") or time.monotonic() > deadline:
             return row
         time.sleep(0.2)

@@ -54,7 +54,7 @@ class Standards:
         return max(self.school_town_m, self.school_rural_m, self.green_big_m, *self.optional.values()) + 500
 
 
-def parse(values: dict[str, Any]) -> Standards:
+def parse(values: Any) -> Standards:
     """Standards from a CLI's or a request's values; one ConfigError naming the first bad one."""
     if not isinstance(values, dict):
         raise ConfigError("the inputs must be a JSON object", 'send {"inputs": {"city": "2699011"}}')
@@ -62,7 +62,7 @@ def parse(values: dict[str, Any]) -> Standards:
     unknown = sorted(set(values) - known)
     if unknown:
         raise ConfigError(f"unknown input {unknown[0]!r}", f"use one of {', '.join(sorted(known))}")
-    city = sqlfiles.check_city(values.get("city"))  # type: ignore[arg-type]
+    city = sqlfiles.check_city(values.get("city"))
     numbers = {k: _number(k, values[k]) for k in _LIMITS if values.get(k) is not None}
     town = _choice("town", values.get("town") or "auto", TOWN_MODES)
     units = _choice("units", values.get("units") or "parcels", UNITS)
