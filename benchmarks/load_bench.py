@@ -3,7 +3,7 @@
 Each tool runs as its own process against the same embedded PostGIS; features/s is the file's features
 over the tool's wall time, and peak memory is the process's maximum RSS (from wait4).
 
-    .venv/bin/python benchmarks/load_bench.py POINTS POLYGONS [--out FILE.json]
+    .venv/bin/python benchmarks/load_bench.py POINTS POLYGONS [--out FILE.json]     (0: leave that data set out)
 """
 
 from __future__ import annotations
@@ -69,6 +69,8 @@ def run(counts: dict[str, int]) -> dict:
     results = {}
     with scratch_postgis("sdi-bench-") as (tmp, home, url):
         for kind, n in counts.items():
+            if n == 0:  # e.g. `load_bench.py 300000 0`: issue 17's 300k-point file alone
+                continue
             path = DATASETS[kind][2](n, tmp / "data")
             results[kind] = _tools(kind, n, path, url, home)
     return results

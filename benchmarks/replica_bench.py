@@ -22,11 +22,9 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import psycopg
@@ -34,14 +32,14 @@ import requests
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cpu_groups  # noqa: E402
 from generate import points  # noqa: E402
+from nodes import Balancer, Nodes, free_port  # noqa: E402
 from scratch import scratch_postgis  # noqa: E402
 from serve_bench import BIN, HERE, _requests, _wrk  # noqa: E402
 
-from sdi.server.front import nginx_binary  # noqa: E402
-
 WORKERS = 2  # per node, as serve_bench's servers
-REQUESTS = ("bbox ~1 km²", "one item")
+REQUESTS = ("bbox ~1 km²", "one item", "z14 tile")
 CONNECTIONS = 8
 
 
@@ -62,12 +60,16 @@ def main() -> int:
         for _ in range(2):  # `sdi db replica` works on the embedded cluster: no SDI_DATABASE_URL here
             _sdi(["db", "replica", "add"], {**env, "SDI_HOME": str(home)})
         reader = _sdi(["db", "replica", "url"], {**env, "SDI_HOME": str(home)}).strip()
+        servers = _postmasters(home)
+        stored = _bytes_per_feature(url)
         runs = []
         for round_ in range(opts.rounds):
             for replicas in (0, 1, 2):
-                runs += _measure_set(tmp, env, url, _subset(reader, replicas), replicas, opts.seconds, round_)
+                runs += _measure_set(tmp, env, url, _subset(reader, replicas), replicas, opts.seconds, round_,
+                                     servers)
     report = {"features": opts.features, "workers_per_node": WORKERS, "connections": CONNECTIONS,
-              "seconds": opts.seconds, "rounds": opts.rounds, "runs": runs, "summary": summarise(runs)}
+              "seconds": opts.seconds, "rounds": opts.rounds, "stored_bytes_per_feature": stored, "runs": runs,
+              "summary": summarise(runs)}
     print(table(report))
     if opts.out:
         opts.out.parent.mkdir(parents=True, exist_ok=True)
@@ -97,120 +99,35 @@ def _subset(reader: str, replicas: int) -> str:
     return make_conninfo(**params)
 
 
-def _measure_set(tmp: Path, env: dict, owner: str, reader: str, replicas: int, seconds: float, round_: int) -> list:
+def _measure_set(tmp: Path, env: dict, owner: str, reader: str, replicas: int, seconds: float, round_: int,
+                 servers: dict[str, list[int]]) -> list:
     """1 node, then 2 nodes, both reading through `reader`, behind one nginx balancer."""
-    ports = [_free_port() for _ in range(2)]
+    ports = [free_port() for _ in range(2)]
     out = []
-    with tempfile.TemporaryDirectory(prefix="lb-", dir=tmp) as lb_dir, _Nodes(tmp, env, owner, reader) as nodes:
+    with tempfile.TemporaryDirectory(prefix="lb-", dir=tmp) as lb_dir, Nodes(tmp, env, owner, reader, WORKERS) as nodes:
         os.chmod(lb_dir, 0o755)
         for count in (1, 2):
             while len(nodes.bases) < count:
                 nodes.start(ports[len(nodes.bases)])
-            with _balancer(Path(lb_dir) / str(count), ports[:count]) as base:
+            with Balancer(Path(lb_dir) / str(count), ports[:count]) as lb:
+                base = lb.base
                 urls = _requests(base, ecql=False)
                 load_before = _loadavg()
                 row = {"round": round_, "replicas": replicas, "nodes": count, "loadavg_before": load_before}
+                roots = {**servers, "API nodes": [p.pid for p in nodes.procs], "balancer": [lb.proc.pid]}
                 for name in REQUESTS:
+                    for _ in range(2 * count * WORKERS):  # every worker has imported and connected: no cold start
+                        requests.get(urls[name], timeout=60)
+                    before = cpu_groups.snapshot()
                     row[name] = _wrk(urls[name], CONNECTIONS, seconds)
+                    served = max(row[name]["requests_per_s"] * seconds, 1)  # none answered: still a row
+                    used = cpu_groups.by_group(before, cpu_groups.snapshot(), roots)
+                    row[name]["cpu_ms_per_request"] = {g: round(1000 * cpu / served, 2) for g, cpu in used.items()}
                 row["loadavg_after"] = _loadavg()
                 row["reader_connections"] = _where_reads_went(owner, reader)
             print(json.dumps(row, ensure_ascii=False), flush=True)
             out.append(row)
     return out
-
-
-class _Nodes:
-    """`sdi serve` processes, each with its own SDI_HOME, sharing the primary and one reader URL."""
-
-    def __init__(self, tmp: Path, env: dict, owner: str, reader: str):
-        self.tmp, self.env, self.owner, self.reader = tmp, env, owner, reader
-        self.procs: list[subprocess.Popen] = []
-        self.bases: list[str] = []
-
-    def start(self, port: int) -> None:
-        home = Path(tempfile.mkdtemp(prefix="node-", dir=self.tmp))
-        env = {**self.env, "SDI_HOME": str(home), "SDI_DATABASE_URL": self.owner,
-               "SDI_READER_DATABASE_URL": self.reader}
-        log = open(home / "serve.log", "w")  # noqa: SIM115 -- closed with the process, in __exit__
-        proc = subprocess.Popen([str(BIN / "sdi"), "serve", "--port", str(port), "--workers", str(WORKERS)], env=env,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.procs.append(proc)
-        base = f"http://127.0.0.1:{port}"
-        _wait(base + "/collections/public_services/items?f=json&limit=1", proc, home / "serve.log")
-        self.bases.append(base)
-
-    def __enter__(self) -> _Nodes:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for proc in self.procs:
-            proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, 9)
-                proc.wait()
-
-
-class _balancer:
-    """nginx in front of the nodes: round robin over keep-alive connections, as a production front would."""
-
-    def __init__(self, folder: Path, ports: list[int]):
-        folder.mkdir()
-        self.port = _free_port()
-        user = "user nobody nogroup;" if os.geteuid() == 0 else ""
-        servers = "".join(f"server 127.0.0.1:{p}; " for p in ports)
-        self.conf = folder / "nginx.conf"
-        self.conf.write_text(f"""{user}
-worker_processes 1;
-pid {folder / "nginx.pid"};
-error_log stderr error;
-events {{ worker_connections 512; }}
-http {{
-    access_log off;
-    proxy_temp_path {folder / "proxy"};
-    client_body_temp_path {folder / "body"};
-    upstream nodes {{ {servers}keepalive 32; }}
-    server {{
-        listen 127.0.0.1:{self.port};
-        location / {{
-            proxy_pass http://nodes;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $http_host;
-            proxy_buffers 16 64k;
-            proxy_max_temp_file_size 0;
-        }}
-    }}
-}}
-""")
-        self.proc = subprocess.Popen([nginx_binary(), "-e", "stderr", "-p", str(folder), "-c", str(self.conf),
-                                      "-g", "daemon off;"], stderr=subprocess.PIPE, start_new_session=True)
-
-    def __enter__(self) -> str:
-        base = f"http://127.0.0.1:{self.port}"
-        _wait(base + "/collections/public_services/items?f=json&limit=1", self.proc)
-        return base
-
-    def __exit__(self, *exc) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
-
-
-def _wait(url: str, proc: subprocess.Popen, log: Path | None = None, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            tail = log.read_text(errors="replace")[-3000:] if log else proc.stderr.read().decode(errors="replace")
-            raise SystemExit(f"{proc.args[0]} exited with {proc.returncode}: {tail}")
-        try:
-            if requests.get(url, timeout=15).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"nothing answered at {url} within {seconds} s")
 
 
 def _where_reads_went(owner: str, reader: str) -> dict[str, int]:
@@ -225,10 +142,23 @@ def _where_reads_went(owner: str, reader: str) -> dict[str, int]:
     return counts
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _postmasters(home: Path) -> dict[str, list[int]]:
+    """The postmaster of the primary and of each replica, by name (their children are the backends)."""
+    from sdi.core.db import Cluster
+    from sdi.core.settings import Settings
+
+    state = Cluster(Settings(home=home))._read_state()
+    dirs = {"primary": state.data_dir, **{r["name"]: r["data_dir"] for r in state.replicas}}
+    return {name: [int(Path(d, "postmaster.pid").read_text().split()[0])] for name, d in dirs.items()}
+
+
+def _bytes_per_feature(url: str) -> int:
+    """What a stored point costs on disk: its partition's heap, TOAST and indexes over its rows."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        size = conn.execute("SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n"
+                            " ON n.oid = c.relnamespace WHERE n.nspname = 'history' AND c.relkind = 'r'").fetchone()[0]
+        rows = conn.execute("SELECT count(*) FROM data.public_services").fetchone()[0]
+    return round(size / rows)
 
 
 def _loadavg() -> float:
@@ -236,7 +166,7 @@ def _loadavg() -> float:
 
 
 def summarise(runs: list[dict]) -> list[dict]:
-    """Per configuration: the range and median of req/s and p50/p99 over the rounds."""
+    """Per configuration: the range and median over the rounds of req/s, p50/p99 and CPU ms per request."""
     out = []
     for replicas in (0, 1, 2):
         for nodes in (1, 2):
@@ -248,6 +178,9 @@ def summarise(runs: list[dict]) -> list[dict]:
             for name in REQUESTS:
                 entry[name] = {key: _spread([r[name][key] for r in rows])
                                for key in ("requests_per_s", "p50_ms", "p99_ms", "non_2xx")}
+                groups = rows[0][name]["cpu_ms_per_request"]
+                entry[name]["cpu_ms_per_request"] = {
+                    g: _spread([r[name]["cpu_ms_per_request"][g] for r in rows])["median"] for g in groups}
             out.append(entry)
     return out
 
@@ -258,16 +191,31 @@ def _spread(values: list[float]) -> dict:
 
 
 def table(report: dict) -> str:
-    lines = [f"{report['features']:,} points; {report['workers_per_node']} workers per node; {CONNECTIONS} connections;"
-             f" {report['seconds']:g} s per request and configuration; {report['rounds']} rounds (min-max, median)",
-             "| replicas | API nodes | bbox req/s | bbox p50 / p99 ms | item req/s | item p50 / p99 ms | non-2xx |"
-             " load avg |", "|---|---|---|---|---|---|---|---|"]
+    """Throughput and latency per configuration, then where each request's CPU went."""
+    short = {"bbox ~1 km²": "bbox", "one item": "item", "z14 tile": "tile"}
+    lines = [f"{report['features']:,} points ({report['stored_bytes_per_feature']} bytes each stored, indexes"
+             f" included); {report['workers_per_node']} workers per node; {CONNECTIONS} connections;"
+             f" {report['seconds']:g} s per request and configuration; {report['rounds']} rounds: min-max (median)",
+             "| replicas | API nodes | " + " | ".join(f"{short[n]} req/s | {short[n]} p50 / p99 ms" for n in REQUESTS)
+             + " | non-2xx | load avg |", "|---|---|" + "---|---|" * len(REQUESTS) + "---|---|"]
     for s in report["summary"]:
-        b, i = s[REQUESTS[0]], s[REQUESTS[1]]
-        lines.append(f"| {s['replicas']} | {s['nodes']} | {_r(b['requests_per_s'])} | {_r(b['p50_ms'])} /"
-                     f" {_r(b['p99_ms'])} | {_r(i['requests_per_s'])} | {_r(i['p50_ms'])} / {_r(i['p99_ms'])} |"
-                     f" {b['non_2xx']['max'] + i['non_2xx']['max']} | {s['loadavg'][0]:.1f}-{s['loadavg'][1]:.1f} |")
+        cells = [f"{_r(s[n]['requests_per_s'])} | {_r(s[n]['p50_ms'])} / {_r(s[n]['p99_ms'])}" for n in REQUESTS]
+        broken = sum(s[n]["non_2xx"]["max"] for n in REQUESTS)
+        lines.append(f"| {s['replicas']} | {s['nodes']} | " + " | ".join(cells)
+                     + f" | {broken} | {s['loadavg'][0]:.1f}-{s['loadavg'][1]:.1f} |")
+    lines += ["", "CPU ms per request (median over the rounds), by process group",
+              "| replicas | API nodes | request | " + " | ".join(_groups(report)) + " |",
+              "|---|---|---|" + "---|" * len(_groups(report))]
+    for s in report["summary"]:
+        for n in REQUESTS:
+            cpu = s[n]["cpu_ms_per_request"]
+            lines.append(f"| {s['replicas']} | {s['nodes']} | {short[n]} | "
+                         + " | ".join(f"{cpu.get(g, 0):.2f}" for g in _groups(report)) + " |")
     return "\n".join(lines)
+
+
+def _groups(report: dict) -> list[str]:
+    return list(report["summary"][0][REQUESTS[0]]["cpu_ms_per_request"]) if report["summary"] else []
 
 
 def _r(spread: dict) -> str:
