@@ -7,8 +7,8 @@ path into a throw-away embedded PostGIS; then one run, its stage timings printed
     .venv/bin/python benchmarks/analysis_bench.py --goal        # the goal size (below)
 
 --goal is the issue's gmina: 100 x 100 blocks = 20,200 street segments, 50,000 address points (five a block)
-and 40,000 parcels, analysed for three facility kinds (primary schools, public green for both green
-standards, kindergartens).
+and 40,000 parcels; the 50,000 address points are the units (--units parcels for the 40,000 parcels), analysed
+for three facility kinds (primary schools, public green for both green standards, kindergartens).
 
 Beside sdi's own timings it reports a networkx baseline on the same graph (tests/test_analysis_baseline.py):
 the run's stages are repeated in a rolled-back transaction, its edges and projections read back, and the
@@ -36,7 +36,7 @@ from scratch import scratch_postgis
 from test_analysis_baseline import graph, green_sum, nearest, snapshot
 
 from sdi.analysis import access, network, runs
-from sdi.analysis.standards import parse
+from sdi.analysis.standards import UNITS, parse
 from sdi.core.catalogue import open_catalogue
 from sdi.core.settings import Settings
 from sdi.pipeline import run_load
@@ -105,7 +105,7 @@ def baseline(settings: Settings, run_id: int) -> dict:
         std = runs.Standards(**runs.status(conn, run_id)["params"])
         conn.execute("DELETE FROM analysis.parcel_access WHERE run_id = %s", [run_id])
         conn.execute("DELETE FROM analysis.edges WHERE run_id = %s", [run_id])
-        network.build(conn, run_id, std.city, snap_m=std.snap_m, margin_m=std.margin_m)
+        network.build(conn, run_id, std.city, snap_m=std.snap_m, margin_m=std.margin_m, units=std.units)
         access.compute(conn, run_id, std)
         t = time.perf_counter()
         snap = snapshot(conn, run_id)
@@ -144,7 +144,7 @@ def explain(settings: Settings, run_id: int, plans: Path | None) -> list[dict]:
         std = runs.Standards(**runs.status(conn, run_id)["params"])
         conn.execute("DELETE FROM analysis.parcel_access WHERE run_id = %s", [run_id])
         conn.execute("DELETE FROM analysis.edges WHERE run_id = %s", [run_id])
-        network.build(conn, run_id, std.city, snap_m=std.snap_m, margin_m=std.margin_m)
+        network.build(conn, run_id, std.city, snap_m=std.snap_m, margin_m=std.margin_m, units=std.units)
         access.compute(conn, run_id, std, explain=found)
         conn.rollback()
     if plans:
@@ -157,6 +157,7 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=12, help="blocks per side of the grid [12]")
     parser.add_argument("--goal", action="store_true", help="the issue's goal size: 100 blocks, 50,000 addresses")
     parser.add_argument("--no-baseline", action="store_true", help="skip the networkx baseline")
+    parser.add_argument("--units", choices=UNITS, help="the unit of analysis [parcels; addresses with --goal]")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN (ANALYZE, BUFFERS) the per-parcel SQL")
     parser.add_argument("--plans", type=Path, help="write the plans of --explain here")
     parser.add_argument("--out", type=Path, help="write the figures as JSON here too")
@@ -170,12 +171,14 @@ def main() -> None:
         load(Path(tempfile.mkdtemp(dir=tmp)), settings, themes)
         loaded = time.perf_counter() - t
         with open_catalogue(settings) as conn:
-            run_id = runs.submit(conn, parse({"city": CITY, "optional": {"kindergarten": 800}}))
+            units = args.units or ("addresses" if args.goal else "parcels")
+            run_id = runs.submit(conn, parse({"city": CITY, "optional": {"kindergarten": 800}, "units": units}))
             runs.claim_next_id(conn, run_id)
             t = time.perf_counter()
             result = runs.execute(conn, run_id)
             seconds = time.perf_counter() - t
-        figures = {"blocks": args.blocks, "parcels": len(themes["parcels"]), "roads": len(themes["roads"]),
+        figures = {"units": units, "unit_count": result["network"]["unit_count"],
+                   "blocks": args.blocks, "parcels": len(themes["parcels"]), "roads": len(themes["roads"]),
                    "address_points": len(themes["address_points"]),
                    "facilities": result["summary"]["facilities"], "edges": result["network"]["edges"],
                    "vertices": result["network"]["vertices"], "load_s": round(loaded, 2),

@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from sdi.analysis.units import NOUN, check_loaded, relation
+from sdi.analysis.units import NOUN, check_loaded, outline
 from sdi.core import sqlfiles
 from sdi.core.db import one_row, scalar
 from sdi.core.errors import ConfigError, InputError
@@ -81,7 +81,7 @@ def build(conn: psycopg.Connection, run_id: int, city: str, *, snap_m: float, ma
     params = {"run": run_id, "city": city, "snap": snap_m, "margin": margin_m}
     tables = sources(conn)
     unit_count = check_loaded(conn, units, city, tables)
-    cur.execute(sqlfiles.load("analysis/network.sql").format(units=relation(units, tables),
+    cur.execute(sqlfiles.load("analysis/network.sql").format(units=outline(units, tables),
                                                              planned=planned_routes(planned, tables), **tables),
                 params)
     edges, connectors = one_row(conn.execute(

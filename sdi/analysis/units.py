@@ -39,9 +39,15 @@ def relation(units: str, tables: dict[str, str]) -> str:
     return "(" + _SQL[units].format(**tables) + ")"
 
 
+def outline(units: str, tables: dict[str, str]) -> str:
+    """Only the units' city and geometry: where the network must reach, without the per-unit lookups."""
+    residential = " WHERE u.function = 'residential'" if units == "buildings" else ""
+    return f"(SELECT u.city, u.geom FROM {tables[THEME[units]]} u{residential})"
+
+
 def check_loaded(conn: psycopg.Connection, units: str, city: str, tables: dict[str, str]) -> int:
     """The number of units of city; a one-line error naming the theme to load when there are none."""
-    count = conn.execute(f"SELECT count(*) FROM {relation(units, tables)} x WHERE x.city = %s",  # noqa: S608
+    count = conn.execute(f"SELECT count(*) FROM {outline(units, tables)} x WHERE x.city = %s",  # noqa: S608
                          [city]).fetchone()
     if not count or count[0] == 0:
         hint = " (buildings whose function is residential)" if units == "buildings" else ""
