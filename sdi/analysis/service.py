@@ -7,6 +7,7 @@ and runs queued jobs in one thread of its own, so a catalogue reload of the API 
     POST /analysis/processes/access-standards/execution         {"inputs": {...}}: 201 + Location (async);
                                                                 with `Prefer: respond-sync` waits up to 25 s
     GET  /analysis/jobs/{id}, /analysis/jobs/{id}/results       status; summary and network report
+    GET  /analysis/jobs/{id}/report, .../summary.csv            the HTML report (map and table); the summary
 
 Executing needs a token (`Authorization: Bearer ...`) valid for the city (or for every city).
 """
@@ -25,7 +26,7 @@ from typing import Any
 
 import psycopg
 
-from sdi.analysis import runs
+from sdi.analysis import report, runs
 from sdi.analysis.standards import OPTIONAL_KINDS, UNITS, parse
 from sdi.core import tokens
 from sdi.core.catalogue import open_catalogue
@@ -86,11 +87,14 @@ def app(environ: dict, start_response: Callable) -> list[bytes]:
         status, body, headers = 503, {"detail": "the analysis service cannot answer now; try again"}, {}
     reason = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
               404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large"}.get(status, "Error")
+    if isinstance(body, str):  # the HTML report or a CSV: its type is in headers
+        start_response(f"{status} {reason}", [*headers.items()])
+        return [body.encode()]
     start_response(f"{status} {reason}", [("Content-Type", "application/json"), *headers.items()])
     return [json.dumps(body, ensure_ascii=False, default=str).encode()]
 
 
-def _route(environ: dict) -> tuple[int, dict, dict]:
+def _route(environ: dict[str, Any]) -> tuple[int, dict[str, Any] | str, dict[str, str]]:
     path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
     parts = [p for p in path.split("/") if p][1:]  # without "analysis"
     if parts == ["processes"]:
@@ -101,6 +105,9 @@ def _route(environ: dict) -> tuple[int, dict, dict]:
         if method != "POST":
             return 405, {"detail": "POST the inputs to execute"}, {}
         return _execute(environ)
+    if len(parts) == 3 and parts[0] == "jobs" and parts[1].isascii() and parts[1].isdigit() \
+            and parts[2] in ("report", "summary.csv"):
+        return _report(int(parts[1]), parts[2])
     if len(parts) in (2, 3) and parts[0] == "jobs" and parts[1].isascii() and parts[1].isdigit() \
             and parts[2:] in ([], ["results"]):
         with open_catalogue() as conn:
@@ -111,7 +118,22 @@ def _route(environ: dict) -> tuple[int, dict, dict]:
     return 404, {"detail": "not found; see /analysis/processes"}, {}
 
 
-def _execute(environ: dict) -> tuple[int, dict, dict]:
+def _report(run_id: int, what: str) -> tuple[int, dict[str, Any] | str, dict[str, str]]:
+    """A successful run's HTML report (with its own Content-Security-Policy) or summary CSV."""
+    with open_catalogue() as conn:
+        row = runs.status(conn, run_id)
+        if row is None or row["status"] != "successful":
+            return 404, {"detail": f"no successful job {run_id}", "fix": f"see /analysis/jobs/{run_id}"}, {}
+        data = report.collect(conn, run_id)
+    if what == "summary.csv":
+        return 200, report.summary_csv(data), {"Content-Type": "text/csv; charset=utf-8",
+                                               "Content-Disposition": f'attachment; filename="access_{run_id}.csv"'}
+    page, csp = report.report_html(data)
+    return 200, page, {"Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": csp,
+                       "X-Content-Type-Options": "nosniff"}
+
+
+def _execute(environ: dict[str, Any]) -> tuple[int, dict[str, Any] | str, dict[str, str]]:
     length = int(environ.get("CONTENT_LENGTH") or 0)
     if length > _MAX_BODY:
         return 413, {"detail": f"the request body is over {_MAX_BODY} bytes"}, {}
@@ -158,7 +180,8 @@ def _job(row: dict) -> dict:
 
 def _results(row: dict) -> dict:
     return {**_job(row), "inputs": row["params"], "network": row["network"], "summary": row["summary"],
-            "layer": "data.access_standards (PostGIS view; open it in QGIS)"}
+            "layer": "data.access_standards (PostGIS view; open it in QGIS)",
+            "report": f"/analysis/jobs/{row['run_id']}/report", "csv": f"/analysis/jobs/{row['run_id']}/summary.csv"}
 
 
 def _description(brief: bool = False) -> dict:

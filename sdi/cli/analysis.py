@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.table import Table
@@ -39,10 +40,12 @@ def analysis() -> None:
               " what-if run that does not replace the published results.")
 @click.option("--queue", is_flag=True, help="Only queue the run for the job runner (`sdi analysis worker`).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the run's summary as JSON.")
-@click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Write one row per parcel as CSV.")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Write one row per unit as CSV.")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write report.html (map and summary table), summary.csv and summary.json into this folder.")
 def access(city: str, kinds: str | None, town: str, school_town_m: float | None, school_rural_m: float | None,
            snap_m: float | None, units: str, planned: bool, queue: bool, json_path: Path | None,
-           csv_path: Path | None) -> None:
+           csv_path: Path | None, report_dir: Path | None) -> None:
     """Which parcels of CITY meet the standards: school, 3 ha of green within 1,500 m, 20 ha within 3,000 m.
 
     \b
@@ -71,9 +74,40 @@ def access(city: str, kinds: str | None, town: str, school_town_m: float | None,
             json_path.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str))
         if csv_path:
             _write_csv(conn, run_id, csv_path)
+        if report_dir:
+            _write_report(conn, run_id, report_dir)
 
 
-def _show(result: dict) -> None:
+def _write_report(conn: Any, run_id: int, folder: Path) -> None:
+    from sdi.analysis import report
+
+    data = report.collect(conn, run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.html").write_text(report.report_html(data)[0], encoding="utf-8")
+    (folder / "summary.csv").write_text(report.summary_csv(data), encoding="utf-8")
+    (folder / "summary.json").write_text(json.dumps(report.summary_json(data), indent=2, ensure_ascii=False,
+                                                    default=str), encoding="utf-8")
+    out.print(f"report: {folder / 'report.html'} (and summary.csv, summary.json)", highlight=False)
+
+
+@analysis.command("report")
+@click.argument("run_id", type=int)
+@click.option("--out", "folder", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="The folder to write report.html, summary.csv and summary.json into.")
+def report_cmd(run_id: int, folder: Path) -> None:
+    """Write the HTML report (map and summary table) and the CSV and JSON summaries of a finished run."""
+    from sdi.analysis import runs
+    from sdi.core.catalogue import open_catalogue
+    from sdi.core.errors import ConfigError
+
+    with open_catalogue() as conn:
+        row = runs.status(conn, run_id)
+        if row is None or row["status"] != "successful":
+            raise ConfigError(f"analysis run {run_id} has not succeeded", f"see `sdi analysis status {run_id}`")
+        _write_report(conn, run_id, folder)
+
+
+def _show(result: dict[str, Any]) -> None:
     net, summary = result["network"], result["summary"]
     out.print(f"run {result['run_id']}: network of {net['edges']} edges, {net['components']} components,"
               f" {net['connectors']} gaps closed; {summary['seconds']} s", highlight=False)
@@ -87,7 +121,7 @@ def _show(result: dict) -> None:
         err.print(f"  warning: {warning}", highlight=False)
 
 
-def _write_csv(conn, run_id: int, path: Path) -> None:
+def _write_csv(conn: Any, run_id: int, path: Path) -> None:
     cur = conn.execute("SELECT parcel_id, precinct, town, school_m, school_fid, school_ok, school_straight_ok,"
                        " green_sum_ha, green_ok, green20_m, green20_fid, green20_ok, optional, all_ok, reason"
                        " FROM analysis.parcel_access WHERE run_id = %s ORDER BY parcel_id", [run_id])
@@ -136,6 +170,9 @@ def enable() -> None:
         raise ConfigError("SDI_DATABASE_URL is set: sdi has no superuser login there",
                           f"ask the database administrator to run `{CREATE_EXTENSION}`")
     Cluster().start()
-    with psycopg.connect(Cluster().admin_url(), autocommit=True) as conn:
+    admin = Cluster().admin_url()
+    if admin is None:  # start() writes it: only a damaged $SDI_HOME lacks it
+        raise ConfigError("the embedded cluster has no superuser login recorded", "run `sdi db start` again")
+    with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(CREATE_EXTENSION)
     out.print("pgRouting is enabled")
