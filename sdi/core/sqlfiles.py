@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from functools import cache
 from importlib import resources
+from typing import TypeGuard
 
 from psycopg import sql
 
@@ -30,7 +31,7 @@ def migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
-def is_city(value: object) -> bool:
+def is_city(value: object) -> TypeGuard[str]:
     """True for a 7-digit TERYT (TERC) code and nothing else: the one rule every caller uses."""
     return isinstance(value, str) and _CITY.fullmatch(value) is not None
 
@@ -43,7 +44,7 @@ def check_theme(theme: str) -> str:
     return theme
 
 
-def check_city(city: str) -> str:
+def check_city(city: object) -> str:
     """A city is its 7-digit TERYT (TERC) code, e.g. 1465011 for Warszawa."""
     if not is_city(city):
         raise ConfigError(f"invalid city code {city!r}",

@@ -78,7 +78,10 @@ def region(bbox: list[float], uri: str) -> BaseGeometry:
     if crs(uri) == crs(storage):
         return box(x1, y1, x2, y2)
     # the storage CRS's area of use, where its projection means something
-    use = box(*crs(storage).area_of_use.bounds)
+    area = crs(storage).area_of_use
+    if area is None:  # EPSG:2180 has one; pyproj types it as optional
+        raise ValueError(f"EPSG:{STORAGE_SRID} has no area of use")
+    use = box(*area.bounds)
     if crs(uri).is_geographic:
         parts = [box(x1, y1, 180, y2), box(-180, y1, x2, y2)] if x1 > x2 else [box(x1, y1, x2, y2)]
         lonlat = [p.intersection(use) for p in parts]

@@ -13,6 +13,7 @@ import os
 import warnings
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -139,6 +140,7 @@ class SdiCoverageProvider(RasterioProvider):
         minx, miny, maxx, maxy = metadata["bbox"]
         bands = metadata["bands"] or list(range(1, self._data.count + 1))
         fields = self.get_fields()
+        cj: dict[str, Any]  # CoverageJSON
         cj = {"type": "Coverage",
               "domain": {"type": "Domain", "domainType": "Grid",
                          "axes": {"x": {"start": minx, "stop": maxx, "num": metadata["width"]},
@@ -152,7 +154,7 @@ class SdiCoverageProvider(RasterioProvider):
                 "type": "Parameter", "description": {"en": field["title"]},
                 "unit": {"symbol": field.get("x-ogc-unit")},
                 "observedProperty": {"id": field["title"], "label": {"en": field["title"]}}}
-            values = np.ma.masked_invalid(np.ma.asarray(data[position], dtype="float64"))
+            values: Any = np.ma.masked_invalid(np.ma.asarray(data[position], dtype="float64"))
             cj["ranges"][field["title"]] = {
                 "type": "NdArray", "dataType": "float" if field["type"] == "number" else "integer",
                 "axisNames": ["y", "x"], "shape": [metadata["height"], metadata["width"]],

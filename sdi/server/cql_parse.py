@@ -145,7 +145,8 @@ def _number(value) -> float:
 
 def _arguments(text: str, start: int) -> tuple[list[str], int] | None:
     """The top-level comma-separated arguments of a call whose '(' ends just before start."""
-    depth, quoted, args, begin = 1, False, [], start
+    args: list[str] = []
+    depth, quoted, begin = 1, False, start
     for i in range(start, len(text)):
         ch = text[i]
         if ch == "'":

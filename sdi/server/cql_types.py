@@ -145,10 +145,10 @@ def _operand(value, fields: dict) -> tuple[str, str]:
             raise FilterTypeError(name, kind, value.arguments[0], f"{value.name.upper()} works on text;"
                                                                   f" {name!r} is of type {kind}")
         return name, "string"
-    kind = kind_of_literal(value)
-    if kind is None:
+    literal = kind_of_literal(value)
+    if literal is None:
         raise ValueError(f"unsupported value in the filter: {_show(value)}")
-    return _show(value), kind
+    return _show(value), literal
 
 
 def _show(value) -> str:

@@ -19,6 +19,7 @@ import logging
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import psycopg
@@ -26,8 +27,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from sdi.core.catalogue import open_catalogue
-from sdi.core.db import database_url
-from sdi.core.errors import first_line
+from sdi.core.db import database_url, scalar
 from sdi.core.settings import Settings
 from sdi.server import atom, datasets, downloads, host_user, records, service_records, wms
 from sdi.server.services import Service, ServiceContext
@@ -122,13 +122,13 @@ def _load(settings: Settings, folder: Path) -> None:
     done = subprocess.run([str(csw_python(settings)), "-I", str(HERE / "csw_load.py")], env=env, capture_output=True,
                           text=True, timeout=300, check=False)
     if done.returncode != 0:
-        last = done.stderr.strip().splitlines()[-1:] or "?"
-        raise RuntimeError(f"loading the CSW records failed: {first_line(last)}")
+        last = (done.stderr.strip().splitlines() or ["?"])[-1]  # the script's one-line error, or a traceback's end
+        raise RuntimeError(f"loading the CSW records failed: {last}")
 
 
 def _grant_reader(settings: Settings, reader_url: str) -> None:
     """Let the API's login (pycsw's) read csw.records, which holds public records only; nothing else."""
-    role = conninfo_to_dict(reader_url).get("user")
+    role: Any = conninfo_to_dict(reader_url).get("user")  # libpq parses every value as text
     with open_catalogue(settings) as conn, conn.transaction():
         conn.execute(sql.SQL("GRANT USAGE ON SCHEMA csw TO {r}; GRANT SELECT ON csw.records TO {r}").format(
             r=sql.Identifier(role)))
@@ -136,10 +136,10 @@ def _grant_reader(settings: Settings, reader_url: str) -> None:
 
 def _sqlalchemy_url(conninfo: str) -> str:
     """A libpq URL or conninfo as SQLAlchemy 1.4's psycopg2 URL, with PostGIS's schema on the search path."""
-    p = conninfo_to_dict(conninfo)
+    p: dict[str, Any] = conninfo_to_dict(conninfo)  # libpq parses every value as text
     with psycopg.connect(conninfo) as conn:
-        postgis = conn.execute("SELECT extnamespace::regnamespace::text FROM pg_extension "
-                               "WHERE extname = 'postgis'").fetchone()[0]
+        postgis = scalar(conn.execute("SELECT extnamespace::regnamespace::text FROM pg_extension "
+                                      "WHERE extname = 'postgis'"))
     host = p.get("host") or "localhost"
     auth = f"{quote(p.get('user', ''), safe='')}:{quote(p.get('password', ''), safe='')}@"
     options = quote(f"-c search_path=csw,{postgis}", safe="")

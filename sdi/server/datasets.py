@@ -62,7 +62,7 @@ class Dataset:
     city: str
     theme: str
     schema: Schema | RasterSchema
-    bbox: tuple[float, float, float, float]  # CRS84: west, south, east, north
+    bbox: tuple[float, ...]  # CRS84: west, south, east, north
     count: int                                # features (vectors) or cities' rasters
     loads: list[Load]
     register_id: str | None = None
@@ -89,7 +89,7 @@ def file_identifier(city: str, theme: str) -> str:
 def published(conn: psycopg.Connection, settings: Settings) -> list[Dataset]:
     """Every public data set with data: each (city, theme), then each theme over all its cities."""
     known = registry(settings)
-    schemas = {**known.schemas, **known.rasters}
+    schemas: dict[str, Schema | RasterSchema] = {**known.schemas, **known.rasters}
     ids = register_ids(conn)
     loads: dict[str, list[Load]] = {}
     for row in conn.cursor(row_factory=dict_row).execute(_PROVENANCE):

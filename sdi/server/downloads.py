@@ -77,7 +77,7 @@ def _write(conn: psycopg.Connection, ds: Dataset, target: Path) -> None:
     query = sql.SQL("SELECT *, ST_AsBinary(geom) AS sdi_wkb FROM {}{} ORDER BY fid").format(
         sqlfiles.theme_table(ds.theme), where)
     cur = conn.execute(query)
-    names = [d.name for d in cur.description]
+    names = [d.name for d in cur.description or []]
     rows = cur.fetchall()
     columns = {n: [r[i] for r in rows] for i, n in enumerate(names) if n not in _SKIP | {"sdi_wkb"}}
     geometry = shapely.from_wkb([bytes(r[names.index("sdi_wkb")]) for r in rows])

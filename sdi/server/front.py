@@ -38,8 +38,8 @@ def nginx_binary(search_path: str | None = None) -> str:
     """The nginx program, or a one-line error with the fix."""
     # A normal user's PATH on Debian has no /usr/sbin, where the package puts nginx.
     path = search_path or os.pathsep.join([os.defpath, "/usr/local/sbin", "/usr/sbin", "/sbin"])
-    if search_path is None and shutil.which("nginx"):
-        path = os.pathsep.join([str(Path(shutil.which("nginx")).parent), path])
+    if search_path is None and (on_path := shutil.which("nginx")):
+        path = os.pathsep.join([str(Path(on_path).parent), path])
     found = shutil.which("nginx", path=path)
     if not found:
         raise ServeError("nginx is not installed (sdi serve runs it in front of the API)",

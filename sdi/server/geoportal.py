@@ -123,7 +123,7 @@ def build_config(settings: Settings) -> dict:
         "groups": groups, "labels": labels, "hidden": HIDDEN,
         "rasters": [{"name": r, "pl": known.rasters[r].title.pl, "en": known.rasters[r].title.en}
                     for r in rasters if r in known.rasters],
-        "cities": [{"teryt": c, "bbox": _lonlat(extents[c])} for c in cities if extents[c]],
+        "cities": [{"teryt": c, "bbox": _lonlat(box)} for c in cities if (box := extents[c])],
         "search": [{"theme": t, "field": f} for t, f in SEARCH if t in themes],
         "basemap": server,
     }
@@ -133,7 +133,9 @@ def _lonlat(box: tuple[float, ...]) -> list[float]:
     """An EPSG:2180 box as [west, south, east, north] in degrees, for Leaflet."""
     from pyproj import Transformer
 
-    west, south, east, north = Transformer.from_crs(2180, 4326, always_xy=True).transform_bounds(*box, densify_pts=21)
+    left, bottom, right, top = box
+    west, south, east, north = Transformer.from_crs(2180, 4326, always_xy=True).transform_bounds(
+        left, bottom, right, top, densify_pts=21)
     return [round(v, 7) for v in (west, south, east, north)]
 
 

@@ -10,11 +10,12 @@ import json
 import logging
 import threading
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import has_request_context, request
-from psycopg import sql
-from psycopg.rows import dict_row
+from psycopg import Connection, sql
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 from pygeoapi.provider.base import BaseProvider, ProviderInvalidQueryError, ProviderItemNotFoundError
 from pyproj import CRS
@@ -31,7 +32,7 @@ from sdi.server.limits import filter_problem
 
 logger = logging.getLogger(__name__)
 
-_POOL: ConnectionPool | None = None
+_POOL: ConnectionPool[Connection[DictRow]] | None = None  # connections whose rows are dicts (kwargs below)
 _POOL_LOCK = threading.Lock()
 
 # PostgreSQL type -> JSON Schema type and format, for queryables and the item schema.
@@ -44,7 +45,7 @@ _JSON_TYPES = {
 _HIDDEN = ("geom", "load_id")
 
 
-def pool() -> ConnectionPool:
+def pool() -> ConnectionPool[Connection[DictRow]]:
     """One pool per server process: pygeoapi builds a new provider object for every request."""
     global _POOL
     with _POOL_LOCK:
@@ -62,6 +63,8 @@ def pool() -> ConnectionPool:
 
 class SdiProvider(BaseProvider):
     """OGC API Features over one theme table `data.<theme>`."""
+
+    _fields: dict[str, Any]  # set by pygeoapi's BaseProvider, filled by get_fields
 
     def __init__(self, provider_def: dict):
         super().__init__(provider_def)
@@ -141,7 +144,7 @@ class SdiProvider(BaseProvider):
     # -- SQL pieces --------------------------------------------------------------------------------
     def _columns(self, select_properties: list[str], skip_geometry: bool, crs_transform_spec=None) -> sql.Composed:
         names = [c for c in self.fields if not select_properties or c in select_properties or c == "fid"]
-        cols = [sqlfiles.ident(c) for c in dict.fromkeys(["fid", *names])]
+        cols: list[sql.Composable] = [sqlfiles.ident(c) for c in dict.fromkeys(["fid", *names])]
         if not skip_geometry:
             # pygeoapi passes no transform spec exactly when the requested CRS is the storage CRS.
             epsg, flip, digits = output_crs(crs_transform_spec.target_crs_uri if crs_transform_spec else STORAGE_CRS)
@@ -243,12 +246,12 @@ def theme_fields(theme: str) -> dict:
                             " WHERE table_schema = 'data' AND table_name = %s ORDER BY ordinal_position",
                             [theme]).fetchall()
     codes = _codes(theme)
-    fields = {}
+    fields: dict[str, dict[str, Any]] = {}
     for row in rows:
         if row["column_name"] in _HIDDEN:
             continue
         kind, fmt = _JSON_TYPES.get(row["data_type"], ("string", None))
-        field = {"type": kind, **({"format": fmt} if fmt else {})}
+        field: dict[str, Any] = {"type": kind, **({"format": fmt} if fmt else {})}
         if row["column_name"] in codes:
             field["values"] = codes[row["column_name"]]  # pygeoapi lists them as the queryable's enum
         fields[row["column_name"]] = field
@@ -256,7 +259,7 @@ def theme_fields(theme: str) -> dict:
 
 
 @lru_cache(maxsize=16)
-def output_crs(uri: str) -> tuple[int, bool, int]:
+def output_crs(uri: str) -> tuple[int | None, bool, int]:
     """(EPSG code, flip to authority axis order?, decimals) of the requested output CRS.
 
     CRS84 is lon/lat. EPSG:4326 is lat/lon, and EPSG:2180 and 2176-2179 are northing/easting by their

@@ -82,6 +82,8 @@ def _add_rasters(root: ET.Element, url: str, rasters: list[tuple], settings: Set
         return
     schemas = registry(settings).rasters
     tree, layers = root.find("layer-tree-group"), root.find("projectlayers")
+    if tree is None or layers is None:  # the project template always has both
+        raise ValueError("the QGIS project template lacks its layer tree or its layers")
     node = ET.SubElement(tree, "layer-tree-group", {"name": "Rastry / Rasters", "checked": "Qt::Checked",
                                                      "expanded": "1"})
     ET.SubElement(node, "customproperties")

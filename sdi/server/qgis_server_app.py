@@ -26,6 +26,7 @@ import socketserver
 import tempfile
 import time
 import urllib.parse
+from typing import Any
 
 _CITY = re.compile(r"[0-9]{7}")
 _MAX_BODY = 1 << 20
@@ -54,6 +55,7 @@ def _conninfo(text: str) -> dict:
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
+    server: "_Server"  # the server that made it, with the projects folder and QGIS (a string: defined below)
     server_version = "sdi-wms"
     protocol_version = "HTTP/1.0"
 
@@ -125,7 +127,8 @@ class _Server(socketserver.UnixStreamServer):
     def __init__(self, sock: socket.socket, projects: str):
         super().__init__(sock.getsockname(), _Handler, bind_and_activate=False)
         self.socket.close()
-        self.socket, self.projects, self.qgis = sock, projects, None
+        self.socket, self.projects = sock, projects
+        self.qgis: Any = None  # the QgsServer, made by the worker after the fork
 
 
 def _worker(sock: socket.socket, projects: str) -> None:

@@ -24,11 +24,12 @@ def raster_file(stored: object, theme: str, city: str, raster_dir: Path) -> Path
     """The absolute path of a row's COG when it is the server's own file; None (logged) otherwise."""
     root = raster_dir.resolve()
     problem = _problem(stored, theme, city, root)
-    if problem:
+    name = _relative(stored, root) if not problem and isinstance(stored, str) else None
+    if problem or name is None:  # no problem means a str whose relative name exists: `name` tells the type checker
         # the stored value may be anything a caller wrote: its repr, cut short, is safe in a log line
         logger.error("refused the raster of %s/%s: %s (catalogue path %.200r)", theme, city, problem, stored)
         return None
-    return (root / _relative(stored, root)).resolve()
+    return (root / name).resolve()
 
 
 def _problem(stored: object, theme: str, city: str, root: Path) -> str | None:

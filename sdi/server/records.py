@@ -17,6 +17,7 @@ import re
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 from lxml import etree
@@ -183,7 +184,7 @@ def dcat(datasets: list[Dataset], settings: Settings, base: str) -> dict:
         url, about = links(ds, base), abstract(ds, settings)
         where = city_name(settings, ds.city)
         w, s, e, n = ds.bbox
-        distributions = [{"@type": "dcat:Distribution", "dcat:accessURL": {"@id": url["api"]},
+        distributions: list[dict[str, Any]] = [{"@type": "dcat:Distribution", "dcat:accessURL": {"@id": url["api"]},
                           "dct:format": "OGC API", "dct:license": {"@id": licence}}]
         distributions += [{"@type": "dcat:Distribution", "dcat:downloadURL": {"@id": f"{base}{path}"},
                            "dcat:mediaType": "application/geopackage+sqlite3", "dcat:byteSize": size,

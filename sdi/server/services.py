@@ -54,7 +54,7 @@ class Service:
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
     as_user: bool = True                        # run as the API's OS user when root (False: stays root)
-    on_change: Callable[[], None] | None = None  # the catalogue changed: regenerate what the service serves
+    on_change: Callable[[], object] | None = None  # the catalogue changed: regenerate what the service serves
 
 
 def available(ctx: ServiceContext) -> list[Service]:

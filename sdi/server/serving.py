@@ -21,13 +21,14 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import yaml
 
 from sdi.core import replicas, roles
 from sdi.core.catalogue import open_catalogue
-from sdi.core.db import Cluster, database_url
+from sdi.core.db import Cluster, database_url, scalar
 from sdi.core.errors import SdiError, ServeError, first_line
 from sdi.core.settings import Settings, get_settings
 from sdi.server import front, host_user, services
@@ -96,7 +97,7 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
 def worker_env(settings: Settings, config_path: Path, openapi_path: Path, home: Path | None) -> dict[str, str]:
     """The workers' environment: the reader's URL and where things are; no other credential at all."""
     reader = settings.reader_database_url or _reader_url(settings)
-    owner = psycopg.conninfo.conninfo_to_dict(database_url(settings, start=False)).get("password")
+    owner: Any = psycopg.conninfo.conninfo_to_dict(database_url(settings, start=False)).get("password")  # text
     env = {k: v for k, v in os.environ.items() if k not in _SECRET_ENV and not (owner and owner in v)}
     env.update(PYGEOAPI_CONFIG=str(config_path), PYGEOAPI_OPENAPI=str(openapi_path), SDI_DATABASE_URL=reader,
                SDI_HOME=str(settings.home_abs), SDI_RASTER_DIR=str(settings.raster_dir_abs),
@@ -191,7 +192,7 @@ def _watch(procs: dict[str, subprocess.Popen], settings: Settings, host: str, po
         except Exception as exc:  # noqa: BLE001 -- whatever a catalogue row holds, the API keeps serving what it has
             if now != failed:
                 logger.error("the new configuration failed, still serving the previous one (tried again every"
-                             " %d s): %s", _POLL_SECONDS, first_line(str(exc)) or type(exc).__name__)
+                             " %d s): %s", _POLL_SECONDS, first_line(exc))
             failed = now
             continue  # `seen` unchanged: the next poll tries again, a passing fault does not freeze the API
         seen = now
@@ -220,7 +221,7 @@ def _stop(procs: dict[str, subprocess.Popen]) -> None:
 def _fingerprint(settings: Settings) -> str | None:
     try:
         with psycopg.connect(database_url(settings, start=False), connect_timeout=5) as conn:
-            return conn.execute("SELECT md5(coalesce(string_agg(city || theme || load_id, ','"
-                                " ORDER BY city, theme), '')) FROM sdi.layers").fetchone()[0]
+            return scalar(conn.execute("SELECT md5(coalesce(string_agg(city || theme || load_id, ','"
+                                       " ORDER BY city, theme), '')) FROM sdi.layers"))
     except (psycopg.Error, SdiError):
         return None  # the database is briefly away: keep serving what we have

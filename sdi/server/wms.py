@@ -127,7 +127,10 @@ def _root(conn: psycopg.Connection, settings: Settings, themes: list[str], city:
         props = group.find("customproperties")
         if short and props is not None:
             ET.SubElement(props, "property", {"key": "wmsShortName", "value": short})
-    _properties(root.find("properties"), settings, city, extent, public_url)
+    properties = root.find("properties")
+    if properties is None:  # the project qgis_project writes always has them
+        raise ValueError("the QGIS project has no <properties>")
+    _properties(properties, settings, city, extent, public_url)
     return root
 
 
@@ -141,7 +144,8 @@ def _group_rasters(root: ET.Element) -> None:
         theme = node.get("id", "").removeprefix("sdi_layer_").rsplit("_", 1)[0]
         if theme not in themes:
             title = node.get("name", theme).rsplit(" – ", 1)[0]
-            themes[theme] = ET.SubElement(rasters, "layer-tree-group", {"name": title, "checked": node.get("checked"),
+            checked = node.get("checked", "")
+            themes[theme] = ET.SubElement(rasters, "layer-tree-group", {"name": title, "checked": checked,
                                                                          "expanded": "0"})
             ET.SubElement(themes[theme], "customproperties").append(
                 ET.Element("property", {"key": "wmsShortName", "value": theme}))

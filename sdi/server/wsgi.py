@@ -21,6 +21,7 @@ from pygeoapi.flask_app import APP, CONFIG
 from sdi import __version__
 from sdi.core import sqlfiles
 from sdi.core.config import restricted_themes
+from sdi.core.db import one_row
 from sdi.core.settings import get_settings
 from sdi.server import html, raster_files
 from sdi.server.access import RestrictedThemes
@@ -203,7 +204,7 @@ def _token_scope(digest: str) -> tuple[bool, str | None]:
             except psycopg.Error as exc:  # e.g. the reader may not call it: closed, never wider
                 logger.error("cannot check a token's scope: %s", type(exc).__name__)
                 return False, None
-        return bool(conn.execute("SELECT data.sdi_token_valid(%s) AS ok", [digest]).fetchone()["ok"]), None
+        return bool(one_row(conn.execute("SELECT data.sdi_token_valid(%s) AS ok", [digest]))["ok"]), None
 
 
 APP.wsgi_app = pygeoapi_compat.JsonAnswers(BodyLimit(RestrictedThemes(CqlRequests(APP.wsgi_app, CONFIG, theme_fields),
