@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
@@ -63,8 +64,8 @@ def execute(conn: psycopg.Connection, run_id: int) -> dict:
             net["build_s"] = round(time.perf_counter() - t, 3)
             done = access.compute(conn, run_id, std)
             t = time.perf_counter()
-            psycopg.ClientCursor(conn).execute(sqlfiles.load("analysis/summary.sql"),
-                                               {"run": run_id, "unit": std.units})
+            psycopg.ClientCursor(conn).execute(sqlfiles.load("analysis/summary.sql").format(**network.sources(conn)),
+                                               {"run": run_id, "unit": std.units, "city": std.city})
             done["timings"]["summary_s"] = round(time.perf_counter() - t, 3)
             summary = {**summarise(conn, run_id), **done, "seconds": round(time.perf_counter() - started, 3)}
             conn.execute("UPDATE analysis.runs SET status = 'successful', finished_at = now(), network = %s,"
@@ -78,22 +79,29 @@ def execute(conn: psycopg.Connection, run_id: int) -> dict:
     return {"run_id": run_id, "network": net, "summary": summary}
 
 
-def summarise(conn: psycopg.Connection, run_id: int) -> dict:
-    """The share of parcels meeting each standard, for the gmina and for each precinct (worst first)."""
-    cols = ("count(*) AS parcels, avg(school_ok::int) AS school, avg(green_ok::int) AS green_3ha,"
-            " avg(green20_ok::int) AS green_20ha, avg(all_ok::int) AS all_standards,"
-            " count(*) FILTER (WHERE school_ok AND NOT school_straight_ok) AS school_network_only,"
-            " count(*) FILTER (WHERE school_straight_ok AND NOT school_ok) AS school_straight_only,"
-            " count(*) FILTER (WHERE reason IS NOT NULL) AS unreachable")
+def summarise(conn: psycopg.Connection, run_id: int) -> dict[str, Any]:
+    """The shares of units (and of address points) meeting each standard: for the gmina, each precinct and each
+    planning zone (worst first), the ten worst-served areas, and each facility's catchment."""
+    cols = ("parcels, school, green_3ha, green_20ha, all_standards, addresses, addresses_ok, unreachable,"
+            " school_network_only, school_straight_only")
     cur = conn.cursor(row_factory=dict_row)
-    gmina = cur.execute(f"SELECT city, {cols} FROM analysis.parcel_access WHERE run_id = %s GROUP BY city",
+
+    def level(name: str, key: str, limit: int = 50) -> list[dict[str, Any]]:
+        rows = cur.execute(f"SELECT area AS {key}, {cols} FROM analysis.area_summary WHERE run_id = %s"  # noqa: S608
+                           " AND level = %s ORDER BY all_standards, area LIMIT %s", [run_id, name, limit]).fetchall()
+        return [_rounded(r) for r in rows]
+
+    worst = cur.execute(f"SELECT level, area, {cols} FROM analysis.area_summary WHERE run_id = %s"  # noqa: S608
+                        " AND level <> 'gmina' ORDER BY all_standards, unreachable DESC, parcels DESC, area LIMIT 10",
                         [run_id]).fetchall()
-    precincts = cur.execute(f"SELECT precinct, {cols} FROM analysis.parcel_access WHERE run_id = %s"
-                            " GROUP BY precinct ORDER BY avg(all_ok::int), precinct LIMIT 50", [run_id]).fetchall()
-    return {"gmina": [_rounded(r) for r in gmina], "precincts": [_rounded(r) for r in precincts]}
+    catchments = cur.execute("SELECT kind, facility_fid, name, units, addresses FROM analysis.facility_catchment"
+                             " WHERE run_id = %s ORDER BY kind, addresses DESC, facility_fid", [run_id]).fetchall()
+    return {"gmina": level("gmina", "city"), "precincts": level("precinct", "precinct"),
+            "plan_zones": level("plan_zone", "zone"), "worst": [_rounded(r) for r in worst],
+            "catchments": catchments}
 
 
-def _rounded(row: dict) -> dict:
+def _rounded(row: dict[str, Any]) -> dict[str, Any]:
     return {k: round(float(v), 4) if hasattr(v, "as_integer_ratio") and not isinstance(v, int) else v
             for k, v in row.items()}
 

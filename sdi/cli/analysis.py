@@ -111,11 +111,15 @@ def _show(result: dict[str, Any]) -> None:
     net, summary = result["network"], result["summary"]
     out.print(f"run {result['run_id']}: network of {net['edges']} edges, {net['components']} components,"
               f" {net['connectors']} gaps closed; {summary['seconds']} s", highlight=False)
-    table = Table("area", "parcels", "school", "green 3 ha", "green 20 ha", "all", "unreachable", show_edge=False)
-    for row in summary["gmina"] + summary["precincts"][:10]:
-        table.add_row(row.get("city") or f"precinct {row.get('precinct')}", str(row["parcels"]),
+    table = Table("area", net.get("units", "parcels"), "school", "green 3 ha", "green 20 ha", "all",
+                  "addresses met", "unreachable", show_edge=False)
+    rows = [("gmina", r["city"], r) for r in summary["gmina"]] + \
+        [(r["level"].replace("_", " "), r["area"], r) for r in summary.get("worst", [])]
+    for level, area, row in rows:
+        share = row.get("addresses_ok")
+        table.add_row(f"{level} {area}", str(row["parcels"]),
                       *(f"{100 * row[k]:.1f}%" for k in ("school", "green_3ha", "green_20ha", "all_standards")),
-                      str(row["unreachable"]))
+                      "-" if share is None else f"{100 * share:.1f}%", str(row["unreachable"]))
     out.print(table)
     for warning in summary["warnings"]:
         err.print(f"  warning: {warning}", highlight=False)

@@ -24,24 +24,24 @@ CREATE INDEX ON _pp USING gist (geom);
 -- holding its point, or the nearest one within %(building_m)s m; otherwise its point (school_by_point).
 CREATE TEMP TABLE _fac_raw ON COMMIT DROP AS
     SELECT 'primary_school'::text AS kind, s.fid, coalesce(b.geom, s.geom) AS geom, b.geom IS NULL AS by_point,
-           0::double precision AS area_ha
+           0::double precision AS area_ha, s.name::text AS name
     FROM {public_services} s JOIN _zone a ON s.geom && a.geom
     LEFT JOIN LATERAL (SELECT bb.geom FROM {buildings} bb WHERE ST_DWithin(bb.geom, s.geom, %(building_m)s)
                        ORDER BY bb.geom <-> s.geom LIMIT 1) b ON true
     WHERE s.service_type = 'primary_school'
     UNION ALL
-    SELECT 'green', g.fid, g.geom, false, ST_Area(g.geom) / 10000
+    SELECT 'green', g.fid, g.geom, false, ST_Area(g.geom) / 10000, g.name
     FROM {green_areas} g JOIN _zone a ON g.geom && a.geom
     WHERE g.publicly_accessible IS DISTINCT FROM false
     UNION ALL
-    SELECT 'green20', g.fid, g.geom, false, ST_Area(g.geom) / 10000
+    SELECT 'green20', g.fid, g.geom, false, ST_Area(g.geom) / 10000, g.name
     FROM {green_areas} g JOIN _zone a ON g.geom && a.geom
     WHERE g.publicly_accessible IS DISTINCT FROM false AND ST_Area(g.geom) >= %(big_ha)s * 10000
     UNION ALL
-    SELECT s.service_type, s.fid, s.geom, true, 0 FROM {public_services} s JOIN _zone a ON s.geom && a.geom
+    SELECT s.service_type, s.fid, s.geom, true, 0, s.name FROM {public_services} s JOIN _zone a ON s.geom && a.geom
     WHERE s.service_type = ANY(%(optional)s)
     UNION ALL
-    SELECT 'stop', t.fid, t.geom, true, 0 FROM {public_transport_stops} t JOIN _zone a ON t.geom && a.geom
+    SELECT 'stop', t.fid, t.geom, true, 0, t.name FROM {public_transport_stops} t JOIN _zone a ON t.geom && a.geom
     WHERE 'stop' = ANY(%(optional)s);
 
 CREATE TEMP TABLE _fac ON COMMIT DROP AS
