@@ -59,11 +59,11 @@ def compute(conn: psycopg.Connection, run_id: int, std: Standards, *, explain: l
         _explained(cur, text, params, explain)
     timings["parcels_s"] = time.perf_counter() - t
     counts: dict[str, int] = dict(conn.execute("SELECT kind, count(DISTINCT fid) FROM _fac GROUP BY kind").fetchall())
-    warnings = [f"no {kind} in the area: every parcel fails that standard" for kind, _, _ in limits
+    warnings = [f"no {kind} in the area: every unit fails that standard" for kind, _, _ in limits
                 if not counts.get(kind)]
     if std.town == "auto" and not _has_town_units(conn):
         # The stricter distance: a parcel wrongly passed would let a plan zone housing the law does not allow.
-        warnings.append("no administrative_units with a municipality type: every parcel counted as in a town"
+        warnings.append("no administrative_units with a municipality type: every unit counted as in a town"
                         f" ({std.school_town_m:g} m); use --town rural or load the units")
     return {"timings": {k: round(v, 3) for k, v in timings.items()}, "facilities": counts, "warnings": warnings}
 
