@@ -34,8 +34,9 @@ demo: setup  ## start PostGIS, load the sample gmina and serve it at http://127.
 test-system:  ## Debian packages the tests also use: QGIS 3.22 (python3-qgis, qgis-providers), about 1.5 GB, and headless Chromium (the XSS test)
 	@bash docker/install-system-deps.sh gdal-bin nginx acl python3-qgis qgis-providers qgis-server-wms qgis-server-wmts chromium
 
-lint: setup  ## ruff (lint and format rules in pyproject.toml) and import-linter (the package's layers)
+lint: setup  ## ruff (lint rules in pyproject.toml), mypy (strict on sdi.core and sdi.cli) and import-linter (the package's layers)
 	$(BIN)/ruff check sdi tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 test: setup test-system lint  ## lint, then the test suite on a real, throw-away PostGIS, with GDAL and QGIS as clients; then the API under load

@@ -9,6 +9,7 @@ local one to a component written out in `openapi_ogc.yaml`. Code lists travel fr
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from functools import cache
 from importlib.resources import files
 
@@ -21,7 +22,7 @@ from sdi.core.errors import ServeError
 _KINDS = ("parameters", "responses", "schemas")
 
 
-def finish(document: dict, hidden: set[str] = frozenset()) -> dict:
+def finish(document: dict, hidden: AbstractSet[str] = frozenset()) -> dict:
     """The document with code lists as enums, every external $ref made local, and nothing of the hidden
     (restricted) collections: an anonymous reader of the API description must not learn they exist."""
     used: set[tuple[str, str]] = set()
@@ -96,7 +97,7 @@ def _tileset(tile: dict) -> dict:
     }}
 
 
-def _without(document: dict, hidden: set[str]) -> dict:
+def _without(document: dict, hidden: AbstractSet[str]) -> dict:
     prefixes = tuple(f"/collections/{theme}" for theme in hidden)
     paths = {p: v for p, v in document.get("paths", {}).items()
              if not any(p == x or p.startswith(x + "/") for x in prefixes)}
