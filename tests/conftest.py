@@ -38,6 +38,15 @@ _counter = itertools.count()
 _ADMIN: dict[str, str] = {}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_data_untouched():
+    """The real files are read, never written: a reader that leaves a .gfs beside a GML (GDAL's default) fails here."""
+    before = {p for p in SHARED_DATA.rglob("*")} if SHARED_DATA.is_dir() else set()
+    yield
+    added = sorted(str(p) for p in (SHARED_DATA.rglob("*") if SHARED_DATA.is_dir() else ()) if p not in before)
+    assert not added, f"the tests wrote into ../shared/data: {added} (open GML with WRITE_GFS=NO)"
+
+
 @pytest.fixture(scope="session")
 def server_url(tmp_path_factory) -> str:
     """The owner's URL of a PostGIS server (its sdi database) for the whole run."""
