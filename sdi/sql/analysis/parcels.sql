@@ -30,45 +30,50 @@ CREATE TEMP TABLE _green ON COMMIT DROP AS
     JOIN _fac f ON f.kind = 'green' AND f.fid = q.fac
     GROUP BY q.fid;
 
--- The straight line, to show what a buffer would have said: the nearest facility of each kind (KNN on the
--- GiST index), and the areas of the green within the distance.
+CREATE TEMP TABLE _town ON COMMIT DROP AS
+    SELECT fid, town, CASE WHEN town THEN %(school_town_m)s ELSE %(school_rural_m)s END::double precision AS school_limit
+    FROM (SELECT _pp.fid, {town} AS town FROM _pp) t;
+ANALYZE _town;
+
+-- The straight line, to show what a buffer would have said: whether a facility of each kind lies within the
+-- distance (one unit and kind a row when it does), and the areas of the green within it. An EXISTS on the
+-- GiST index: the nearest facility by KNN for every unit and kind (its distance was only ever compared with
+-- the limit) took 13.4 s of a 50,000-address run (benchmarks/analysis_bench.py --goal --explain).
 CREATE TEMP TABLE _straight ON COMMIT DROP AS
-    SELECT p.fid, l.kind, (SELECT ST_Distance(f.geom, p.geom) FROM _fac f WHERE f.kind = l.kind
-                           ORDER BY f.geom <-> p.geom LIMIT 1) AS m
-    FROM _pp p CROSS JOIN _limits l WHERE l.kind <> 'green';
+    SELECT p.fid, l.kind
+    FROM _pp p JOIN _town t ON t.fid = p.fid CROSS JOIN _limits l
+    WHERE l.kind <> 'green' AND EXISTS (
+        SELECT FROM _fac f WHERE f.kind = l.kind
+        AND ST_DWithin(f.geom, p.geom, CASE WHEN l.kind = 'primary_school' THEN t.school_limit ELSE l.limit_m END));
 CREATE TEMP TABLE _green_straight ON COMMIT DROP AS
     SELECT p.fid, sum(f.area_ha) AS ha
     FROM _pp p JOIN _fac f ON f.kind = 'green' AND ST_DWithin(f.geom, p.geom, %(green_sum_m)s)
     GROUP BY p.fid;
 
-CREATE TEMP TABLE _town ON COMMIT DROP AS
-    SELECT fid, town, CASE WHEN town THEN %(school_town_m)s ELSE %(school_rural_m)s END::double precision AS school_limit
-    FROM (SELECT _pp.fid, {town} AS town FROM _pp) t;
-
 CREATE TEMP TABLE _opt ON COMMIT DROP AS
     SELECT p.fid,
            jsonb_object_agg(l.kind, jsonb_build_object('m', round(n.cost::numeric, 2), 'fid', n.fac,
                'limit_m', l.limit_m, 'ok', coalesce(n.cost <= l.limit_m, false),
-               'straight_ok', coalesce(s.m <= l.limit_m, false))) AS optional,
+               'straight_ok', s.fid IS NOT NULL)) AS optional,
            bool_and(coalesce(n.cost <= l.limit_m, false)) AS all_ok
     FROM _pp p CROSS JOIN _limits l
     LEFT JOIN _near n ON n.fid = p.fid AND n.kind = l.kind
     LEFT JOIN _straight s ON s.fid = p.fid AND s.kind = l.kind
     WHERE l.optional
     GROUP BY p.fid;
-ANALYZE _near; ANALYZE _green; ANALYZE _straight; ANALYZE _green_straight; ANALYZE _town; ANALYZE _opt;
+ANALYZE _near; ANALYZE _green; ANALYZE _straight; ANALYZE _green_straight; ANALYZE _opt;
 
 INSERT INTO analysis.parcel_access (run_id, city, parcel_fid, parcel_id, precinct, town, access_m, school_m, school_fid,
         school_limit_m, school_ok, school_straight_ok, school_by_point, green_sum_ha, green_ok, green_straight_ok,
         green20_m, green20_fid, green20_ok, green20_straight_ok, optional, all_ok, reason, unit, addresses, geom)
 SELECT %(run)s, %(city)s, p.fid, p.parcel_id, p.precinct, t.town, p.access_m, s.cost, s.fac, t.school_limit,
        coalesce(s.cost <= t.school_limit, false),
-       coalesce(ss.m <= t.school_limit, false),
+       ss.fid IS NOT NULL,
        sf.by_point,
        coalesce(g.ha, 0), coalesce(g.ha, 0) >= %(green_sum_ha)s,
        coalesce(gs.ha, 0) >= %(green_sum_ha)s,
        b.cost, b.fac, coalesce(b.cost <= %(green_big_m)s, false),
-       coalesce(bs.m <= %(green_big_m)s, false),
+       bs.fid IS NOT NULL,
        coalesce(o.optional, '{{}}'),
        coalesce(s.cost <= t.school_limit, false) AND coalesce(g.ha, 0) >= %(green_sum_ha)s
            AND coalesce(b.cost <= %(green_big_m)s, false) AND coalesce(o.all_ok, true),
