@@ -66,7 +66,8 @@ def _load(shared: Path, folder: Path, settings: Settings) -> int:
              mapping_path=MAPPINGS / "bdot10k/buildings.yaml", settings=settings)
     schools, mapping = _primary_schools(shared, folder)
     run_load(schools, city=CITY, theme="public_services", mapping_path=mapping, settings=settings)
-    houses = gpd.read_file(shared / BDOT.format("BUBD_A"), columns=["lokalnyId", "funOgolnaBudynku"])
+    houses = gpd.read_file(shared / BDOT.format("BUBD_A"), columns=["lokalnyId", "funOgolnaBudynku"],
+                           WRITE_GFS="NO")  # GDAL would write a .gfs beside the shared file
     houses = houses[houses["funOgolnaBudynku"].astype(str).isin(RESIDENTIAL)]
     parcels = gpd.GeoDataFrame({"parcel_id": houses["lokalnyId"], "precinct": "0001"}, geometry=houses.geometry.values,
                                crs="EPSG:2180")

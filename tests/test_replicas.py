@@ -142,6 +142,17 @@ def test_two_api_nodes_read_one_replica_set_and_both_see_a_new_load(home, tmp_pa
         for base, _ in nodes:
             body = requests.get(f"{base}/collections/roads/items", params={"f": "json"}, timeout=30).json()
             assert body["numberMatched"] == 9
+            # The services beside the API read through the same replica set: QGIS Server (Debian's libpq 15,
+            # which refused the set's libpq 16 option) and pycsw (SQLAlchemy, which took "p1,p2" for a port).
+            png = requests.get(f"{base}/wms", params={
+                "SERVICE": "WMS", "REQUEST": "GetMap", "VERSION": "1.3.0", "LAYERS": "roads", "STYLES": "",
+                "CRS": "EPSG:2180", "BBOX": "0,0,1000000,1000000", "WIDTH": 64, "HEIGHT": 64,
+                "FORMAT": "image/png"}, timeout=60)
+            assert (png.status_code, png.content[:4]) == (200, b"\x89PNG"), png.text[:300]
+            csw = requests.get(f"{base}/csw", params={
+                "service": "CSW", "version": "2.0.2", "request": "GetRecords", "typeNames": "csw:Record",
+                "resultType": "results", "elementSetName": "brief"}, timeout=60)
+            assert 'numberOfRecordsMatched="' in csw.text and "ExceptionReport" not in csw.text, csw.text[:500]
         done = _load(home, sample, "public_services")
         assert done.returncode == 0, done.stderr
         loaded = time.monotonic()

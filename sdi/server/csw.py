@@ -140,12 +140,15 @@ def _sqlalchemy_url(conninfo: str) -> str:
     with psycopg.connect(conninfo) as conn:
         postgis = scalar(conn.execute("SELECT extnamespace::regnamespace::text FROM pg_extension "
                                       "WHERE extname = 'postgis'"))
-    host = p.get("host") or "localhost"
     auth = f"{quote(p.get('user', ''), safe='')}:{quote(p.get('password', ''), safe='')}@"
-    options = quote(f"-c search_path=csw,{postgis}", safe="")
-    netloc = f"{host}:{p.get('port', '5432')}" if not host.startswith("/") else ""
-    query = f"?options={options}" + (f"&host={quote(host, safe='')}&port={p.get('port', '5432')}" if not netloc else "")
-    return f"postgresql://{auth}{netloc}/{quote(p.get('dbname', ''), safe='')}{query}"
+    # host and port go in the query, where libpq reads them as they are: a replica set's "h1,h2" and "p1,p2"
+    # (a netloc takes one port, and SQLAlchemy parses it as a number); its other options (prefer-standby,
+    # load balancing, timeout) ride along. psycopg2's wheel carries libpq 17, which knows all of them.
+    extra = {k: v for k, v in p.items() if k not in ("user", "password", "dbname", "options")}
+    extra.setdefault("host", "localhost")
+    query = f"?options={quote(f'-c search_path=csw,{postgis}', safe='')}" + "".join(
+        f"&{k}={quote(str(v), safe='')}" for k, v in extra.items())
+    return f"postgresql://{auth}/{quote(p.get('dbname', ''), safe='')}{query}"
 
 
 def _write_config(folder: Path, base: str) -> Path:

@@ -35,6 +35,9 @@ _MAX_BODY = 1 << 20
 def _service_file(name: str) -> str:
     """A libpq service file from the reader's URL in our environment, private to this process's user."""
     params = _conninfo(os.environ.get("SDI_DATABASE_URL", ""))
+    # QGIS links Debian's libpq 15, which refuses a service naming an option it does not know: the replica
+    # set's load_balance_hosts is libpq 16's. Without it the hosts are tried in order (standbys first).
+    params.pop("load_balance_hosts", None)
     fd, path = tempfile.mkstemp(prefix="pg_service.", suffix=".conf")
     with os.fdopen(fd, "w") as out:  # mkstemp: mode 600
         out.write(f"[{name}]\n" + "".join(f"{k}={v}\n" for k, v in params.items() if v and "\n" not in v))
