@@ -15,8 +15,10 @@ CREATE TEMP TABLE _pp ON COMMIT DROP AS
            e.id AS edge, e.source AS u, e.target AS v, e.cost AS len, e.component,
            ST_LineLocatePoint(e.geom, ST_ClosestPoint(e.geom, p.geom)) AS f, ST_Distance(e.geom, p.geom) AS access_m
     FROM {units} p
-    LEFT JOIN LATERAL (SELECT * FROM _edges e WHERE ST_DWithin(e.geom, p.geom, %(max_access)s)
-                       ORDER BY e.geom <-> p.geom LIMIT 1) e ON true
+    -- the nearest edge by the index's KNN alone, then the distance test: a DWithin inside the LATERAL made the
+    -- planner fetch every edge within 500 m and sort them, for each unit (6 s of 8 for 50,000 addresses)
+    LEFT JOIN LATERAL (SELECT * FROM (SELECT * FROM _edges e ORDER BY e.geom <-> p.geom LIMIT 1) n
+                       WHERE ST_DWithin(n.geom, p.geom, %(max_access)s)) e ON true
     WHERE p.city = %(city)s;
 CREATE INDEX ON _pp USING gist (geom);
 
@@ -49,8 +51,8 @@ CREATE TEMP TABLE _fac ON COMMIT DROP AS
            e.cost AS len, ST_LineLocatePoint(e.geom, ST_ClosestPoint(e.geom, r.geom)) AS f,
            ST_Distance(e.geom, r.geom) AS access_m
     FROM _fac_raw r
-    CROSS JOIN LATERAL (SELECT * FROM _edges e WHERE ST_DWithin(e.geom, r.geom, %(max_access)s)
-                        ORDER BY e.geom <-> r.geom LIMIT 1) e;
+    CROSS JOIN LATERAL (SELECT * FROM (SELECT * FROM _edges e ORDER BY e.geom <-> r.geom LIMIT 1) n
+                        WHERE ST_DWithin(n.geom, r.geom, %(max_access)s)) e;
 CREATE INDEX ON _fac USING gist (geom);
 
 -- The edges that join each facility's own vertex to the network. A green area is measured to its boundary:
