@@ -20,32 +20,13 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from sdi.core import sqlfiles
 from sdi.core.db import scalar
 from sdi.core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
 ORPHAN_AGE_S = 3600  # a COG younger than this may belong to a load-raster that is still running
-
-_CANDIDATES = """
-SELECT load_id, city, theme, (SELECT r.path FROM sdi.rasters r WHERE r.load_id = v.load_id) AS raster
-FROM (SELECT d.load_id, d.city, d.theme,
-             row_number() OVER (PARTITION BY d.city, d.theme ORDER BY d.load_id DESC) AS age
-      FROM sdi.loads d
-      WHERE (%(city)s::text IS NULL OR d.city = %(city)s) AND (%(theme)s::text IS NULL OR d.theme = %(theme)s)) v
-WHERE age > %(keep)s AND NOT EXISTS (SELECT 1 FROM sdi.layers l WHERE l.load_id = v.load_id)
-ORDER BY load_id
-"""
-
-# Partitions of history.<theme> named <theme>#<load> whose load has no catalogue row (a killed prune).
-_ORPHAN_PARTS = """
-SELECT p.relname AS parent, c.relname AS part, i.inhdetachpending AS pending,
-       pg_total_relation_size(c.oid) AS bytes
-FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
-JOIN pg_namespace n ON n.oid = p.relnamespace
-WHERE n.nspname = 'history' AND c.relname ~ '#[0-9]+$' AND (%(theme)s::text IS NULL OR p.relname = %(theme)s)
-  AND NOT EXISTS (SELECT 1 FROM sdi.loads d WHERE d.load_id = substring(c.relname from '#([0-9]+)$')::bigint)
-"""
 
 
 @dataclass
@@ -74,7 +55,8 @@ def prune(url: str, *, keep: int, raster_dir: Path, city: str | None = None, the
     with psycopg.connect(url, autocommit=True) as conn:
         if scalar(conn.execute("SELECT sdi.current_city()")) is not None:
             raise ConfigError("a city's login may not prune versions", "ask the administrator to run `sdi prune`")
-        for load_id, c, t, raster in conn.execute(_CANDIDATES, {"city": city, "theme": theme, "keep": keep}).fetchall():
+        candidates = conn.execute(sqlfiles.load("prune_candidates.sql"), {"city": city, "theme": theme, "keep": keep})
+        for load_id, c, t, raster in candidates.fetchall():
             part = sql.Identifier("history", scalar(conn.execute("SELECT sdi.load_table(%s, %s)", [t, load_id])))
             size = scalar(conn.execute("SELECT coalesce(pg_total_relation_size(to_regclass(%s)), 0)",
                                        [part.as_string(conn)]))
@@ -90,7 +72,8 @@ def prune(url: str, *, keep: int, raster_dir: Path, city: str | None = None, the
                     file.unlink(missing_ok=True)
             report.versions.append({"load_id": load_id, "city": c, "theme": t, "bytes": size,
                                     "kind": "raster" if raster else "vector"})
-        for parent, name, pending, _size in conn.execute(_ORPHAN_PARTS, {"theme": theme}).fetchall():
+        orphans = conn.execute(sqlfiles.load("orphan_partitions.sql"), {"theme": theme})
+        for parent, name, pending, _size in orphans.fetchall():
             report.orphan_partitions.append(name)
             if not dry_run:
                 _drop_partition(conn, parent, sql.Identifier("history", name), pending=pending)

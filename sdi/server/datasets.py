@@ -26,12 +26,6 @@ ALL = "all"  # the city of a data set over every city, as stored in sdi.dataset_
 # servers and reinstalls, so that the national register's harvest sees one record updated, never a new one.
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/sdi-pl/sdi/datasets")
 
-_PROVENANCE = """
-SELECT l.city, l.theme, d.load_id, d.source, d.source_layer, d.source_size, d.source_sha256, d.detected,
-       d.feature_count, d.reject_count, d.operator, d.sdi_version, d.started_at, d.loaded_at
-FROM sdi.layers l JOIN sdi.loads d USING (load_id)
-ORDER BY l.theme, l.city
-"""
 _CITY_EXTENTS = ("SELECT city, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), n FROM (SELECT city, "
                  "ST_Extent(ST_Transform(geom, 4326)) AS e, count(*) AS n FROM {} GROUP BY city) s")
 
@@ -92,7 +86,7 @@ def published(conn: psycopg.Connection, settings: Settings) -> list[Dataset]:
     schemas: dict[str, Schema | RasterSchema] = {**known.schemas, **known.rasters}
     ids = register_ids(conn)
     loads: dict[str, list[Load]] = {}
-    for row in conn.cursor(row_factory=dict_row).execute(_PROVENANCE):
+    for row in conn.cursor(row_factory=dict_row).execute(sqlfiles.load("provenance.sql")):
         schema = schemas.get(row["theme"])
         if schema is not None and schema.access == "public":  # restricted: not one byte downstream
             loads.setdefault(row["theme"], []).append(_load(row))

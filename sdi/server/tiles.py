@@ -24,19 +24,6 @@ from sdi.server.provider import pool, theme_fields
 logger = logging.getLogger(__name__)
 
 MAX_ZOOM = 22
-# The tile envelope is segmentized before it is reprojected to EPSG:2180, so that its bounding box
-# there still covers the whole tile at low zooms, where Mercator edges bend.
-_TILE_SQL = """
-WITH tile AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env)
-SELECT ST_AsMVT(t, %(layer)s, 4096, 'geom') FROM (
-    SELECT {columns},
-           ST_AsMVTGeom(ST_Transform(d.geom, 3857), tile.env, 4096, 64, true) AS geom
-    FROM {view} d, tile
-    WHERE d.geom && ST_Transform(ST_Segmentize(tile.env, (ST_XMax(tile.env) - ST_XMin(tile.env)) / 4), 2180)
-      AND {loads}{scope}
-) t
-WHERE t.geom IS NOT NULL
-"""
 
 
 class SdiTileProvider(MVTPostgreSQLProvider):
@@ -82,7 +69,7 @@ class SdiTileProvider(MVTPostgreSQLProvider):
         with pool().connection() as conn:
             # only the current loads' partitions are planned and probed (sdi.server.partition_scope)
             loads, ids = partition_scope.load_clause(conn, self.theme, city)
-            query = sql.SQL(_TILE_SQL).format(
+            query = sql.SQL(sqlfiles.load("tile.sql")).format(
                 columns=columns, view=sqlfiles.theme_table(self.theme),
                 loads=sql.SQL("d.load_id = ANY(%(loads)s::bigint[])" if ids else "true"),
                 scope=sql.SQL(" AND d.city = %(city)s" if city else ""))
