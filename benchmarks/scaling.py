@@ -123,4 +123,5 @@ if __name__ == "__main__":
               f" {r['bbox_p50_ms']} ms | {r['bbox_rps']:.0f} | {r['item_p50_ms']} ms | {r['item_rps']:.0f} |")
     if opts.out:
         opts.out.write_text(json.dumps(rows, indent=2) + "\n")
-        plot(rows, opts.out.with_suffix(".png"))
+        if len(rows) > 1:  # a curve needs two sizes (the national run has one)
+            plot(rows, opts.out.with_suffix(".png"))
