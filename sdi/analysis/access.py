@@ -21,6 +21,8 @@ _TOWN_TYPES = "('urban', 'town_in_urban_rural', 'warsaw_district', 'city_delegat
 BUILDING_M = 10.0
 # Network vertices this close to a green area join it: it is measured to its boundary, not one point.
 ATTACH_M = 30.0
+#: Memory for each sort and hash of a run (PostgreSQL's default is 4MB).
+WORK_MEM = "64MB"
 
 
 def compute(conn: psycopg.Connection, run_id: int, std: Standards, *, explain: list[dict] | None = None) -> dict:
@@ -31,6 +33,9 @@ def compute(conn: psycopg.Connection, run_id: int, std: Standards, *, explain: l
     """
     timings: dict[str, float] = {}
     start_col = network.start_column(network.pgrouting_version(conn))
+    # The per-unit joins and sorts of a 50,000-unit run spilled 13 to 37 MB to disk at the default 4 MB;
+    # SET LOCAL: for this run's transaction only.
+    conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
     cur = psycopg.ClientCursor(conn)
     params = {"run": run_id, "city": std.city, "max_access": std.max_access_m, "building_m": BUILDING_M,
               "attach_m": ATTACH_M, "optional": list(std.optional), "big_ha": std.green_big_ha,

@@ -32,12 +32,21 @@ CREATE TEMP TABLE _lines ON COMMIT DROP AS
 CREATE INDEX ON _lines USING gist (geom);
 
 CREATE TEMP TABLE _ends ON COMMIT DROP AS
-    SELECT id, origin, ST_StartPoint(geom) AS p FROM _lines UNION ALL SELECT id, origin, ST_EndPoint(geom) FROM _lines;
+    SELECT id, origin, p, round(ST_X(p) * 100)::bigint AS kx, round(ST_Y(p) * 100)::bigint AS ky
+    FROM (SELECT id, origin, ST_StartPoint(geom) AS p FROM _lines
+          UNION ALL SELECT id, origin, ST_EndPoint(geom) FROM _lines) q;
+
+-- An end that another line's end shares exactly (the lines are on a 1 cm grid) is no dangling end: only the
+-- others need the spatial tests below (most ends of a street network are shared; testing all 40,400 ends of a
+-- 20,200-segment network took 1.8 s).
+CREATE TEMP TABLE _lone ON COMMIT DROP AS
+    SELECT e.* FROM _ends e
+    WHERE NOT EXISTS (SELECT FROM _ends o WHERE o.kx = e.kx AND o.ky = e.ky AND o.id <> e.id);
 
 -- Dangling ends (no other line within 1 cm) joined to the nearest other line within the snap distance.
 CREATE TEMP TABLE _connectors ON COMMIT DROP AS
     SELECT ST_MakeLine(e.p, ST_SnapToGrid(ST_ClosestPoint(o.geom, e.p), 0.01)) AS geom, o.id AS other
-    FROM _ends e
+    FROM _lone e
     CROSS JOIN LATERAL (SELECT l.id, l.geom FROM _lines l WHERE l.id <> e.id
                         AND ST_DWithin(l.geom, e.p, CASE WHEN e.origin = 'planned' THEN 25 ELSE %(snap)s END)
                         ORDER BY l.geom <-> e.p LIMIT 1) o
