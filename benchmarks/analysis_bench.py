@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import tempfile
@@ -99,6 +100,16 @@ def load(folder: Path, settings: Settings, themes: dict[str, list[dict]]) -> Non
         run_load(path, city=CITY, theme=theme, settings=settings)
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of a local process: the run's PostgreSQL backend, steadier than wall time on
+    a shared machine (0 where /proc cannot tell)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def baseline(settings: Settings, run_id: int) -> dict:
     """networkx on the run's own graph: its timings, and how far its answers are from sdi's (m, ha)."""
     with open_catalogue(settings) as conn:
@@ -114,14 +125,14 @@ def baseline(settings: Settings, run_id: int) -> dict:
             "SELECT parcel_fid, school_m, green_sum_ha, green20_m, (optional->'kindergarten'->>'m')::float"
             " FROM analysis.parcel_access WHERE run_id = %s", [run_id])}
         conn.rollback()
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     g = graph(snap)
     reach = 2 * max(std.school_town_m, std.school_rural_m)
     answers = [nearest(snap, g, "primary_school", reach), green_sum(snap, g, std.green_sum_m),
                nearest(snap, g, "green20", 2 * std.green_big_m)]
     if "kindergarten" in std.optional:
         answers.append(nearest(snap, g, "kindergarten", 2 * std.optional["kindergarten"]))
-    seconds = time.perf_counter() - t
+    seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
     worst, differ = 0.0, 0
     for fid, row in sdi.items():
         for k, answer in enumerate(answers):
@@ -132,7 +143,7 @@ def baseline(settings: Settings, run_id: int) -> dict:
                 differ += 1
             elif mine is not None:
                 worst = max(worst, abs(mine - theirs))
-    return {"read_back_s": round(read, 3), "networkx_s": round(seconds, 3),
+    return {"read_back_s": round(read, 3), "networkx_s": round(seconds, 3), "networkx_cpu_s": round(cpu, 2),
             **{f"networkx_{k}": round(v, 3) for k, v in snap.seconds.items()},
             "max_diff": round(worst, 4), "units_differing": differ}
 
@@ -174,16 +185,20 @@ def main() -> None:
             units = args.units or ("addresses" if args.goal else "parcels")
             run_id = runs.submit(conn, parse({"city": CITY, "optional": {"kindergarten": 800}, "units": units}))
             runs.claim_next_id(conn, run_id)
+            backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+            cpu = _cpu_s(backend)
             t = time.perf_counter()
             result = runs.execute(conn, run_id)
             seconds = time.perf_counter() - t
+            cpu = _cpu_s(backend) - cpu
         figures = {"units": units, "unit_count": result["network"]["unit_count"],
                    "blocks": args.blocks, "parcels": len(themes["parcels"]), "roads": len(themes["roads"]),
                    "address_points": len(themes["address_points"]),
                    "facilities": result["summary"]["facilities"], "edges": result["network"]["edges"],
                    "vertices": result["network"]["vertices"], "load_s": round(loaded, 2),
                    "network_s": result["network"]["build_s"], **result["summary"]["timings"],
-                   "run_s": round(seconds, 3), "all_standards": result["summary"]["gmina"][0]["all_standards"]}
+                   "run_s": round(seconds, 3), "run_cpu_s": round(cpu, 2),
+                   "all_standards": result["summary"]["gmina"][0]["all_standards"]}
         figures["sdi_distances_s"] = round(figures["search_s"] + figures["parcels_s"], 3)
         if not args.no_baseline:
             figures["baseline"] = baseline(settings, run_id)

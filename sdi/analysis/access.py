@@ -36,6 +36,7 @@ def compute(conn: psycopg.Connection, run_id: int, std: Standards, *, explain: l
     # The per-unit joins and sorts of a 50,000-unit run spilled 13 to 37 MB to disk at the default 4 MB;
     # SET LOCAL: for this run's transaction only.
     conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+    network.no_jit(conn)
     cur = psycopg.ClientCursor(conn)
     params = {"run": run_id, "city": std.city, "max_access": std.max_access_m, "building_m": BUILDING_M,
               "attach_m": ATTACH_M, "optional": list(std.optional), "big_ha": std.green_big_ha,
