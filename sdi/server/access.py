@@ -73,7 +73,7 @@ class RestrictedThemes:
             self.config["resources"] = resources
 
     def _scope(self, environ) -> tuple[bool, str | None]:
-        token = _token(environ)
+        token = request_token(environ)
         if not token:
             return False, None
         key = tokens.digest(token)
@@ -86,7 +86,7 @@ class RestrictedThemes:
         return valid, city
 
 
-def _token(environ) -> str | None:
+def request_token(environ) -> str | None:
     header = environ.get("HTTP_AUTHORIZATION", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip()

@@ -59,6 +59,12 @@ def write_config(folder: Path, *, host: str, port: int, upstream: Path, run_dir:
     errors = "\n".join(f"        error_page {code} @error{code};\n        location @error{code} {{ default_type "
                        f"application/json; return {code} '{json.dumps({'code': c, 'description': d})}'; }}"
                        for code, (c, d) in _ERRORS.items())
+    proxy = "\n".join(f"            {line};" for line in (
+        "proxy_pass http://sdi_api", "proxy_set_header Host $http_host",
+        "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for", "proxy_set_header X-Forwarded-Proto $scheme",
+        "proxy_set_header X-Forwarded-Host $host", "proxy_set_header X-Forwarded-Port $server_port",
+        f"proxy_read_timeout {timeout + 5}s", "proxy_buffering on", "proxy_request_buffering on",
+        "proxy_intercept_errors off"))
     text = f"""# Written by `sdi serve` at each start (sdi/server/front.py): edits here are lost.
 {f"user {user.name} {user.name};" if user else "# user: the caller (sdi serve is not root)"}
 worker_processes 2;
@@ -85,6 +91,8 @@ http {{
     large_client_header_buffers 4 16k;  # long CQL2 filters in a URL
 
     upstream sdi_api {{ server unix:{upstream}; }}
+    proxy_cache_path {run_dir / "tile_cache"} levels=1:2 keys_zone=sdi_tiles:10m max_size=1g inactive=1d
+                     use_temp_path=off;
 
     server {{
         listen {listen};
@@ -96,17 +104,22 @@ http {{
 {services}
         # ---- end of the services ----
 
+        # Vector tiles are built once per load: stored here, then revalidated with the API's ETag (a 304 costs
+        # one catalogue query). Requests with a credential are neither served from nor stored in the cache.
+        location ~ ^/collections/[^/]+/tiles/ {{
+{proxy}
+            proxy_cache sdi_tiles;
+            proxy_cache_key $scheme$host$request_uri$http_accept;
+            proxy_cache_revalidate on;
+            proxy_cache_lock on;
+            proxy_cache_valid 200 204 5m;
+            proxy_cache_bypass $http_authorization $arg_access_token;
+            proxy_no_cache $http_authorization $arg_access_token;
+            add_header X-Cache-Status $upstream_cache_status always;
+        }}
+
         location / {{
-            proxy_pass http://sdi_api;
-            proxy_set_header Host $http_host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_set_header X-Forwarded-Host $host;
-            proxy_set_header X-Forwarded-Port $server_port;
-            proxy_read_timeout {timeout + 5}s;
-            proxy_buffering on;
-            proxy_request_buffering on;
-            proxy_intercept_errors off;
+{proxy}
         }}
     }}
 }}

@@ -25,6 +25,7 @@ from sdi.core.db import one_row
 from sdi.core.settings import get_settings
 from sdi.server import html, raster_files
 from sdi.server.access import RestrictedThemes
+from sdi.server.caching import Caching, theme_versions
 from sdi.server.cql_requests import CqlRequests, restore_names
 from sdi.server.limits import BodyLimit
 from sdi.server.provider import theme_fields
@@ -207,6 +208,15 @@ def _token_scope(digest: str) -> tuple[bool, str | None]:
         return bool(one_row(conn.execute("SELECT data.sdi_token_valid(%s) AS ok", [digest]))["ok"]), None
 
 
-APP.wsgi_app = pygeoapi_compat.JsonAnswers(BodyLimit(RestrictedThemes(CqlRequests(APP.wsgi_app, CONFIG, theme_fields),
-                                                                        CONFIG, restricted_themes(), _token_scope)))
+def _pool():
+    from sdi.server.provider import pool
+
+    return pool()
+
+
+# Outermost first: JSON errors, the body limit, restricted themes (which may hide some from this request),
+# HTTP caching of what the request may see, CQL2 requests, pygeoapi.
+_cached = Caching(CqlRequests(APP.wsgi_app, CONFIG, theme_fields), CONFIG, theme_versions(_pool))
+APP.wsgi_app = pygeoapi_compat.JsonAnswers(BodyLimit(RestrictedThemes(_cached, CONFIG, restricted_themes(),
+                                                                      _token_scope)))
 app = APP
