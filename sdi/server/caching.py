@@ -25,10 +25,11 @@ logger = logging.getLogger(__name__)
 
 # /collections/<theme>, and its items, one item, tiles and coverage: what a load changes.
 _DATA_PATH = re.compile(r"/collections/([a-z][a-z0-9_]{0,62})(/(items(/[^/]+)?|tiles(/.*)?|coverage(/.*)?))?/?")
-# How long a shared cache may reuse an answer before it revalidates (seconds), per kind of resource.
-# Short for items (a load reaches every node within seconds), longer for tiles and coverage, which a
-# revalidation answers with a 304 anyway.
-MAX_AGE = {"collection": 60, "items": 60, "item": 60, "tiles": 300, "coverage": 300}
+# How long a browser or CDN may reuse an answer before it revalidates (seconds), per kind of resource: a
+# minute for what a load changes (its nodes show a load within seconds), longer for a coverage, whose
+# answers are large and whose themes (orthophotos, elevation) change rarely. sdi's own nginx keeps tiles
+# 1 s and then revalidates (sdi.server.front).
+MAX_AGE = {"collection": 60, "items": 60, "item": 60, "tiles": 60, "coverage": 300}
 _NEGOTIATED = ("HTTP_ACCEPT", "HTTP_ACCEPT_LANGUAGE")
 
 

@@ -112,7 +112,9 @@ http {{
             proxy_cache_key $scheme$host$request_uri$http_accept;
             proxy_cache_revalidate on;
             proxy_cache_lock on;
-            proxy_cache_valid 200 204 5m;
+            # Stored for 1 s whatever the API tells browsers and CDNs, then revalidated: a new load shows at once.
+            proxy_ignore_headers Cache-Control Expires;
+            proxy_cache_valid 200 204 1s;
             proxy_cache_bypass $http_authorization $arg_access_token;
             proxy_no_cache $http_authorization $arg_access_token;
             add_header X-Cache-Status $upstream_cache_status always;
