@@ -19,8 +19,9 @@ import requests
 from sdi.core.db import Cluster
 from sdi.core.sample import SAMPLE_CITY, write_sample
 from sdi.core.settings import Settings
+from sdi.server.front import nginx_binary
 
-from conftest import SDI, _stop_group, free_port, run_sdi, wait_for_http
+from conftest import ROOT, SDI, _stop_group, free_port, run_sdi, wait_for_http
 
 # A committed load must reach every replica within this (PITFALLS: 43-77 ms measured; a busy 2-core box).
 REPLICATION_BOUND_S = 2.0
@@ -166,6 +167,49 @@ def test_two_api_nodes_read_one_replica_set_and_both_see_a_new_load(home, tmp_pa
         seen_in = time.monotonic() - loaded
         assert seen_in < 30
         print(f"a new theme was served by both nodes {seen_in:.1f} s after its load")
+        _losing_a_node_behind_the_balancer_costs_at_most_the_requests_in_flight(nodes, tmp_path)
     finally:
         for _, proc in nodes:
             _stop_group(proc)
+
+
+def _losing_a_node_behind_the_balancer_costs_at_most_the_requests_in_flight(nodes: list, tmp_path: Path) -> None:
+    """docker/lb.conf, the compose file's load balancer, in front of the two nodes; node 0 is SIGKILLed."""
+    folder = tmp_path / "lb"
+    folder.mkdir()
+    port = free_port()
+    shipped = (ROOT / "docker" / "lb.conf").read_text(encoding="utf-8")
+    ports = [base.rsplit(":", 1)[1] for base, _ in nodes]
+    conf = (shipped.replace("api:5000", f"127.0.0.1:{ports[0]}").replace("api2:5000", f"127.0.0.1:{ports[1]}")
+            .replace("/var/cache/nginx/sdi-tiles", str(folder / "tiles"))
+            .replace("listen 5000;", f"listen 127.0.0.1:{port};"))
+    user = "user nobody nogroup;" if os.geteuid() == 0 else ""
+    temps = "".join(f"{k}_temp_path {folder / k}; " for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    (folder / "nginx.conf").write_text(f"{user}\npid {folder / 'nginx.pid'};\nerror_log stderr error;\n"
+                                       f"events {{ worker_connections 256; }}\nhttp {{ access_log off; {temps}\n"
+                                       f"{conf}\n}}\n", encoding="utf-8")
+    lb = subprocess.Popen([nginx_binary(), "-e", "stderr", "-p", str(folder), "-c", str(folder / "nginx.conf"),
+                           "-g", "daemon off;"], stderr=subprocess.PIPE, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{base}/collections?f=json", lb)
+        answers: list[int] = []
+        victim_killed = None
+        session = requests.Session()
+        start = time.monotonic()
+        while time.monotonic() - start < 8:
+            if victim_killed is None and time.monotonic() - start > 2:
+                os.killpg(nodes[0][1].pid, signal.SIGKILL)  # the whole node: nginx, gunicorn, services
+                victim_killed = len(answers)
+            try:
+                answers.append(session.get(f"{base}/collections/roads/items", params={"f": "json", "limit": 2},
+                                           timeout=30).status_code)
+            except requests.RequestException:
+                answers.append(0)
+        failed = [a for a in answers if a != 200]
+        assert victim_killed is not None and len(answers) > victim_killed + 5, answers
+        assert len(failed) <= 1, f"{len(failed)} of {len(answers)} requests failed: {sorted(set(answers))}"
+        print(f"a node killed behind the balancer: {len(answers)} requests, {len(failed)} failed")
+    finally:
+        lb.terminate()
+        lb.wait(timeout=30)
