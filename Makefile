@@ -52,12 +52,14 @@ bench: setup bench-system  ## loading (sdi, ogr2ogr, geopandas, binary COPY) at 
 	$(BIN)/python benchmarks/serve_bench.py 200000 --seconds 10 --out benchmarks/results/serve.json
 	$(BIN)/python benchmarks/scaling.py 10000 100000 1000000 10000000 --out benchmarks/results/scaling.json
 	$(BIN)/python benchmarks/api_load.py --seconds 60 --connections 32
+	$(BIN)/python benchmarks/analysis_bench.py --goal --out benchmarks/results/analysis.json
 
 bench-quick: setup bench-system  ## the same code on small data, in under 3 minutes: CI runs it so that it cannot rot (no timing is checked)
 	$(BIN)/python benchmarks/load_bench.py 20000 5000 --out benchmarks/results/load_quick.json
 	$(BIN)/python benchmarks/serve_bench.py 20000 --seconds 1 --out benchmarks/results/serve_quick.json
 	$(BIN)/python benchmarks/scaling.py 1000 10000 --seconds 1 --out benchmarks/results/scaling_quick.json
 	$(BIN)/python benchmarks/api_load.py --seconds 10 --connections 8 --out benchmarks/results/api_load_quick.json
+	$(BIN)/python benchmarks/analysis_bench.py --out benchmarks/results/analysis_quick.json
 
 styles: test-system  ## rebuild styles/*.qml and *.sld from styles/symbology.yaml, with QGIS
 	QT_QPA_PLATFORM=offscreen /usr/bin/python3 styles/build.py
