@@ -317,8 +317,32 @@ def demo(ctx: click.Context, port: int | None, no_serve: bool) -> None:
                    crs=None, dry_run=False, report_path=None)
     for theme, path in write_sample_rasters(folder).items():
         ctx.invoke(load_raster, path=path, city=SAMPLE_CITY, theme=theme, crs=None, report_path=None)
+    _demo_analysis(ctx, folder / "analysis")
     if not no_serve:
         ctx.invoke(serve, host=None, port=port, workers=None)
+
+
+def _demo_analysis(ctx: click.Context, report_dir: Path) -> None:
+    """The art. 13f access standards of the sample gmina, by its residential buildings (it has no parcels).
+
+    The sample has no green areas either, so both green standards are reported as not met, with the reason.
+    Without pgRouting (or with an external database, where sdi has no superuser) the demo goes on without it.
+    """
+    import psycopg
+
+    from sdi.cli.analysis import access, enable
+    from sdi.core.sample import SAMPLE_CITY
+
+    try:
+        ctx.invoke(enable)
+        ctx.invoke(access, city=SAMPLE_CITY, kinds="kindergarten", town="auto", school_town_m=None,
+                   school_rural_m=None, snap_m=None, units="buildings", planned=False, queue=False,
+                   json_path=None, csv_path=None, report_dir=report_dir)
+    except (SdiError, psycopg.Error) as exc:
+        reason = exc.message if isinstance(exc, SdiError) else str(exc).splitlines()[0]
+        err.print(f"the access analysis was left out: {reason}", highlight=False, soft_wrap=True)
+        return
+    out.print(f"access standards: {report_dir / 'report.html'}; on the API's map: /collections/access_buildings")
 
 
 config_cmds.register(cli)
