@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -103,30 +104,40 @@ def _tipg(url: str, env: dict) -> list[str]:
 
 
 class _server:
-    def __init__(self, cmd: list[str], env: dict, probe: str = "/collections/public_services/items?f=json&limit=1"):
-        self.probe = probe
+    """A server on a free port, started in its own session; its output goes to a temporary log, shown if it fails."""
+
+    def __init__(self, cmd: list[str], env: dict, probe: str = "/collections/public_services/items?f=json&limit=1",
+                 start_timeout: float = 60):
+        self.probe, self.start_timeout = probe, start_timeout
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         address = str(self.port) if cmd[-1] == "--port" else f"127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([*cmd, address], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen([*cmd, address], env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
 
     def __enter__(self) -> str:
         base = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        started = time.monotonic()
+        while time.monotonic() - started < self.start_timeout and self.proc.poll() is None:
             try:
                 if requests.get(base + self.probe, timeout=15).ok:
+                    self.started_s = time.monotonic() - started
                     return base
             except requests.RequestException:
                 pass
             time.sleep(0.3)
-        raise SystemExit(f"the server on {base} did not start")
+        self.log.seek(0)
+        tail = self.log.read().decode(errors="replace")[-3000:]
+        self.__exit__()
+        raise SystemExit(f"the server on {base} did not answer within {self.start_timeout:g} s:\n{tail}")
 
     def __exit__(self, *exc) -> None:
-        os.killpg(self.proc.pid, signal.SIGTERM)
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
         self.proc.wait(timeout=30)
+        self.log.close()
 
 
 def _requests(base: str, ecql: bool, tipg: bool = False) -> dict[str, str]:
