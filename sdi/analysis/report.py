@@ -22,6 +22,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from sdi.core import sqlfiles
+
 logger = logging.getLogger(__name__)
 
 #: Units drawn on the map at the most; beyond it only the areas are (a 50,000-unit map is a slow page).
@@ -49,13 +51,7 @@ def collect(conn: psycopg.Connection, run_id: int, *, map_units: int = MAP_UNITS
     catchments = cur.execute("SELECT kind, facility_fid, name, units, addresses FROM analysis.facility_catchment"
                              " WHERE run_id = %s ORDER BY kind, addresses DESC, facility_fid", [run_id]).fetchall()
     total = cur.execute("SELECT count(*) AS n FROM analysis.parcel_access WHERE run_id = %s", [run_id]).fetchone()
-    units = cur.execute(
-        "SELECT parcel_id AS label, CASE WHEN all_ok THEN 'met' WHEN reason IS NOT NULL THEN 'unreachable'"
-        " ELSE 'not_met' END AS status, round(school_m::numeric, 1) AS school_m, round(green_sum_ha::numeric, 2)"
-        " AS green_ha, round(green20_m::numeric, 1) AS green20_m, reason,"
-        " ST_AsGeoJSON(ST_Transform(ST_SimplifyPreserveTopology(geom, 0.5), 4326), 6) AS geometry"
-        " FROM analysis.parcel_access WHERE run_id = %s ORDER BY parcel_fid LIMIT %s",
-        [run_id, map_units]).fetchall()
+    units = cur.execute(sqlfiles.load("analysis/report_units.sql"), [run_id, map_units]).fetchall()
     return {"run": run, "areas": areas, "catchments": catchments, "units": units,
             "units_total": total["n"] if total else 0}
 

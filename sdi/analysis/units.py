@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import psycopg
 
+from sdi.core import sqlfiles
 from sdi.core.errors import InputError
 
 #: What each unit is called in messages, and the theme that holds it.
@@ -18,25 +19,10 @@ NOUN = {"parcels": "parcels", "addresses": "address points", "buildings": "resid
 
 # The precinct of an address point or a building is that of the parcel holding it (its point on surface).
 # Address points count where they stand in a parcel or a building, or within 5 m of a building's outline
-# (PRG places many of them at the entrance, just outside the footprint).
-_SQL = {
-    "parcels": "SELECT u.fid, u.city, u.parcel_id AS label, u.precinct,"
-               " (SELECT count(*) FROM {address_points} a WHERE ST_Intersects(a.geom, u.geom))::integer AS addresses,"
-               " u.geom FROM {parcels} u",
-    "addresses": "SELECT u.fid, u.city, concat_ws(' ', u.street, u.house_number) AS label,"
-                 " (SELECT p.precinct FROM {parcels} p WHERE p.city = u.city AND ST_Intersects(p.geom, u.geom)"
-                 " ORDER BY p.fid LIMIT 1) AS precinct, 1 AS addresses, u.geom FROM {address_points} u",
-    "buildings": "SELECT u.fid, u.city, coalesce(u.egib_id, u.name, 'building ' || u.fid) AS label,"
-                 " (SELECT p.precinct FROM {parcels} p WHERE p.city = u.city"
-                 " AND ST_Intersects(p.geom, ST_PointOnSurface(u.geom)) ORDER BY p.fid LIMIT 1) AS precinct,"
-                 " (SELECT count(*) FROM {address_points} a WHERE ST_DWithin(a.geom, u.geom, 5))::integer AS addresses,"
-                 " u.geom FROM {buildings} u WHERE u.function = 'residential'",
-}
-
-
+# (PRG places many of them at the entrance, just outside the footprint). sdi/sql/analysis/units_<units>.sql
 def relation(units: str, tables: dict[str, str]) -> str:
     """The units as an SQL subquery over the current views in tables (fixed text: no caller's value)."""
-    return "(" + _SQL[units].format(**tables) + ")"
+    return "(" + sqlfiles.load(f"analysis/units_{units}.sql").format(**tables) + ")"
 
 
 def outline(units: str, tables: dict[str, str]) -> str:
