@@ -61,8 +61,9 @@ bench-quick: setup bench-system  ## the same code on small data, in under 3 minu
 	$(BIN)/python benchmarks/api_load.py --seconds 10 --connections 8 --out benchmarks/results/api_load_quick.json
 	$(BIN)/python benchmarks/analysis_bench.py --out benchmarks/results/analysis_quick.json
 
-styles: test-system  ## rebuild styles/*.qml and *.sld from styles/symbology.yaml, with QGIS
+styles: test-system  ## rebuild styles/*.qml and *.sld from styles/symbology.yaml and styles/results.yaml, with QGIS
 	QT_QPA_PLATFORM=offscreen /usr/bin/python3 styles/build.py
+	QT_QPA_PLATFORM=offscreen /usr/bin/python3 styles/build_results.py
 
 screenshots: setup test-system  ## refresh the README's QGIS pictures in docs/ (made by the QGIS tests)
 	SDI_SCREENSHOTS=1 $(BIN)/python -m pytest tests/test_qgis.py tests/test_api_coverages.py -k qgis
