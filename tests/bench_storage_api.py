@@ -38,6 +38,8 @@ def test_bench_20_versions(settings, tmp_path, reader, monkeypatch):  # noqa: F8
     monkeypatch.setattr(partition_scope, "load_clause", lambda conn, theme, city: (sql.SQL("true"), []))
     _time(prov, box_, fid, 5)
     before = _time(prov, box_, fid)
-    print(f"\n20 versions kept: bbox page (limit 100, with count) before {before[0]:.2f} ms, after {after[0]:.2f} ms;"
-          f" item before {before[1]:.2f} ms, after {after[1]:.2f} ms;"
-          f" of which reading the current load ids {ids_ms:.2f} ms")
+    print(
+        f"\n20 versions kept: bbox page (limit 100, with count) before {before[0]:.2f} ms, after {after[0]:.2f} ms;"
+        f" item before {before[1]:.2f} ms, after {after[1]:.2f} ms;"
+        f" of which reading the current load ids {ids_ms:.2f} ms"
+    )

@@ -28,13 +28,19 @@ def served_sample(server_url: str, tmp: Path):
     with fresh_database(server_url) as db_url:
         settings = load_sample(tmp, db_url)
         square = Polygon([(640_000, 340_000), (640_100, 340_000), (640_100, 340_100), (640_000, 340_100)])
-        plans = gpd.GeoDataFrame({"plan_id": ["P1", "P2"], "designation": ["MN", "U"],
-                                  "adopted_on": ["2020-01-15", "2024-06-01"]}, geometry=[square, square], crs=2180)
+        plans = gpd.GeoDataFrame(
+            {"plan_id": ["P1", "P2"], "designation": ["MN", "U"], "adopted_on": ["2020-01-15", "2024-06-01"]},
+            geometry=[square, square],
+            crs=2180,
+        )
         plans.to_file(tmp / "plany.gpkg")
         run_load(tmp / "plany.gpkg", city=SAMPLE_CITY, theme="land_use_plans", settings=settings)
         # a second city's one road, a 14 km diagonal: most of its envelope is far from the road itself
-        diagonal = gpd.GeoDataFrame({"name": ["ul. Ukośna"], "road_class": ["municipal"]},
-                                    geometry=[LineString([DIAGONAL[:2], DIAGONAL[2:]])], crs=2180)
+        diagonal = gpd.GeoDataFrame(
+            {"name": ["ul. Ukośna"], "road_class": ["municipal"]},
+            geometry=[LineString([DIAGONAL[:2], DIAGONAL[2:]])],
+            crs=2180,
+        )
         diagonal.to_file(tmp / "ukosna.gpkg")
         run_load(tmp / "ukosna.gpkg", city=DIAGONAL_CITY, theme="roads", settings=settings)
         with running_api(db_url, tmp / "home") as base:

@@ -175,8 +175,13 @@ def running_api(db_url: str, home: Path):
         port = free_port()
         # A session of its own, so that teardown can stop sdi serve and gunicorn together.
         with open(log_path, "w") as log:
-            proc = subprocess.Popen([SDI, "serve", "--port", str(port), "--workers", "1"], env=env,
-                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                [SDI, "serve", "--port", str(port), "--workers", "1"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         base = f"http://127.0.0.1:{port}"
         try:
             wait_for_http(f"{base}/collections?f=json", proc, log=log_path)

@@ -33,25 +33,41 @@ def project(path: str, png: str | None) -> dict:
     p = QgsProject.instance()
     ok = p.read(path)
     view = p.viewSettings().defaultViewExtent()
-    report = {"read": ok, "crs": p.crs().authid(), "title": p.title(),
-              "view_extent": [view.xMinimum(), view.yMinimum(), view.xMaximum(), view.yMaximum()],
-              "groups": {g.name(): [c.name() for c in g.children()] for g in p.layerTreeRoot().children()},
-              "layers": {}}
+    report = {
+        "read": ok,
+        "crs": p.crs().authid(),
+        "title": p.title(),
+        "view_extent": [view.xMinimum(), view.yMinimum(), view.xMaximum(), view.yMaximum()],
+        "groups": {g.name(): [c.name() for c in g.children()] for g in p.layerTreeRoot().children()},
+        "layers": {},
+    }
     for layer in p.mapLayers().values():
         if layer.type() == QgsMapLayerType.RasterLayer:
             report["layers"][layer.id()] = _raster(layer)
             continue
-        features = list(layer.getFeatures(QgsFeatureRequest().setFilterRect(
-            QgsCoordinateTransform(QgsCoordinateReferenceSystem("OGC:CRS84"), layer.crs(), p)
-            .transformBoundingBox(POLAND_CRS84))))
+        features = list(
+            layer.getFeatures(
+                QgsFeatureRequest().setFilterRect(
+                    QgsCoordinateTransform(
+                        QgsCoordinateReferenceSystem("OGC:CRS84"), layer.crs(), p
+                    ).transformBoundingBox(POLAND_CRS84)
+                )
+            )
+        )
         renderer = layer.renderer()
         report["layers"][layer.id()] = {
-            "name": layer.name(), "valid": layer.isValid(), "provider": layer.providerType(),
+            "name": layer.name(),
+            "valid": layer.isValid(),
+            "provider": layer.providerType(),
             "renderer": renderer.type() if renderer else None,
             "classes": len(renderer.categories()) if renderer and renderer.type() == "categorizedSymbol" else 0,
-            "labels": layer.labelsEnabled(), "subset": layer.subsetString(), "count": len(features),
+            "labels": layer.labelsEnabled(),
+            "subset": layer.subsetString(),
+            "count": len(features),
             "cities": sorted({str(f["city"]) for f in features}),
-            "fids": sorted(int(f["fid"]) for f in features), "source": layer.source()}
+            "fids": sorted(int(f["fid"]) for f in features),
+            "source": layer.source(),
+        }
     if png:
         _render(p, view, png)
     return report
@@ -59,8 +75,13 @@ def project(path: str, png: str | None) -> dict:
 
 def _raster(layer) -> dict:
     """A raster layer as QGIS sees it, and how much of it QGIS paints when drawn alone over its extent."""
-    report = {"name": layer.name(), "valid": layer.isValid(), "provider": layer.providerType(),
-              "source": layer.source(), "type": "raster"}
+    report = {
+        "name": layer.name(),
+        "valid": layer.isValid(),
+        "provider": layer.providerType(),
+        "source": layer.source(),
+        "type": "raster",
+    }
     if not layer.isValid():
         return report
     settings = QgsMapSettings()
@@ -77,8 +98,14 @@ def _raster(layer) -> dict:
     image = job.renderedImage()
     samples = [(x, y) for x in range(0, width, 4) for y in range(0, height, 4)]
     painted = sum(1 for x, y in samples if image.pixelColor(x, y).alpha() > 0)
-    report.update(crs=layer.crs().authid(), width=layer.width(), height=layer.height(), bands=layer.bandCount(),
-                  painted_share=painted / len(samples), renderer=layer.renderer().type())
+    report.update(
+        crs=layer.crs().authid(),
+        width=layer.width(),
+        height=layer.height(),
+        bands=layer.bandCount(),
+        painted_share=painted / len(samples),
+        renderer=layer.renderer().type(),
+    )
     return report
 
 
@@ -125,9 +152,12 @@ def dialog(url: str, png: str) -> dict:
 def postgis(uri: str, provider: str = "postgres") -> dict:
     layer = QgsVectorLayer(uri, "layer", provider)
     renderer = layer.renderer()
-    report = {"valid": layer.isValid(), "count": len(list(layer.getFeatures())),
-              "renderer": renderer.type() if renderer else None,
-              "attr": renderer.classAttribute() if renderer and renderer.type() == "categorizedSymbol" else None}
+    report = {
+        "valid": layer.isValid(),
+        "count": len(list(layer.getFeatures())),
+        "renderer": renderer.type() if renderer else None,
+        "attr": renderer.classAttribute() if renderer and renderer.type() == "categorizedSymbol" else None,
+    }
     QgsProject.instance().addMapLayer(layer)
     return report
 

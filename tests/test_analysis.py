@@ -35,8 +35,15 @@ def _pointed(x: float, y: float, w: float, h: float, up: bool = False) -> Polygo
     """A polygon whose one nearest point to a street is its tip at (x, y): no tie for the projection.
     Area w*h + w*w/4."""
     s = 1 if up else -1
-    return Polygon([_xy(x, y), _xy(x + w / 2, y + s * w / 2), _xy(x + w / 2, y + s * (w / 2 + h)),
-                    _xy(x - w / 2, y + s * (w / 2 + h)), _xy(x - w / 2, y + s * w / 2)])
+    return Polygon(
+        [
+            _xy(x, y),
+            _xy(x + w / 2, y + s * w / 2),
+            _xy(x + w / 2, y + s * (w / 2 + h)),
+            _xy(x - w / 2, y + s * (w / 2 + h)),
+            _xy(x - w / 2, y + s * w / 2),
+        ]
+    )
 
 
 def _write(folder: Path, name: str, rows: list[dict]) -> Path:
@@ -52,23 +59,36 @@ def load_town(folder: Path, settings, gap_m: float = 3.0) -> None:
     def line(*pts) -> LineString:
         return LineString([_xy(*p) for p in pts])
 
-    roads = [{"name": "S1", "road_class": "municipal", "geometry": line((0, 0), (3000, 0))},
-             {"name": "S2a", "road_class": "municipal", "geometry": line((0, 400), (1000, 400))},
-             {"name": "S2b", "road_class": "municipal", "geometry": line((1000 + gap_m, 400), (3000, 400))},
-             {"name": "most", "road_class": "municipal", "geometry": line((2000, 0), (2000, 400))}]
-    parcels = [{"parcel_id": "P1", "precinct": "0001", "geometry": _pointed(100, -10, 20, 10, up=False)},
-               {"parcel_id": "P2", "precinct": "0001", "geometry": _pointed(1900, -10, 20, 10, up=False)},
-               {"parcel_id": "P3", "precinct": "0002", "geometry": _pointed(500, 410, 20, 10, up=True)},
-               {"parcel_id": "P4", "precinct": "0002", "geometry": _pointed(100, -2000, 20, 10, up=False)}]
-    services = [{"name": "SP 1", "service_type": "primary_school", "geometry": Point(_xy(100, 430))},
-                {"name": "Przedszkole 1", "service_type": "kindergarten", "geometry": Point(_xy(1900, -60))}]
+    roads = [
+        {"name": "S1", "road_class": "municipal", "geometry": line((0, 0), (3000, 0))},
+        {"name": "S2a", "road_class": "municipal", "geometry": line((0, 400), (1000, 400))},
+        {"name": "S2b", "road_class": "municipal", "geometry": line((1000 + gap_m, 400), (3000, 400))},
+        {"name": "most", "road_class": "municipal", "geometry": line((2000, 0), (2000, 400))},
+    ]
+    parcels = [
+        {"parcel_id": "P1", "precinct": "0001", "geometry": _pointed(100, -10, 20, 10, up=False)},
+        {"parcel_id": "P2", "precinct": "0001", "geometry": _pointed(1900, -10, 20, 10, up=False)},
+        {"parcel_id": "P3", "precinct": "0002", "geometry": _pointed(500, 410, 20, 10, up=True)},
+        {"parcel_id": "P4", "precinct": "0002", "geometry": _pointed(100, -2000, 20, 10, up=False)},
+    ]
+    services = [
+        {"name": "SP 1", "service_type": "primary_school", "geometry": Point(_xy(100, 430))},
+        {"name": "Przedszkole 1", "service_type": "kindergarten", "geometry": Point(_xy(1900, -60))},
+    ]
     buildings = [{"name": "szkoła", "function": "education", "geometry": _pointed(100, 410, 40, 20, up=True)}]
-    greens = [{"name": "A", "publicly_accessible": True, "geometry": _pointed(750, 410, 100, 150, up=True)},
-              {"name": "B", "publicly_accessible": True, "geometry": _pointed(1250, 410, 100, 150, up=True)},
-              {"name": "C", "publicly_accessible": True, "geometry": _pointed(2700, -10, 400, 600)},
-              {"name": "private", "publicly_accessible": False, "geometry": _pointed(520, 470, 400, 600, up=True)}]
-    for theme, rows in (("roads", roads), ("parcels", parcels), ("public_services", services),
-                        ("buildings", buildings), ("green_areas", greens)):
+    greens = [
+        {"name": "A", "publicly_accessible": True, "geometry": _pointed(750, 410, 100, 150, up=True)},
+        {"name": "B", "publicly_accessible": True, "geometry": _pointed(1250, 410, 100, 150, up=True)},
+        {"name": "C", "publicly_accessible": True, "geometry": _pointed(2700, -10, 400, 600)},
+        {"name": "private", "publicly_accessible": False, "geometry": _pointed(520, 470, 400, 600, up=True)},
+    ]
+    for theme, rows in (
+        ("roads", roads),
+        ("parcels", parcels),
+        ("public_services", services),
+        ("buildings", buildings),
+        ("green_areas", greens),
+    ):
         run_load(_write(folder, theme, rows), city=CITY, theme=theme, settings=settings)
 
 
@@ -86,12 +106,25 @@ def _run(settings, **inputs) -> dict:
         run_id = runs.submit(conn, parse({"city": CITY, **inputs}))
         assert runs.claim_next(conn) == run_id
         runs.execute(conn, run_id)
-        rows = conn.execute("SELECT parcel_id, school_m, school_ok, school_straight_ok, green_sum_ha, green_ok,"
-                            " green20_m, green20_ok, optional, all_ok, reason, school_by_point"
-                            " FROM data.access_standards ORDER BY parcel_id").fetchall()
+        rows = conn.execute(
+            "SELECT parcel_id, school_m, school_ok, school_straight_ok, green_sum_ha, green_ok,"
+            " green20_m, green20_ok, optional, all_ok, reason, school_by_point"
+            " FROM data.access_standards ORDER BY parcel_id"
+        ).fetchall()
         net = conn.execute("SELECT network FROM analysis.runs WHERE run_id = %s", [run_id]).fetchone()[0]
-    names = ("school_m", "school_ok", "school_straight_ok", "green_sum_ha", "green_ok", "green20_m", "green20_ok",
-             "optional", "all_ok", "reason", "school_by_point")
+    names = (
+        "school_m",
+        "school_ok",
+        "school_straight_ok",
+        "green_sum_ha",
+        "green_ok",
+        "green20_m",
+        "green20_ok",
+        "optional",
+        "all_ok",
+        "reason",
+        "school_by_point",
+    )
     return {"network": net, **{r[0]: dict(zip(names, r[1:], strict=True)) for r in rows}}
 
 
@@ -135,10 +168,14 @@ def test_rural_parcels_get_3000_m(pgr_settings, tmp_path):
 
 
 def test_bad_inputs_are_one_line_errors():
-    for bad, word in (({"city": "26990"}, "city"), ({"city": CITY, "green_sum_m": "x"}, "number"),
-                      ({"city": CITY, "school_town_m": float("nan")}, "range"), ({"city": CITY, "rm": 1}, "unknown"),
-                      ({"city": CITY, "optional": {"casino": 100}}, "optional kind"),
-                      ({"city": CITY, "town": "x"}, "town")):
+    for bad, word in (
+        ({"city": "26990"}, "city"),
+        ({"city": CITY, "green_sum_m": "x"}, "number"),
+        ({"city": CITY, "school_town_m": float("nan")}, "range"),
+        ({"city": CITY, "rm": 1}, "unknown"),
+        ({"city": CITY, "optional": {"casino": 100}}, "optional kind"),
+        ({"city": CITY, "town": "x"}, "town"),
+    ):
         with pytest.raises(ConfigError, match=word):
             parse(bad)
 
@@ -146,8 +183,12 @@ def test_bad_inputs_are_one_line_errors():
 def test_a_city_without_roads_fails_with_the_reason(pgr_settings, tmp_path):
     folder = tmp_path / "bare"
     folder.mkdir()
-    run_load(_write(folder, "parcels", [{"parcel_id": "X", "geometry": _pointed(0, 0, 20, 10)}]),
-             city=CITY, theme="parcels", settings=pgr_settings)
+    run_load(
+        _write(folder, "parcels", [{"parcel_id": "X", "geometry": _pointed(0, 0, 20, 10)}]),
+        city=CITY,
+        theme="parcels",
+        settings=pgr_settings,
+    )
     with open_catalogue(pgr_settings) as conn:
         run_id = runs.submit(conn, parse({"city": CITY}))
         runs.claim_next(conn)
@@ -173,18 +214,28 @@ def test_the_process_api_queues_a_job_that_the_runner_runs(pgr_settings, tmp_pat
 
     def call(method: str, path: str, body: dict | None = None, auth: str | None = None) -> tuple[str, dict]:
         raw = json.dumps(body).encode() if body is not None else b""
-        env = {"REQUEST_METHOD": method, "PATH_INFO": path, "CONTENT_LENGTH": str(len(raw)),
-               "wsgi.input": io.BytesIO(raw), **({"HTTP_AUTHORIZATION": f"Bearer {auth}"} if auth else {})}
+        env = {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": path,
+            "CONTENT_LENGTH": str(len(raw)),
+            "wsgi.input": io.BytesIO(raw),
+            **({"HTTP_AUTHORIZATION": f"Bearer {auth}"} if auth else {}),
+        }
         seen = {}
         out = service.app(env, lambda status, headers: seen.update(status=status))
         return seen["status"], json.loads(b"".join(out))
 
     try:
         assert call("GET", "/analysis/processes")[1]["processes"][0]["id"] == "access-standards"
-        assert call("POST", "/analysis/processes/access-standards/execution", {"inputs": {"city": CITY}})[0] \
-            .startswith("401")
-        status, bad = call("POST", "/analysis/processes/access-standards/execution",
-                           {"inputs": {"city": CITY, "snap_m": "'; DROP TABLE x"}}, token)
+        assert call("POST", "/analysis/processes/access-standards/execution", {"inputs": {"city": CITY}})[0].startswith(
+            "401"
+        )
+        status, bad = call(
+            "POST",
+            "/analysis/processes/access-standards/execution",
+            {"inputs": {"city": CITY, "snap_m": "'; DROP TABLE x"}},
+            token,
+        )
         assert status.startswith("400") and "number" in bad["detail"]
         status, job = call("POST", "/analysis/processes/access-standards/execution", {"inputs": {"city": CITY}}, token)
         assert status.startswith("201") and job["status"] == "accepted"

@@ -25,22 +25,24 @@ class Snapshot:
     """A run's graph as read back: edges (id, u, v, cost), units, facilities and their attachments."""
 
     edges: list[tuple[int, int, int, float]]
-    units: list[tuple[int, int | None, int, int, float, float, float]]   # fid, edge, u, v, len, f, access_m
-    facilities: list[tuple[str, int, int, int, float, float]]           # kind, vid, fid, edge, f, access_m
-    attachments: list[tuple[str, int, int, float]]                      # kind, vid, node, cost
-    areas: dict[int, float] = field(default_factory=dict)               # green fid -> ha
+    units: list[tuple[int, int | None, int, int, float, float, float]]  # fid, edge, u, v, len, f, access_m
+    facilities: list[tuple[str, int, int, int, float, float]]  # kind, vid, fid, edge, f, access_m
+    attachments: list[tuple[str, int, int, float]]  # kind, vid, node, cost
+    areas: dict[int, float] = field(default_factory=dict)  # green fid -> ha
     seconds: dict[str, float] = field(default_factory=dict)
 
 
 def snapshot(conn: Any, run_id: int) -> Snapshot:
     """Read run_id's graph; inside the run's transaction (the projections go at commit)."""
     return Snapshot(
-        edges=conn.execute("SELECT id, source, target, cost FROM analysis.edges WHERE run_id = %s",
-                           [run_id]).fetchall(),
+        edges=conn.execute(
+            "SELECT id, source, target, cost FROM analysis.edges WHERE run_id = %s", [run_id]
+        ).fetchall(),
         units=conn.execute("SELECT fid, edge, u, v, len, f, access_m FROM _pp").fetchall(),
         facilities=conn.execute("SELECT kind, vid, fid, edge, f, access_m FROM _fac").fetchall(),
         attachments=conn.execute("SELECT kind, vid, node, cost FROM _att").fetchall(),
-        areas=dict(conn.execute("SELECT fid, area_ha FROM _fac WHERE kind = 'green'").fetchall()))
+        areas=dict(conn.execute("SELECT fid, area_ha FROM _fac WHERE kind = 'green'").fetchall()),
+    )
 
 
 def graph(snap: Snapshot) -> nx.Graph:

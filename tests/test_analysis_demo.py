@@ -27,8 +27,21 @@ def test_the_sample_gmina_is_analysed_by_its_residential_buildings(pgr_settings,
     monkeypatch.setenv("SDI_HOME", str(pgr_settings.home))
     get_settings.cache_clear()
     try:
-        done = CliRunner().invoke(cli, ["analysis", "access", "--city", SAMPLE_CITY, "--units", "buildings",
-                                        "--kinds", "kindergarten", "--report", str(tmp_path / "report")])
+        done = CliRunner().invoke(
+            cli,
+            [
+                "analysis",
+                "access",
+                "--city",
+                SAMPLE_CITY,
+                "--units",
+                "buildings",
+                "--kinds",
+                "kindergarten",
+                "--report",
+                str(tmp_path / "report"),
+            ],
+        )
     finally:
         get_settings.cache_clear()
     assert done.exit_code == 0, done.output

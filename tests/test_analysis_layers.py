@@ -39,14 +39,23 @@ def test_results_are_collections_of_the_api_that_gdal_opens(pgr_settings, db_url
         assert status == {"P1": "not_met", "P2": "not_met", "P3": "not_met", "P4": "unreachable"}
         one = next(f for f in items["features"] if f["properties"]["parcel_id"] == "P3")
         assert one["geometry"]["type"] == "MultiPolygon" and one["properties"]["school_ok"] is True
-        assert requests.get(f"{base}/collections/access_standards/items/{one['id']}?f=json",
-                            timeout=30).json()["properties"]["parcel_id"] == "P3"
+        assert (
+            requests.get(f"{base}/collections/access_standards/items/{one['id']}?f=json", timeout=30).json()[
+                "properties"
+            ]["parcel_id"]
+            == "P3"
+        )
         summary = requests.get(f"{base}/collections/access_summary/items?f=json", timeout=30).json()
         rows = {(f["properties"]["level"], f["properties"]["area"]): f["properties"] for f in summary["features"]}
         assert rows[("gmina", "2699011")]["parcels"] == 4 and rows[("gmina", "2699011")]["all_standards"] == 0
         assert rows[("precinct", "0002")]["unreachable"] == 1 and rows[("precinct", "0001")]["parcels"] == 2
-        ogr = subprocess.run(["ogrinfo", "-ro", "-al", "-so", f"OAPIF:{base}", "access_standards"],
-                             capture_output=True, text=True, timeout=60, check=False)
+        ogr = subprocess.run(
+            ["ogrinfo", "-ro", "-al", "-so", f"OAPIF:{base}", "access_standards"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert ogr.returncode == 0 and "Feature Count: 4" in ogr.stdout and "status" in ogr.stdout, ogr.stderr
 
 
@@ -58,8 +67,10 @@ def test_a_failed_run_leaves_the_published_results_of_the_last_good_one(pgr_sett
         conn.execute("INSERT INTO analysis.runs (city, status) VALUES ('2699011', 'failed')")
         conn.commit()
         assert conn.execute("SELECT run_id, count(*) FROM data.access_standards GROUP BY run_id").fetchall() == before
-        assert conn.execute("SELECT count(*) FROM data.access_summary WHERE run_id = %s",
-                            [before[0][0]]).fetchone()[0] == 3  # the gmina and its two precincts
+        assert (
+            conn.execute("SELECT count(*) FROM data.access_summary WHERE run_id = %s", [before[0][0]]).fetchone()[0]
+            == 3
+        )  # the gmina and its two precincts
 
 
 def test_the_result_styles_colour_each_status():

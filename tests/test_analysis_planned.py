@@ -23,10 +23,20 @@ pgr_settings = test_analysis.pgr_settings  # the fixture: the test database with
 
 
 def _load_plan(folder, settings) -> None:
-    zones = [{"plan_id": "MPZP/1/2026", "zone_id": "1KDD", "designation": "KDD",
-              "geometry": box(X0 + 94, Y0 + 6, X0 + 106, Y0 + 394)},
-             {"plan_id": "MPZP/1/2026", "zone_id": "1MN", "designation": "MN",  # housing: not a route
-              "geometry": box(X0 + 300, Y0 + 6, X0 + 400, Y0 + 394)}]
+    zones = [
+        {
+            "plan_id": "MPZP/1/2026",
+            "zone_id": "1KDD",
+            "designation": "KDD",
+            "geometry": box(X0 + 94, Y0 + 6, X0 + 106, Y0 + 394),
+        },
+        {
+            "plan_id": "MPZP/1/2026",
+            "zone_id": "1MN",
+            "designation": "MN",  # housing: not a route
+            "geometry": box(X0 + 300, Y0 + 6, X0 + 400, Y0 + 394),
+        },
+    ]
     run_load(_write(folder, "land_use_plans", zones), city=CITY, theme="land_use_plans", settings=settings)
 
 
@@ -35,8 +45,9 @@ def _run(settings, **inputs) -> tuple[int, dict]:
         run_id = runs.submit(conn, parse({"city": CITY, **inputs}))
         runs.claim_next_id(conn, run_id)
         result = runs.execute(conn, run_id)
-        rows = conn.execute("SELECT parcel_id, school_m, school_ok FROM analysis.parcel_access WHERE run_id = %s",
-                            [run_id]).fetchall()
+        rows = conn.execute(
+            "SELECT parcel_id, school_m, school_ok FROM analysis.parcel_access WHERE run_id = %s", [run_id]
+        ).fetchall()
     return run_id, {"network": result["network"], **{r[0]: r[1:] for r in rows}}
 
 
@@ -53,8 +64,11 @@ def test_a_planned_bridge_makes_the_failing_parcel_pass(pgr_settings, tmp_path):
     with open_catalogue(pgr_settings) as conn:
         shown = conn.execute("SELECT DISTINCT run_id FROM data.access_standards").fetchall()
         assert shown == [(as_is,)]  # the what-if run is not what the layers publish
-        origins = dict(conn.execute("SELECT origin, round(sum(cost)) FROM analysis.edges WHERE run_id = %s"
-                                    " GROUP BY origin", [what_if]).fetchall())
+        origins = dict(
+            conn.execute(
+                "SELECT origin, round(sum(cost)) FROM analysis.edges WHERE run_id = %s GROUP BY origin", [what_if]
+            ).fetchall()
+        )
         assert origins["planned"] == pytest.approx(388, abs=1)  # the axis, between the streets' zones
 
 

@@ -47,30 +47,53 @@ def _primary_schools(shared: Path, folder: Path) -> tuple[Path, Path]:
     RSPO in OSM tag form says amenity=school for every school; the level is in isced:level ("1;2" for a
     primary school). The shipped mapping therefore gives them service_type `school`."""
     data = json.loads((shared / RSPO).read_text(encoding="utf-8"))
-    data["features"] = [f for f in data["features"] if f["properties"].get("amenity") == "school"
-                        and "1" in str(f["properties"].get("isced:level") or "").split(";")]
+    data["features"] = [
+        f
+        for f in data["features"]
+        if f["properties"].get("amenity") == "school"
+        and "1" in str(f["properties"].get("isced:level") or "").split(";")
+    ]
     path = folder / "primary_schools.geojson"
     path.write_text(json.dumps(data), encoding="utf-8")
     mapping = folder / "primary_schools.yaml"
-    mapping.write_text(yaml.safe_dump({"theme": "public_services", "id": "ref:rspo", "fields": {
-        "name": "name", "service_type": {"value": "primary_school"}, "rspo_id": "ref:rspo"}}))
+    mapping.write_text(
+        yaml.safe_dump(
+            {
+                "theme": "public_services",
+                "id": "ref:rspo",
+                "fields": {"name": "name", "service_type": {"value": "primary_school"}, "rspo_id": "ref:rspo"},
+            }
+        )
+    )
     return path, mapping
 
 
 def _load(shared: Path, folder: Path, settings: Settings) -> int:
     """Load streets, buildings, schools and stand-in parcels; returns the number of stand-in parcels."""
     folder.mkdir(parents=True, exist_ok=True)
-    run_load(shared / BDOT.format("SKDR_L"), city=CITY, theme="roads", mapping_path=MAPPINGS / "bdot10k/roads.yaml",
-             settings=settings)
-    run_load(shared / BDOT.format("BUBD_A"), city=CITY, theme="buildings",
-             mapping_path=MAPPINGS / "bdot10k/buildings.yaml", settings=settings)
+    run_load(
+        shared / BDOT.format("SKDR_L"),
+        city=CITY,
+        theme="roads",
+        mapping_path=MAPPINGS / "bdot10k/roads.yaml",
+        settings=settings,
+    )
+    run_load(
+        shared / BDOT.format("BUBD_A"),
+        city=CITY,
+        theme="buildings",
+        mapping_path=MAPPINGS / "bdot10k/buildings.yaml",
+        settings=settings,
+    )
     schools, mapping = _primary_schools(shared, folder)
     run_load(schools, city=CITY, theme="public_services", mapping_path=mapping, settings=settings)
-    houses = gpd.read_file(shared / BDOT.format("BUBD_A"), columns=["lokalnyId", "funOgolnaBudynku"],
-                           WRITE_GFS="NO")  # GDAL would write a .gfs beside the shared file
+    houses = gpd.read_file(
+        shared / BDOT.format("BUBD_A"), columns=["lokalnyId", "funOgolnaBudynku"], WRITE_GFS="NO"
+    )  # GDAL would write a .gfs beside the shared file
     houses = houses[houses["funOgolnaBudynku"].astype(str).isin(RESIDENTIAL)]
-    parcels = gpd.GeoDataFrame({"parcel_id": houses["lokalnyId"], "precinct": "0001"}, geometry=houses.geometry.values,
-                               crs="EPSG:2180")
+    parcels = gpd.GeoDataFrame(
+        {"parcel_id": houses["lokalnyId"], "precinct": "0001"}, geometry=houses.geometry.values, crs="EPSG:2180"
+    )
     parcels.to_file(folder / "parcels.gpkg")
     run_load(folder / "parcels.gpkg", city=CITY, theme="parcels", settings=settings)
     return len(parcels)
@@ -87,13 +110,18 @@ def _measure(settings: Settings) -> dict:
         access.compute(conn, run_id, std)
         snap = snapshot(conn, run_id)
         got = {
-            "net": net, "snap": snap,
-            "geoms": conn.execute("SELECT e.id, ST_AsBinary(e.geom) FROM analysis.edges e WHERE run_id = %s",
-                                  [run_id]).fetchall(),
+            "net": net,
+            "snap": snap,
+            "geoms": conn.execute(
+                "SELECT e.id, ST_AsBinary(e.geom) FROM analysis.edges e WHERE run_id = %s", [run_id]
+            ).fetchall(),
             "parcels": dict(conn.execute("SELECT fid, ST_AsBinary(geom) FROM _pp").fetchall()),
             "by_point": conn.execute("SELECT by_point FROM _fac WHERE kind = 'primary_school'").fetchall(),
-            "result": dict(conn.execute("SELECT parcel_fid, school_m FROM analysis.parcel_access WHERE run_id = %s",
-                                        [run_id]).fetchall()),
+            "result": dict(
+                conn.execute(
+                    "SELECT parcel_fid, school_m FROM analysis.parcel_access WHERE run_id = %s", [run_id]
+                ).fetchall()
+            ),
         }
         got["pgr"] = _pgr_from(conn, run_id, snap.edges)
         conn.rollback()
@@ -108,7 +136,8 @@ def _pgr_from(conn, run_id: int, edges: list) -> dict[int, dict[int, float]]:
         rows = conn.execute(
             "SELECT node, agg_cost FROM pgr_drivingDistance('SELECT id, source, target, cost, cost AS reverse_cost"
             " FROM analysis.edges WHERE run_id = ' || %s::bigint, %s::bigint, 1e9, directed => false)",
-            [run_id, origin]).fetchall()
+            [run_id, origin],
+        ).fetchall()
         found[origin] = dict(rows)
     return found
 

@@ -25,10 +25,10 @@ def _run_with_evil_names(settings) -> int:
         run_id = runs.submit(conn, parse({"city": CITY}))
         runs.claim_next_id(conn, run_id)
         runs.execute(conn, run_id)
-        conn.execute("UPDATE analysis.parcel_access SET parcel_id = %s WHERE run_id = %s AND parcel_id = 'P3'",
-                     [EVIL, run_id])
-        conn.execute("UPDATE analysis.area_summary SET area = %s WHERE run_id = %s AND area = '0002'",
-                     [EVIL, run_id])
+        conn.execute(
+            "UPDATE analysis.parcel_access SET parcel_id = %s WHERE run_id = %s AND parcel_id = 'P3'", [EVIL, run_id]
+        )
+        conn.execute("UPDATE analysis.area_summary SET area = %s WHERE run_id = %s AND area = '0002'", [EVIL, run_id])
         conn.commit()
     return run_id
 
@@ -90,8 +90,12 @@ def test_the_process_api_serves_the_report_with_its_policy(pgr_settings, tmp_pat
 
     def get(path: str) -> tuple[str, dict, bytes]:
         seen: dict = {}
-        body = b"".join(service.app({"REQUEST_METHOD": "GET", "PATH_INFO": path},
-                                    lambda status, headers: seen.update(status=status, headers=dict(headers))))
+        body = b"".join(
+            service.app(
+                {"REQUEST_METHOD": "GET", "PATH_INFO": path},
+                lambda status, headers: seen.update(status=status, headers=dict(headers)),
+            )
+        )
         return seen["status"], seen["headers"], body
 
     try:

@@ -26,12 +26,16 @@ pgr_settings = test_analysis.pgr_settings  # the fixture: the test database with
 def load_homes(folder, settings) -> None:
     """The town, plus address points and a residential building (the school's building kept)."""
     load_town(folder, settings)
-    addresses = [{"street": "Rzeczna", "house_number": "3", "geometry": Point(_xy(500, 420))},
-                 {"street": "Rzeczna", "house_number": "3b", "geometry": Point(_xy(600, 425))},
-                 {"street": "Dolna", "house_number": "1", "geometry": Point(_xy(100, -20))}]
-    buildings = [{"name": "szkoła", "function": "education", "geometry": _pointed(100, 410, 40, 20, up=True)},
-                 {"name": "dom H", "function": "residential", "geometry": _pointed(600, 410, 20, 10, up=True)},
-                 {"name": "sklep", "function": "commercial", "geometry": _pointed(900, 410, 20, 10, up=True)}]
+    addresses = [
+        {"street": "Rzeczna", "house_number": "3", "geometry": Point(_xy(500, 420))},
+        {"street": "Rzeczna", "house_number": "3b", "geometry": Point(_xy(600, 425))},
+        {"street": "Dolna", "house_number": "1", "geometry": Point(_xy(100, -20))},
+    ]
+    buildings = [
+        {"name": "szkoła", "function": "education", "geometry": _pointed(100, 410, 40, 20, up=True)},
+        {"name": "dom H", "function": "residential", "geometry": _pointed(600, 410, 20, 10, up=True)},
+        {"name": "sklep", "function": "commercial", "geometry": _pointed(900, 410, 20, 10, up=True)},
+    ]
     for theme, rows in (("address_points", addresses), ("buildings", buildings)):
         run_load(_write(folder, theme, rows), city=CITY, theme=theme, settings=settings)
 
@@ -41,8 +45,11 @@ def _run(settings, **inputs) -> tuple[dict, dict]:
         run_id = runs.submit(conn, parse({"city": CITY, **inputs}))
         runs.claim_next_id(conn, run_id)
         result = runs.execute(conn, run_id)
-        rows = conn.execute("SELECT parcel_id, school_m, school_ok, addresses, GeometryType(geom), unit"
-                            " FROM analysis.parcel_access WHERE run_id = %s", [run_id]).fetchall()
+        rows = conn.execute(
+            "SELECT parcel_id, school_m, school_ok, addresses, GeometryType(geom), unit"
+            " FROM analysis.parcel_access WHERE run_id = %s",
+            [run_id],
+        ).fetchall()
     return {r[0]: r[1:] for r in rows}, result
 
 
@@ -59,8 +66,9 @@ def test_address_points_are_units_measured_from_themselves(pgr_settings, tmp_pat
         # north of the river every standard is met (parks A and B: 3.5 ha; park C, 28 ha, over the bridge)
         assert published == [("Dolna 1", "not_met"), ("Rzeczna 3", "met"), ("Rzeczna 3b", "met")]
         assert conn.execute("SELECT count(*) FROM data.access_standards").fetchone()[0] == 0  # no parcel run yet
-        gmina = conn.execute("SELECT parcels, addresses, unit FROM data.access_summary WHERE level = 'gmina'"
-                             ).fetchone()
+        gmina = conn.execute(
+            "SELECT parcels, addresses, unit FROM data.access_summary WHERE level = 'gmina'"
+        ).fetchone()
         assert gmina == (3, 3, "addresses")
 
 

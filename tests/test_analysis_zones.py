@@ -24,18 +24,20 @@ PLAN = "MPZP/7/2026"
 
 def test_summaries_per_planning_zone_and_catchments(pgr_settings, tmp_path):
     load_homes(tmp_path / "town", pgr_settings)
-    zones = [{"plan_id": PLAN, "zone_id": "1MN", "designation": "MN",
-              "geometry": box(X0, Y0 - 40, X0 + 2000, Y0 - 5)},
-             {"plan_id": PLAN, "zone_id": "2MN", "designation": "MN",
-              "geometry": box(X0, Y0 + 405, X0 + 1000, Y0 + 440)}]
-    run_load(_write(tmp_path / "town", "land_use_plans", zones), city=CITY, theme="land_use_plans",
-             settings=pgr_settings)
+    zones = [
+        {"plan_id": PLAN, "zone_id": "1MN", "designation": "MN", "geometry": box(X0, Y0 - 40, X0 + 2000, Y0 - 5)},
+        {"plan_id": PLAN, "zone_id": "2MN", "designation": "MN", "geometry": box(X0, Y0 + 405, X0 + 1000, Y0 + 440)},
+    ]
+    run_load(
+        _write(tmp_path / "town", "land_use_plans", zones), city=CITY, theme="land_use_plans", settings=pgr_settings
+    )
     with open_catalogue(pgr_settings) as conn:
         run_id = runs.submit(conn, parse({"city": CITY}))
         runs.claim_next_id(conn, run_id)
         summary = runs.execute(conn, run_id)["summary"]
-        school_fid = conn.execute("SELECT fid FROM data.public_services WHERE service_type = 'primary_school'"
-                                  ).fetchone()[0]
+        school_fid = conn.execute(
+            "SELECT fid FROM data.public_services WHERE service_type = 'primary_school'"
+        ).fetchone()[0]
         park_c = conn.execute("SELECT fid FROM data.green_areas WHERE name = 'C'").fetchone()[0]
         layer = dict(conn.execute("SELECT area, status FROM data.access_summary WHERE level = 'plan_zone'"))
     zones = {z["zone"]: z for z in summary["plan_zones"]}

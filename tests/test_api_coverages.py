@@ -43,8 +43,11 @@ def served(server_url, tmp_path_factory):
         for theme, path in write_sample_rasters(tmp / "sample").items():
             run_load_raster(path, city=SAMPLE_CITY, theme=theme, settings=settings)
         fx.orthophoto_pair(tmp / "ortho")
-        sources = {"orthophoto": tmp / "ortho", "elevation": fx.dem(tmp / "nmt.tif"),
-                   "noise_map": fx.noise_map(tmp / "halas.tif")}
+        sources = {
+            "orthophoto": tmp / "ortho",
+            "elevation": fx.dem(tmp / "nmt.tif"),
+            "noise_map": fx.noise_map(tmp / "halas.tif"),
+        }
         for theme, path in sources.items():
             run_load_raster(path, city=CITY, theme=theme, settings=settings)
         with running_api(db_url, tmp / "home") as base:
@@ -64,8 +67,9 @@ def _source_window(path, west, south, east, north, band=1) -> np.ndarray:
 
 def test_raster_themes_are_coverage_collections(served):
     base, _, _ = served
-    collections = {c["id"]: c for c in requests.get(f"{base}/collections", params={"f": "json"}, timeout=10).json()[
-        "collections"]}
+    collections = {
+        c["id"]: c for c in requests.get(f"{base}/collections", params={"f": "json"}, timeout=10).json()["collections"]
+    }
     assert {"orthophoto", "elevation", "noise_map"} <= set(collections)
     rels = {link["rel"] for link in collections["elevation"]["links"]}
     assert "http://www.opengis.net/def/rel/ogc/1.0/coverage" in rels and {"preview", "enclosure"} <= rels
@@ -88,10 +92,29 @@ def test_the_openapi_document_with_coverages_validates_offline(served, tmp_path)
     assert validate_openapi_document(doc) is True and "/collections/elevation/coverage" in doc["paths"]
     assert external_refs(doc) == [] and "schemas.opengis.net" not in str(doc)
     st = Path(sys.executable).with_name("st")
-    out = subprocess.run(check=False, args=[str(st), "run", f"{base}/openapi?f=json", "--checks", "not_a_server_error",
-                          "--mode", "all", "--include-path-regex", "coverage", "--max-examples", "25", "--seed", "1",
-                          "--no-color"],
-                         capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    out = subprocess.run(
+        check=False,
+        args=[
+            str(st),
+            "run",
+            f"{base}/openapi?f=json",
+            "--checks",
+            "not_a_server_error",
+            "--mode",
+            "all",
+            "--include-path-regex",
+            "coverage",
+            "--max-examples",
+            "25",
+            "--seed",
+            "1",
+            "--no-color",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stdout[-3000:]
 
 
@@ -115,37 +138,60 @@ def test_a_lonlat_bbox_and_geotiff_output(served):
     lon1, lat1 = Transformer.from_crs(2180, 4326, always_xy=True).transform(east, north)
     cj = _covjson(base, "orthophoto", bbox=f"{lat0},{lon0},{lat1},{lon1}", **{"bbox-crs": EPSG_4326})
     assert set(cj["ranges"]) == {"red", "green", "blue"}
-    tiff = requests.get(f"{base}/collections/orthophoto/coverage",
-                        params={"f": "GTiff", "subset": f"x({west}:{east}),y({south}:{north})"}, timeout=30)
+    tiff = requests.get(
+        f"{base}/collections/orthophoto/coverage",
+        params={"f": "GTiff", "subset": f"x({west}:{east}),y({south}:{north})"},
+        timeout=30,
+    )
     assert tiff.status_code == 200 and tiff.headers["Content-Type"] == "image/tiff"
     with rasterio.open(io.BytesIO(tiff.content)) as got, rasterio.open(tmp / "ortho" / "ortho_w.tif") as src:
         assert got.count == 3 and got.width == 280 and got.height == 120
-        assert np.array_equal(got.read()[:, :, :160],
-                              src.read(window=from_bounds(west, south, 636_100.0, north, transform=src.transform)))
+        assert np.array_equal(
+            got.read()[:, :, :160], src.read(window=from_bounds(west, south, 636_100.0, north, transform=src.transform))
+        )
 
 
 def test_bad_coverage_requests_say_why(served):
     base, _, _ = served
-    off = requests.get(f"{base}/collections/noise_map/coverage",
-                       params={"f": "json", "bbox": "636000,357200,637000,358000", "bbox-crs": STORAGE_CRS}, timeout=10)
+    off = requests.get(
+        f"{base}/collections/noise_map/coverage",
+        params={"f": "json", "bbox": "636000,357200,637000,358000", "bbox-crs": STORAGE_CRS},
+        timeout=10,
+    )
     assert off.status_code == 400 and "northing first" in off.json()["description"]
-    unknown = requests.get(f"{base}/collections/noise_map/coverage",
-                           params={"f": "json", "bbox": "1,2,3,4", "bbox-crs": "EPSG:nonsense"}, timeout=10)
+    unknown = requests.get(
+        f"{base}/collections/noise_map/coverage",
+        params={"f": "json", "bbox": "1,2,3,4", "bbox-crs": "EPSG:nonsense"},
+        timeout=10,
+    )
     assert unknown.status_code == 400 and "unknown bbox-crs" in unknown.json()["description"]
 
 
 def test_too_big_an_answer_is_refused_before_reading(tmp_path):
     big = tmp_path / "big.tif"
-    with rasterio.open(big, "w", driver="GTiff", width=2100, height=2000, count=1, dtype="uint8", crs="EPSG:2180",
-                       transform=rasterio.transform.from_origin(*fx.ORTHO_ORIGIN, 1, 1), compress="deflate") as ds:
+    with rasterio.open(
+        big,
+        "w",
+        driver="GTiff",
+        width=2100,
+        height=2000,
+        count=1,
+        dtype="uint8",
+        crs="EPSG:2180",
+        transform=rasterio.transform.from_origin(*fx.ORTHO_ORIGIN, 1, 1),
+        compress="deflate",
+    ) as ds:
         ds.write(np.ones((1, 2000, 2100), dtype="uint8"))
-    provider = SdiCoverageProvider({"name": "big", "type": "coverage", "data": str(big),
-                                    "format": {"name": "GTiff", "mimetype": "image/tiff"}})
+    provider = SdiCoverageProvider(
+        {"name": "big", "type": "coverage", "data": str(big), "format": {"name": "GTiff", "mimetype": "image/tiff"}}
+    )
     with pytest.raises(Exception) as refused:
         provider.query(format_="json")
     assert refused.value.http_status_code == 413 and f"{MAX_PIXELS:,}" in refused.value.message
     assert provider.query(subsets={"x": [636_000, 636_100], "y": [357_900, 358_000]})["ranges"]["band 1"]["shape"] == [
-        100, 100]
+        100,
+        100,
+    ]
 
 
 def test_previews_are_pngs_on_the_collection_pages(served):
@@ -176,8 +222,14 @@ def test_the_cog_is_served_with_range_requests_for_gdal(served):
 def test_qgis_opens_and_draws_the_rasters_of_the_project(served, tmp_path):
     base, db_url, _ = served
     out = tmp_path / "sdi.qgz"
-    done = subprocess.run(check=False, args=[SDI, "qgis-project", str(out), "--url", base, "--city", SAMPLE_CITY],
-                          capture_output=True, text=True, timeout=60, env={**os.environ, "SDI_DATABASE_URL": db_url})
+    done = subprocess.run(
+        check=False,
+        args=[SDI, "qgis-project", str(out), "--url", base, "--city", SAMPLE_CITY],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SDI_DATABASE_URL": db_url},
+    )
     assert done.returncode == 0, done.stderr
     picture = tmp_path / "rasters.jpg"  # JPEG: the orthophoto's texture makes a PNG of over a megabyte
     report = probe("project", str(out), str(picture))
@@ -192,7 +244,10 @@ def test_qgis_opens_and_draws_the_rasters_of_the_project(served, tmp_path):
     assert elevation["renderer"] == "singlebandpseudocolor"  # along the theme's ramp, not QGIS's grey
     assert list(report["groups"])[-1] == "Rastry / Rasters"  # under every vector layer
     assert {lid for lid, layer in report["layers"].items() if layer.get("type") != "raster"} == {
-        "sdi_layer_roads", "sdi_layer_buildings", "sdi_layer_public_services"}
+        "sdi_layer_roads",
+        "sdi_layer_buildings",
+        "sdi_layer_public_services",
+    }
     assert picture.stat().st_size > 50_000  # the orthophoto drawn under the town, not a blank page
     # the classes of a noise map in their legend colours
     classes = tmp_path / "classes.qgz"

@@ -18,8 +18,7 @@ from sdi.pipeline import run_load
 from conftest import fresh_database, running_api
 
 # Known places, lon/lat (WGS 84), in Warsaw, Kraków and Łódź.
-PLACES = {"Pałac Kultury i Nauki": (21.006111, 52.231667), "Wawel": (19.935, 50.054),
-          "Manufaktura": (19.4500, 51.7800)}
+PLACES = {"Pałac Kultury i Nauki": (21.006111, 52.231667), "Wawel": (19.935, 50.054), "Manufaktura": (19.4500, 51.7800)}
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
 
 
@@ -33,11 +32,18 @@ def api(server_url, tmp_path_factory):
 
 def _serve_places(db_url, tmp):
     to_2178 = Transformer.from_crs(4326, 2178, always_xy=True)
-    frame = gpd.GeoDataFrame({"name": list(PLACES), "service_type": ["library"] * 3},
-                             geometry=[Point(*to_2178.transform(*ll)) for ll in PLACES.values()], crs=2178)
+    frame = gpd.GeoDataFrame(
+        {"name": list(PLACES), "service_type": ["library"] * 3},
+        geometry=[Point(*to_2178.transform(*ll)) for ll in PLACES.values()],
+        crs=2178,
+    )
     frame.to_file(tmp / "miejsca.shp")
-    run_load(tmp / "miejsca.shp", city="1465011", theme="public_services",
-             settings=Settings(home=tmp / "home", database_url=db_url))
+    run_load(
+        tmp / "miejsca.shp",
+        city="1465011",
+        theme="public_services",
+        settings=Settings(home=tmp / "home", database_url=db_url),
+    )
     with running_api(db_url, tmp / "home") as base:
         yield base
 
@@ -81,8 +87,7 @@ def test_bbox_crs_in_puwg1992_selects_by_northing_easting(api):
 
 
 def test_unsupported_crs_is_a_400(api):
-    r = requests.get(f"{api}/collections/public_services/items", params={"f": "json", "crs": f"{EPSG}2100"},
-                     timeout=10)
+    r = requests.get(f"{api}/collections/public_services/items", params={"f": "json", "crs": f"{EPSG}2100"}, timeout=10)
     assert r.status_code == 400 and "not supported" in r.text
 
 
@@ -108,8 +113,13 @@ def test_gdal_places_every_feature_where_it_really_is(api, tmp_path, t_srs):
 
 @pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="gdal-bin is installed by `make setup`")
 def test_ogrinfo_reports_count_and_extent(api):
-    out = subprocess.run(["ogrinfo", "-so", "-al", f"OAPIF:{api}/collections/public_services"], check=True,
-                         capture_output=True, text=True, timeout=60).stdout
+    out = subprocess.run(
+        ["ogrinfo", "-so", "-al", f"OAPIF:{api}/collections/public_services"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
     assert "Feature Count: 3" in out
     extent = out.split("Extent: ")[1].splitlines()[0]
     (minx, miny), (maxx, maxy) = [tuple(map(float, p.strip(" ()").split(","))) for p in extent.split(" - ")]
@@ -122,6 +132,7 @@ def test_gdal_oapif_crs_open_option_gets_the_stored_positions(api, crs):
     # Debian's GDAL 3.6 lacks the CRS open option; the GDAL 3.12 inside pyogrio's wheel has it, and is a
     # real OAPIF client too. It asks the server for that CRS and must get every place right within 1 cm.
     import pyogrio
+
     frame = pyogrio.read_dataframe(f"OAPIF:{api}/collections/public_services", CRS=crs)
     assert frame.crs.to_epsg() == int(crs.split(":")[1])
     to_crs = Transformer.from_crs(4326, frame.crs, always_xy=True)

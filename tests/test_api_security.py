@@ -39,12 +39,18 @@ def api(server_url, tmp_path_factory):
     home = tmp / "home"
     with fresh_database(server_url) as db_url:
         settings = load_sample(tmp, db_url)
-        run_load_raster(write_sample_rasters(tmp / "rasters")["elevation"], city=SAMPLE_CITY, theme="elevation",
-                        settings=settings)
+        run_load_raster(
+            write_sample_rasters(tmp / "rasters")["elevation"], city=SAMPLE_CITY, theme="elevation", settings=settings
+        )
         for city, dx in ((SAMPLE_CITY, 0), (OTHER, 5000)):
-            pipes = gpd.GeoDataFrame({"network": ["water", "gas"], "diameter_mm": [160, 90]}, crs=2180, geometry=[
-                LineString([(616300 + dx, 335700), (616900 + dx, 335700)]),
-                LineString([(616300 + dx, 335800), (616900 + dx, 335800)])])
+            pipes = gpd.GeoDataFrame(
+                {"network": ["water", "gas"], "diameter_mm": [160, 90]},
+                crs=2180,
+                geometry=[
+                    LineString([(616300 + dx, 335700), (616900 + dx, 335700)]),
+                    LineString([(616300 + dx, 335800), (616900 + dx, 335800)]),
+                ],
+            )
             pipes.to_file(tmp / f"sieci_{city}.gpkg")
             run_load(tmp / f"sieci_{city}.gpkg", city=city, theme=RESTRICTED, settings=settings)
         services = gpd.read_file(next((tmp / "sample").glob("*.geojson")))
@@ -74,23 +80,36 @@ def _grant_token_scope(db_url: str) -> None:
     """The reader may call data.sdi_token_scope (sdi/sql/reader_grants.sql is to grant it; until then, here)."""
     with psycopg.connect(db_url, autocommit=True) as conn:
         role = conn.execute("SELECT current_database()").fetchone()[0][:50] + "_reader"
-        if not conn.execute("SELECT has_function_privilege(%s, 'data.sdi_token_scope(text)', 'EXECUTE')",
-                            [role]).fetchone()[0]:
-            conn.execute(psycopg.sql.SQL("GRANT EXECUTE ON FUNCTION data.sdi_token_scope(text) TO {}").format(
-                psycopg.sql.Identifier(role)))
+        if not conn.execute(
+            "SELECT has_function_privilege(%s, 'data.sdi_token_scope(text)', 'EXECUTE')", [role]
+        ).fetchone()[0]:
+            conn.execute(
+                psycopg.sql.SQL("GRANT EXECUTE ON FUNCTION data.sdi_token_scope(text) TO {}").format(
+                    psycopg.sql.Identifier(role)
+                )
+            )
 
 
 def _plant(db_url: str, theme: str, city: str, path: str) -> None:
     """A catalogue row for a raster, as a city's login could write it before the owner's functions."""
     with psycopg.connect(db_url) as conn:
         conn.execute("ALTER TABLE sdi.rasters DROP CONSTRAINT IF EXISTS rasters_relative_name")
-        load_id = conn.execute("INSERT INTO sdi.loads (city, theme, source, feature_count, reject_count)"
-                               " VALUES (%s, %s, 'x.tif', 1, 0) RETURNING load_id", [city, theme]).fetchone()[0]
-        conn.execute("INSERT INTO sdi.rasters (load_id, path, width, height, bands, dtype, resolution, bytes, bounds)"
-                     " VALUES (%s, %s, 10, 10, 1, 'float32', 2, 100, ST_MakeEnvelope(616000, 335000, 616020, 335020,"
-                     " 2180))", [load_id, path])
-        conn.execute("INSERT INTO sdi.layers (city, theme, load_id) VALUES (%s, %s, %s)"
-                     " ON CONFLICT (city, theme) DO UPDATE SET load_id = excluded.load_id", [city, theme, load_id])
+        load_id = conn.execute(
+            "INSERT INTO sdi.loads (city, theme, source, feature_count, reject_count)"
+            " VALUES (%s, %s, 'x.tif', 1, 0) RETURNING load_id",
+            [city, theme],
+        ).fetchone()[0]
+        conn.execute(
+            "INSERT INTO sdi.rasters (load_id, path, width, height, bands, dtype, resolution, bytes, bounds)"
+            " VALUES (%s, %s, 10, 10, 1, 'float32', 2, 100, ST_MakeEnvelope(616000, 335000, 616020, 335020,"
+            " 2180))",
+            [load_id, path],
+        )
+        conn.execute(
+            "INSERT INTO sdi.layers (city, theme, load_id) VALUES (%s, %s, %s)"
+            " ON CONFLICT (city, theme) DO UPDATE SET load_id = excluded.load_id",
+            [city, theme, load_id],
+        )
 
 
 @pytest.mark.parametrize("city", ["1465011", "1261011", "2465011", "0206011"])
@@ -105,14 +124,20 @@ def test_planted_raster_paths_are_never_served(api, city):
 def test_a_link_out_of_the_raster_folder_is_not_followed(api, tmp_path):
     base, db_url, _, settings, _, _ = api
     with psycopg.connect(db_url) as conn:  # the right shape, but the file is a link to the secret
-        conn.execute("UPDATE sdi.rasters SET path = 'elevation/1465011/20250101T000000-deadbeef.tif' WHERE load_id"
-                     " = (SELECT load_id FROM sdi.layers WHERE theme = 'elevation' AND city = '1465011')")
+        conn.execute(
+            "UPDATE sdi.rasters SET path = 'elevation/1465011/20250101T000000-deadbeef.tif' WHERE load_id"
+            " = (SELECT load_id FROM sdi.layers WHERE theme = 'elevation' AND city = '1465011')"
+        )
     from sdi.server.raster_files import raster_file
 
-    assert raster_file("elevation/1465011/20250101T000000-deadbeef.tif", "elevation", "1465011",
-                       settings.raster_dir_abs) is None
-    assert raster_file("elevation/1465011/20250101T000000-deadbeef.tif", "roads", "1465011",
-                       settings.raster_dir_abs) is None
+    assert (
+        raster_file("elevation/1465011/20250101T000000-deadbeef.tif", "elevation", "1465011", settings.raster_dir_abs)
+        is None
+    )
+    assert (
+        raster_file("elevation/1465011/20250101T000000-deadbeef.tif", "roads", "1465011", settings.raster_dir_abs)
+        is None
+    )
 
 
 def test_the_server_survives_bad_raster_rows_and_serves_the_good_one(api):
@@ -130,16 +155,26 @@ def test_a_whole_coverage_is_a_geotiff_never_the_vrt_with_server_paths(api):
     assert r.status_code in (200, 413), r.text[:300]
     if r.status_code == 200:
         assert r.content[:2] in (b"II", b"MM")  # a TIFF
-    for body in (r.content, requests.get(f"{base}/collections/elevation", params={"f": "json"}, timeout=30).content,
-                 requests.get(f"{base}/collections/elevation/coverage", params={"f": "json"}, timeout=60).content):
+    for body in (
+        r.content,
+        requests.get(f"{base}/collections/elevation", params={"f": "json"}, timeout=30).content,
+        requests.get(f"{base}/collections/elevation/coverage", params={"f": "json"}, timeout=60).content,
+    ):
         assert b"<VRTDataset" not in body
         for secret in (str(home), str(settings.raster_dir_abs), str(home.resolve())):
             assert secret.encode() not in body
 
 
-@pytest.mark.parametrize("path", [f"collections/{RESTRICTED}", f"collections/{RESTRICTED}/items",
-                                  f"collections/{RESTRICTED}/items/1", f"collections/{RESTRICTED}/queryables",
-                                  f"collections/{RESTRICTED}/tiles"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"collections/{RESTRICTED}",
+        f"collections/{RESTRICTED}/items",
+        f"collections/{RESTRICTED}/items/1",
+        f"collections/{RESTRICTED}/queryables",
+        f"collections/{RESTRICTED}/tiles",
+    ],
+)
 def test_a_restricted_theme_answers_anonymous_clients_like_an_unknown_one(api, path):
     base, _, _, _, _, _ = api
     hidden = requests.get(f"{base}/{path}", params={"f": "json"}, timeout=30)
@@ -161,8 +196,12 @@ def test_a_token_sees_only_its_own_city(api):
     base, db_url, _, _, city_token, all_token = api
 
     def get(path, token, **params):
-        return requests.get(f"{base}/collections/{RESTRICTED}/{path}", params={"f": "json", **params},
-                            headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        return requests.get(
+            f"{base}/collections/{RESTRICTED}/{path}",
+            params={"f": "json", **params},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
 
     own = get("items", city_token).json()
     assert {f["properties"]["city"] for f in own["features"]} == {SAMPLE_CITY} and own["numberMatched"] == 2
@@ -182,11 +221,18 @@ def test_a_token_sees_only_its_own_city(api):
 def _tile_of(base: str, fid: int, token: str) -> tuple[int, int]:
     import math
 
-    feature = requests.get(f"{base}/collections/{RESTRICTED}/items/{fid}", params={"f": "json"},
-                           headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
-    lon, lat = feature["geometry"]["coordinates"][0] if feature["geometry"]["type"] == "LineString" else \
-        feature["geometry"]["coordinates"][0][0]
-    n = 2 ** 14
+    feature = requests.get(
+        f"{base}/collections/{RESTRICTED}/items/{fid}",
+        params={"f": "json"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    ).json()
+    lon, lat = (
+        feature["geometry"]["coordinates"][0]
+        if feature["geometry"]["type"] == "LineString"
+        else feature["geometry"]["coordinates"][0][0]
+    )
+    n = 2**14
     x = int((lon + 180) / 360 * n)
     y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
     return x, y
@@ -195,8 +241,9 @@ def _tile_of(base: str, fid: int, token: str) -> tuple[int, int]:
 @pytest.mark.parametrize("page", ["items", "item"])
 def test_feature_names_cannot_close_a_script_in_html(api, page):
     base, _, _, _, _, _ = api
-    items = requests.get(f"{base}/collections/public_services/items", params={"f": "json", "limit": 100},
-                         timeout=30).json()
+    items = requests.get(
+        f"{base}/collections/public_services/items", params={"f": "json", "limit": 100}, timeout=30
+    ).json()
     fid = next(f["id"] for f in items["features"] if f["properties"]["name"] == XSS)
     path = "items" if page == "items" else f"items/{fid}"
     r = requests.get(f"{base}/collections/public_services/{path}", params={"f": "html", "limit": 100}, timeout=30)
@@ -254,8 +301,13 @@ def _post_unix(sock: str, path: str, body: bytes, chunked: bool) -> tuple[int, b
     headers = {"Content-Type": "application/query-cql-json", "Host": "localhost"}
     try:  # the worker answers once it has read past the limit and closes: the rest may find no reader
         if chunked:
-            conn.request("POST", path, body=iter([body[i:i + 65536] for i in range(0, len(body), 65536)]),
-                         headers=headers, encode_chunked=True)
+            conn.request(
+                "POST",
+                path,
+                body=iter([body[i : i + 65536] for i in range(0, len(body), 65536)]),
+                headers=headers,
+                encode_chunked=True,
+            )
         else:
             conn.request("POST", path, body=body, headers=headers)
     except (BrokenPipeError, ConnectionResetError):
@@ -276,8 +328,17 @@ def _balanced(values) -> dict:
     return {"op": "or", "args": [_balanced(values[:half]), _balanced(values[half:])]}
 
 
-@pytest.mark.parametrize("query", ["access_token=T", "access%5Ftoken=T", "%61ccess_token=T", "a=1&access_token=T",
-                                   "access_token=S&access_token=T", "access%5ftoken=T%2B"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "access_token=T",
+        "access%5Ftoken=T",
+        "%61ccess_token=T",
+        "a=1&access_token=T",
+        "access_token=S&access_token=T",
+        "access%5ftoken=T%2B",
+    ],
+)
 def test_token_from_query_reads_every_spelling(query):
     assert token_from_query(query) in ("T", "T+")
 

@@ -31,8 +31,9 @@ def _snapshot(url: str) -> dict:
                 f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY fid), '')) FROM data.{theme} t"
             ).fetchone()
         out["loads"] = conn.execute("SELECT array_agg(load_id ORDER BY load_id) FROM sdi.loads").fetchone()[0]
-        out["layers"] = conn.execute("SELECT array_agg(city || theme || load_id ORDER BY theme) FROM sdi.layers"
-                                     ).fetchone()[0]
+        out["layers"] = conn.execute(
+            "SELECT array_agg(city || theme || load_id ORDER BY theme) FROM sdi.layers"
+        ).fetchone()[0]
     return out
 
 

@@ -28,12 +28,13 @@ def served(server_url, tmp_path_factory):
 
 
 def _items(base: str, **headers: str) -> requests.Response:
-    return requests.get(f"{base}/collections/roads/items", params={"f": "json", "limit": 5}, headers=headers,
-                        timeout=30)
+    return requests.get(
+        f"{base}/collections/roads/items", params={"f": "json", "limit": 5}, headers=headers, timeout=30
+    )
 
 
 def _tile(lon: float, lat: float, z: int) -> tuple[int, int]:
-    n = 2 ** z
+    n = 2**z
     return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
 
 
@@ -69,15 +70,15 @@ def test_a_request_with_a_token_is_private_and_not_stored(served):
     answer = _items(base, Authorization=f"Bearer {token}")
     assert answer.status_code == 200
     assert answer.headers["Cache-Control"] == "private, no-store" and "ETag" not in answer.headers
-    by_query = requests.get(f"{base}/collections/roads/items", params={"f": "json", "access_token": token},
-                            timeout=30)
+    by_query = requests.get(f"{base}/collections/roads/items", params={"f": "json", "access_token": token}, timeout=30)
     assert by_query.headers["Cache-Control"] == "private, no-store"
 
 
 def test_nginx_builds_a_tile_once_then_serves_it_from_its_cache(served):
     base, _, _ = served
-    first = requests.get(f"{base}/collections/public_services/items", params={"f": "json", "limit": 1},
-                         timeout=30).json()["features"][0]["geometry"]["coordinates"]
+    first = requests.get(
+        f"{base}/collections/public_services/items", params={"f": "json", "limit": 1}, timeout=30
+    ).json()["features"][0]["geometry"]["coordinates"]
     x, y = _tile(first[0], first[1], 15)
     url = f"{base}/collections/roads/tiles/WebMercatorQuad/15/{y}/{x}"
     answers = [requests.get(url, params={"f": "mvt"}, timeout=30) for _ in range(3)]

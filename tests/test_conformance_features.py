@@ -44,8 +44,10 @@ def _rels(doc: dict) -> dict[str, list[dict]]:
 
 def _param_names(openapi: dict, path: str) -> set[str]:
     components = openapi["components"]["parameters"]
-    return {components[p["$ref"].rsplit("/", 1)[1]]["name"] if "$ref" in p else p["name"]
-            for p in openapi["paths"][path]["get"]["parameters"]}
+    return {
+        components[p["$ref"].rsplit("/", 1)[1]]["name"] if "$ref" in p else p["name"]
+        for p in openapi["paths"][path]["get"]["parameters"]
+    }
 
 
 # -- /conf/core ------------------------------------------------------------------------------------
@@ -110,8 +112,10 @@ def test_ats_core_fc_md_items(api):
 
 def test_ats_core_fc_md_items_links(api):
     for c in get(api, "collections").json()["collections"]:
-        assert any(link["rel"] == "items" and link["href"].split("?")[0].endswith(f"/collections/{c['id']}/items")
-                   for link in c["links"])
+        assert any(
+            link["rel"] == "items" and link["href"].split("?")[0].endswith(f"/collections/{c['id']}/items")
+            for link in c["links"]
+        )
 
 
 def test_ats_core_fc_md_extent(api):
@@ -138,8 +142,9 @@ def test_ats_core_fc_op(api):
 
 
 def test_ats_core_fc_limit_definition(openapi):
-    limit = next(p for p in openapi["paths"]["/collections/roads/items"]["get"]["parameters"]
-                 if p.get("name") == "limit")
+    limit = next(
+        p for p in openapi["paths"]["/collections/roads/items"]["get"]["parameters"] if p.get("name") == "limit"
+    )
     assert limit["schema"]["type"] == "integer" and limit["schema"]["minimum"] == 1
 
 
@@ -177,18 +182,38 @@ def test_ats_core_fc_time_definition(openapi):
 
 
 def test_ats_core_fc_time_response(api):
-    for value in ("2024-01-01", "2024-01-01T00:00:00Z", "2020-01-01T00:00:00Z/..", "../2030-01-01",
-                  "2020-01-01/2030-01-01"):
+    for value in (
+        "2024-01-01",
+        "2024-01-01T00:00:00Z",
+        "2020-01-01T00:00:00Z/..",
+        "../2030-01-01",
+        "2020-01-01/2030-01-01",
+    ):
         assert get(api, "collections/land_use_plans/items", datetime=value).status_code == 200, value
 
 
-@pytest.mark.parametrize("params", [
-    {"limit": "abc"}, {"limit": "-1"}, {"offset": "x"}, {"bbox": "1,2,3"}, {"bbox": "0,95,10,96"},
-    {"bbox": "a,b,c,d"}, {"bbox": "0,60,10,50"}, {"datetime": "notadate"}, {"datetime": "2024-13-01"},
-    {"datetime": "2030-01-01/2020-01-01"}, {"filter-lang": "foo", "filter": "fid = 1"}, {"floors": "abc"},
-    {"crs": "http://www.opengis.net/def/crs/EPSG/0/99999"}, {"bbox-crs": EPSG.format(2180)},
-    {"skipGeometry": "maybe"}, {"resulttype": "all"}, {"status": "not-a-code"},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": "abc"},
+        {"limit": "-1"},
+        {"offset": "x"},
+        {"bbox": "1,2,3"},
+        {"bbox": "0,95,10,96"},
+        {"bbox": "a,b,c,d"},
+        {"bbox": "0,60,10,50"},
+        {"datetime": "notadate"},
+        {"datetime": "2024-13-01"},
+        {"datetime": "2030-01-01/2020-01-01"},
+        {"filter-lang": "foo", "filter": "fid = 1"},
+        {"floors": "abc"},
+        {"crs": "http://www.opengis.net/def/crs/EPSG/0/99999"},
+        {"bbox-crs": EPSG.format(2180)},
+        {"skipGeometry": "maybe"},
+        {"resulttype": "all"},
+        {"status": "not-a-code"},
+    ],
+)
 def test_ats_core_query_param_invalid(api, params):
     r = get(api, "collections/buildings/items", **params)
     assert r.status_code == 400 and r.headers["Content-Type"].startswith("application/json")
@@ -268,26 +293,52 @@ def test_ats_html_content(api):
 # -- /conf/oas30 -------------------------------------------------------------------------------------
 def test_ats_oas30_completeness(openapi):
     for theme in THEMES:
-        for path in ("", "/items", "/items/{featureId}", "/queryables", "/tiles",
-                     "/tiles/{tileMatrixSetId}", "/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}"):
+        for path in (
+            "",
+            "/items",
+            "/items/{featureId}",
+            "/queryables",
+            "/tiles",
+            "/tiles/{tileMatrixSetId}",
+            "/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
+        ):
             assert f"/collections/{theme}{path}" in openapi["paths"], path
     names = _param_names(openapi, "/collections/buildings/items")
-    assert {"filter", "filter-lang", "filter-crs", "datetime", "after", "access_token", "lang", "crs", "bbox-crs",
-            "city", "floors"} <= names
+    assert {
+        "filter",
+        "filter-lang",
+        "filter-crs",
+        "datetime",
+        "after",
+        "access_token",
+        "lang",
+        "crs",
+        "bbox-crs",
+        "city",
+        "floors",
+    } <= names
 
 
 def test_ats_oas30_exceptions_codes(api, openapi):
     responses = openapi["paths"]["/collections/roads/items"]["get"]["responses"]
     assert {"200", "400", "404", "500"} <= set(responses)
-    for path in ("collections/nope", "collections/roads/items/0", "collections/roads/tiles/WorldCRS84Quad",
-                 "collections/roads/tiles/WebMercatorQuad/99/0/0"):
+    for path in (
+        "collections/nope",
+        "collections/roads/items/0",
+        "collections/roads/tiles/WorldCRS84Quad",
+        "collections/roads/tiles/WebMercatorQuad/99/0/0",
+    ):
         r = get(api, path)
         assert r.status_code == 404 and r.json()["status"] == 404, path
 
 
 def test_ats_oas30_oas_definition_1(api):
-    r = requests.get(f"{api}/openapi", headers={"Accept": "application/vnd.oai.openapi+json;version=3.0"},
-                     params={"f": "json"}, timeout=30)
+    r = requests.get(
+        f"{api}/openapi",
+        headers={"Accept": "application/vnd.oai.openapi+json;version=3.0"},
+        params={"f": "json"},
+        timeout=30,
+    )
     assert r.status_code == 200 and r.json()["openapi"].startswith("3.0")
 
 
@@ -302,10 +353,25 @@ def test_ats_oas30_oas_definition_2(openapi):
 def test_ats_oas30_oas_impl(api, openapi):
     # every query parameter the document declares for items is one the server takes
     for name in _param_names(openapi, "/collections/roads/items") - {"bbox", "bbox-crs", "filter-crs", "crs"}:
-        value = {"limit": "2", "offset": "0", "sortby": "name", "properties": "name", "skipGeometry": "true",
-                 "datetime": "2024-01-01", "after": "0", "filter": "fid > 0", "filter-lang": "cql2-text",
-                 "resulttype": "hits", "f": "json", "lang": "pl", "access_token": "x",
-                 "width_m": "5.5", "lanes": "2", "fid": "1", "carriageways": "1"}.get(name, "x")
+        value = {
+            "limit": "2",
+            "offset": "0",
+            "sortby": "name",
+            "properties": "name",
+            "skipGeometry": "true",
+            "datetime": "2024-01-01",
+            "after": "0",
+            "filter": "fid > 0",
+            "filter-lang": "cql2-text",
+            "resulttype": "hits",
+            "f": "json",
+            "lang": "pl",
+            "access_token": "x",
+            "width_m": "5.5",
+            "lanes": "2",
+            "fid": "1",
+            "carriageways": "1",
+        }.get(name, "x")
         r = get(api, "collections/roads/items", **{name: value})
         assert r.status_code < 500 and "unknown query parameter" not in r.text, name
 
@@ -397,10 +463,14 @@ def _boxes(draw, shapes):
     mode = draw(st.sampled_from(["data", "envelope", "huge"]))
     _, geom = draw(st.sampled_from(shapes[theme]))
     w, s, e, n = geom.bounds
-    lon, lat = (draw(st.floats(w, e)), draw(st.floats(s, n))) if mode != "huge" else (
-        draw(st.floats(14, 24.2)), draw(st.floats(49, 54.9)))
-    metres = draw(st.floats(1, 30) if mode == "envelope" else st.floats(1, 2_000_000) if mode == "huge"
-                  else st.floats(1, 3000))
+    lon, lat = (
+        (draw(st.floats(w, e)), draw(st.floats(s, n)))
+        if mode != "huge"
+        else (draw(st.floats(14, 24.2)), draw(st.floats(49, 54.9)))
+    )
+    metres = draw(
+        st.floats(1, 30) if mode == "envelope" else st.floats(1, 2_000_000) if mode == "huge" else st.floats(1, 3000)
+    )
     cx, cy = _transformer(uri).transform(lon, lat)
     geographic = uri in (CRS84, EPSG.format(4326))
     half = metres / 111_000 if geographic else metres
@@ -425,8 +495,13 @@ def test_bbox_in_every_crs_agrees_with_shapely_and_pyproj(api, shapes, data):
             inside.add(fid)
     north_first = uri != CRS84
     numbers = (y1, x1, y2, x2) if north_first else (x1, y1, x2, y2)
-    r = get(api, f"collections/{theme}/items", bbox=",".join(repr(v) for v in numbers), limit=10000,
-            **({"bbox-crs": uri} if uri != CRS84 else {}))
+    r = get(
+        api,
+        f"collections/{theme}/items",
+        bbox=",".join(repr(v) for v in numbers),
+        limit=10000,
+        **({"bbox-crs": uri} if uri != CRS84 else {}),
+    )
     assert r.status_code == 200, r.text
     got = {f["id"] for f in r.json()["features"]}
     assert got - unsure == inside, (theme, uri, numbers)
@@ -437,16 +512,22 @@ def test_a_box_touching_only_a_roads_envelope_does_not_return_it(api, uri):
     # 200 m near the lower right corner of the diagonal's envelope, over 5 km from the road itself
     _, y1, x2, _ = DIAGONAL
     corner = box(x2 - 2_300, y1 + 100, x2 - 2_100, y1 + 300)
-    there = shapely_transform(Transformer.from_crs("EPSG:2180", "OGC:CRS84" if uri == CRS84 else
-                                                   "EPSG:" + uri.rsplit("/", 1)[1], always_xy=True).transform, corner)
+    there = shapely_transform(
+        Transformer.from_crs(
+            "EPSG:2180", "OGC:CRS84" if uri == CRS84 else "EPSG:" + uri.rsplit("/", 1)[1], always_xy=True
+        ).transform,
+        corner,
+    )
     w, s, e, n = there.bounds
     numbers = (w, s, e, n) if uri == CRS84 else (s, w, n, e)  # the CRS's own axis order
     params = {"bbox": ",".join(map(repr, numbers)), **({"bbox-crs": uri} if uri != CRS84 else {})}
     found = items(api, "roads", **params)["features"]
     assert "ul. Ukośna" not in {f["properties"]["name"] for f in found}
     # and a box on the road itself finds it
-    on = shapely_transform(Transformer.from_crs("EPSG:2180", "OGC:CRS84", always_xy=True).transform,
-                           box(634_900, 484_900, 635_100, 485_100))
+    on = shapely_transform(
+        Transformer.from_crs("EPSG:2180", "OGC:CRS84", always_xy=True).transform,
+        box(634_900, 484_900, 635_100, 485_100),
+    )
     names = {f["properties"]["name"] for f in items(api, "roads", bbox=",".join(map(repr, on.bounds)))["features"]}
     assert names == {"ul. Ukośna"}
 
@@ -454,6 +535,11 @@ def test_a_box_touching_only_a_roads_envelope_does_not_return_it(api, uri):
 @pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="gdal-bin is installed by `make setup`")
 @pytest.mark.parametrize("theme", FEATURE_THEMES)
 def test_ogrinfo_spat_with_a_box_larger_than_the_data_counts_every_feature(api, shapes, theme):
-    out = subprocess.run(["ogrinfo", "-so", "-al", "-spat", "0", "40", "40", "60", f"OAPIF:{api}/collections/{theme}"],
-                         check=True, capture_output=True, text=True, timeout=60).stdout
+    out = subprocess.run(
+        ["ogrinfo", "-so", "-al", "-spat", "0", "40", "40", "60", f"OAPIF:{api}/collections/{theme}"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
     assert f"Feature Count: {len(shapes[theme])}" in out

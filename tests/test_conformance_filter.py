@@ -35,8 +35,13 @@ def _text(api, theme, text, **params):
 
 
 def _post(api, theme, cql, **params):
-    return requests.post(f"{api}/collections/{theme}/items", params={"f": "json", "limit": 10000, **params},
-                         data=json.dumps(cql), headers=CQL_JSON, timeout=30)
+    return requests.post(
+        f"{api}/collections/{theme}/items",
+        params={"f": "json", "limit": 10000, **params},
+        data=json.dumps(cql),
+        headers=CQL_JSON,
+        timeout=30,
+    )
 
 
 def _ids(r) -> set:
@@ -101,8 +106,10 @@ def test_ats_filter_filter_crs_param(api, data):
     target = data["public_services"][1]
     every = get(api, "collections/public_services/items", crs=EPSG.format(2180), limit=1000).json()["features"]
     n, e = next(f for f in every if f["id"] == target["id"])["geometry"]["coordinates"]
-    text = (f"S_INTERSECTS(geometry, POLYGON(({n - 5} {e - 5}, {n + 5} {e - 5}, {n + 5} {e + 5}, {n - 5} {e + 5},"
-            f" {n - 5} {e - 5})))")
+    text = (
+        f"S_INTERSECTS(geometry, POLYGON(({n - 5} {e - 5}, {n + 5} {e - 5}, {n + 5} {e + 5}, {n - 5} {e + 5},"
+        f" {n - 5} {e - 5})))"
+    )
     assert _ids(_text(api, "public_services", text, **{"filter-crs": EPSG.format(2180)})) == {target["id"]}
     assert _text(api, "public_services", text, **{"filter-crs": "urn:nothing"}).status_code == 400
 
@@ -120,26 +127,34 @@ def test_ats_features_filter_response(api, data):
 
 
 # -- CQL2 conformance classes ---------------------------------------------------------------------------
-@pytest.mark.parametrize("text, test", [
-    ("road_class = 'municipal'", lambda p: p["road_class"] == "municipal"),
-    ("road_class <> 'municipal'", lambda p: p["road_class"] not in (None, "municipal")),
-    ("width_m < 5", lambda p: p["width_m"] is not None and p["width_m"] < 5),
-    ("width_m <= 5.5 AND NOT (road_class = 'district')", lambda p: p["width_m"] is not None and p["width_m"] <= 5.5
-     and p["road_class"] not in (None, "district")),
-    ("lanes IS NULL OR width_m > 6", lambda p: p["lanes"] is None or (p["width_m"] or 0) > 6),
-    ("is_street IS NOT NULL", lambda p: p["is_street"] is not None),
-])
+@pytest.mark.parametrize(
+    "text, test",
+    [
+        ("road_class = 'municipal'", lambda p: p["road_class"] == "municipal"),
+        ("road_class <> 'municipal'", lambda p: p["road_class"] not in (None, "municipal")),
+        ("width_m < 5", lambda p: p["width_m"] is not None and p["width_m"] < 5),
+        (
+            "width_m <= 5.5 AND NOT (road_class = 'district')",
+            lambda p: p["width_m"] is not None and p["width_m"] <= 5.5 and p["road_class"] not in (None, "district"),
+        ),
+        ("lanes IS NULL OR width_m > 6", lambda p: p["lanes"] is None or (p["width_m"] or 0) > 6),
+        ("is_street IS NOT NULL", lambda p: p["is_street"] is not None),
+    ],
+)
 def test_ats_basic_cql2_comparison_and_logic(api, data, text, test):
     assert _ids(_text(api, "roads", text)) == _where(data, "roads", test)
 
 
-@pytest.mark.parametrize("text, test", [
-    ("name LIKE 'ul. Ż%'", lambda p: (p["name"] or "").startswith("ul. Ż")),
-    ("name NOT LIKE 'ul. %a'", lambda p: p["name"] is not None and not p["name"].endswith("a")),
-    ("width_m BETWEEN 3.5 AND 5.5", lambda p: p["width_m"] is not None and 3.5 <= p["width_m"] <= 5.5),
-    ("surface IN ('asphalt', 'paving_stones')", lambda p: p["surface"] in ("asphalt", "paving_stones")),
-    ("surface NOT IN ('asphalt')", lambda p: p["surface"] not in (None, "asphalt")),
-])
+@pytest.mark.parametrize(
+    "text, test",
+    [
+        ("name LIKE 'ul. Ż%'", lambda p: (p["name"] or "").startswith("ul. Ż")),
+        ("name NOT LIKE 'ul. %a'", lambda p: p["name"] is not None and not p["name"].endswith("a")),
+        ("width_m BETWEEN 3.5 AND 5.5", lambda p: p["width_m"] is not None and 3.5 <= p["width_m"] <= 5.5),
+        ("surface IN ('asphalt', 'paving_stones')", lambda p: p["surface"] in ("asphalt", "paving_stones")),
+        ("surface NOT IN ('asphalt')", lambda p: p["surface"] not in (None, "asphalt")),
+    ],
+)
 def test_ats_advanced_comparison_operators(api, data, text, test):
     assert _ids(_text(api, "roads", text)) == _where(data, "roads", test)
 
@@ -151,15 +166,22 @@ def test_ats_case_insensitive_comparison(api, data):
     assert _ids(_text(api, "roads", "(CASEI(name) LIKE CASEI('UL. ŁĄK%'))")) == want
 
 
-@pytest.mark.parametrize("op", ["S_INTERSECTS", "S_WITHIN", "S_DISJOINT", "S_CONTAINS", "S_TOUCHES", "S_CROSSES",
-                                "S_OVERLAPS", "S_EQUALS"])
+@pytest.mark.parametrize(
+    "op", ["S_INTERSECTS", "S_WITHIN", "S_DISJOINT", "S_CONTAINS", "S_TOUCHES", "S_CROSSES", "S_OVERLAPS", "S_EQUALS"]
+)
 def test_ats_spatial_functions(api, data, op):
     window = box(*shape(data["buildings"][0]["geometry"]).buffer(0.002).bounds)
     geo = {"type": "Polygon", "coordinates": mapping(window)["coordinates"]}
-    test = {"S_INTERSECTS": window.intersects, "S_WITHIN": lambda g: g.within(window),
-            "S_DISJOINT": window.disjoint, "S_CONTAINS": lambda g: g.contains(window),
-            "S_TOUCHES": window.touches, "S_CROSSES": window.crosses, "S_OVERLAPS": window.overlaps,
-            "S_EQUALS": window.equals}[op]
+    test = {
+        "S_INTERSECTS": window.intersects,
+        "S_WITHIN": lambda g: g.within(window),
+        "S_DISJOINT": window.disjoint,
+        "S_CONTAINS": lambda g: g.contains(window),
+        "S_TOUCHES": window.touches,
+        "S_CROSSES": window.crosses,
+        "S_OVERLAPS": window.overlaps,
+        "S_EQUALS": window.equals,
+    }[op]
     got = _ids(_post(api, "buildings", {"op": op.lower(), "args": [{"property": "geometry"}, geo]}))
     assert got == {f["id"] for f in data["buildings"] if test(shape(f["geometry"]))}
 
@@ -181,19 +203,30 @@ def test_ats_cql2_text(api):
 
 
 def test_ats_cql2_json(api, data):
-    cql = {"op": "and", "args": [{"op": "like", "args": [{"property": "name"}, "ul. %"]},
-                                 {"op": "between", "args": [{"property": "width_m"}, 4, 8]}]}
+    cql = {
+        "op": "and",
+        "args": [
+            {"op": "like", "args": [{"property": "name"}, "ul. %"]},
+            {"op": "between", "args": [{"property": "width_m"}, 4, 8]},
+        ],
+    }
     want = _where(data, "roads", lambda p: (p["name"] or "").startswith("ul. ") and 4 <= (p["width_m"] or -1) <= 8)
     assert _ids(_post(api, "roads", cql)) == want
 
 
 # -- type checking before SQL --------------------------------------------------------------------------
-@pytest.mark.parametrize("theme, text, prop", [
-    ("buildings", "floors = 'abc'", "floors"), ("roads", "name > 5", "name"),
-    ("buildings", "floors LIKE '1%'", "floors"), ("roads", "S_INTERSECTS(name, POINT(1 2))", "name"),
-    ("land_use_plans", "adopted_on = TIMESTAMP('2020-01-15T00:00:00Z')", "adopted_on"),
-    ("roads", "CASEI(width_m) = 'x'", "width_m"), ("roads", "is_street > true", "is_street"),
-])
+@pytest.mark.parametrize(
+    "theme, text, prop",
+    [
+        ("buildings", "floors = 'abc'", "floors"),
+        ("roads", "name > 5", "name"),
+        ("buildings", "floors LIKE '1%'", "floors"),
+        ("roads", "S_INTERSECTS(name, POINT(1 2))", "name"),
+        ("land_use_plans", "adopted_on = TIMESTAMP('2020-01-15T00:00:00Z')", "adopted_on"),
+        ("roads", "CASEI(width_m) = 'x'", "width_m"),
+        ("roads", "is_street > true", "is_street"),
+    ],
+)
 def test_ill_typed_literals_are_a_400_naming_property_type_and_literal(api, theme, text, prop):
     r = _text(api, theme, text)
     assert r.status_code == 400 and r.headers["Content-Type"].startswith("application/json"), r.text
@@ -202,11 +235,29 @@ def test_ill_typed_literals_are_a_400_naming_property_type_and_literal(api, them
 
 
 # -- the fuzz ----------------------------------------------------------------------------------------------
-FIELDS = {"roads": {"name": "string", "road_class": "string", "surface": "string", "width_m": "number",
-                    "lanes": "number", "carriageways": "number", "is_street": "boolean", "fid": "number"},
-          "buildings": {"name": "string", "function": "string", "status": "string", "floors": "number",
-                        "height_m": "number", "footprint_m2": "number", "year_built": "number",
-                        "heritage": "boolean", "fid": "number"}}
+FIELDS = {
+    "roads": {
+        "name": "string",
+        "road_class": "string",
+        "surface": "string",
+        "width_m": "number",
+        "lanes": "number",
+        "carriageways": "number",
+        "is_street": "boolean",
+        "fid": "number",
+    },
+    "buildings": {
+        "name": "string",
+        "function": "string",
+        "status": "string",
+        "floors": "number",
+        "height_m": "number",
+        "footprint_m2": "number",
+        "year_built": "number",
+        "heritage": "boolean",
+        "fid": "number",
+    },
+}
 
 
 def _values(data, theme, prop) -> list:
@@ -239,13 +290,23 @@ def predicate(draw, data, theme):
         return {"op": "in", "args": [a, options]}, lambda p: None if p[prop] is None else p[prop] in options
     if op == "like":
         prefix = value[: draw(st.integers(0, len(value)))].replace("%", "").replace("_", "").replace("\\", "")
-        return ({"op": "like", "args": [a, prefix + "%"]},
-                lambda p: None if p[prop] is None else p[prop].startswith(prefix))
+        return (
+            {"op": "like", "args": [a, prefix + "%"]},
+            lambda p: None if p[prop] is None else p[prop].startswith(prefix),
+        )
     if op == "casei":
-        return ({"op": "=", "args": [{"op": "casei", "args": [a]}, {"op": "casei", "args": [value.upper()]}]},
-                lambda p: None if p[prop] is None else p[prop].lower() == value.lower())
-    compare = {"=": lambda x: x == value, "<>": lambda x: x != value, "<": lambda x: x < value,
-               "<=": lambda x: x <= value, ">": lambda x: x > value, ">=": lambda x: x >= value}[op]
+        return (
+            {"op": "=", "args": [{"op": "casei", "args": [a]}, {"op": "casei", "args": [value.upper()]}]},
+            lambda p: None if p[prop] is None else p[prop].lower() == value.lower(),
+        )
+    compare = {
+        "=": lambda x: x == value,
+        "<>": lambda x: x != value,
+        "<": lambda x: x < value,
+        "<=": lambda x: x <= value,
+        ">": lambda x: x > value,
+        ">=": lambda x: x >= value,
+    }[op]
     return {"op": op, "args": [a, value]}, lambda p: None if p[prop] is None else compare(p[prop])
 
 
@@ -281,11 +342,15 @@ def test_fuzz_well_typed_filters_agree_with_python(api, data, theme):
         cql, test = made
         r = _post(api, theme, cql)
         assert _ids(r) == {f["id"] for f in data[theme] if test(f["properties"]) is True}, cql
+
     check()
 
 
-ILL = {"number": ["'abc'", "TRUE", "DATE('2020-01-01')"], "string": ["5", "TRUE", "TIMESTAMP('2020-01-01T00:00:00Z')"],
-       "boolean": ["'yes'", "3"]}
+ILL = {
+    "number": ["'abc'", "TRUE", "DATE('2020-01-01')"],
+    "string": ["5", "TRUE", "TIMESTAMP('2020-01-01T00:00:00Z')"],
+    "boolean": ["'yes'", "3"],
+}
 
 
 @pytest.mark.parametrize("theme", ["roads", "buildings"])
@@ -296,17 +361,30 @@ def test_fuzz_ill_typed_filters_are_400(api, theme):
         kind = FIELDS[theme][prop]
         literal = draw.draw(st.sampled_from(ILL[kind]))
         op = draw.draw(st.sampled_from(["=", "<>", "<", ">="]))
-        text = draw.draw(st.sampled_from([f"{prop} {op} {literal}", f"{literal} {op} {prop}",
-                                          f"{prop} IN ({literal})", f"S_INTERSECTS({prop}, POINT(1 2))"]
-                                         + ([f"{prop} LIKE 'a%'"] if kind != "string" else [])))
+        text = draw.draw(
+            st.sampled_from(
+                [
+                    f"{prop} {op} {literal}",
+                    f"{literal} {op} {prop}",
+                    f"{prop} IN ({literal})",
+                    f"S_INTERSECTS({prop}, POINT(1 2))",
+                ]
+                + ([f"{prop} LIKE 'a%'"] if kind != "string" else [])
+            )
+        )
         r = _text(api, theme, text)
         assert r.status_code == 400 and r.json()["status"] == 400, (text, r.text)
+
     check()
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-@given(text=st.text(alphabet=st.sampled_from(list("abfloorsname()'=<>%_ ,.0123456789-:TZANDORNOTLIKEIN{}[]\"")),
-                    max_size=40), lang=st.sampled_from(["cql2-text", "cql2-json", None]))
+@given(
+    text=st.text(
+        alphabet=st.sampled_from(list("abfloorsname()'=<>%_ ,.0123456789-:TZANDORNOTLIKEIN{}[]\"")), max_size=40
+    ),
+    lang=st.sampled_from(["cql2-text", "cql2-json", None]),
+)
 def test_fuzz_any_filter_text_never_gets_a_5xx(api, text, lang):
     params = {"filter-lang": lang} if lang else {}
     r = _text(api, "buildings", text, **params)

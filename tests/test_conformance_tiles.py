@@ -23,7 +23,7 @@ def api(server_url, tmp_path_factory):
 
 
 def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
-    n = 2 ** z
+    n = 2**z
     x = int((lon + 180) / 360 * n)
     y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
     return x, y
@@ -43,11 +43,19 @@ def test_ats_core_conformance(api):
 def test_ats_core_tc_op(api):
     lon, lat = _centre(api)
     x, y = _tile_of(lon, lat, 14)
-    assert requests.get(f"{api}/collections/roads/tiles/WebMercatorQuad/14/{y}/{x}", params={"f": "mvt"},
-                        timeout=10).status_code == 200
+    assert (
+        requests.get(
+            f"{api}/collections/roads/tiles/WebMercatorQuad/14/{y}/{x}", params={"f": "mvt"}, timeout=10
+        ).status_code
+        == 200
+    )
     # a tile with no data is 204, as /req/core/tc-success allows
-    assert requests.get(f"{api}/collections/roads/tiles/WebMercatorQuad/14/0/0", params={"f": "mvt"},
-                        timeout=10).status_code == 204
+    assert (
+        requests.get(
+            f"{api}/collections/roads/tiles/WebMercatorQuad/14/0/0", params={"f": "mvt"}, timeout=10
+        ).status_code
+        == 204
+    )
 
 
 def test_ats_core_tc_success(api, tmp_path):
@@ -56,15 +64,27 @@ def test_ats_core_tc_success(api, tmp_path):
     r = requests.get(f"{api}/collections/buildings/tiles/WebMercatorQuad/13/{y}/{x}", params={"f": "mvt"}, timeout=10)
     assert r.status_code == 200 and r.headers["Content-Type"] == MVT
     (tmp_path / "t.pbf").write_bytes(r.content)
-    info = subprocess.run(["ogrinfo", "-al", "-so", "-oo", "Z=13", "-oo", f"X={x}", "-oo", f"Y={y}",
-                           str(tmp_path / "t.pbf")], capture_output=True, text=True, check=True).stdout
+    info = subprocess.run(
+        ["ogrinfo", "-al", "-so", "-oo", "Z=13", "-oo", f"X={x}", "-oo", f"Y={y}", str(tmp_path / "t.pbf")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "Layer name: buildings" in info and int(info.split("Feature Count: ")[1].split()[0]) > 0
 
 
-@pytest.mark.parametrize("path, status", [
-    ("WebMercatorQuad/30/0/0", 404), ("WebMercatorQuad/2/4/0", 404), ("WebMercatorQuad/2/0/-1", 404),
-    ("WebMercatorQuad/x/0/0", 404), ("WorldCRS84Quad/0/0/0", 404), ("WorldCRS84Quad", 404), ("nothing", 404),
-])
+@pytest.mark.parametrize(
+    "path, status",
+    [
+        ("WebMercatorQuad/30/0/0", 404),
+        ("WebMercatorQuad/2/4/0", 404),
+        ("WebMercatorQuad/2/0/-1", 404),
+        ("WebMercatorQuad/x/0/0", 404),
+        ("WorldCRS84Quad/0/0/0", 404),
+        ("WorldCRS84Quad", 404),
+        ("nothing", 404),
+    ],
+)
 def test_ats_core_tc_error(api, path, status):
     r = requests.get(f"{api}/collections/roads/tiles/{path}", params={"f": "mvt"}, timeout=10)
     assert r.status_code == status and r.headers["Content-Type"].startswith("application/json")
@@ -94,8 +114,12 @@ def test_ats_mvt_mvt_content(api, tmp_path):
     x, y = _tile_of(lon, lat, 15)
     r = requests.get(f"{api}/collections/roads/tiles/WebMercatorQuad/15/{y}/{x}", params={"f": "mvt"}, timeout=10)
     (tmp_path / "t.pbf").write_bytes(r.content)
-    info = subprocess.run(["ogrinfo", "-al", "-oo", "Z=15", "-oo", f"X={x}", "-oo", f"Y={y}", str(tmp_path / "t.pbf")],
-                          capture_output=True, text=True, check=True).stdout
+    info = subprocess.run(
+        ["ogrinfo", "-al", "-oo", "Z=15", "-oo", f"X={x}", "-oo", f"Y={y}", str(tmp_path / "t.pbf")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "road_class (String) = " in info
 
 

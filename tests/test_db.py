@@ -45,8 +45,12 @@ def test_two_homes_are_two_independent_clusters(tmp_path, sample):
         url_a = run_sdi("db", "url", env=env_a).stdout.strip()
         url_b = run_sdi("db", "url", env=env_b).stdout.strip()
         assert url_a != url_b
-        assert run_sdi("load", str(sample["buildings"]), "--city", SAMPLE_CITY, "--theme", "buildings",
-                       env=env_a).returncode == 0
+        assert (
+            run_sdi(
+                "load", str(sample["buildings"]), "--city", SAMPLE_CITY, "--theme", "buildings", env=env_a
+            ).returncode
+            == 0
+        )
         with psycopg.connect(url_a) as a, psycopg.connect(url_b) as b:
             assert a.execute("SELECT count(*) FROM sdi.layers").fetchone()[0] == 1
             assert b.execute("SELECT count(*) FROM sdi.layers").fetchone()[0] == 0

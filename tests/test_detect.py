@@ -27,20 +27,22 @@ STREETS = ["Świętokrzyska", "Łąkowa", "Źródlana", "Żeromskiego", "Marsza�
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 WARSAW = (21.0, 52.23)
 
-PUWG92_WKT = ('PROJCS["unnamed",GEOGCS["GRS 1980(IUGG, 1980)",DATUM["unknown",SPHEROID["GRS80",6378137,'
-              '298.257222101]],PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433]],'
-              'PROJECTION["Transverse_Mercator"],PARAMETER["latitude_of_origin",0],'
-              'PARAMETER["central_meridian",{lon0}],PARAMETER["scale_factor",{k}],'
-              'PARAMETER["false_easting",{x0}],PARAMETER["false_northing",{y0}],UNIT["Meter",1]]')
+PUWG92_WKT = (
+    'PROJCS["unnamed",GEOGCS["GRS 1980(IUGG, 1980)",DATUM["unknown",SPHEROID["GRS80",6378137,'
+    '298.257222101]],PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433]],'
+    'PROJECTION["Transverse_Mercator"],PARAMETER["latitude_of_origin",0],'
+    'PARAMETER["central_meridian",{lon0}],PARAMETER["scale_factor",{k}],'
+    'PARAMETER["false_easting",{x0}],PARAMETER["false_northing",{y0}],UNIT["Meter",1]]'
+)
 
 
-def _shapefile(folder: Path, encoding: str, cpg: str | None = None, ldid: int | None = None,
-               name: str = "ulice") -> Path:
+def _shapefile(
+    folder: Path, encoding: str, cpg: str | None = None, ldid: int | None = None, name: str = "ulice"
+) -> Path:
     """A shapefile of Polish street names in `encoding`, its .cpg removed or rewritten, its LDID patched."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.shp"
-    frame = gpd.GeoDataFrame({"ulica": STREETS}, geometry=[Point(600000 + i, 480000 + i) for i in range(6)],
-                             crs=2180)
+    frame = gpd.GeoDataFrame({"ulica": STREETS}, geometry=[Point(600000 + i, 480000 + i) for i in range(6)], crs=2180)
     frame.to_file(path, encoding=encoding)
     path.with_suffix(".cpg").unlink()
     if cpg is not None:
@@ -56,8 +58,7 @@ def _streets(path: Path, codec: str) -> list[str]:
     return list(pyogrio.read_dataframe(path, encoding=codec)["ulica"])
 
 
-@pytest.mark.parametrize("encoding, expected", [("cp1250", "cp1250"), ("iso-8859-2", "iso8859-2"),
-                                                ("utf-8", "utf-8")])
+@pytest.mark.parametrize("encoding, expected", [("cp1250", "cp1250"), ("iso-8859-2", "iso8859-2"), ("utf-8", "utf-8")])
 def test_encoding_detected_from_content_without_cpg(tmp_path, encoding, expected):
     path = _shapefile(tmp_path, encoding)
     codec, source = detect_encoding(path)
@@ -70,7 +71,7 @@ def test_utf8_with_a_field_cut_mid_character_is_still_utf8(tmp_path):
     dbf = path.with_suffix(".dbf")
     data = dbf.read_bytes()
     cut = data.index("ą".encode()) + 1
-    dbf.write_bytes(data[:cut] + b" " + data[cut + 1:])  # as a tool truncating at a byte count would leave it
+    dbf.write_bytes(data[:cut] + b" " + data[cut + 1 :])  # as a tool truncating at a byte count would leave it
     assert detect_encoding(path) == ("utf-8", "detected")
 
 
@@ -87,8 +88,9 @@ def test_ldid_c8_means_cp1250(tmp_path):
     assert _streets(path, codec) == STREETS
 
 
-@pytest.mark.parametrize("text", ["ANSI 1250", "1250", "CP1250", "cp1250", "windows-1250", "Windows-1250\r\n",
-                                  "\ufeffANSI 1250\n"])
+@pytest.mark.parametrize(
+    "text", ["ANSI 1250", "1250", "CP1250", "cp1250", "windows-1250", "Windows-1250\r\n", "\ufeffANSI 1250\n"]
+)
 def test_cpg_spellings_of_cp1250(tmp_path, text):
     path = _shapefile(tmp_path, "cp1250", cpg=text)
     codec, source = detect_encoding(path)
@@ -96,11 +98,26 @@ def test_cpg_spellings_of_cp1250(tmp_path, text):
     assert _streets(path, codec) == STREETS
 
 
-@pytest.mark.parametrize("text, codec", [("UTF-8", "utf-8"), ("utf8", "utf-8"), ("65001", "utf-8"),
-                                         ("ISO-8859-2", "iso8859-2"), ("ISO88592", "iso8859-2"),
-                                         ("8859-2", "iso8859-2"), ("88592", "iso8859-2"), ("28592", "iso8859-2"),
-                                         ("LATIN2", "iso8859-2"), ("ANSI 1252", "cp1252"), ("1252", "cp1252"),
-                                         (" 852 ", "cp852"), ("what?", None), ("", None), ("hex", None)])
+@pytest.mark.parametrize(
+    "text, codec",
+    [
+        ("UTF-8", "utf-8"),
+        ("utf8", "utf-8"),
+        ("65001", "utf-8"),
+        ("ISO-8859-2", "iso8859-2"),
+        ("ISO88592", "iso8859-2"),
+        ("8859-2", "iso8859-2"),
+        ("88592", "iso8859-2"),
+        ("28592", "iso8859-2"),
+        ("LATIN2", "iso8859-2"),
+        ("ANSI 1252", "cp1252"),
+        ("1252", "cp1252"),
+        (" 852 ", "cp852"),
+        ("what?", None),
+        ("", None),
+        ("hex", None),
+    ],
+)
 def test_parse_cpg(text, codec):
     assert parse_cpg(text) == codec
 
@@ -223,8 +240,9 @@ def test_check_in_poland_names_the_right_crs():
     x, y = _projected(2178)
     with pytest.raises(InputError) as err:
         check_in_poland(x, y, 2180, "file")
-    assert err.value.message == ("coordinates lie outside Poland in EPSG:2180; "
-                                 "they look like EPSG:2178 (PUWG 2000 zone 7)")
+    assert err.value.message == (
+        "coordinates lie outside Poland in EPSG:2180; they look like EPSG:2178 (PUWG 2000 zone 7)"
+    )
     assert err.value.fix == "rerun with --crs EPSG:2178"
 
 
@@ -247,7 +265,11 @@ def test_check_in_poland_swapped_and_unknown():
 
 def test_describe_epsg():
     assert [describe_epsg(c) for c in (2180, 2178, 4326, 3857)] == [
-        "PUWG 1992", "PUWG 2000 zone 7", "WGS 84 lon/lat", "Web Mercator"]
+        "PUWG 1992",
+        "PUWG 2000 zone 7",
+        "WGS 84 lon/lat",
+        "Web Mercator",
+    ]
 
 
 @pytest.fixture
@@ -264,9 +286,14 @@ def test_real_repair_stations_without_prj_look_like_zone7(real_data):
     check_in_poland(xy[:, 0], xy[:, 1], 2178, "guessed")
 
 
-@pytest.mark.parametrize("prj, epsg", [("warszawa_rowery/Warszawa-Okolice.prj", 2178),
-                                       ("warszawa_rowery/rowery_towerowe.prj", 2178),
-                                       ("prg_panstwo/Panstwo.prj", 2180)])
+@pytest.mark.parametrize(
+    "prj, epsg",
+    [
+        ("warszawa_rowery/Warszawa-Okolice.prj", 2178),
+        ("warszawa_rowery/rowery_towerowe.prj", 2178),
+        ("prg_panstwo/Panstwo.prj", 2180),
+    ],
+)
 def test_real_prj_files(real_data, prj, epsg):
     assert match_crs(CRS.from_wkt((real_data / prj).read_text()))[0] == epsg
 

@@ -47,6 +47,7 @@ def _has_compose() -> bool:
 @pytest.mark.skipif(not _has_compose(), reason="this machine's docker CLI has no compose plugin")
 def test_docker_compose_config_validates():
     env = {**os.environ, "SDI_DB_PASSWORD": "only-for-validation"}
-    result = subprocess.run(["docker", "compose", "-f", str(COMPOSE), "config", "--quiet"], env=env,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["docker", "compose", "-f", str(COMPOSE), "config", "--quiet"], env=env, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr

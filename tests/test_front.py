@@ -40,8 +40,13 @@ def serving(db_url: str, home: Path, workers: int = 1):
     log_path = home.parent / f"serve-{home.name}.log"  # beside $SDI_HOME: not one of the files it writes
     port = free_port()
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([SDI, "serve", "--port", str(port), "--workers", str(workers)], env=env,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [SDI, "serve", "--port", str(port), "--workers", str(workers)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{base}/collections?f=json", proc, log=log_path)
@@ -90,6 +95,7 @@ def test_slow_clients_do_not_stall_the_api(loaded, db_url, tmp_path):
                 for s in slow:
                     with contextlib.suppress(OSError):
                         s.sendall(b"X-a: b\r\n")
+
         threading.Thread(target=trickle, daemon=True).start()
         times, started = [], time.monotonic()
         try:
@@ -99,8 +105,10 @@ def test_slow_clients_do_not_stall_the_api(loaded, db_url, tmp_path):
                 times.append(time.monotonic() - t0)
                 assert r.status_code == 200
                 time.sleep(0.2)
-            print(f"\n{slow_count} slowloris connections open: {len(times)} normal requests, "
-                  f"median {statistics.median(times):.3f} s, max {max(times):.3f} s")
+            print(
+                f"\n{slow_count} slowloris connections open: {len(times)} normal requests, "
+                f"median {statistics.median(times):.3f} s, max {max(times):.3f} s"
+            )
             assert max(times) < 2, f"a normal request took {max(times):.1f} s behind slow clients"
             # and nginx gives up on a header that never ends (client_header_timeout 10 s)
             for s in slow:
@@ -116,17 +124,29 @@ def test_slow_clients_do_not_stall_the_api(loaded, db_url, tmp_path):
 def test_a_body_over_1mb_gets_a_json_413_from_the_front(loaded, db_url, tmp_path):
     with serving(db_url, tmp_path / "home") as (base, _, log_path):
         url = f"{base}/collections/roads/items"
-        big = requests.post(url, data=b'{"op": "=", "args": [' + b" " * 2_000_000 + b"]}",
-                            headers={"Content-Type": "application/query-cql-json"}, timeout=30)
+        big = requests.post(
+            url,
+            data=b'{"op": "=", "args": [' + b" " * 2_000_000 + b"]}",
+            headers={"Content-Type": "application/query-cql-json"},
+            timeout=30,
+        )
         assert big.status_code == 413 and big.json()["code"] == "PayloadTooLarge"
-        small = requests.post(url, params={"f": "json"}, json={"op": "=", "args": [{"property": "city"}, SAMPLE_CITY]},
-                              headers={"Content-Type": "application/query-cql-json"}, timeout=30)
+        small = requests.post(
+            url,
+            params={"f": "json"},
+            json={"op": "=", "args": [{"property": "city"}, SAMPLE_CITY]},
+            headers={"Content-Type": "application/query-cql-json"},
+            timeout=30,
+        )
         assert small.status_code == 200 and small.json()["numberMatched"] == 9
         static = requests.get(f"{base}/static/css/default.css", timeout=10)
         assert static.status_code == 200 and "text/css" in static.headers["Content-Type"]
     # gunicorn never saw the big body nor the static file: nginx answered both
-    posts = [line for line in log_path.read_text().splitlines() if '"POST /collections/roads/items' in line
-             and "HTTP/1.0" in line]  # gunicorn's access log: nginx speaks HTTP/1.0 to it
+    posts = [
+        line
+        for line in log_path.read_text().splitlines()
+        if '"POST /collections/roads/items' in line and "HTTP/1.0" in line
+    ]  # gunicorn's access log: nginx speaks HTTP/1.0 to it
     assert len(posts) == 1 and '?f=json HTTP/1.0" 200' in posts[0]
     assert "/static/css" not in log_path.read_text()
 
@@ -189,9 +209,12 @@ def test_tokens_never_reach_a_log(loaded, db_url, tmp_path):
         # http.client sends the path as written (requests would decode %5F and %61 before sending)
         # names that decode to access_token are read as the token; other spellings are unknown parameters, which
         # OGC API Features Part 1 answers with a 400 (/req/core/query-param-unknown): logged all the same
-        for query, status in ((f"access%5Ftoken={token}", 200), (f"%61ccess_token={token}", 200),
-                              (f"ACCESS_TOKEN=x&access_token={token}", 400),
-                              (f"f=json&Access%5FToken={token}&%2561ccess_token={token}", 400)):
+        for query, status in (
+            (f"access%5Ftoken={token}", 200),
+            (f"%61ccess_token={token}", 200),
+            (f"ACCESS_TOKEN=x&access_token={token}", 400),
+            (f"f=json&Access%5FToken={token}&%2561ccess_token={token}", 400),
+        ):
             assert _get(port, f"/collections/public_services/items?{query}") == status, query
         # a body nginx refuses: its error log names the request line
         assert _get(port, f"/collections/roads/items?%61ccess_token={token}", body=b"x" * 1_500_000) == 413
@@ -227,25 +250,49 @@ def _chromium() -> str:
 
 
 def _dump_dom(url: str, profile: Path) -> str:
-    cmd = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--disable-component-update", "--no-first-run", f"--user-data-dir={profile}",
-           "--virtual-time-budget=5000", "--dump-dom", url]
+    cmd = [
+        _chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+        url,
+    ]
     return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=120).stdout
 
 
 def test_xss_payload_does_not_run_in_a_browser(db_url, settings, tmp_path):
-    payload = '</script><img src=x onerror="document.title=\'pwned\'">'
+    payload = "</script><img src=x onerror=\"document.title='pwned'\">"
     source = tmp_path / "uslugi.geojson"
-    source.write_text(json.dumps({"type": "FeatureCollection", "features": [{
-        "type": "Feature", "geometry": {"type": "Point", "coordinates": [20.63, 50.87]},
-        "properties": {"id": "1", "name": payload, "service_type": "school"}}]}), encoding="utf-8")
+    source.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "geometry": {"type": "Point", "coordinates": [20.63, 50.87]},
+                        "properties": {"id": "1", "name": payload, "service_type": "school"},
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
     run_load(source, city=SAMPLE_CITY, theme="public_services", settings=settings)
     with serving(db_url, tmp_path / "home") as (base, _, _):
         items = requests.get(f"{base}/collections/public_services/items", params={"f": "json"}, timeout=10).json()
         assert items["features"][0]["properties"]["name"] == payload  # the data is kept as it came
         fid = items["features"][0]["id"]
-        for url in (f"{base}/collections/public_services/items?f=html",
-                    f"{base}/collections/public_services/items/{fid}?f=html"):
+        for url in (
+            f"{base}/collections/public_services/items?f=html",
+            f"{base}/collections/public_services/items/{fid}?f=html",
+        ):
             dom = _dump_dom(url, tmp_path / "chromium")
             assert "<body" in dom, f"chromium rendered nothing for {url}"
             title = re.search(r"<title>(.*?)</title>", dom, re.DOTALL)

@@ -26,8 +26,11 @@ PARTS = (".shp", ".shx", ".dbf")
 @pytest.fixture(scope="module")
 def valid(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("fuzz")
-    frame = gpd.GeoDataFrame({"nazwa": ["Żłobek", "Szkoła", "Biblioteka"], "liczba": [1, 2, 3]},
-                             geometry=[Point(637000 + i, 486000 + i) for i in range(3)], crs=2180)
+    frame = gpd.GeoDataFrame(
+        {"nazwa": ["Żłobek", "Szkoła", "Biblioteka"], "liczba": [1, 2, 3]},
+        geometry=[Point(637000 + i, 486000 + i) for i in range(3)],
+        crs=2180,
+    )
     frame.to_file(folder / "punkty.shp", encoding="cp1250")
     return folder / "punkty.shp"
 
@@ -47,9 +50,11 @@ def _mutate(valid: Path, part: str, edits: list[tuple[int, int]], cut: int | Non
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(part=st.sampled_from(PARTS),
-       edits=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=8),
-       cut=st.one_of(st.none(), st.integers(0, 10_000)))
+@given(
+    part=st.sampled_from(PARTS),
+    edits=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=8),
+    cut=st.one_of(st.none(), st.integers(0, 10_000)),
+)
 def test_malformed_shapefiles_fail_cleanly(valid, part, edits, cut):
     path = _mutate(valid, part, edits, cut)
     try:

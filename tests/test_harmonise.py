@@ -22,13 +22,27 @@ def _run(frame, theme, fields, **mapping):
 
 
 def test_the_issue_example_translates_codes_converts_numbers_and_sets_constants():
-    frame = gpd.GeoDataFrame({"NAZWA": ["Łąkowa", "Polna"], "SZER": ["12,5", "7"],
-                              "KAT_DROGI": ["gminna", "wojewódzka"], "ID_ULICY": [11, 12]},
-                             geometry=_line(2), crs=2178)
-    out = _run(frame, "roads", {"name": "NAZWA", "width_m": {"from": "SZER"}, "surface": {"value": "asphalt"},
-                                "road_class": {"from": "KAT_DROGI", "values": {"gminna": "municipal",
-                                                                               "wojewódzka": "regional"}}},
-               id="ID_ULICY")
+    frame = gpd.GeoDataFrame(
+        {
+            "NAZWA": ["Łąkowa", "Polna"],
+            "SZER": ["12,5", "7"],
+            "KAT_DROGI": ["gminna", "wojewódzka"],
+            "ID_ULICY": [11, 12],
+        },
+        geometry=_line(2),
+        crs=2178,
+    )
+    out = _run(
+        frame,
+        "roads",
+        {
+            "name": "NAZWA",
+            "width_m": {"from": "SZER"},
+            "surface": {"value": "asphalt"},
+            "road_class": {"from": "KAT_DROGI", "values": {"gminna": "municipal", "wojewódzka": "regional"}},
+        },
+        id="ID_ULICY",
+    )
     rows = out.frame.to_dict("records")
     assert [r["road_class"] for r in rows] == ["municipal", "regional"]
     assert [r["width_m"] for r in rows] == [12.5, 7.0]
@@ -38,10 +52,12 @@ def test_the_issue_example_translates_codes_converts_numbers_and_sets_constants(
 
 
 def test_unmapped_values_of_a_required_field_reject_with_reason_and_of_an_optional_one_count():
-    frame = gpd.GeoDataFrame({"KAT": ["gminna", "osiedlowa", "gminna"], "NAW": ["asfalt", "tłuczeń kolorowy", None]},
-                             geometry=_line(3), crs=2180)
-    out = _run(frame, "roads", {"road_class": {"from": "KAT", "values": {"gminna": "municipal"}},
-                                "surface": "NAW"})
+    frame = gpd.GeoDataFrame(
+        {"KAT": ["gminna", "osiedlowa", "gminna"], "NAW": ["asfalt", "tłuczeń kolorowy", None]},
+        geometry=_line(3),
+        crs=2180,
+    )
+    out = _run(frame, "roads", {"road_class": {"from": "KAT", "values": {"gminna": "municipal"}}, "surface": "NAW"})
     assert len(out.frame) == 2
     assert len(out.rejects) == 1
     assert "required field road_class: source value 'osiedlowa' (KAT) does not map" == out.rejects[0]["reason"]
@@ -60,23 +76,40 @@ def test_unconvertible_numbers_are_counted_and_null():
 
 def test_multi_value_field_maps_to_the_first_element_that_maps():
     square = Polygon([(0, 0), (10, 0), (10, 10), (0, 10)])
-    frame = gpd.GeoDataFrame({"fun": [["9999.Xx", "1122.Dw"], ["1230.Ph"]], "kond": [4.0, None]},
-                             geometry=[square, square], crs=2180)
+    frame = gpd.GeoDataFrame(
+        {"fun": [["9999.Xx", "1122.Dw"], ["1230.Ph"]], "kond": [4.0, None]}, geometry=[square, square], crs=2180
+    )
     out = _run(frame, "buildings", {"function": "fun", "floors": "kond"})
     assert list(out.frame["function"]) == ["residential", "commercial"]
     assert out.frame["floors"].tolist()[0] == 4
 
 
 def test_default_template_and_coalesced_columns():
-    frame = gpd.GeoDataFrame({"amenity": ["school", None], "healthcare": [None, "counselling"],
-                              "ulica": ["Klonowa", "Flory"], "nr": ["16", None], "name": ["A", "B"]},
-                             geometry=[Point(640_000, 340_000), Point(640_010, 340_000)], crs=2180)
-    out = _run(frame, "public_services", {"name": "name", "service_type": {"from": ["amenity", "healthcare"]},
-                                          "address": {"template": "ul. {ulica} {nr}"}})
+    frame = gpd.GeoDataFrame(
+        {
+            "amenity": ["school", None],
+            "healthcare": [None, "counselling"],
+            "ulica": ["Klonowa", "Flory"],
+            "nr": ["16", None],
+            "name": ["A", "B"],
+        },
+        geometry=[Point(640_000, 340_000), Point(640_010, 340_000)],
+        crs=2180,
+    )
+    out = _run(
+        frame,
+        "public_services",
+        {
+            "name": "name",
+            "service_type": {"from": ["amenity", "healthcare"]},
+            "address": {"template": "ul. {ulica} {nr}"},
+        },
+    )
     assert list(out.frame["service_type"]) == ["school", "counselling"]
     assert list(out.frame["address"]) == ["ul. Klonowa 16", "ul. Flory"]
-    defaulted = _run(frame, "public_services",
-                     {"name": "name", "service_type": {"from": "amenity", "default": "other"}})
+    defaulted = _run(
+        frame, "public_services", {"name": "name", "service_type": {"from": "amenity", "default": "other"}}
+    )
     assert list(defaulted.frame["service_type"]) == ["school", "other"]
 
 

@@ -29,8 +29,9 @@ def test_sample_themes_load_in_storage_crs_with_polish_text(settings, sample, db
         srids = {r[0] for r in conn.execute("SELECT DISTINCT ST_SRID(geom) FROM data.roads")}
         assert srids == {2180}
         # The gmina lies near Kielce: x (easting) about 6.4e5, y (northing) about 3.4e5 in PUWG 1992.
-        x, y = conn.execute("SELECT ST_X(ST_Centroid(ST_Collect(geom))), ST_Y(ST_Centroid(ST_Collect(geom)))"
-                            " FROM data.buildings").fetchone()
+        x, y = conn.execute(
+            "SELECT ST_X(ST_Centroid(ST_Collect(geom))), ST_Y(ST_Centroid(ST_Collect(geom))) FROM data.buildings"
+        ).fetchone()
         assert 600_000 < x < 700_000 and 300_000 < y < 400_000
         names = {r[0] for r in conn.execute("SELECT name FROM data.roads")}
         assert "ul. Świętokrzyska" in names and "ul. Żeromskiego" in names
@@ -64,8 +65,7 @@ def test_a_failed_load_changes_nothing(settings, sample, db_url, tmp_path):
 
 def test_null_geometries_become_rejects_with_reasons_and_bowties_are_repaired(settings, db_url, tmp_path):
     bowtie = Polygon([(0, 0), (10, 10), (10, 0), (0, 10), (0, 0)])
-    frame = gpd.GeoDataFrame({"parcel_id": ["1", "2", "3"]},
-                             geometry=[Point(5, 5).buffer(3), None, bowtie], crs=2180)
+    frame = gpd.GeoDataFrame({"parcel_id": ["1", "2", "3"]}, geometry=[Point(5, 5).buffer(3), None, bowtie], crs=2180)
     frame.geometry = frame.geometry.translate(640_000, 340_000)
     path = tmp_path / "parcels.gpkg"
     frame.to_file(path)
@@ -81,8 +81,11 @@ def test_null_geometries_become_rejects_with_reasons_and_bowties_are_repaired(se
 
 def test_hostile_column_names_are_data_not_sql(settings, db_url, tmp_path):
     hostile = 'x"; DROP TABLE data.roads; --'
-    frame = gpd.GeoDataFrame({hostile: ["ul. Łąkowa"], "kat": ["gminna"]},
-                             geometry=[LineString([(640_000, 340_000), (640_100, 340_000)])], crs=2180)
+    frame = gpd.GeoDataFrame(
+        {hostile: ["ul. Łąkowa"], "kat": ["gminna"]},
+        geometry=[LineString([(640_000, 340_000), (640_100, 340_000)])],
+        crs=2180,
+    )
     path = tmp_path / "hostile.gpkg"
     frame.to_file(path)
     mapping = tmp_path / "hostile.yaml"
@@ -101,16 +104,20 @@ def test_missing_crs_is_detected_from_coordinates_or_refused_with_the_fix(settin
     with pytest.raises(InputError, match="--crs") as caught:
         run_load(tmp_path / "nowhere.shp", city=SAMPLE_CITY, theme="parcels", settings=settings)
     assert "--crs" in caught.value.fix
-    report = run_load(tmp_path / "puwg92.shp", city=SAMPLE_CITY, theme="parcels", crs="EPSG:2180", dry_run=True,
-                      settings=settings)
+    report = run_load(
+        tmp_path / "puwg92.shp", city=SAMPLE_CITY, theme="parcels", crs="EPSG:2180", dry_run=True, settings=settings
+    )
     assert report.crs_source == "override"
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["nowhere.shp", "--city", SAMPLE_CITY, "--theme", "roads"], "no such file"),
-    (["{sample}", "--city", "14650", "--theme", "roads"], "7-digit TERYT"),
-    (["{sample}", "--city", SAMPLE_CITY, "--theme", "Roads; DROP"], "invalid theme id"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["nowhere.shp", "--city", SAMPLE_CITY, "--theme", "roads"], "no such file"),
+        (["{sample}", "--city", "14650", "--theme", "roads"], "7-digit TERYT"),
+        (["{sample}", "--city", SAMPLE_CITY, "--theme", "Roads; DROP"], "invalid theme id"),
+    ],
+)
 def test_bad_input_gets_one_line_and_no_traceback(args, expected, sample, db_url, tmp_path):
     args = [a.replace("{sample}", str(sample["roads"])) for a in args]
     result = run_sdi("load", *args, env={"SDI_DATABASE_URL": db_url, "SDI_HOME": str(tmp_path)})

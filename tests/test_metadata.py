@@ -28,8 +28,11 @@ from conftest import fresh_database, load_sample, run_sdi, running_api
 RESTRICTED = "utility_networks"
 NS = records.NS
 PROJECT = Path(__file__).resolve().parents[1]
-XSD = (PROJECT / ".venv-csw/lib/python3.11/site-packages/pycsw/plugins/profiles/apiso/schemas/ogc/iso/19139/20060504"
-       / "gmd/gmd.xsd")
+XSD = (
+    PROJECT
+    / ".venv-csw/lib/python3.11/site-packages/pycsw/plugins/profiles/apiso/schemas/ogc/iso/19139/20060504"
+    / "gmd/gmd.xsd"
+)
 HOSTILE = 'a</gco:CharacterString><x y="1">&amp;<!-- ]]>'
 
 
@@ -38,8 +41,11 @@ def iso_schema() -> etree.XMLSchema:
     """The ISO 19139 schemas that pycsw ships (gmd, gco, gml, gmx, 2006-05-04): validation with no network."""
     assert XSD.exists(), "run `make setup`: it installs pycsw, whose package carries the ISO 19139 schemas"
     # gmd and gmx together: gmx:Anchor stands in for gco:CharacterString only where gmx is known
-    imports = "".join(f'<xs:import namespace="http://www.isotc211.org/2005/{ns}" '
-                      f'schemaLocation="{XSD.parent.parent / ns / f"{ns}.xsd"}"/>' for ns in ("gmd", "gmx", "srv"))
+    imports = "".join(
+        f'<xs:import namespace="http://www.isotc211.org/2005/{ns}" '
+        f'schemaLocation="{XSD.parent.parent / ns / f"{ns}.xsd"}"/>'
+        for ns in ("gmd", "gmx", "srv")
+    )
     wrapper = f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">{imports}</xs:schema>'
     return etree.XMLSchema(etree.fromstring(wrapper, etree.XMLParser(no_network=True)))
 
@@ -50,9 +56,14 @@ def loaded(server_url, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("metadata")
     with fresh_database(server_url) as db_url:
         settings = load_sample(tmp, db_url)
-        pipes = gpd.GeoDataFrame({"network": ["water", "gas"], "diameter_mm": [160, 90]},
-                                 geometry=[LineString([(616300, 335700), (616900, 335700)]),
-                                           LineString([(616300, 335800), (616900, 335800)])], crs=2180)
+        pipes = gpd.GeoDataFrame(
+            {"network": ["water", "gas"], "diameter_mm": [160, 90]},
+            geometry=[
+                LineString([(616300, 335700), (616900, 335700)]),
+                LineString([(616300, 335800), (616900, 335800)]),
+            ],
+            crs=2180,
+        )
         pipes.to_file(tmp / "sieci.gpkg")
         run_load(tmp / "sieci.gpkg", city=SAMPLE_CITY, theme=RESTRICTED, settings=settings)
         yield settings, db_url, tmp
@@ -88,24 +99,30 @@ def test_every_record_validates_against_iso_19139_and_has_what_inspire_requires(
 
 def _inspire_elements(root: etree._Element, ds: datasets.Dataset) -> None:
     """The elements of the INSPIRE metadata technical guidelines (2.0) for a data set, each present."""
+
     def text(path: str) -> list[str]:
         return [e.text for e in root.iterfind(path, NS) if e.text and e.text.strip()]
+
     assert text("gmd:fileIdentifier/gco:CharacterString") == [ds.file_identifier]
     assert text("gmd:language/gmd:LanguageCode") == ["pol"]
     assert text("gmd:hierarchyLevel/gmd:MD_ScopeCode") == ["dataset"]
-    assert root.find("gmd:contact/gmd:CI_ResponsibleParty/gmd:role/gmd:CI_RoleCode", NS).get(
-        "codeListValue") == "pointOfContact"
+    assert (
+        root.find("gmd:contact/gmd:CI_ResponsibleParty/gmd:role/gmd:CI_RoleCode", NS).get("codeListValue")
+        == "pointOfContact"
+    )
     assert text("gmd:contact//gmd:electronicMailAddress/gco:CharacterString")
     assert text("gmd:dateStamp/gco:Date")
     ident = "gmd:identificationInfo/gmd:MD_DataIdentification/"
     assert text(ident + "gmd:citation/gmd:CI_Citation/gmd:title/gco:CharacterString")
     assert text(ident + "gmd:citation/gmd:CI_Citation/gmd:date/gmd:CI_Date/gmd:date/gco:Date")
     code = text(ident + "gmd:citation/gmd:CI_Citation/gmd:identifier/gmd:MD_Identifier/gmd:code/gco:CharacterString")
-    expected = ("PL.ZIPIN.2699011.ROADS" if (ds.city, ds.theme) == (SAMPLE_CITY, "roads")
-                else f"urn:uuid:{ds.file_identifier}")
+    expected = (
+        "PL.ZIPIN.2699011.ROADS" if (ds.city, ds.theme) == (SAMPLE_CITY, "roads") else f"urn:uuid:{ds.file_identifier}"
+    )
     assert code == [expected]
-    assert (text(ident + "gmd:abstract/gco:CharacterString")
-            and text(ident + "gmd:abstract//gmd:LocalisedCharacterString"))
+    assert text(ident + "gmd:abstract/gco:CharacterString") and text(
+        ident + "gmd:abstract//gmd:LocalisedCharacterString"
+    )
     assert text(ident + "gmd:pointOfContact//gmd:organisationName/gco:CharacterString")
     keywords = text(ident + "gmd:descriptiveKeywords/gmd:MD_Keywords/gmd:keyword/gco:CharacterString")
     assert records.INSPIRE[ds.theme][0] in keywords
@@ -118,9 +135,15 @@ def _inspire_elements(root: etree._Element, ds: datasets.Dataset) -> None:
     assert 14 < west <= east < 25
     assert text(ident + "gmd:extent//gml:TimePeriod/gml:beginPosition".replace("gml:", "{http://www.opengis.net/gml}"))
     assert text(ident + "gmd:resourceConstraints/gmd:MD_LegalConstraints/gmd:accessConstraints/gmd:MD_RestrictionCode")
-    assert root.find(ident + "gmd:resourceConstraints//gmd:otherConstraints/gmx:Anchor", NS).get(
-        "{http://www.w3.org/1999/xlink}href") == "https://creativecommons.org/licenses/by/4.0/"
-    assert text("gmd:referenceSystemInfo//gmd:code/gco:CharacterString") == ["http://www.opengis.net/def/crs/EPSG/0/2180"]
+    assert (
+        root.find(ident + "gmd:resourceConstraints//gmd:otherConstraints/gmx:Anchor", NS).get(
+            "{http://www.w3.org/1999/xlink}href"
+        )
+        == "https://creativecommons.org/licenses/by/4.0/"
+    )
+    assert text("gmd:referenceSystemInfo//gmd:code/gco:CharacterString") == [
+        "http://www.opengis.net/def/crs/EPSG/0/2180"
+    ]
     lineage = text("gmd:dataQualityInfo//gmd:lineage//gmd:statement/gco:CharacterString")[0]
     assert all(x.source_name in lineage and (x.sha256 or "?") in lineage for x in ds.loads)
     assert "/" not in lineage.split("SHA-256")[0].split(":", 1)[1], "a server path in the lineage"
@@ -132,8 +155,11 @@ def _inspire_elements(root: etree._Element, ds: datasets.Dataset) -> None:
 def test_a_hostile_source_name_stays_text_in_the_record(server_url, tmp_path, iso_schema):
     with fresh_database(server_url) as db_url:
         settings = Settings(home=tmp_path / "home", database_url=db_url)
-        frame = gpd.GeoDataFrame({"name": ["ul. Długa"], "road_class": ["municipal"]},
-                                 geometry=[LineString([(616300, 335700), (616900, 335700)])], crs=2180)
+        frame = gpd.GeoDataFrame(
+            {"name": ["ul. Długa"], "road_class": ["municipal"]},
+            geometry=[LineString([(616300, 335700), (616900, 335700)])],
+            crs=2180,
+        )
         hostile = tmp_path / "x&y<z>.gpkg"
         frame.to_file(hostile)
         run_load(hostile, city=SAMPLE_CITY, theme="roads", settings=settings)
@@ -169,9 +195,19 @@ def test_csw_answers_owslib_behind_the_front(served):
     assert catalogue.results["matches"] == 0
     catalogue.getrecordbyid(id=[roads], outputschema="http://www.isotc211.org/2005/gmd")
     assert catalogue.records[roads].identification[0].title.startswith("Drogi")
-    everything = requests.get(f"{base}/csw", params={"service": "CSW", "version": "2.0.2", "request": "GetRecords",
-                                                       "typenames": "csw:Record", "resulttype": "results",
-                                                       "elementsetname": "full", "maxrecords": "100"}, timeout=30)
+    everything = requests.get(
+        f"{base}/csw",
+        params={
+            "service": "CSW",
+            "version": "2.0.2",
+            "request": "GetRecords",
+            "typenames": "csw:Record",
+            "resulttype": "results",
+            "elementsetname": "full",
+            "maxrecords": "100",
+        },
+        timeout=30,
+    )
     assert everything.status_code == 200 and "Drogi" in everything.text
     assert RESTRICTED not in everything.text and "Sieci uzbrojenia" not in everything.text
 
@@ -184,8 +220,9 @@ def test_bulk_downloads_open_in_gdal_with_the_right_counts(served):
         assert head.status_code == 200 and head.headers.get("ETag")
         part = requests.get(url, headers={"Range": "bytes=0-15"}, timeout=10)
         assert part.status_code == 206 and part.content == b"SQLite format 3\x00"
-        info = subprocess.run(["ogrinfo", "-so", "-al", f"/vsicurl/{url}"], capture_output=True, text=True, timeout=60,
-                              check=False)
+        info = subprocess.run(
+            ["ogrinfo", "-so", "-al", f"/vsicurl/{url}"], capture_output=True, text=True, timeout=60, check=False
+        )
         assert f"Feature Count: {count}" in info.stdout, info.stdout + info.stderr
     assert requests.get(f"{base}/downloads/{RESTRICTED}/{RESTRICTED}_{SAMPLE_CITY}.gpkg", timeout=10).status_code == 404
     assert not list((settings.home_abs / "downloads").glob(f"{RESTRICTED}*"))
@@ -199,8 +236,9 @@ def test_records_feed_and_dcat_are_served_and_name_no_restricted_theme(served):
     hidden = datasets.file_identifier(SAMPLE_CITY, RESTRICTED)
     assert requests.get(f"{base}/metadata/{hidden}.xml", timeout=10).status_code == 404
     feed = etree.fromstring(requests.get(f"{base}/metadata/atom.xml", timeout=10).content)
-    enclosures = [link.get("href") for link in feed.iter("{http://www.w3.org/2005/Atom}link")
-                  if link.get("rel") == "enclosure"]
+    enclosures = [
+        link.get("href") for link in feed.iter("{http://www.w3.org/2005/Atom}link") if link.get("rel") == "enclosure"
+    ]
     assert f"{base}/downloads/roads/roads_{SAMPLE_CITY}.gpkg" in enclosures
     dcat = requests.get(f"{base}/metadata/catalogue.jsonld", timeout=10).json()
     assert len(dcat["dcat:dataset"]) >= 6
@@ -239,8 +277,9 @@ def test_service_records_validate_and_name_their_data_sets(loaded, iso_schema, t
     config = tmp_path / "config"
     shutil.copytree(settings.config_dir.resolve(), config)
     meta = (config / "metadata.yaml").read_text(encoding="utf-8")
-    (config / "metadata.yaml").write_text(meta.replace("organization: {pl: Administrator SIP",
-                                                       "organization: {pl: '" + HOSTILE + "'"), encoding="utf-8")
+    (config / "metadata.yaml").write_text(
+        meta.replace("organization: {pl: Administrator SIP", "organization: {pl: '" + HOSTILE + "'"), encoding="utf-8"
+    )
     settings = settings.model_copy(update={"config_dir": config})
     found = _published(settings)
     national = {d.file_identifier for d in found if d.city == datasets.ALL}
@@ -248,8 +287,10 @@ def test_service_records_validate_and_name_their_data_sets(loaded, iso_schema, t
     for svc in service_records.offered(True):
         root = etree.fromstring(service_records.iso19139(svc, found, settings, "https://sip.example.gov.pl"))
         assert iso_schema.validate(root), f"{svc.key}: {iso_schema.error_log.last_error}"
+
         def text(path: str, root: etree._Element = root) -> list[str]:
             return [e.text for e in root.iterfind(path, SRV)]
+
         ident = "gmd:identificationInfo/srv:SV_ServiceIdentification/"
         assert text("gmd:fileIdentifier/gco:CharacterString") == [service_records.file_identifier(svc.key)]
         assert text("gmd:hierarchyLevel/gmd:MD_ScopeCode") == ["service"]
@@ -268,9 +309,17 @@ def test_service_records_validate_and_name_their_data_sets(loaded, iso_schema, t
         assert 14 < west < 25
 
 
-@pytest.mark.parametrize("url", ["https://sip.example.gov.pl\n[manager]\ntransactions=true", "https://u:p@sip.example",
-                                 "javascript:alert(1)", "https://sip.example/?a=b", "https://sip.example/x y",
-                                 'https://sip.example/";return 200 "x'])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://sip.example.gov.pl\n[manager]\ntransactions=true",
+        "https://u:p@sip.example",
+        "javascript:alert(1)",
+        "https://sip.example/?a=b",
+        "https://sip.example/x y",
+        'https://sip.example/";return 200 "x',
+    ],
+)
 def test_a_public_url_that_could_break_a_config_or_a_record_is_refused(url):
     with pytest.raises(ConfigError, match="SDI_PUBLIC_URL"):
         records.public_url(Settings(public_url=url), "http://127.0.0.1:5000")
@@ -306,8 +355,9 @@ def test_collections_link_record_licence_and_files_in_the_readers_language(serve
     assert [x["href"] for x in rel(english, "license")] == ["https://creativecommons.org/licenses/by/4.0/deed.en"]
     assert [x["hreflang"] for x in rel(english, "license")] == ["en"]
     assert [x["href"] for x in rel(polish, "license")] == ["https://creativecommons.org/licenses/by/4.0/deed.pl"]
-    assert ([x["hreflang"] for x in rel(polish, "license")] == ["pl"]
-            and rel(polish, "license")[0]["title"].startswith("Licencja"))
+    assert [x["hreflang"] for x in rel(polish, "license")] == ["pl"] and rel(polish, "license")[0]["title"].startswith(
+        "Licencja"
+    )
     described = [x["href"] for x in rel(english, "describedby")]
     assert f"{base}/metadata/{datasets.file_identifier(datasets.ALL, 'roads')}.xml" == described[0]
     assert f"{base}/metadata/{datasets.file_identifier(SAMPLE_CITY, 'roads')}.xml" in described
@@ -315,8 +365,10 @@ def test_collections_link_record_licence_and_files_in_the_readers_language(serve
         record = requests.get(href, timeout=10)
         assert record.status_code == 200 and etree.fromstring(record.content).tag == f"{{{NS['gmd']}}}MD_Metadata"
     files = rel(english, "enclosure")
-    assert {x["href"] for x in files} == {f"{base}/downloads/roads/roads_PL.gpkg",
-                                          f"{base}/downloads/roads/roads_{SAMPLE_CITY}.gpkg"}
+    assert {x["href"] for x in files} == {
+        f"{base}/downloads/roads/roads_PL.gpkg",
+        f"{base}/downloads/roads/roads_{SAMPLE_CITY}.gpkg",
+    }
     for x in files:
         head = requests.head(x["href"], timeout=10)
         assert x["type"] == "application/geopackage+sqlite3" and x["length"] == int(head.headers["Content-Length"])
@@ -326,8 +378,9 @@ def test_a_restricted_collection_links_no_record_licence_or_file_even_with_a_tok
     base, settings = served
     with open_catalogue(settings) as conn:
         token = tokens.add(conn, "metadata-test", SAMPLE_CITY)
-    doc = requests.get(f"{base}/collections/{RESTRICTED}?f=json", headers={"Authorization": f"Bearer {token}"},
-                       timeout=10)
+    doc = requests.get(
+        f"{base}/collections/{RESTRICTED}?f=json", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
     assert doc.status_code == 200, "the token should open the restricted collection"
     rels = {x["rel"] for x in doc.json()["links"]}
     assert not rels & {"describedby", "enclosure", "license"}, rels

@@ -24,8 +24,9 @@ def _loads(db_url: str) -> list[tuple]:
 def test_a_bdot10k_package_loads_theme_by_theme_with_all(tmp_path, db_url):
     package = write_package(tmp_path / f"{PREFIX}.zip")
     report = tmp_path / "r.json"
-    result = run_sdi("load", str(package), "--city", TOWN, "--all", "--report", str(report),
-                     env={"SDI_DATABASE_URL": db_url})
+    result = run_sdi(
+        "load", str(package), "--city", TOWN, "--all", "--report", str(report), env={"SDI_DATABASE_URL": db_url}
+    )
     assert result.returncode == 0, result.stderr
     # one version per mapped layer, the gmina outlines first; the forest layer has no mapping and is listed
     assert _loads(db_url) == [(TOWN, "administrative_units", 3), (TOWN, "buildings", 3), (TOWN, "roads", 6)]
@@ -47,12 +48,39 @@ def test_a_bdot10k_package_loads_theme_by_theme_with_all(tmp_path, db_url):
 def test_clip_to_city_keeps_only_the_features_inside(tmp_path, db_url):
     package = write_package(tmp_path / "p.zip")
     env = {"SDI_DATABASE_URL": db_url}
-    assert run_sdi("load", str(package), "--city", TOWN, "--layer", "OT_ADJA_A", "--theme", "administrative_units",
-                   "--mapping", "config/mappings/bdot10k/administrative_units.yaml", env=env).returncode == 0
+    assert (
+        run_sdi(
+            "load",
+            str(package),
+            "--city",
+            TOWN,
+            "--layer",
+            "OT_ADJA_A",
+            "--theme",
+            "administrative_units",
+            "--mapping",
+            "config/mappings/bdot10k/administrative_units.yaml",
+            env=env,
+        ).returncode
+        == 0
+    )
     report = tmp_path / "r.json"
-    result = run_sdi("load", str(package), "--city", TOWN, "--layer", "OT_SKDR_L", "--theme", "roads",
-                     "--mapping", "config/mappings/bdot10k/roads.yaml", "--clip-to-city", "--report", str(report),
-                     env=env)
+    result = run_sdi(
+        "load",
+        str(package),
+        "--city",
+        TOWN,
+        "--layer",
+        "OT_SKDR_L",
+        "--theme",
+        "roads",
+        "--mapping",
+        "config/mappings/bdot10k/roads.yaml",
+        "--clip-to-city",
+        "--report",
+        str(report),
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     assert _counts(db_url, "roads") == {TOWN: 4}
     data = json.loads(report.read_text())
@@ -69,20 +97,47 @@ def test_split_by_gmina_loads_each_gminas_own_version(tmp_path, db_url):
     assert _counts(db_url, "buildings") == {TOWN: 3}
     assert _counts(db_url, "administrative_units") == {TOWN: 3}  # the outlines are never split
     assert {(c, t) for c, t, _ in _loads(db_url)} == {
-        (TOWN, "administrative_units"), (TOWN, "roads"), (RURAL, "roads"), (TOWN, "buildings")}
+        (TOWN, "administrative_units"),
+        (TOWN, "roads"),
+        (RURAL, "roads"),
+        (TOWN, "buildings"),
+    }
 
 
 def test_without_boundaries_the_warning_says_how_to_load_them(tmp_path, db_url):
     package = write_package(tmp_path / "p.zip", only=("OT_SKDR_L", "OT_BUBD_A"))
     env = {"SDI_DATABASE_URL": db_url}
-    result = run_sdi("load", str(package), "--city", TOWN, "--layer", "OT_SKDR_L", "--theme", "roads",
-                     "--mapping", "config/mappings/bdot10k/roads.yaml", env=env)
+    result = run_sdi(
+        "load",
+        str(package),
+        "--city",
+        TOWN,
+        "--layer",
+        "OT_SKDR_L",
+        "--theme",
+        "roads",
+        "--mapping",
+        "config/mappings/bdot10k/roads.yaml",
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     assert "no gmina boundaries are loaded" in result.stderr and "PRG's gmina layer" in result.stderr
     assert "--theme administrative_units --mapping config/mappings/prg/administrative_units.yaml" in result.stderr
     for flag in ("--clip-to-city", "--split-by-gmina"):
-        refused = run_sdi("load", str(package), "--city", TOWN, "--layer", "OT_SKDR_L", "--theme", "roads", flag,
-                          "--mapping", "config/mappings/bdot10k/roads.yaml", env=env)
+        refused = run_sdi(
+            "load",
+            str(package),
+            "--city",
+            TOWN,
+            "--layer",
+            "OT_SKDR_L",
+            "--theme",
+            "roads",
+            flag,
+            "--mapping",
+            "config/mappings/bdot10k/roads.yaml",
+            env=env,
+        )
         assert refused.returncode == 3 and refused.stderr.count("\n") == 1, refused.stderr
         assert "PRG's gmina layer" in refused.stderr
     assert _counts(db_url, "roads") == {TOWN: 6}

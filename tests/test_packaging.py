@@ -36,8 +36,15 @@ def test_a_wheel_installed_elsewhere_has_everything(tmp_path, db_url):
 
     checked = _run([sdi, "check"], cwd=work, env=env)
     assert "schemas" in checked.stdout and "mappings" in checked.stdout
-    located = _run([str(venv / "bin" / "python"), "-c", "from sdi.core.settings import get_settings as g;"
-                    " print(g().config_dir, g().styles_dir)"], cwd=work, env=env).stdout.split()
+    located = _run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "from sdi.core.settings import get_settings as g; print(g().config_dir, g().styles_dir)",
+        ],
+        cwd=work,
+        env=env,
+    ).stdout.split()
     assert all(Path(p).resolve().is_relative_to(venv.resolve()) for p in located), located
     assert not any(Path(p).resolve().is_relative_to(ROOT) for p in located)
 

@@ -70,8 +70,14 @@ def _cells(page: str) -> dict[str, list[str]]:
     return parser.found
 
 
-PAGES = ["/", "/collections", "/collections/roads", "/collections/roads/items", "/collections/roads/items/1",
-         "/collections/elevation"]
+PAGES = [
+    "/",
+    "/collections",
+    "/collections/roads",
+    "/collections/roads/items",
+    "/collections/roads/items/1",
+    "/collections/elevation",
+]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -131,10 +137,22 @@ def test_raster_page_has_a_legend(site):
 def test_polish_plurals():
     forms = ("gmina", "gminy", "gmin")
     assert [plural(n, *forms) for n in (1, 2, 4, 5, 11, 12, 14, 21, 22, 25, 102)] == [
-        "gmina", "gminy", "gminy", "gmin", "gmin", "gmin", "gmin", "gmin", "gminy", "gmin", "gminy"]
+        "gmina",
+        "gminy",
+        "gminy",
+        "gmin",
+        "gmin",
+        "gmin",
+        "gmin",
+        "gmin",
+        "gminy",
+        "gmin",
+        "gminy",
+    ]
 
 
 # ---- in the browser ----
+
 
 class _DevTools:
     """Headless Chromium and a bare WebSocket client for its DevTools protocol (no websocket package here)."""
@@ -144,10 +162,22 @@ class _DevTools:
         assert found, "chromium is not installed: run `make test-system`"
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [found, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
-             f"--user-data-dir={tmp_path / 'profile'}", f"--remote-debugging-port={self.port}",
-             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", f"--window-size={width},{height}",
-             "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                found,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--hide-scrollbars",
+                f"--user-data-dir={tmp_path / 'profile'}",
+                f"--remote-debugging-port={self.port}",
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                f"--window-size={width},{height}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(100):
             try:
                 pages = requests.get(f"http://127.0.0.1:{self.port}/json/list", timeout=2).json()
@@ -160,9 +190,10 @@ class _DevTools:
         path = ws.split(str(self.port), 1)[1]
         self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=60)
         key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nUpgrade: websocket\r\n"
-                          f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-                          .encode())
+        self.sock.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
         head = b""
         while b"\r\n\r\n" not in head:
             head += self.sock.recv(1)
@@ -172,8 +203,13 @@ class _DevTools:
     def _send(self, text: str) -> None:
         data, mask = text.encode(), os.urandom(4)
         size = len(data)
-        header = bytes([0x81]) + (bytes([0x80 | size]) if size < 126 else bytes([0x80 | 126]) + size.to_bytes(2, "big")
-                                  if size < 65536 else bytes([0x80 | 127]) + size.to_bytes(8, "big"))
+        header = bytes([0x81]) + (
+            bytes([0x80 | size])
+            if size < 126
+            else bytes([0x80 | 126]) + size.to_bytes(2, "big")
+            if size < 65536
+            else bytes([0x80 | 127]) + size.to_bytes(8, "big")
+        )
         self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
 
     def _exact(self, n: int) -> bytes:
@@ -228,8 +264,17 @@ def phone(tmp_path):
     browser.close()
 
 
-@pytest.mark.parametrize("path", ["/collections/roads/items", "/collections/roads/items/1", "/", "/collections",
-                                  "/collections/elevation", "/openapi"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/collections/roads/items",
+        "/collections/roads/items/1",
+        "/",
+        "/collections",
+        "/collections/elevation",
+        "/openapi",
+    ],
+)
 def test_phone_width_pages_do_not_overflow(site, phone, path, tmp_path):
     phone.open(site + path, settle=1.0)
     width = phone.evaluate("Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
@@ -243,9 +288,11 @@ def test_raster_overlay_is_drawn_larger_than_100_px(site, tmp_path):
     browser = _DevTools(tmp_path, 1200, 900)
     try:
         browser.open(site + "/collections/elevation", settle=6.0)
-        box = browser.evaluate("(() => { const i = document.querySelector('#collection-map img.leaflet-image-layer');"
-                               " if (!i) return null; const r = i.getBoundingClientRect();"
-                               " return [r.width, r.height]; })()")
+        box = browser.evaluate(
+            "(() => { const i = document.querySelector('#collection-map img.leaflet-image-layer');"
+            " if (!i) return null; const r = i.getBoundingClientRect();"
+            " return [r.width, r.height]; })()"
+        )
     finally:
         browser.close()
     assert box, "no raster overlay on the collection's map"

@@ -65,16 +65,22 @@ def served(server_url, tmp_path_factory):
 def _more_themes():
     def square(e, n, size=80):
         return Polygon([(e, n), (e + size, n), (e + size, n + size), (e, n + size)])
-    green = gpd.GeoDataFrame({"name": ["Park Miejski", "Skwer Jana Pawła II"], "green_type": ["park", "square"]},
-                             geometry=[square(616400, 335700), square(616900, 336300, 40)], crs=2180)
-    plans = gpd.GeoDataFrame({"plan_id": ["MPZP-1", "MPZP-1", "MPZP-1"], "designation": ["MN", "U", "ZP"],
-                              "zone_id": ["1MN", "2U", "3ZP"]},
-                             geometry=[square(616300, 335900, 200), square(616600, 335900, 200),
-                                       square(616900, 335900, 200)], crs=2180)
-    roads = gpd.GeoDataFrame({"name": ["al. Jerozolimskie", "ul. Marszałkowska"],
-                              "road_class": ["national", "municipal"]},
-                             geometry=[LineString([(636000, 486000), (638000, 486200)]),
-                                       LineString([(637000, 485000), (637100, 487000)])], crs=2180)
+
+    green = gpd.GeoDataFrame(
+        {"name": ["Park Miejski", "Skwer Jana Pawła II"], "green_type": ["park", "square"]},
+        geometry=[square(616400, 335700), square(616900, 336300, 40)],
+        crs=2180,
+    )
+    plans = gpd.GeoDataFrame(
+        {"plan_id": ["MPZP-1", "MPZP-1", "MPZP-1"], "designation": ["MN", "U", "ZP"], "zone_id": ["1MN", "2U", "3ZP"]},
+        geometry=[square(616300, 335900, 200), square(616600, 335900, 200), square(616900, 335900, 200)],
+        crs=2180,
+    )
+    roads = gpd.GeoDataFrame(
+        {"name": ["al. Jerozolimskie", "ul. Marszałkowska"], "road_class": ["national", "municipal"]},
+        geometry=[LineString([(636000, 486000), (638000, 486200)]), LineString([(637000, 485000), (637100, 487000)])],
+        crs=2180,
+    )
     return [("green_areas", SAMPLE_CITY, green), ("land_use_plans", SAMPLE_CITY, plans), ("roads", WARSAW, roads)]
 
 
@@ -83,8 +89,9 @@ def _counts(base: str, city: str | None = None) -> dict:
     counts = {}
     for c in collections:
         params = {"f": "json", "limit": 10000, **({"city": city} if city else {})}
-        counts[c["id"]] = len(requests.get(f"{base}/collections/{c['id']}/items", params=params,
-                                           timeout=30).json()["features"])
+        counts[c["id"]] = len(
+            requests.get(f"{base}/collections/{c['id']}/items", params=params, timeout=30).json()["features"]
+        )
     return counts
 
 
@@ -96,8 +103,13 @@ def _categorised_themes() -> set:
 def test_project_opens_in_qgis_with_every_theme_styled(served, tmp_path):
     base, _, _ = served
     out = tmp_path / "sdi.qgz"
-    subprocess.run([SDI, "qgis-project", str(out), "--url", base], check=True, capture_output=True, timeout=60,
-                   env={**os.environ, "SDI_DATABASE_URL": served[1]})
+    subprocess.run(
+        [SDI, "qgis-project", str(out), "--url", base],
+        check=True,
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, "SDI_DATABASE_URL": served[1]},
+    )
     report = probe("project", str(out), str(tmp_path / "all.png"))
     expected = _counts(base)
     assert report["read"] and report["crs"] == "EPSG:2180" and len(expected) >= 5
@@ -164,34 +176,44 @@ def test_the_project_holds_no_restricted_theme(served):
 def test_postgis_layers_get_their_style_from_layer_styles(served):
     _, db_url, _ = served
     c = conninfo_to_dict(db_url)
-    uri = (f"host={c['host']} port={c['port']} dbname={c['dbname']} user={c['user']} password={c['password']}"
-           " key='fid' table=\"data\".\"roads\" (geom)")
+    uri = (
+        f"host={c['host']} port={c['port']} dbname={c['dbname']} user={c['user']} password={c['password']}"
+        ' key=\'fid\' table="data"."roads" (geom)'
+    )
     report = probe("postgis", uri)
     assert report["valid"] and report["count"] == 11
     assert report["renderer"] == "categorizedSymbol" and report["attr"] == "road_class"
 
 
-@pytest.mark.parametrize("text, expected", [
-    # The filters QGIS 3.32+ sends with filter-lang=cql2-text, written the way its compiler writes them.
-    (f"(city = '{WARSAW}')", {"al. Jerozolimskie", "ul. Marszałkowska"}),
-    (f"((\"road_class\" = 'national') AND (city = '{WARSAW}'))", {"al. Jerozolimskie"}),
-    ("(CASEI(name) LIKE CASEI('UL. MARSZ%'))", {"ul. Marszałkowska"}),
-    (f"((NOT ((\"road_class\" = 'municipal'))) AND (city = '{WARSAW}'))", {"al. Jerozolimskie"}),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # The filters QGIS 3.32+ sends with filter-lang=cql2-text, written the way its compiler writes them.
+        (f"(city = '{WARSAW}')", {"al. Jerozolimskie", "ul. Marszałkowska"}),
+        (f"((\"road_class\" = 'national') AND (city = '{WARSAW}'))", {"al. Jerozolimskie"}),
+        ("(CASEI(name) LIKE CASEI('UL. MARSZ%'))", {"ul. Marszałkowska"}),
+        (f"((NOT ((\"road_class\" = 'municipal'))) AND (city = '{WARSAW}'))", {"al. Jerozolimskie"}),
+    ],
+)
 def test_the_cql2_text_qgis_332_sends(served, text, expected):
     base, _, _ = served
     conformance = requests.get(f"{base}/conformance", params={"f": "json"}, timeout=10).json()["conformsTo"]
-    needed = {"http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
-              "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
-              "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
-              "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
-              "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
-              "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison"}
+    needed = {
+        "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+        "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+        "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+        "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+        "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+        "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    }
     assert needed <= set(conformance)
     queryables = requests.get(f"{base}/collections/roads/queryables", params={"f": "json"}, timeout=10).json()
     assert {"city", "road_class", "name"} <= set(queryables["properties"])
-    r = requests.get(f"{base}/collections/roads/items",
-                     params={"f": "json", "limit": 1000, "filter-lang": "cql2-text", "filter": text}, timeout=10)
+    r = requests.get(
+        f"{base}/collections/roads/items",
+        params={"f": "json", "limit": 1000, "filter-lang": "cql2-text", "filter": text},
+        timeout=10,
+    )
     assert r.status_code == 200, r.text
     assert {f["properties"]["name"] for f in r.json()["features"]} == expected
 
@@ -199,6 +221,11 @@ def test_the_cql2_text_qgis_332_sends(served, text, expected):
 def test_committed_styles_are_what_the_symbology_gives():
     # styles/build.py writes every .qml and .sld with QGIS from styles/symbology.yaml and the code lists;
     # a code added to a list, or a colour changed, without rebuilding is caught here.
-    out = subprocess.run([QGIS_PYTHON, str(ROOT / "styles" / "build.py"), "--check"], capture_output=True, text=True,
-                         timeout=300, env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": "/tmp"})
+    out = subprocess.run(
+        [QGIS_PYTHON, str(ROOT / "styles" / "build.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": "/tmp"},
+    )
     assert out.returncode == 0, out.stdout + out.stderr[-2000:]

@@ -28,8 +28,9 @@ CITY = "2699011"
 
 def _current(db_url: str, theme: str) -> tuple | None:
     with psycopg.connect(db_url) as conn:
-        return conn.execute("SELECT load_id, path, width, height FROM data.sdi_rasters WHERE theme = %s AND city = %s",
-                            [theme, CITY]).fetchone()
+        return conn.execute(
+            "SELECT load_id, path, width, height FROM data.sdi_rasters WHERE theme = %s AND city = %s", [theme, CITY]
+        ).fetchone()
 
 
 def _name(settings, path: str) -> str:
@@ -100,8 +101,9 @@ def test_classes_are_resampled_nearest_and_stay_classes(settings, tmp_path):
 
 
 def test_a_paletted_plan_drawing_is_expanded_to_rgb(settings, tmp_path):
-    report = run_load_raster(fx.paletted_drawing(tmp_path / "rysunek.tif"), city=CITY, theme="plan_drawing",
-                             settings=settings)
+    report = run_load_raster(
+        fx.paletted_drawing(tmp_path / "rysunek.tif"), city=CITY, theme="plan_drawing", settings=settings
+    )
     assert report["bands"] == 3 and "colour table" in report["warnings"][0]
     with rasterio.open(report["cog"]["path"]) as out:
         rgb = out.read()
@@ -123,24 +125,45 @@ def _garbage(path):
     return path
 
 
-@pytest.mark.parametrize("make, theme, says", [
-    (lambda p: fx.corrupt(p / "x.tif"), "noise_map", "cannot be read"),
-    (lambda p: fx.header_bomb(p / "x.tif"), "noise_map", "megapixels), over the limit of 20,000"),
-    (lambda p: fx.noise_map(p / "x.tif"), "orthophoto", "has 1 band(s); orthophoto expects 3"),
-    (lambda p: fx.noise_map(p / "x.tif", dtype="uint16"), "noise_map", "holds uint16 values; noise_map stores uint8"),
-    (lambda p: fx.noise_map(p / "x.tif", crs=None, origin=(10.0, 50.0)), "noise_map", "do not tell which"),
-    (lambda p: fx.noise_map(p / "x.tif", origin=(10_000.0, 50_000.0)), "noise_map", "outside Poland"),
-    (lambda p: _garbage(p / "x.tif"), "noise_map", "cannot be read"),
-    (lambda p: p / "nothing_here.tif", "noise_map", "no such file"),
-])
+@pytest.mark.parametrize(
+    "make, theme, says",
+    [
+        (lambda p: fx.corrupt(p / "x.tif"), "noise_map", "cannot be read"),
+        (lambda p: fx.header_bomb(p / "x.tif"), "noise_map", "megapixels), over the limit of 20,000"),
+        (lambda p: fx.noise_map(p / "x.tif"), "orthophoto", "has 1 band(s); orthophoto expects 3"),
+        (
+            lambda p: fx.noise_map(p / "x.tif", dtype="uint16"),
+            "noise_map",
+            "holds uint16 values; noise_map stores uint8",
+        ),
+        (lambda p: fx.noise_map(p / "x.tif", crs=None, origin=(10.0, 50.0)), "noise_map", "do not tell which"),
+        (lambda p: fx.noise_map(p / "x.tif", origin=(10_000.0, 50_000.0)), "noise_map", "outside Poland"),
+        (lambda p: _garbage(p / "x.tif"), "noise_map", "cannot be read"),
+        (lambda p: p / "nothing_here.tif", "noise_map", "no such file"),
+    ],
+)
 def test_bad_rasters_get_one_line_and_change_nothing(db_url, tmp_path, make, theme, says):
     home = tmp_path / "home"
-    good = run_sdi("load-raster", str(fx.noise_map(tmp_path / "good.tif")), "--city", CITY, "--theme", "noise_map",
-                   env={"SDI_DATABASE_URL": db_url, "SDI_HOME": str(home)})
+    good = run_sdi(
+        "load-raster",
+        str(fx.noise_map(tmp_path / "good.tif")),
+        "--city",
+        CITY,
+        "--theme",
+        "noise_map",
+        env={"SDI_DATABASE_URL": db_url, "SDI_HOME": str(home)},
+    )
     assert good.returncode == 0, good.stderr
     before, files = _current(db_url, "noise_map"), sorted((home / "rasters").rglob("*"))
-    bad = run_sdi("load-raster", str(make(tmp_path)), "--city", CITY, "--theme", theme,
-                  env={"SDI_DATABASE_URL": db_url, "SDI_HOME": str(home)})
+    bad = run_sdi(
+        "load-raster",
+        str(make(tmp_path)),
+        "--city",
+        CITY,
+        "--theme",
+        theme,
+        env={"SDI_DATABASE_URL": db_url, "SDI_HOME": str(home)},
+    )
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
     lines = bad.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0] and "Fix:" in lines[0], bad.stderr
@@ -149,12 +172,37 @@ def test_bad_rasters_get_one_line_and_change_nothing(db_url, tmp_path, make, the
 
 def test_the_cli_reports_as_json(db_url, tmp_path):
     fx.orthophoto_pair(tmp_path / "ortho")
-    done = run_sdi("load-raster", str(tmp_path / "ortho"), "--city", CITY, "--theme", "orthophoto", "--report",
-                   str(tmp_path / "r.json"), env={"SDI_DATABASE_URL": db_url, "SDI_HOME": str(tmp_path / "home")})
+    done = run_sdi(
+        "load-raster",
+        str(tmp_path / "ortho"),
+        "--city",
+        CITY,
+        "--theme",
+        "orthophoto",
+        "--report",
+        str(tmp_path / "r.json"),
+        env={"SDI_DATABASE_URL": db_url, "SDI_HOME": str(tmp_path / "home")},
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "r.json").read_text())
-    assert {"load_id", "city", "theme", "source", "crs", "crs_source", "width", "height", "bands", "dtype", "nodata",
-            "resolution_m", "bounds", "cog", "warnings", "duration_s"} <= set(report)
+    assert {
+        "load_id",
+        "city",
+        "theme",
+        "source",
+        "crs",
+        "crs_source",
+        "width",
+        "height",
+        "bands",
+        "dtype",
+        "nodata",
+        "resolution_m",
+        "bounds",
+        "cog",
+        "warnings",
+        "duration_s",
+    } <= set(report)
     assert report["cog"]["valid"] and f"load {report['load_id']}: orthophoto" in done.stdout
     listed = run_sdi("rasters", env={"SDI_DATABASE_URL": db_url, "SDI_HOME": str(tmp_path / "home")})
     assert "orthophoto" in listed.stdout and "400 x 200" in listed.stdout

@@ -64,8 +64,13 @@ def _diagnose(home: Path, base: str, tmp_path: Path) -> str:
             with psycopg.connect(url, autocommit=True, connect_timeout=3) as conn:
                 replayed = conn.execute("SELECT pg_last_wal_replay_lsn()").fetchone()[0]
                 lines.append(f"{record['name']} replayed {replayed}")
-                lines += [str(r) for r in conn.execute("SELECT usename, state, wait_event, left(query, 80) FROM"
-                                                       " pg_stat_activity WHERE backend_type = 'client backend'")]
+                lines += [
+                    str(r)
+                    for r in conn.execute(
+                        "SELECT usename, state, wait_event, left(query, 80) FROM"
+                        " pg_stat_activity WHERE backend_type = 'client backend'"
+                    )
+                ]
         except psycopg.Error as exc:
             lines.append(f"{record['name']}: {exc}")
     for log in sorted(tmp_path.glob("node*.log")):
@@ -136,8 +141,13 @@ def test_two_api_nodes_read_one_replica_set_and_both_see_a_new_load(home, tmp_pa
             port = free_port()
             log = tmp_path / f"node{i}.log"
             with open(log, "w") as out:
-                proc = subprocess.Popen([SDI, "serve", "--port", str(port), "--workers", "1"], env=env,
-                                        stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                proc = subprocess.Popen(
+                    [SDI, "serve", "--port", str(port), "--workers", "1"],
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
             nodes.append((f"http://127.0.0.1:{port}", proc))
             wait_for_http(f"http://127.0.0.1:{port}/collections?f=json", proc, log=log)
         for base, _ in nodes:
@@ -145,14 +155,35 @@ def test_two_api_nodes_read_one_replica_set_and_both_see_a_new_load(home, tmp_pa
             assert body["numberMatched"] == 9
             # The services beside the API read through the same replica set: QGIS Server (Debian's libpq 15,
             # which refused the set's libpq 16 option) and pycsw (SQLAlchemy, which took "p1,p2" for a port).
-            png = requests.get(f"{base}/wms", params={
-                "SERVICE": "WMS", "REQUEST": "GetMap", "VERSION": "1.3.0", "LAYERS": "roads", "STYLES": "",
-                "CRS": "EPSG:2180", "BBOX": "0,0,1000000,1000000", "WIDTH": 64, "HEIGHT": 64,
-                "FORMAT": "image/png"}, timeout=60)
+            png = requests.get(
+                f"{base}/wms",
+                params={
+                    "SERVICE": "WMS",
+                    "REQUEST": "GetMap",
+                    "VERSION": "1.3.0",
+                    "LAYERS": "roads",
+                    "STYLES": "",
+                    "CRS": "EPSG:2180",
+                    "BBOX": "0,0,1000000,1000000",
+                    "WIDTH": 64,
+                    "HEIGHT": 64,
+                    "FORMAT": "image/png",
+                },
+                timeout=60,
+            )
             assert (png.status_code, png.content[:4]) == (200, b"\x89PNG"), png.text[:300]
-            csw = requests.get(f"{base}/csw", params={
-                "service": "CSW", "version": "2.0.2", "request": "GetRecords", "typeNames": "csw:Record",
-                "resultType": "results", "elementSetName": "brief"}, timeout=60)
+            csw = requests.get(
+                f"{base}/csw",
+                params={
+                    "service": "CSW",
+                    "version": "2.0.2",
+                    "request": "GetRecords",
+                    "typeNames": "csw:Record",
+                    "resultType": "results",
+                    "elementSetName": "brief",
+                },
+                timeout=60,
+            )
             assert 'numberOfRecordsMatched="' in csw.text and "ExceptionReport" not in csw.text, csw.text[:500]
         done = _load(home, sample, "public_services")
         assert done.returncode == 0, done.stderr
@@ -160,8 +191,9 @@ def test_two_api_nodes_read_one_replica_set_and_both_see_a_new_load(home, tmp_pa
         for base, _ in nodes:  # hot publish: each node polls the primary's catalogue and reloads its workers
             status = 0
             while time.monotonic() - loaded < 30 and status != 200:
-                status = requests.get(f"{base}/collections/public_services/items", params={"f": "json"},
-                                      timeout=30).status_code
+                status = requests.get(
+                    f"{base}/collections/public_services/items", params={"f": "json"}, timeout=30
+                ).status_code
                 time.sleep(0.2)
             assert status == 200, _diagnose(home, base, tmp_path)
         seen_in = time.monotonic() - loaded
@@ -180,16 +212,25 @@ def _losing_a_node_behind_the_balancer_costs_at_most_the_requests_in_flight(node
     port = free_port()
     shipped = (ROOT / "docker" / "lb.conf").read_text(encoding="utf-8")
     ports = [base.rsplit(":", 1)[1] for base, _ in nodes]
-    conf = (shipped.replace("api:5000", f"127.0.0.1:{ports[0]}").replace("api2:5000", f"127.0.0.1:{ports[1]}")
-            .replace("/var/cache/nginx/sdi-tiles", str(folder / "tiles"))
-            .replace("listen 5000;", f"listen 127.0.0.1:{port};"))
+    conf = (
+        shipped.replace("api:5000", f"127.0.0.1:{ports[0]}")
+        .replace("api2:5000", f"127.0.0.1:{ports[1]}")
+        .replace("/var/cache/nginx/sdi-tiles", str(folder / "tiles"))
+        .replace("listen 5000;", f"listen 127.0.0.1:{port};")
+    )
     user = "user nobody nogroup;" if os.geteuid() == 0 else ""
     temps = "".join(f"{k}_temp_path {folder / k}; " for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    (folder / "nginx.conf").write_text(f"{user}\npid {folder / 'nginx.pid'};\nerror_log stderr error;\n"
-                                       f"events {{ worker_connections 256; }}\nhttp {{ access_log off; {temps}\n"
-                                       f"{conf}\n}}\n", encoding="utf-8")
-    lb = subprocess.Popen([nginx_binary(), "-e", "stderr", "-p", str(folder), "-c", str(folder / "nginx.conf"),
-                           "-g", "daemon off;"], stderr=subprocess.PIPE, start_new_session=True)
+    (folder / "nginx.conf").write_text(
+        f"{user}\npid {folder / 'nginx.pid'};\nerror_log stderr error;\n"
+        f"events {{ worker_connections 256; }}\nhttp {{ access_log off; {temps}\n"
+        f"{conf}\n}}\n",
+        encoding="utf-8",
+    )
+    lb = subprocess.Popen(
+        [nginx_binary(), "-e", "stderr", "-p", str(folder), "-c", str(folder / "nginx.conf"), "-g", "daemon off;"],
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{base}/collections?f=json", lb)
@@ -202,8 +243,11 @@ def _losing_a_node_behind_the_balancer_costs_at_most_the_requests_in_flight(node
                 os.killpg(nodes[0][1].pid, signal.SIGKILL)  # the whole node: nginx, gunicorn, services
                 victim_killed = len(answers)
             try:
-                answers.append(session.get(f"{base}/collections/roads/items", params={"f": "json", "limit": 2},
-                                           timeout=30).status_code)
+                answers.append(
+                    session.get(
+                        f"{base}/collections/roads/items", params={"f": "json", "limit": 2}, timeout=30
+                    ).status_code
+                )
             except requests.RequestException:
                 answers.append(0)
         failed = [a for a in answers if a != 200]

@@ -38,9 +38,11 @@ def _refused(path: Path, match: str, **kwargs) -> InputError:
 def _write_shapefile(folder: Path, stem: str = "x") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{stem}.shp"
-    gpd.GeoDataFrame({"nazwa": ["Łódź", "Gdańsk", "Źródła Wisły"]},
-                     geometry=[Point(19.45, 51.76), Point(18.64, 54.35), Point(18.98, 49.60)],
-                     crs=4326).to_file(path, encoding="utf-8")
+    gpd.GeoDataFrame(
+        {"nazwa": ["Łódź", "Gdańsk", "Źródła Wisły"]},
+        geometry=[Point(19.45, 51.76), Point(18.64, 54.35), Point(18.98, 49.60)],
+        crs=4326,
+    ).to_file(path, encoding="utf-8")
     return path
 
 
@@ -76,8 +78,7 @@ def test_plain_folder(tmp_path):
 
 def test_filegdb_folder(tmp_path):
     gdb = tmp_path / "miasto.gdb"
-    gpd.GeoDataFrame({"nazwa": ["Kraków"]}, geometry=[Point(19.94, 50.06)], crs=4326).to_file(
-        gdb, driver="OpenFileGDB")
+    gpd.GeoDataFrame({"nazwa": ["Kraków"]}, geometry=[Point(19.94, 50.06)], crs=4326).to_file(gdb, driver="OpenFileGDB")
     assert check_source(gdb) is None
     fake = tmp_path / "fake.gdb"
     fake.mkdir()
@@ -123,8 +124,9 @@ def test_truncated(shp, ext, cut):
     data = part.read_bytes()
     part.write_bytes(data[:-cut])
     declared = len(data) - (ext == ".dbf")  # a .dbf ends with a 0x1A marker its header does not count
-    _refused(shp, re.escape(f"the {ext} is truncated: its header says {declared} bytes, "
-                            f"the file has {len(data) - cut}"))
+    _refused(
+        shp, re.escape(f"the {ext} is truncated: its header says {declared} bytes, the file has {len(data) - cut}")
+    )
 
 
 def test_zip_deep_shapefile_passes(shp, tmp_path):
@@ -210,8 +212,13 @@ def _forged_zip(path: Path, name: str, declared: int, real: int) -> Path:
     raw = name.encode()
     sizes = struct.pack("<III", 0, len(data), declared)  # crc, compressed, uncompressed (the lie)
     local = b"PK\x03\x04" + struct.pack("<HHHHH", 20, 0, 8, 0, 0) + sizes + struct.pack("<HH", len(raw), 0) + raw
-    central = (b"PK\x01\x02" + struct.pack("<HHHHHH", 20, 20, 0, 8, 0, 0) + sizes
-               + struct.pack("<HHHHHII", len(raw), 0, 0, 0, 0, 0, 0) + raw)
+    central = (
+        b"PK\x01\x02"
+        + struct.pack("<HHHHHH", 20, 20, 0, 8, 0, 0)
+        + sizes
+        + struct.pack("<HHHHHII", len(raw), 0, 0, 0, 0, 0, 0)
+        + raw
+    )
     end = b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, 1, 1, len(central), len(local) + len(data), 0)
     path.write_bytes(local + data + central + end)
     return path
@@ -231,15 +238,18 @@ def test_honest_zip_passes_the_inflation_count(shp, tmp_path):
     check_source(archive, max_unzipped_bytes=1024**2)
 
 
-_LAUGHS = """<?xml version="1.0"?>
+_LAUGHS = (
+    """<?xml version="1.0"?>
 <!DOCTYPE lolz [
  <!ENTITY lol "lol">
-""" + "".join(f' <!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">\n'
-              for i in range(1, 10)) + """]>
+"""
+    + "".join(f' <!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">\n' for i in range(1, 10))
+    + """]>
 <gml:FeatureCollection xmlns:gml="http://www.opengis.net/gml"><gml:featureMember><Budynek>
 <nazwa>&lol9;</nazwa><gml:pointProperty><gml:Point srsName="EPSG:2180"><gml:pos>500000 600000</gml:pos>
 </gml:Point></gml:pointProperty></Budynek></gml:featureMember></gml:FeatureCollection>
 """
+)
 
 
 @pytest.mark.parametrize("suffix", [".gml", ".xml", ".kml"])
@@ -274,8 +284,9 @@ NOBODY_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "PYTHONPATH": str(SDI_ROOT
 
 
 def _as_nobody(*argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run([RUNUSER, "-u", "nobody", "--", *argv], env=NOBODY_ENV, capture_output=True, text=True,
-                          check=False)
+    return subprocess.run(
+        [RUNUSER, "-u", "nobody", "--", *argv], env=NOBODY_ENV, capture_output=True, text=True, check=False
+    )
 
 
 def _nobody_python() -> str | None:

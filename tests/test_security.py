@@ -52,8 +52,11 @@ def _roads(db_url: str, city: str) -> list:
 
 
 def _warsaw_roads(tmp_path):
-    frame = gpd.GeoDataFrame({"name": ["ul. Marszałkowska"], "road_class": ["municipal"]},
-                             geometry=[LineString([(637000, 485000), (637100, 487000)])], crs=2180)
+    frame = gpd.GeoDataFrame(
+        {"name": ["ul. Marszałkowska"], "road_class": ["municipal"]},
+        geometry=[LineString([(637000, 485000), (637100, 487000)])],
+        crs=2180,
+    )
     frame.to_file(tmp_path / "drogi_wawa.gpkg")
     return tmp_path / "drogi_wawa.gpkg"
 
@@ -68,8 +71,15 @@ def test_a_city_login_loads_its_own_city_and_no_other(city_db, sample, tmp_path)
         run_load(sample["roads"], city=SAMPLE_CITY, theme="roads", settings=as_city)
     assert _roads(owner_url, SAMPLE_CITY) == before
     # The same through the CLI, as a city's officer would run it: one line, no traceback.
-    cli = run_sdi("load", str(sample["roads"]), "--city", SAMPLE_CITY, "--theme", "roads",
-                  env={"SDI_DATABASE_URL": city_url, "SDI_HOME": str(tmp_path / "h2")})
+    cli = run_sdi(
+        "load",
+        str(sample["roads"]),
+        "--city",
+        SAMPLE_CITY,
+        "--theme",
+        "roads",
+        env={"SDI_DATABASE_URL": city_url, "SDI_HOME": str(tmp_path / "h2")},
+    )
     assert cli.returncode != 0 and "may load only city" in cli.stderr and "Traceback" not in cli.stderr
     assert _roads(owner_url, SAMPLE_CITY) == before
 
@@ -90,24 +100,30 @@ def test_a_city_login_loads_rasters_of_its_own_city_only(city_db, tmp_path):
         others = conn.execute("SELECT max(load_id) FROM sdi.loads WHERE city = %s", [SAMPLE_CITY]).fetchone()[0]
     with psycopg.connect(city_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         # a raster row pointing at another city's load: a city has no INSERT on sdi.rasters at all
-        conn.execute("INSERT INTO sdi.rasters (load_id, path, width, height, bands, dtype, resolution, bytes, bounds)"
-                     " VALUES (%s, 'x', 1, 1, 1, 'uint8', 1, 1, ST_MakeEnvelope(0, 0, 1, 1, 2180))", [others])
+        conn.execute(
+            "INSERT INTO sdi.rasters (load_id, path, width, height, bands, dtype, resolution, bytes, bounds)"
+            " VALUES (%s, 'x', 1, 1, 1, 'uint8', 1, 1, ST_MakeEnvelope(0, 0, 1, 1, 2180))",
+            [others],
+        )
 
 
-@pytest.mark.parametrize("statement", [
-    f"INSERT INTO history.roads (city, load_id, geom) VALUES ('{SAMPLE_CITY}', 1,"
-    " 'SRID=2180;MULTILINESTRING((0 0,1 1))')",
-    f"INSERT INTO sdi.loads (city, theme, source, feature_count, reject_count)"
-    f" VALUES ('{SAMPLE_CITY}', 'roads', 'x', 0, 0)",
-    "DELETE FROM history.roads",
-    "DROP TABLE history.roads",
-    "DROP VIEW data.roads",
-    "CREATE TABLE data.mine (id int)",
-    "ALTER TABLE history.roads DISABLE ROW LEVEL SECURITY",
-    f"ALTER ROLE sdi_city_{WARSAW} SUPERUSER",
-    "CREATE ROLE intruder",
-    "TRUNCATE sdi.layers",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        f"INSERT INTO history.roads (city, load_id, geom) VALUES ('{SAMPLE_CITY}', 1,"
+        " 'SRID=2180;MULTILINESTRING((0 0,1 1))')",
+        f"INSERT INTO sdi.loads (city, theme, source, feature_count, reject_count)"
+        f" VALUES ('{SAMPLE_CITY}', 'roads', 'x', 0, 0)",
+        "DELETE FROM history.roads",
+        "DROP TABLE history.roads",
+        "DROP VIEW data.roads",
+        "CREATE TABLE data.mine (id int)",
+        "ALTER TABLE history.roads DISABLE ROW LEVEL SECURITY",
+        f"ALTER ROLE sdi_city_{WARSAW} SUPERUSER",
+        "CREATE ROLE intruder",
+        "TRUNCATE sdi.layers",
+    ],
+)
 def test_hand_written_sql_of_a_city_cannot_touch_others_or_the_schema(city_db, statement):
     owner_url, city_url = city_db
     before = _roads(owner_url, SAMPLE_CITY)
@@ -138,8 +154,14 @@ def test_the_api_reader_reads_the_data_views_only(city_db):
     with psycopg.connect(reader_url, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM data.roads").fetchone()[0] == 9
         assert conn.execute("SHOW statement_timeout").fetchone()[0] == roles.READER_TIMEOUT
-        for statement in ("SELECT * FROM sdi.loads", "SELECT * FROM sdi.tokens", "SELECT * FROM history.roads",
-                          "SELECT * FROM sdi.rejects", "DELETE FROM data.roads", "CREATE TABLE data.x (i int)"):
+        for statement in (
+            "SELECT * FROM sdi.loads",
+            "SELECT * FROM sdi.tokens",
+            "SELECT * FROM history.roads",
+            "SELECT * FROM sdi.rejects",
+            "DELETE FROM data.roads",
+            "CREATE TABLE data.x (i int)",
+        ):
             with pytest.raises((psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectNotInPrerequisiteState)):
                 conn.execute(statement)
 
@@ -170,8 +192,11 @@ HOSTILE = 'x"; DROP TABLE roads; --'
 
 
 def test_hostile_column_and_layer_names_are_only_data(db_url, settings, tmp_path):
-    frame = gpd.GeoDataFrame({"name": ["ul. Długa"], "road_class": ["municipal"], HOSTILE: ["boom"]},
-                             geometry=[LineString([(637000, 485000), (637100, 487000)])], crs=2180)
+    frame = gpd.GeoDataFrame(
+        {"name": ["ul. Długa"], "road_class": ["municipal"], HOSTILE: ["boom"]},
+        geometry=[LineString([(637000, 485000), (637100, 487000)])],
+        crs=2180,
+    )
     frame.to_file(tmp_path / "evil.gpkg", layer="roads'; DROP TABLE sdi.loads; --")
     mapping = tmp_path / "evil.yaml"
     mapping.write_text(f"theme: roads\nfields:\n  name: {{from: '{HOSTILE}'}}\n  road_class: {{from: road_class}}\n")
@@ -182,9 +207,10 @@ def test_hostile_column_and_layer_names_are_only_data(db_url, settings, tmp_path
         assert conn.execute("SELECT count(*) FROM sdi.loads").fetchone()[0] == 1
 
 
-@pytest.mark.parametrize("city, theme", [("1465011'; DROP TABLE sdi.loads; --", "roads"),
-                                         (WARSAW, "roads; DROP TABLE sdi.loads"),
-                                         (WARSAW, '"roads"')])
+@pytest.mark.parametrize(
+    "city, theme",
+    [("1465011'; DROP TABLE sdi.loads; --", "roads"), (WARSAW, "roads; DROP TABLE sdi.loads"), (WARSAW, '"roads"')],
+)
 def test_hostile_city_and_theme_are_refused_before_any_sql(db_url, settings, sample, city, theme):
     with pytest.raises(ConfigError):
         run_load(sample["roads"], city=city, theme=theme, settings=settings)

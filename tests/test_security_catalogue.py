@@ -33,8 +33,11 @@ def _as(url: str, user: str) -> str:
 
 
 def _lines(tmp_path, file: str, x: float, n: int = 1, **fields) -> str:
-    frame = gpd.GeoDataFrame({k: [v] * n for k, v in fields.items()},
-                             geometry=[LineString([(x + i, 485000), (x + i, 487000)]) for i in range(n)], crs=2180)
+    frame = gpd.GeoDataFrame(
+        {k: [v] * n for k, v in fields.items()},
+        geometry=[LineString([(x + i, 485000), (x + i, 487000)]) for i in range(n)],
+        crs=2180,
+    )
     frame.to_file(tmp_path / file)
     return tmp_path / file
 
@@ -51,17 +54,26 @@ def two_cities(db_url, tmp_path):
     urls = {city: _as(db_url, f"sdi_city_{city}") for city in (WARSAW, KIELCE)}
     for i, city in enumerate((WARSAW, KIELCE)):
         as_city = Settings(home=tmp_path / f"home{city}", database_url=urls[city])
-        run_load(_lines(tmp_path, f"roads{city}.gpkg", 637000 + i * 1000, 2 + i, name="ul. Długa",
-                        road_class="municipal"), city=city, theme="roads", settings=as_city)
-        run_load(_lines(tmp_path, f"pipes{city}.gpkg", 637000 + i * 1000, 3 + i, network="water"),
-                 city=city, theme="utility_networks", settings=as_city)
+        run_load(
+            _lines(tmp_path, f"roads{city}.gpkg", 637000 + i * 1000, 2 + i, name="ul. Długa", road_class="municipal"),
+            city=city,
+            theme="roads",
+            settings=as_city,
+        )
+        run_load(
+            _lines(tmp_path, f"pipes{city}.gpkg", 637000 + i * 1000, 3 + i, network="water"),
+            city=city,
+            theme="utility_networks",
+            settings=as_city,
+        )
     return db_url, urls
 
 
 def _load_id(db_url: str, city: str, theme: str = "roads") -> int:
     with psycopg.connect(db_url) as conn:
-        return conn.execute("SELECT load_id FROM sdi.layers WHERE city = %s AND theme = %s",
-                            [city, theme]).fetchone()[0]
+        return conn.execute("SELECT load_id FROM sdi.layers WHERE city = %s AND theme = %s", [city, theme]).fetchone()[
+            0
+        ]
 
 
 def _refused(url: str, statement: str, params: list | None = None) -> None:
@@ -72,36 +84,56 @@ def _refused(url: str, statement: str, params: list | None = None) -> None:
 def test_the_raster_path_attack_is_refused_by_the_database(two_cities, tmp_path):
     owner, urls = two_cities
     secret = str(tmp_path / "home" / "cluster.json")
-    _refused(urls[WARSAW], "INSERT INTO sdi.loads (city, theme, source, feature_count, reject_count)"
-                           f" VALUES ('{WARSAW}', 'noise_map', 'x', 0, 0)")
-    _refused(urls[WARSAW], "INSERT INTO sdi.rasters (load_id, path, width, height, bands, dtype, resolution, bytes,"
-                           " bounds) VALUES (%s, %s, 1, 1, 1, 'uint8', 1, 1, ST_MakeEnvelope(0, 0, 1, 1, 2180))",
-             [_load_id(owner, WARSAW), secret])
+    _refused(
+        urls[WARSAW],
+        "INSERT INTO sdi.loads (city, theme, source, feature_count, reject_count)"
+        f" VALUES ('{WARSAW}', 'noise_map', 'x', 0, 0)",
+    )
+    _refused(
+        urls[WARSAW],
+        "INSERT INTO sdi.rasters (load_id, path, width, height, bands, dtype, resolution, bytes,"
+        " bounds) VALUES (%s, %s, 1, 1, 1, 'uint8', 1, 1, ST_MakeEnvelope(0, 0, 1, 1, 2180))",
+        [_load_id(owner, WARSAW), secret],
+    )
     _refused(urls[WARSAW], f"INSERT INTO sdi.layers VALUES ('{WARSAW}', 'noise_map', %s)", [_load_id(owner, WARSAW)])
     _refused(urls[WARSAW], "UPDATE sdi.loads SET state = 'begun'")
-    _refused(urls[WARSAW], "INSERT INTO sdi.rejects (load_id, source_index, reason) VALUES (%s, 0, 'x')",
-             [_load_id(owner, WARSAW)])
+    _refused(
+        urls[WARSAW],
+        "INSERT INTO sdi.rejects (load_id, source_index, reason) VALUES (%s, 0, 'x')",
+        [_load_id(owner, WARSAW)],
+    )
     with psycopg.connect(owner) as conn:
         assert conn.execute("SELECT count(*) FROM sdi.rasters").fetchone()[0] == 0
 
 
-@pytest.mark.parametrize("name", [
-    "{secret}", "../../cluster.json", "noise_map/{city}/../../../cluster.json", f"noise_map/{{city}}/{STAMP}\n",
-    f"noise_map/{{other}}/{STAMP}", f"elevation/{{city}}/{STAMP}", f"/abs/noise_map/{{city}}/{STAMP}",
-    "noise_map/{city}/20250101T120000-0A1B2C3D.tif"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "{secret}",
+        "../../cluster.json",
+        "noise_map/{city}/../../../cluster.json",
+        f"noise_map/{{city}}/{STAMP}\n",
+        f"noise_map/{{other}}/{STAMP}",
+        f"elevation/{{city}}/{STAMP}",
+        f"/abs/noise_map/{{city}}/{STAMP}",
+        "noise_map/{city}/20250101T120000-0A1B2C3D.tif",
+    ],
+)
 def test_a_raster_name_must_be_one_the_server_writes(two_cities, tmp_path, name):
     _, urls = two_cities
     name = name.format(secret=tmp_path / "home" / "cluster.json", city=WARSAW, other=KIELCE)
     with psycopg.connect(urls[WARSAW]) as conn:
-        load = conn.execute("SELECT sdi.begin_load(%s, 'noise_map', 'x', NULL, '{}', NULL, NULL, NULL, NULL, NULL)",
-                            [WARSAW]).fetchone()[0]
+        load = conn.execute(
+            "SELECT sdi.begin_load(%s, 'noise_map', 'x', NULL, '{}', NULL, NULL, NULL, NULL, NULL)", [WARSAW]
+        ).fetchone()[0]
         args = [load, name, 1, 1, 1, "uint8", None, 1.0, 1, None, None, 0, 0, 1, 1]
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="must be named"):
             conn.execute("SELECT sdi.add_raster(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", args)
         conn.rollback()
         # the name the server itself writes is accepted, and can be published once the load is finished
-        load = conn.execute("SELECT sdi.begin_load(%s, 'noise_map', 'x', NULL, '{}', NULL, NULL, NULL, NULL, NULL)",
-                            [WARSAW]).fetchone()[0]
+        load = conn.execute(
+            "SELECT sdi.begin_load(%s, 'noise_map', 'x', NULL, '{}', NULL, NULL, NULL, NULL, NULL)", [WARSAW]
+        ).fetchone()[0]
         args[:2] = [load, f"noise_map/{WARSAW}/{STAMP}"]
         conn.execute("SELECT sdi.add_raster(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", args)
         conn.execute("SELECT sdi.finish_load(%s, 1, 0)", [load])
@@ -124,8 +156,12 @@ def test_a_city_cannot_publish_another_citys_load(two_cities, tmp_path):
     with psycopg.connect(owner) as conn:
         assert conn.execute("SELECT count(*) FROM data.roads").fetchone()[0] == before == 5
         # Kielce loads again: its older version is no longer published, and history shows one current version
-    run_load(_lines(tmp_path, "again.gpkg", 639000, 4, name="ul. Nowa", road_class="municipal"), city=KIELCE,
-             theme="roads", settings=Settings(home=tmp_path / "again", database_url=urls[KIELCE]))
+    run_load(
+        _lines(tmp_path, "again.gpkg", 639000, 4, name="ul. Nowa", road_class="municipal"),
+        city=KIELCE,
+        theme="roads",
+        settings=Settings(home=tmp_path / "again", database_url=urls[KIELCE]),
+    )
     with psycopg.connect(owner) as conn:
         assert conn.execute("SELECT count(*) FROM data.roads WHERE city = %s", [KIELCE]).fetchone()[0] == 4
         assert sum(v["current"] for v in history(conn, KIELCE, "roads")) == 1
@@ -134,18 +170,26 @@ def test_a_city_cannot_publish_another_citys_load(two_cities, tmp_path):
 def test_only_a_finished_load_becomes_current_and_it_is_never_reopened(two_cities):
     _, urls = two_cities
     with psycopg.connect(urls[WARSAW]) as conn:
-        load = conn.execute("SELECT sdi.begin_load(%s, 'roads', 'x', NULL, '{}', NULL, NULL, NULL, NULL, NULL)",
-                            [WARSAW]).fetchone()[0]
-        conn.execute("INSERT INTO history.roads (city, load_id, geom) VALUES (%s, %s,"
-                     " 'SRID=2180;MULTILINESTRING((0 0,1 1))')", [WARSAW, load])
+        load = conn.execute(
+            "SELECT sdi.begin_load(%s, 'roads', 'x', NULL, '{}', NULL, NULL, NULL, NULL, NULL)", [WARSAW]
+        ).fetchone()[0]
+        conn.execute(
+            "INSERT INTO history.roads (city, load_id, geom) VALUES (%s, %s, 'SRID=2180;MULTILINESTRING((0 0,1 1))')",
+            [WARSAW, load],
+        )
         conn.commit()  # a begun load, left behind by hand
     _refused(urls[WARSAW], f"SELECT sdi.set_current('{WARSAW}', 'roads', %s)", [load])
     _refused(urls[WARSAW], "SELECT sdi.finish_load(%s, 99, 0)", [load])  # the counts are checked against the rows
     with psycopg.connect(urls[WARSAW]) as conn:
         conn.execute("SELECT sdi.finish_load(%s, 1, 0)", [load])
-    for statement in ("SELECT sdi.finish_load(%s, 1, 0)", "SELECT sdi.add_rejects(%s, '[]')",
-                      ("INSERT INTO history.roads (city, load_id, geom) VALUES ('1465011', %s,"
-                       " 'SRID=2180;MULTILINESTRING((0 0,1 1))')")):
+    for statement in (
+        "SELECT sdi.finish_load(%s, 1, 0)",
+        "SELECT sdi.add_rejects(%s, '[]')",
+        (
+            "INSERT INTO history.roads (city, load_id, geom) VALUES ('1465011', %s,"
+            " 'SRID=2180;MULTILINESTRING((0 0,1 1))')"
+        ),
+    ):
         _refused(urls[WARSAW], statement, [load])
 
 
@@ -160,8 +204,10 @@ def test_history_rows_only_for_the_citys_own_unfinished_load_of_that_theme(two_c
 def test_views_publish_rows_only_under_their_own_citys_load(two_cities):
     owner, _ = two_cities
     with psycopg.connect(owner) as conn:  # a row of Warsaw filed under Kielce's current load
-        conn.execute("INSERT INTO history.roads (city, load_id, geom) VALUES (%s, %s,"
-                     " 'SRID=2180;MULTILINESTRING((0 0,1 1))')", [WARSAW, _load_id(owner, KIELCE)])
+        conn.execute(
+            "INSERT INTO history.roads (city, load_id, geom) VALUES (%s, %s, 'SRID=2180;MULTILINESTRING((0 0,1 1))')",
+            [WARSAW, _load_id(owner, KIELCE)],
+        )
         assert conn.execute("SELECT count(*) FROM data.roads WHERE city = %s", [WARSAW]).fetchone()[0] == 2
 
 
@@ -204,11 +250,11 @@ def test_an_exception_before_publishing_rolls_the_whole_load_back(settings, db_u
 
     schema = registry().schemas["roads"]
     # a harmonised frame, as sdi.pipeline hands it over
-    frame = gpd.GeoDataFrame({"city": [WARSAW] * 3, "source_id": ["1", "2", "3"],
-                              **{f: [None] * 3 for f in schema.fields}},
-                             geometry=[MultiLineString([[(637000 + i, 485000), (637000 + i, 487000)]])
-                                       for i in range(3)],
-                             crs=2180)
+    frame = gpd.GeoDataFrame(
+        {"city": [WARSAW] * 3, "source_id": ["1", "2", "3"], **{f: [None] * 3 for f in schema.fields}},
+        geometry=[MultiLineString([[(637000 + i, 485000), (637000 + i, 487000)]]) for i in range(3)],
+        crs=2180,
+    )
     seen = []
 
     def refuse(stored: int, rejected: int) -> None:
@@ -219,25 +265,43 @@ def test_an_exception_before_publishing_rolls_the_whole_load_back(settings, db_u
         migrate(conn)
         ensure_theme_table(conn, schema)
         with pytest.raises(LoadError, match="worth publishing"):
-            loader.load(conn, [(frame, [])], city=WARSAW, schema=schema, provenance=Provenance("r.gpkg", None, {}),
-                        before_publish=refuse)
+            loader.load(
+                conn,
+                [(frame, [])],
+                city=WARSAW,
+                schema=schema,
+                provenance=Provenance("r.gpkg", None, {}),
+                before_publish=refuse,
+            )
         assert seen == [(3, 0)]
         assert conn.execute("SELECT count(*) FROM sdi.loads").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM history.roads").fetchone()[0] == 0
 
 
-@pytest.mark.parametrize("statement", [
-    "GRANT pg_execute_server_program TO sdi", "GRANT pg_read_server_files TO sdi", "ALTER ROLE sdi SUPERUSER",
-    "ALTER ROLE sdi CREATEROLE", "CREATE ROLE intruder SUPERUSER", "COPY (SELECT 1) TO PROGRAM 'id'",
-    "SELECT pg_read_file('/etc/passwd')", "COPY sdi.loads FROM '/etc/passwd'",
-    ("CREATE OR REPLACE FUNCTION sdi_admin.city_login(p_city text, p_password text) RETURNS text"
-     " LANGUAGE sql AS 'SELECT 1::text'"),
-    "SELECT sdi_admin.city_login('1465011; DROP ROLE sdi_admin', 'long-enough-password')",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "GRANT pg_execute_server_program TO sdi",
+        "GRANT pg_read_server_files TO sdi",
+        "ALTER ROLE sdi SUPERUSER",
+        "ALTER ROLE sdi CREATEROLE",
+        "CREATE ROLE intruder SUPERUSER",
+        "COPY (SELECT 1) TO PROGRAM 'id'",
+        "SELECT pg_read_file('/etc/passwd')",
+        "COPY sdi.loads FROM '/etc/passwd'",
+        (
+            "CREATE OR REPLACE FUNCTION sdi_admin.city_login(p_city text, p_password text) RETURNS text"
+            " LANGUAGE sql AS 'SELECT 1::text'"
+        ),
+        "SELECT sdi_admin.city_login('1465011; DROP ROLE sdi_admin', 'long-enough-password')",
+    ],
+)
 def test_the_owner_cannot_become_superuser_nor_reach_server_files(db_url, statement):
     with psycopg.connect(db_url) as conn:
-        assert conn.execute("SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user"
-                            ).fetchone()[0] is False
+        assert (
+            conn.execute("SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user").fetchone()[0]
+            is False
+        )
         with pytest.raises((psycopg.errors.InsufficientPrivilege, psycopg.errors.InvalidParameterValue)):
             conn.execute(statement)
 

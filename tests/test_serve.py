@@ -86,10 +86,12 @@ def test_collections_show_provenance_per_city(api, db_url):
     """The description tells what the data set holds (how many features, from how many cities, as of when;
     issue 19), not the load log: no source file names or load records."""
     with psycopg.connect(db_url) as conn:
-        loaded = conn.execute("SELECT d.loaded_at FROM sdi.layers l JOIN sdi.loads d USING (load_id)"
-                              " WHERE l.theme = 'roads'").fetchone()[0]
-    count = requests.get(f"{api}/collections/roads/items", params={"f": "json", "limit": 1},
-                         timeout=10).json()["numberMatched"]
+        loaded = conn.execute(
+            "SELECT d.loaded_at FROM sdi.layers l JOIN sdi.loads d USING (load_id) WHERE l.theme = 'roads'"
+        ).fetchone()[0]
+    count = requests.get(f"{api}/collections/roads/items", params={"f": "json", "limit": 1}, timeout=10).json()[
+        "numberMatched"
+    ]
     en = requests.get(f"{api}/collections/roads", params={"f": "json", "lang": "en"}, timeout=10).json()
     pl = requests.get(f"{api}/collections/roads", params={"f": "json", "lang": "pl"}, timeout=10).json()
     assert count > 0
@@ -100,14 +102,18 @@ def test_collections_show_provenance_per_city(api, db_url):
 
 
 def test_a_load_while_serving_appears_without_restart(api, settings, tmp_path):
-    trees = gpd.GeoDataFrame({"species": ["Tilia cordata", "Quercus robur"]},
-                             geometry=[Point(640_000, 340_000), Point(640_010, 340_010)], crs=2180)
+    trees = gpd.GeoDataFrame(
+        {"species": ["Tilia cordata", "Quercus robur"]},
+        geometry=[Point(640_000, 340_000), Point(640_010, 340_010)],
+        crs=2180,
+    )
     trees.to_file(tmp_path / "drzewa.gpkg")
     run_load(tmp_path / "drzewa.gpkg", city=SAMPLE_CITY, theme="trees", settings=settings)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        ids = {c["id"] for c in requests.get(f"{api}/collections", params={"f": "json"}, timeout=10)
-               .json()["collections"]}
+        ids = {
+            c["id"] for c in requests.get(f"{api}/collections", params={"f": "json"}, timeout=10).json()["collections"]
+        }
         if "trees" in ids:
             break
         time.sleep(0.5)
@@ -117,13 +123,16 @@ def test_a_load_while_serving_appears_without_restart(api, settings, tmp_path):
 
 
 def test_city_filter_sortby_and_properties(api):
-    r = requests.get(f"{api}/collections/public_services/items",
-                     params={"f": "json", "city": SAMPLE_CITY, "sortby": "-capacity", "properties": "name,capacity"},
-                     timeout=10).json()
+    r = requests.get(
+        f"{api}/collections/public_services/items",
+        params={"f": "json", "city": SAMPLE_CITY, "sortby": "-capacity", "properties": "name,capacity"},
+        timeout=10,
+    ).json()
     capacities = [f["properties"].get("capacity") for f in r["features"]]
     assert capacities[0] == 510 and set(r["features"][0]["properties"]) == {"fid", "name", "capacity"}
-    none = requests.get(f"{api}/collections/public_services/items", params={"f": "json", "city": "1465011"},
-                        timeout=10).json()
+    none = requests.get(
+        f"{api}/collections/public_services/items", params={"f": "json", "city": "1465011"}, timeout=10
+    ).json()
     assert none["numberMatched"] == 0
     q = requests.get(f"{api}/collections/public_services/queryables", params={"f": "json"}, timeout=10).json()
     assert "kindergarten" in q["properties"]["service_type"]["enum"]
@@ -150,7 +159,7 @@ def test_owslib_reads_collections_queryables_and_filtered_items(api):
 
 
 def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
-    n = 2 ** z
+    n = 2**z
     x = int((lon + 180) / 360 * n)
     y = int((1 - math.log(math.tan(math.radians(lat)) + 1 / math.cos(math.radians(lat))) / math.pi) / 2 * n)
     return x, y
@@ -161,13 +170,16 @@ def test_vector_tiles_hold_the_theme_with_its_attributes(api, tmp_path):
     meta = requests.get(f"{api}/collections/roads/tiles", params={"f": "json"}, timeout=10)
     assert meta.status_code == 200 and "WebMercatorQuad" in meta.text
     x, y = _tile_of(20.66, 50.88, 15)
-    tile = requests.get(f"{api}/collections/roads/tiles/WebMercatorQuad/15/{y}/{x}", params={"f": "mvt"},
-                        timeout=10)
+    tile = requests.get(f"{api}/collections/roads/tiles/WebMercatorQuad/15/{y}/{x}", params={"f": "mvt"}, timeout=10)
     assert tile.status_code == 200 and tile.headers["Content-Type"] == "application/vnd.mapbox-vector-tile"
     path = tmp_path / "tile.pbf"
     path.write_bytes(tile.content)
-    info = subprocess.run(["ogrinfo", "-al", "-oo", "Z=15", "-oo", f"X={x}", "-oo", f"Y={y}", str(path)],
-                          capture_output=True, text=True, check=True).stdout
+    info = subprocess.run(
+        ["ogrinfo", "-al", "-oo", "Z=15", "-oo", f"X={x}", "-oo", f"Y={y}", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "Layer name: roads" in info and "road_class (String) = " in info
     assert int(info.split("Feature Count: ")[1].split()[0]) > 0
     empty = requests.get(f"{api}/collections/roads/tiles/WebMercatorQuad/15/0/0", params={"f": "mvt"}, timeout=10)
@@ -189,10 +201,28 @@ def test_schemathesis_finds_no_server_error(api, tmp_path):
     # (--mode all): no 5xx, and every answer matches the schema documented for its status. A fixed seed
     # keeps CI repeatable (run the same `st run` by hand with another seed to explore more).
     st = Path(sys.executable).with_name("st")
-    out = subprocess.run([str(st), "run", f"{api}/openapi?f=json", "--checks",
-                          "not_a_server_error,response_schema_conformance", "--mode", "all",
-                          "--max-examples", "25", "--workers", "2", "--seed", "1", "--no-color"],
-                         capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    out = subprocess.run(
+        [
+            str(st),
+            "run",
+            f"{api}/openapi?f=json",
+            "--checks",
+            "not_a_server_error,response_schema_conformance",
+            "--mode",
+            "all",
+            "--max-examples",
+            "25",
+            "--workers",
+            "2",
+            "--seed",
+            "1",
+            "--no-color",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stdout[-3000:]
     tested = int(out.stdout.split("Tested: ")[1].split()[0])
     assert tested >= 25  # every collection's items, item, queryables, tiles, plus the landing pages
@@ -202,8 +232,12 @@ def test_stopping_sdi_serve_stops_gunicorn_too(db_url, tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SDI_")}
     env.update(SDI_DATABASE_URL=db_url, SDI_HOME=str(tmp_path / "home"))
-    proc = subprocess.Popen([SDI, "serve", "--port", str(port), "--workers", "1"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [SDI, "serve", "--port", str(port), "--workers", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wait_for_http(f"http://127.0.0.1:{port}/collections?f=json", proc)
     children = _descendants(proc.pid)
     names = {Path(f"/proc/{pid}/comm").read_text().strip() for pid in children}

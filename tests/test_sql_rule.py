@@ -11,8 +11,9 @@ import re
 from pathlib import Path
 
 SDI = Path(__file__).resolve().parent.parent / "sdi"
-STATEMENT = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|WITH|ALTER|DROP|GRANT|REVOKE|TRUNCATE|COPY)\s",
-                       re.IGNORECASE)
+STATEMENT = re.compile(
+    r"\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|WITH|ALTER|DROP|GRANT|REVOKE|TRUNCATE|COPY)\s", re.IGNORECASE
+)
 MAX_LINES = 3
 
 

@@ -27,34 +27,51 @@ CITY, OTHER = "1465011", "1261011"
 
 def _points(tmp_path, name: str, n: int, seed: int = 0):
     rng = np.random.default_rng(seed)
-    frame = gpd.GeoDataFrame({"name": [name] * n, "service_type": ["library"] * n},
-                             geometry=gpd.points_from_xy(rng.uniform(630_000, 645_000, n),
-                                                         rng.uniform(480_000, 495_000, n)), crs=2180)
+    frame = gpd.GeoDataFrame(
+        {"name": [name] * n, "service_type": ["library"] * n},
+        geometry=gpd.points_from_xy(rng.uniform(630_000, 645_000, n), rng.uniform(480_000, 495_000, n)),
+        crs=2180,
+    )
     frame.to_file(tmp_path / f"{name}.gpkg")
     return tmp_path / f"{name}.gpkg"
 
 
 def _versions(settings, tmp_path, city: str, count: int) -> list[int]:
-    return [run_load(_points(tmp_path, f"v{city}_{i}", 100 + i, seed=i), city=city, theme="public_services",
-                     settings=settings).load_id for i in range(count)]
+    return [
+        run_load(
+            _points(tmp_path, f"v{city}_{i}", 100 + i, seed=i), city=city, theme="public_services", settings=settings
+        ).load_id
+        for i in range(count)
+    ]
 
 
 def _partitions(db_url: str) -> set[str]:
     with psycopg.connect(db_url) as conn:
-        return {r[0] for r in conn.execute("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-                                           " WHERE i.inhparent = 'history.public_services'::regclass")}
+        return {
+            r[0]
+            for r in conn.execute(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                " WHERE i.inhparent = 'history.public_services'::regclass"
+            )
+        }
 
 
 def test_each_load_is_its_own_indexed_partition(settings, db_url, tmp_path):
     ids = _versions(settings, tmp_path, CITY, 2)
     assert _partitions(db_url) == {f"public_services#{i}" for i in ids}
     with psycopg.connect(db_url) as conn:
-        assert conn.execute("SELECT relkind FROM pg_class WHERE oid = 'history.public_services'::regclass"
-                            ).fetchone()[0] == "p"
+        assert (
+            conn.execute("SELECT relkind FROM pg_class WHERE oid = 'history.public_services'::regclass").fetchone()[0]
+            == "p"
+        )
         indexes = conn.execute("SELECT indexdef FROM pg_indexes WHERE tablename = %s", [f"public_services#{ids[1]}"])
         assert sorted("gist" in d for (d,) in indexes) == [False, True]  # the key (fid, load_id) and the GiST index
-        assert conn.execute("SELECT reltuples FROM pg_class WHERE relname = %s",
-                            [f"public_services#{ids[1]}"]).fetchone()[0] == 101  # ANALYZEd
+        assert (
+            conn.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [f"public_services#{ids[1]}"]).fetchone()[
+                0
+            ]
+            == 101
+        )  # ANALYZEd
         assert conn.execute("SELECT count(*) FROM data.public_services").fetchone()[0] == 101
 
 
@@ -70,9 +87,10 @@ def test_prune_keeps_the_current_and_newest_versions_while_readers_read(settings
         with psycopg.connect(db_url, autocommit=True) as conn:
             while not stop.is_set():
                 try:
-                    rows = conn.execute("SELECT count(*) FROM data.public_services"
-                                        " WHERE geom && ST_MakeEnvelope(630000, 480000, 645000, 495000, 2180)"
-                                        ).fetchone()[0]
+                    rows = conn.execute(
+                        "SELECT count(*) FROM data.public_services"
+                        " WHERE geom && ST_MakeEnvelope(630000, 480000, 645000, 495000, 2180)"
+                    ).fetchone()[0]
                     assert rows == len(before)
                     answers[0] += 1
                 except Exception as exc:  # noqa: BLE001 - every failure of a reader is the finding
@@ -133,8 +151,11 @@ def test_prune_removes_only_old_cogs_that_no_row_names(db_url, tmp_path):
 def test_a_refused_load_stays_a_finished_version_that_is_not_current(settings, db_url, tmp_path):
     first = _versions(settings, tmp_path, CITY, 1)[0]
     schema = registry().schemas["public_services"]
-    frame = gpd.GeoDataFrame({"city": [CITY], "source_id": ["1"], **{f: [None] for f in schema.fields}},
-                             geometry=[Point(637000, 485000)], crs=2180)
+    frame = gpd.GeoDataFrame(
+        {"city": [CITY], "source_id": ["1"], **{f: [None] for f in schema.fields}},
+        geometry=[Point(637000, 485000)],
+        crs=2180,
+    )
     reject = {"index": 2, "source_id": "2", "reason": "null geometry", "properties": {"name": "x"}}
 
     def refuse(stored: int, rejected: int) -> None:
@@ -142,18 +163,34 @@ def test_a_refused_load_stays_a_finished_version_that_is_not_current(settings, d
 
     with psycopg.connect(db_url) as conn:
         with pytest.raises(LoadRefused):
-            loader.load(conn, [(frame, [reject])], city=CITY, schema=schema, provenance=Provenance("r.gpkg", None, {}),
-                        before_publish=refuse)
-        load_id, state = conn.execute("SELECT max(load_id), max(state) FROM sdi.loads WHERE load_id > %s",
-                                      [first]).fetchone()
+            loader.load(
+                conn,
+                [(frame, [reject])],
+                city=CITY,
+                schema=schema,
+                provenance=Provenance("r.gpkg", None, {}),
+                before_publish=refuse,
+            )
+        load_id, state = conn.execute(
+            "SELECT max(load_id), max(state) FROM sdi.loads WHERE load_id > %s", [first]
+        ).fetchone()
         assert state == "finished"
         assert conn.execute("SELECT load_id FROM sdi.layers WHERE city = %s", [CITY]).fetchone()[0] == first
         assert conn.execute("SELECT reason FROM sdi.rejects WHERE load_id = %s", [load_id]).fetchall() == [
-            ("null geometry",)]
-        assert conn.execute("SELECT count(*) FROM history.public_services WHERE load_id = %s",
-                            [load_id]).fetchone()[0] == 1
-    shown = run_sdi("rejects", "--city", CITY, "--theme", "public_services",
-                    env={"SDI_DATABASE_URL": db_url, "SDI_HOME": str(tmp_path)})
+            ("null geometry",)
+        ]
+        assert (
+            conn.execute("SELECT count(*) FROM history.public_services WHERE load_id = %s", [load_id]).fetchone()[0]
+            == 1
+        )
+    shown = run_sdi(
+        "rejects",
+        "--city",
+        CITY,
+        "--theme",
+        "public_services",
+        env={"SDI_DATABASE_URL": db_url, "SDI_HOME": str(tmp_path)},
+    )
     assert shown.returncode == 0 and "null geometry" in shown.stdout
 
 
@@ -161,26 +198,35 @@ def test_a_history_table_of_before_the_partitions_is_converted(db_url, settings,
     with psycopg.connect(db_url) as conn:
         migrate(conn)
         # history.trees as sdi made it before issue 17: one table, one index over every load
-        conn.execute("CREATE TABLE history.trees (fid bigserial PRIMARY KEY, city char(7) NOT NULL, source_id text,"
-                     " load_id bigint NOT NULL, geom geometry(Point, 2180) NOT NULL)")
+        conn.execute(
+            "CREATE TABLE history.trees (fid bigserial PRIMARY KEY, city char(7) NOT NULL, source_id text,"
+            " load_id bigint NOT NULL, geom geometry(Point, 2180) NOT NULL)"
+        )
         conn.execute("CREATE INDEX trees_geom_idx ON history.trees USING gist (geom)")
         ids = []
         for i in range(2):
-            load = conn.execute("SELECT sdi.begin_load(%s, 'trees', 'old.shp', NULL, '{}', NULL, NULL, NULL,"
-                                " NULL, NULL)", [CITY]).fetchone()[0]
-            conn.execute("INSERT INTO history.trees (city, load_id, geom) SELECT %s, %s,"
-                         " ST_Point(637000 + g, 485000, 2180) FROM generate_series(1, %s) g",
-                         [CITY, load, 3 + i])
+            load = conn.execute(
+                "SELECT sdi.begin_load(%s, 'trees', 'old.shp', NULL, '{}', NULL, NULL, NULL, NULL, NULL)", [CITY]
+            ).fetchone()[0]
+            conn.execute(
+                "INSERT INTO history.trees (city, load_id, geom) SELECT %s, %s,"
+                " ST_Point(637000 + g, 485000, 2180) FROM generate_series(1, %s) g",
+                [CITY, load, 3 + i],
+            )
             conn.execute("SELECT sdi.finish_load(%s, %s, 0)", [load, 3 + i])
             ids.append(load)
         conn.execute("SELECT sdi.set_current(%s, 'trees', %s)", [CITY, ids[1]])
-        conn.execute("CREATE VIEW data.trees AS SELECT h.* FROM history.trees h JOIN sdi.layers l"
-                     " ON l.load_id = h.load_id AND l.city = h.city AND l.theme = 'trees'")
+        conn.execute(
+            "CREATE VIEW data.trees AS SELECT h.* FROM history.trees h JOIN sdi.layers l"
+            " ON l.load_id = h.load_id AND l.city = h.city AND l.theme = 'trees'"
+        )
         fids = conn.execute("SELECT fid FROM data.trees ORDER BY fid").fetchall()
         conn.commit()
         loader.ensure_theme_table(conn, registry().schemas["trees"])
-        assert conn.execute("SELECT count(*) FROM pg_inherits WHERE inhparent = 'history.trees'::regclass"
-                            ).fetchone()[0] == 2
+        assert (
+            conn.execute("SELECT count(*) FROM pg_inherits WHERE inhparent = 'history.trees'::regclass").fetchone()[0]
+            == 2
+        )
         assert conn.execute("SELECT fid FROM data.trees ORDER BY fid").fetchall() == fids
     again = run_load(_points(tmp_path, "drzewa", 7), city=CITY, theme="trees", settings=settings)
     with psycopg.connect(db_url) as conn:

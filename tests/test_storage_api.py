@@ -59,7 +59,7 @@ def reader(db_url, monkeypatch):
 
 
 def _partitions_in(plan: str) -> set[str]:
-    return set(re.findall(rf'{THEME}#(\d+)', plan))
+    return set(re.findall(rf"{THEME}#(\d+)", plan))
 
 
 class _Bbox(list):

@@ -40,18 +40,25 @@ def remote(server_url):
     with fresh_database(server_url) as db_url, contextlib.ExitStack() as cleanup:
         cleanup.callback(shutil.rmtree, tmp, True)
         with psycopg.connect(db_url) as conn:
-            secrets = {"city": tokens.add(conn, "gmina-load", SAMPLE_CITY, "load"),
-                       "other": tokens.add(conn, "warszawa-load", OTHER_CITY, "load"),
-                       "read": tokens.add(conn, "gmina-read", SAMPLE_CITY),
-                       "revoked": tokens.add(conn, "old-load", SAMPLE_CITY, "load")}
+            secrets = {
+                "city": tokens.add(conn, "gmina-load", SAMPLE_CITY, "load"),
+                "other": tokens.add(conn, "warszawa-load", OTHER_CITY, "load"),
+                "read": tokens.add(conn, "gmina-read", SAMPLE_CITY),
+                "revoked": tokens.add(conn, "old-load", SAMPLE_CITY, "load"),
+            }
             tokens.revoke(conn, "old-load")
         env = {k: v for k, v in os.environ.items() if not k.startswith("SDI_")}
         env.update(SDI_DATABASE_URL=db_url, SDI_HOME=str(tmp / "home"), SDI_MAX_UNZIPPED_MB="2")
         (tmp / "home").mkdir()
         port, log_path = free_port(), tmp / "serve.log"
         with open(log_path, "w") as log:
-            proc = subprocess.Popen([SDI, "serve", "--port", str(port), "--workers", "1"], env=env, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                [SDI, "serve", "--port", str(port), "--workers", "1"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         base = f"http://127.0.0.1:{port}"
         try:
             wait_for_http(f"{base}/collections?f=json", proc, log=log_path)
@@ -64,8 +71,10 @@ def remote(server_url):
 def _state(db_url: str) -> list[tuple]:
     """Every load with its city, theme and whether it is current: what a refusal must leave alone."""
     with psycopg.connect(db_url) as conn:
-        return conn.execute("SELECT d.load_id, d.city, d.theme, l.load_id IS NOT NULL FROM sdi.loads d"
-                            " LEFT JOIN sdi.layers l ON l.load_id = d.load_id ORDER BY d.load_id").fetchall()
+        return conn.execute(
+            "SELECT d.load_id, d.city, d.theme, l.load_id IS NOT NULL FROM sdi.loads d"
+            " LEFT JOIN sdi.layers l ON l.load_id = d.load_id ORDER BY d.load_id"
+        ).fetchall()
 
 
 def _push(base: str, token: str | None, path: Path, *args: str) -> subprocess.CompletedProcess:
@@ -74,23 +83,38 @@ def _push(base: str, token: str | None, path: Path, *args: str) -> subprocess.Co
 
 
 def _post(base: str, token: str, body: bytes, **params: str) -> requests.Response:
-    return requests.post(f"{base}/uploads/load", params=params, data=body, timeout=120,
-                         headers={"Authorization": f"Bearer {token}"})
+    return requests.post(
+        f"{base}/uploads/load", params=params, data=body, timeout=120, headers={"Authorization": f"Bearer {token}"}
+    )
 
 
 def test_a_city_token_loads_its_own_city_and_prints_the_local_report(remote, tmp_path):
     base, db_url, secrets, sample = remote
     report = tmp_path / "report.json"
-    done = _push(base, secrets["city"], sample["roads"], "--city", SAMPLE_CITY, "--theme", "roads",
-                 "--report", str(report))
+    done = _push(
+        base, secrets["city"], sample["roads"], "--city", SAMPLE_CITY, "--theme", "roads", "--report", str(report)
+    )
     assert done.returncode == 0, done.stderr
     assert "features of roads for city 2699011 from drogi.shp" in done.stdout
     data = json.loads(report.read_text())
     assert data["city"] == SAMPLE_CITY and data["features_loaded"] > 0 and data["source"]["path"] == "drogi.zip"
     # the same keys as a local `sdi load --report`
     local = tmp_path / "local.json"
-    assert run_sdi("load", str(sample["buildings"]), "--city", SAMPLE_CITY, "--theme", "buildings", "--dry-run",
-                   "--report", str(local), env={"SDI_DATABASE_URL": db_url}).returncode == 0
+    assert (
+        run_sdi(
+            "load",
+            str(sample["buildings"]),
+            "--city",
+            SAMPLE_CITY,
+            "--theme",
+            "buildings",
+            "--dry-run",
+            "--report",
+            str(local),
+            env={"SDI_DATABASE_URL": db_url},
+        ).returncode
+        == 0
+    )
     assert set(json.loads(local.read_text())) == set(data)
     assert (data["load_id"], SAMPLE_CITY, "roads", True) in _state(db_url)
     # a theme's first load makes a new collection: sdi serve sees the catalogue change within its 2 s poll and
@@ -108,13 +132,19 @@ def test_other_city_read_missing_and_revoked_tokens_are_refused_and_change_nothi
     base, db_url, secrets, sample = remote
     before = _state(db_url)
     body = sample["public_services"].read_bytes()
-    cases = [(secrets["other"], 403, "loads city 1465011, not 2699011"), (secrets["read"], 403, "scope read"),
-             ("", 401, "no token"), (secrets["revoked"], 401, "live token"), ("sdi_guessed", 401, "live token")]
+    cases = [
+        (secrets["other"], 403, "loads city 1465011, not 2699011"),
+        (secrets["read"], 403, "scope read"),
+        ("", 401, "no token"),
+        (secrets["revoked"], 401, "live token"),
+        ("sdi_guessed", 401, "live token"),
+    ]
     for token, status, words in cases:
         answer = _post(base, token, body, city=SAMPLE_CITY, theme="public_services", name="uslugi.geojson")
         assert answer.status_code == status and words in answer.json()["detail"], (token[:8], answer.text)
-    refused = _push(base, secrets["other"], sample["public_services"], "--city", SAMPLE_CITY, "--theme",
-                    "public_services")
+    refused = _push(
+        base, secrets["other"], sample["public_services"], "--city", SAMPLE_CITY, "--theme", "public_services"
+    )
     assert refused.returncode == 2 and "loads city 1465011, not 2699011" in refused.stderr
     assert "Traceback" not in refused.stderr
     missing = _push(base, None, sample["public_services"], "--city", SAMPLE_CITY, "--theme", "public_services")
@@ -126,8 +156,15 @@ def test_hostile_names_oversize_bodies_and_bombs_are_refused_and_change_nothing(
     base, db_url, secrets, sample = remote
     before = _state(db_url)
     body = sample["public_services"].read_bytes()
-    for name in ("../../../tmp/evil.geojson", "..", "/etc/passwd.geojson", "a/b.geojson", ".hidden.geojson",
-                 "x\\..\\y.geojson", "uslugi.exe"):
+    for name in (
+        "../../../tmp/evil.geojson",
+        "..",
+        "/etc/passwd.geojson",
+        "a/b.geojson",
+        ".hidden.geojson",
+        "x\\..\\y.geojson",
+        "uslugi.exe",
+    ):
         answer = _post(base, secrets["city"], body, theme="public_services", name=name)
         assert answer.status_code == 400, (name, answer.text)
     assert not Path("/tmp/evil.geojson").exists()
@@ -151,25 +188,39 @@ def test_hostile_names_oversize_bodies_and_bombs_are_refused_and_change_nothing(
 
 def test_a_refused_load_keeps_the_published_version_and_names_its_kept_one(remote, tmp_path):
     base, db_url, secrets, sample = remote
-    first = _push(base, secrets["city"], sample["public_services"], "--city", SAMPLE_CITY, "--theme",
-                  "public_services")
+    first = _push(base, secrets["city"], sample["public_services"], "--city", SAMPLE_CITY, "--theme", "public_services")
     assert first.returncode == 0, first.stderr
     current = [s for s in _state(db_url) if s[2] == "public_services" and s[3]]
     shrunk = tmp_path / "jedna.geojson"
     whole = json.loads(sample["public_services"].read_text())
     shrunk.write_text(json.dumps({**whole, "features": whole["features"][:1]}))
     report = tmp_path / "refused.json"
-    refused = _push(base, secrets["city"], shrunk, "--city", SAMPLE_CITY, "--theme", "public_services",
-                    "--report", str(report))
+    refused = _push(
+        base, secrets["city"], shrunk, "--city", SAMPLE_CITY, "--theme", "public_services", "--report", str(report)
+    )
     assert refused.returncode == 5, refused.stderr
     kept = json.loads(report.read_text())["load_id"]
     assert kept is not None and f"kept as load {kept}, not current" in refused.stderr
     assert [s for s in _state(db_url) if s[2] == "public_services" and s[3]] == current
     assert (kept, SAMPLE_CITY, "public_services", False) in _state(db_url)
     # its rejects come by the same command, and only the token's city's loads are readable
-    shown = run_sdi("rejects", "--city", SAMPLE_CITY, "--theme", "public_services", "--load", str(kept),
-                    "--server", base, env={"SDI_TOKEN": secrets["city"]})
+    shown = run_sdi(
+        "rejects",
+        "--city",
+        SAMPLE_CITY,
+        "--theme",
+        "public_services",
+        "--load",
+        str(kept),
+        "--server",
+        base,
+        env={"SDI_TOKEN": secrets["city"]},
+    )
     assert shown.returncode == 0 and f"load {kept} rejected nothing" in shown.stdout, shown.stderr
-    other = requests.get(f"{base}/uploads/rejects", params={"theme": "public_services", "load": str(kept)},
-                         headers={"Authorization": f"Bearer {secrets['other']}"}, timeout=30)
+    other = requests.get(
+        f"{base}/uploads/rejects",
+        params={"theme": "public_services", "load": str(kept)},
+        headers={"Authorization": f"Bearer {secrets['other']}"},
+        timeout=30,
+    )
     assert other.status_code == 404

@@ -24,16 +24,21 @@ CITY = "1465011"
 
 
 def _points(path, n: int, **columns):
-    frame = gpd.GeoDataFrame({"nazwa": [f"punkt {i}" for i in range(n)], **columns},
-                             geometry=[Point(637000 + i, 486000 + i) for i in range(n)], crs=2180)
+    frame = gpd.GeoDataFrame(
+        {"nazwa": [f"punkt {i}" for i in range(n)], **columns},
+        geometry=[Point(637000 + i, 486000 + i) for i in range(n)],
+        crs=2180,
+    )
     frame.to_file(path)
     return path
 
 
 def _lines(path, n: int):
-    gpd.GeoDataFrame({"nazwa": [f"droga {i}" for i in range(n)]},
-                     geometry=[LineString([(637000 + i, 486000), (637000 + i, 486100)]) for i in range(n)],
-                     crs=2180).to_file(path)
+    gpd.GeoDataFrame(
+        {"nazwa": [f"droga {i}" for i in range(n)]},
+        geometry=[LineString([(637000 + i, 486000), (637000 + i, 486100)]) for i in range(n)],
+        crs=2180,
+    ).to_file(path)
     return path
 
 
@@ -67,8 +72,9 @@ def test_allow_empty_empties_a_layer_on_purpose(tmp_path, settings, db_url):
 
 
 def test_too_many_rejects_need_accept_rejects(tmp_path, settings, db_url):
-    frame = gpd.GeoDataFrame({"nazwa": ["a"] * 10},
-                             geometry=[Point(637000 + i, 486000) for i in range(9)] + [None], crs=2180)
+    frame = gpd.GeoDataFrame(
+        {"nazwa": ["a"] * 10}, geometry=[Point(637000 + i, 486000) for i in range(9)] + [None], crs=2180
+    )
     frame.to_file(tmp_path / "drzewa.gpkg")
     with pytest.raises(LoadRefused, match=r"1 of 10 features \(10%\) were rejected.*over the limit of 5%"):
         run_load(tmp_path / "drzewa.gpkg", city=CITY, theme="trees", settings=settings)
@@ -87,8 +93,17 @@ def test_a_load_that_halves_the_layer_needs_allow_shrink(tmp_path, settings, db_
 
 def test_the_cli_refuses_in_one_line_exit_5_and_writes_the_report(tmp_path, db_url):
     report = tmp_path / "r.json"
-    result = run_sdi("load", str(_points(tmp_path / "p.gpkg", 3)), "--city", CITY, "--theme", "cycle_paths",
-                     "--report", str(report), env={"SDI_DATABASE_URL": db_url})
+    result = run_sdi(
+        "load",
+        str(_points(tmp_path / "p.gpkg", 3)),
+        "--city",
+        CITY,
+        "--theme",
+        "cycle_paths",
+        "--report",
+        str(report),
+        env={"SDI_DATABASE_URL": db_url},
+    )
     assert result.returncode == 5, result.stderr
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: cycle_paths for city 1465011")
     assert json.loads(report.read_text())["guard"]["refused"].startswith("cycle_paths for city 1465011")
@@ -97,10 +112,13 @@ def test_the_cli_refuses_in_one_line_exit_5_and_writes_the_report(tmp_path, db_u
 def test_billion_laughs_is_refused_with_exit_3_even_with_allow_empty(tmp_path, db_url):
     bomb = tmp_path / "budynki.gml"
     laughs = "".join(f'<!ENTITY l{i} "{("&l" + str(i - 1) + ";") * 10}">' for i in range(1, 10))
-    bomb.write_text(f'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY l0 "lol">{laughs}]>'
-                    '<r xmlns:gml="http://www.opengis.net/gml"><a>&l9;</a></r>')
-    result = run_sdi("load", str(bomb), "--city", CITY, "--theme", "buildings", "--allow-empty",
-                     env={"SDI_DATABASE_URL": db_url})
+    bomb.write_text(
+        f'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY l0 "lol">{laughs}]>'
+        '<r xmlns:gml="http://www.opengis.net/gml"><a>&l9;</a></r>'
+    )
+    result = run_sdi(
+        "load", str(bomb), "--city", CITY, "--theme", "buildings", "--allow-empty", env={"SDI_DATABASE_URL": db_url}
+    )
     assert result.returncode == 3 and "DOCTYPE or entities" in result.stderr, result.stderr
     assert result.stderr.count("\n") == 1
     with psycopg.connect(db_url) as conn:
@@ -108,16 +126,27 @@ def test_billion_laughs_is_refused_with_exit_3_even_with_allow_empty(tmp_path, d
 
 
 def test_egib_letter_codes_map_to_building_functions(tmp_path, settings, db_url):
-    letters = {"m": "residential", "b": "office", "h": "health", "z": "storage", "g": "industrial",
-               "t": "transport", "k": "commercial", "s": "education", "r": "agricultural", "i": "other"}
-    frame = gpd.GeoDataFrame({"rodzajWgKST": list(letters) + [str(n) for n in range(101, 111)]},
-                             geometry=[box(637000 + 20 * i, 486000, 637010 + 20 * i, 486010) for i in range(20)],
-                             crs=2180)
+    letters = {
+        "m": "residential",
+        "b": "office",
+        "h": "health",
+        "z": "storage",
+        "g": "industrial",
+        "t": "transport",
+        "k": "commercial",
+        "s": "education",
+        "r": "agricultural",
+        "i": "other",
+    }
+    frame = gpd.GeoDataFrame(
+        {"rodzajWgKST": list(letters) + [str(n) for n in range(101, 111)]},
+        geometry=[box(637000 + 20 * i, 486000, 637010 + 20 * i, 486010) for i in range(20)],
+        crs=2180,
+    )
     frame.to_file(tmp_path / "budynki.gpkg")
     mapping = tmp_path / "m.yaml"
     mapping.write_text("theme: buildings\nfields:\n  function: {from: rodzajWgKST}\n")
-    report = run_load(tmp_path / "budynki.gpkg", city=CITY, theme="buildings", mapping_path=mapping,
-                      settings=settings)
+    report = run_load(tmp_path / "budynki.gpkg", city=CITY, theme="buildings", mapping_path=mapping, settings=settings)
     assert report.unmapped_values == {} and report.features_loaded == 20
     with psycopg.connect(db_url) as conn:
         got = dict(conn.execute("SELECT source_id, function FROM data.buildings").fetchall())
@@ -126,28 +155,44 @@ def test_egib_letter_codes_map_to_building_functions(tmp_path, settings, db_url)
 
 
 def test_drafts_keep_unknown_codes_listed_and_warnings_tell_the_truth(tmp_path, settings):
-    frame = gpd.GeoDataFrame({"FUNKCJA": ["m", "xyz", "m"]},
-                             geometry=[box(637000 + 20 * i, 486000, 637010 + 20 * i, 486010) for i in range(3)],
-                             crs=2180)
+    frame = gpd.GeoDataFrame(
+        {"FUNKCJA": ["m", "xyz", "m"]},
+        geometry=[box(637000 + 20 * i, 486000, 637010 + 20 * i, 486010) for i in range(3)],
+        crs=2180,
+    )
     frame.to_file(tmp_path / "b.gpkg")
     draft = suggest(frame, registry().schema("buildings"), registry(), source_name="b.gpkg", layer="b")
     assert "default:" not in draft and '# "xyz": ?' in draft and '"m": residential' in draft
     (tmp_path / "d.yaml").write_text(draft)
-    report = run_load(tmp_path / "b.gpkg", city=CITY, theme="buildings", mapping_path=tmp_path / "d.yaml",
-                      settings=settings, accept_rejects=True)
+    report = run_load(
+        tmp_path / "b.gpkg",
+        city=CITY,
+        theme="buildings",
+        mapping_path=tmp_path / "d.yaml",
+        settings=settings,
+        accept_rejects=True,
+    )
     assert report.features_rejected == 1
     assert any("'xyz' ×1" in w and "rejected (the field is required)" in w for w in report.warnings)
     (tmp_path / "o.yaml").write_text(draft.replace("    values:", "    default: other\n    values:", 1))
-    report = run_load(tmp_path / "b.gpkg", city=CITY, theme="buildings", mapping_path=tmp_path / "o.yaml",
-                      settings=settings, allow_shrink=True)
+    report = run_load(
+        tmp_path / "b.gpkg",
+        city=CITY,
+        theme="buildings",
+        mapping_path=tmp_path / "o.yaml",
+        settings=settings,
+        allow_shrink=True,
+    )
     assert any("stored as 'other', the mapping's default" in w for w in report.warnings), report.warnings
 
 
 def test_gtfs_stops_txt_alone_and_in_a_feed_zip(tmp_path, settings, db_url):
     stops = tmp_path / "stops.txt"
-    stops.write_text('stop_id,stop_code,stop_name,stop_lat,stop_lon,zone_id\n'
-                     '1,"0012","Rondo Śródka",52.4107374400,16.9526471700,A\n'
-                     '2,"SOB42","Os. Sobieskiego",52.4638000300,16.9166601800,A\n')
+    stops.write_text(
+        "stop_id,stop_code,stop_name,stop_lat,stop_lon,zone_id\n"
+        '1,"0012","Rondo Śródka",52.4107374400,16.9526471700,A\n'
+        '2,"SOB42","Os. Sobieskiego",52.4638000300,16.9166601800,A\n'
+    )
     source = read(stops)
     assert source.detected["crs"] == "EPSG:4326" and source.detected["crs_source"] == "gtfs"
     assert list(source.frame["stop_code"]) == ["0012", "SOB42"]  # quoted codes keep their zeros
@@ -159,8 +204,10 @@ def test_gtfs_stops_txt_alone_and_in_a_feed_zip(tmp_path, settings, db_url):
     report = run_load(feed, city="3064011", theme="public_transport_stops", layer="stops", settings=settings)
     assert report.features_loaded == 2 and report.crs == "EPSG:4326"
     with psycopg.connect(db_url) as conn:
-        name, x, y = conn.execute("SELECT name, ST_X(ST_Transform(geom, 4326)), ST_Y(ST_Transform(geom, 4326))"
-                                  " FROM data.public_transport_stops WHERE stop_code = '0012'").fetchone()
+        name, x, y = conn.execute(
+            "SELECT name, ST_X(ST_Transform(geom, 4326)), ST_Y(ST_Transform(geom, 4326))"
+            " FROM data.public_transport_stops WHERE stop_code = '0012'"
+        ).fetchone()
     assert name == "Rondo Śródka" and abs(x - 16.95264717) < 1e-7 and abs(y - 52.41073744) < 1e-7
 
 
@@ -189,24 +236,32 @@ def test_every_layer_of_a_package_is_listed_and_chosen(tmp_path):
 
 
 def test_teryt_columns_are_found_by_value_and_normalised(tmp_path, settings, db_url):
-    frame = gpd.GeoDataFrame({"KODJEDNO_1": ["141215_1", "300305_5"], "NAZWA": ["Ursus", "Kłecko - obszar"],
-                              "SJR": ["JEW", "JEW"]},
-                             geometry=[box(637000, 486000, 637100, 486100), box(637200, 486000, 637300, 486100)],
-                             crs=2180)
+    frame = gpd.GeoDataFrame(
+        {"KODJEDNO_1": ["141215_1", "300305_5"], "NAZWA": ["Ursus", "Kłecko - obszar"], "SJR": ["JEW", "JEW"]},
+        geometry=[box(637000, 486000, 637100, 486100), box(637200, 486000, 637300, 486100)],
+        crs=2180,
+    )
     frame.to_file(tmp_path / "jew.gpkg")
     draft = suggest(frame, registry().schema("administrative_units"), registry(), source_name="jew", layer="jew")
-    assert 'teryt:   # its values are TERYT codes' in draft and '"JEW": cadastral_unit' in draft
+    assert "teryt:   # its values are TERYT codes" in draft and '"JEW": cadastral_unit' in draft
     (tmp_path / "d.yaml").write_text(draft)
-    run_load(tmp_path / "jew.gpkg", city=CITY, theme="administrative_units", mapping_path=tmp_path / "d.yaml",
-             settings=settings)
+    run_load(
+        tmp_path / "jew.gpkg",
+        city=CITY,
+        theme="administrative_units",
+        mapping_path=tmp_path / "d.yaml",
+        settings=settings,
+    )
     with psycopg.connect(db_url) as conn:
         rows = conn.execute("SELECT teryt, level FROM data.administrative_units ORDER BY 1").fetchall()
     assert rows == [("1412151", "cadastral_unit"), ("3003055", "cadastral_unit")]
 
 
 def test_a_level_that_names_say_is_suggested_as_a_constant():
-    frame = gpd.GeoDataFrame({"NAZWA": ["województwo dolnośląskie", "województwo lubuskie"],
-                              "KOD": ["02", "08"]}, geometry=[Point(0, 0), Point(1, 1)])
+    frame = gpd.GeoDataFrame(
+        {"NAZWA": ["województwo dolnośląskie", "województwo lubuskie"], "KOD": ["02", "08"]},
+        geometry=[Point(0, 0), Point(1, 1)],
+    )
     draft = suggest(frame, registry().schema("administrative_units"), registry(), source_name="w", layer="w")
     assert "level: {value: voivodeship}   # every NAZWA value starts with 'województwo'" in draft
 
@@ -214,12 +269,17 @@ def test_a_level_that_names_say_is_suggested_as_a_constant():
 def _mixed_shapefile(folder):
     """A .cpg saying UTF-8 over a DBF whose second column was written in Latin-1 (a real powiat file)."""
     folder.mkdir()
-    gpd.GeoDataFrame({"GMINA": ["Łódź", "Gdańsk"], "POWIAT": ["powiat Kraków", "powiat gdański"]},
-                     geometry=[Point(637000, 486000), Point(637100, 486000)], crs=2180).to_file(
-        folder / "p.shp", encoding="utf-8")
+    gpd.GeoDataFrame(
+        {"GMINA": ["Łódź", "Gdańsk"], "POWIAT": ["powiat Kraków", "powiat gdański"]},
+        geometry=[Point(637000, 486000), Point(637100, 486000)],
+        crs=2180,
+    ).to_file(folder / "p.shp", encoding="utf-8")
     dbf = folder / "p.dbf"
-    dbf.write_bytes(dbf.read_bytes().replace("powiat Kraków".encode(), b"powiat Krak\xf3w ")
-                    .replace("powiat gdański".encode(), b"powiat gda\xf1ski "))
+    dbf.write_bytes(
+        dbf.read_bytes()
+        .replace("powiat Kraków".encode(), b"powiat Krak\xf3w ")
+        .replace("powiat gdański".encode(), b"powiat gda\xf1ski ")
+    )
     (folder / "p.cpg").write_text("UTF-8")
     return folder / "p.shp"
 
@@ -238,29 +298,46 @@ def test_a_column_invalid_in_the_declared_encoding_is_read_with_its_own(tmp_path
     run_load(shp, city=CITY, theme="trees", mapping_path=mapping, settings=settings)
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT species FROM data.trees ORDER BY 1").fetchall() == [
-            ("powiat Kraków",), ("powiat gdański",)]
+            ("powiat Kraków",),
+            ("powiat gdański",),
+        ]
 
 
 def test_letters_lost_at_source_are_flagged(tmp_path):
-    gpd.GeoDataFrame({"NAZWA": ["dolno?l?skie", "opolskie"]}, geometry=[Point(637000, 486000)] * 2,
-                     crs=2180).to_file(tmp_path / "w.gpkg")
+    gpd.GeoDataFrame({"NAZWA": ["dolno?l?skie", "opolskie"]}, geometry=[Point(637000, 486000)] * 2, crs=2180).to_file(
+        tmp_path / "w.gpkg"
+    )
     assert any("'?' where letters belong" in w and "dolno?l?skie" in w for w in read(tmp_path / "w.gpkg").warnings)
 
 
 def test_a_refused_load_is_kept_not_current_and_the_line_says_how_to_look(tmp_path, db_url):
     """Storage keeps a refused version (finished, not current, with its rejects); the CLI names it in one line."""
     env = {"SDI_DATABASE_URL": db_url}
-    assert run_sdi("load", str(_lines(tmp_path / "l.gpkg", 4)), "--city", CITY, "--theme", "cycle_paths",
-                   env=env).returncode == 0
+    assert (
+        run_sdi(
+            "load", str(_lines(tmp_path / "l.gpkg", 4)), "--city", CITY, "--theme", "cycle_paths", env=env
+        ).returncode
+        == 0
+    )
     report = tmp_path / "r.json"
-    result = run_sdi("load", str(_points(tmp_path / "p.gpkg", 3)), "--city", CITY, "--theme", "cycle_paths",
-                     "--report", str(report), env=env)
+    result = run_sdi(
+        "load",
+        str(_points(tmp_path / "p.gpkg", 3)),
+        "--city",
+        CITY,
+        "--theme",
+        "cycle_paths",
+        "--report",
+        str(report),
+        env=env,
+    )
     assert result.returncode == 5 and result.stderr.count("\n") == 1, result.stderr
     load_id = json.loads(report.read_text())["guard"]["load_id"]
     assert f"sdi rejects --city {CITY} --theme cycle_paths --load {load_id}" in result.stderr
     with psycopg.connect(db_url) as conn:
-        current = conn.execute("SELECT load_id FROM sdi.layers WHERE city = %s AND theme = 'cycle_paths'",
-                               [CITY]).fetchone()[0]
+        current = conn.execute(
+            "SELECT load_id FROM sdi.layers WHERE city = %s AND theme = 'cycle_paths'", [CITY]
+        ).fetchone()[0]
     assert current != load_id and _current(db_url, "cycle_paths") == 4
     shown = run_sdi("rejects", "--city", CITY, "--theme", "cycle_paths", "--load", str(load_id), env=env)
     assert shown.returncode == 0 and shown.stdout.count("does not fit theme cycle_paths") == 3, shown.stdout

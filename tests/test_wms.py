@@ -33,8 +33,11 @@ def wms(server_url, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("wms")
     with fresh_database(server_url) as db_url:
         settings = load_sample(tmp, db_url)
-        pipes = gpd.GeoDataFrame({"network": ["water"], "diameter_mm": [160]},
-                                 geometry=[LineString([(616300, 335700), (616900, 335700)])], crs=2180)
+        pipes = gpd.GeoDataFrame(
+            {"network": ["water"], "diameter_mm": [160]},
+            geometry=[LineString([(616300, 335700), (616900, 335700)])],
+            crs=2180,
+        )
         pipes.to_file(tmp / "sieci.gpkg")
         run_load(tmp / "sieci.gpkg", city=SAMPLE_CITY, theme=RESTRICTED, settings=settings)
         with running_api(db_url, tmp / "home") as base:
@@ -43,8 +46,10 @@ def wms(server_url, tmp_path_factory):
 
 def _colours(theme: str) -> set[tuple[int, int, int]]:
     text = (ROOT / "styles" / f"{theme}.qml").read_text(encoding="utf-8")
-    return {tuple(int(v) for v in m.split(",")[:3])
-            for m in re.findall(r'name="(?:line_color|color)" value="(\d+,\d+,\d+),255"', text)}
+    return {
+        tuple(int(v) for v in m.split(",")[:3])
+        for m in re.findall(r'name="(?:line_color|color)" value="(\d+,\d+,\d+),255"', text)
+    }
 
 
 def _pixels(png: bytes) -> np.ndarray:
@@ -67,8 +72,9 @@ def test_capabilities_list_every_public_theme_with_extent_and_inspire_and_never_
     one_city = WebMapService(f"{wms}/wms/{SAMPLE_CITY}", version="1.3.0")
     assert set(PUBLIC) <= set(one_city.contents)
     # the project comes from the path only: a client's MAP cannot open another file
-    probe = requests.get(f"{wms}/wms", params={"SERVICE": "WMS", "REQUEST": "GetCapabilities",
-                                               "MAP": "/etc/passwd"}, timeout=30)
+    probe = requests.get(
+        f"{wms}/wms", params={"SERVICE": "WMS", "REQUEST": "GetCapabilities", "MAP": "/etc/passwd"}, timeout=30
+    )
     assert probe.status_code == 200 and "root:" not in probe.text
     assert requests.get(f"{wms}/wms/../etc", timeout=30).status_code in (400, 404)
 
@@ -80,8 +86,9 @@ def test_getmap_draws_roads_in_their_style_colours_and_leaves_the_rest_transpare
     box = [b for b in layer.crs_list if b[4] == crs] if hasattr(layer, "crs_list") else []
     bbox = tuple(box[0][:4]) if box else None
     assert bbox, f"no {crs} bounding box in the capabilities"
-    img = service.getmap(layers=["roads"], styles=[""], srs=crs, bbox=bbox, size=(512, 512), format="image/png",
-                         transparent=True)
+    img = service.getmap(
+        layers=["roads"], styles=[""], srs=crs, bbox=bbox, size=(512, 512), format="image/png", transparent=True
+    )
     rgba = _pixels(img.read())
     alpha = rgba[3]
     assert (alpha == 0).mean() > 0.5, "most of the map should be transparent (no features there)"
@@ -95,10 +102,20 @@ def test_getfeatureinfo_answers_with_the_feature_attributes(wms):
     service = WebMapService(f"{wms}/wms", version="1.3.0")
     west, south, east, north = service["roads"].boundingBoxWGS84
     # a 3x3 km window in lon/lat around every road: query each pixel row until a road is hit
-    params = {"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetFeatureInfo", "CRS": "CRS:84",
-              "BBOX": f"{west},{south},{east},{north}", "WIDTH": 200, "HEIGHT": 200, "LAYERS": "roads",
-              "QUERY_LAYERS": "roads", "INFO_FORMAT": "application/json", "FEATURE_COUNT": 5,
-              "FI_LINE_TOLERANCE": 10}
+    params = {
+        "SERVICE": "WMS",
+        "VERSION": "1.3.0",
+        "REQUEST": "GetFeatureInfo",
+        "CRS": "CRS:84",
+        "BBOX": f"{west},{south},{east},{north}",
+        "WIDTH": 200,
+        "HEIGHT": 200,
+        "LAYERS": "roads",
+        "QUERY_LAYERS": "roads",
+        "INFO_FORMAT": "application/json",
+        "FEATURE_COUNT": 5,
+        "FI_LINE_TOLERANCE": 10,
+    }
     names = set()
     for j in range(0, 200, 8):
         body = requests.get(f"{wms}/wms", params={**params, "I": 100, "J": j}, timeout=30).json()
@@ -107,23 +124,47 @@ def test_getfeatureinfo_answers_with_the_feature_attributes(wms):
 
 
 def test_getlegendgraphic_returns_the_classes(wms):
-    body = requests.get(f"{wms}/wms", params={"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetLegendGraphic",
-                                              "LAYER": "roads", "FORMAT": "application/json"}, timeout=30).json()
+    body = requests.get(
+        f"{wms}/wms",
+        params={
+            "SERVICE": "WMS",
+            "VERSION": "1.3.0",
+            "REQUEST": "GetLegendGraphic",
+            "LAYER": "roads",
+            "FORMAT": "application/json",
+        },
+        timeout=30,
+    ).json()
     titles = [s["title"] for node in body["nodes"] for s in node.get("symbols", [])]
     assert "gminna / municipal" in titles and "krajowa / national" in titles
-    png = requests.get(f"{wms}/wms", params={"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetLegendGraphic",
-                                             "LAYER": "roads", "FORMAT": "image/png"}, timeout=30)
+    png = requests.get(
+        f"{wms}/wms",
+        params={
+            "SERVICE": "WMS",
+            "VERSION": "1.3.0",
+            "REQUEST": "GetLegendGraphic",
+            "LAYER": "roads",
+            "FORMAT": "image/png",
+        },
+        timeout=30,
+    )
     assert png.headers["Content-Type"].startswith("image/png") and _pixels(png.content).shape[1] > 50
 
 
 def test_gdal_wms_driver_reads_the_map(wms, tmp_path):
     out = tmp_path / "roads.tif"
-    url = (f"WMS:{wms}/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=roads,buildings&CRS=EPSG:3857"
-           f"&BBOX={','.join(map(str, BOX_3857))}&FORMAT=image/png&TRANSPARENT=TRUE")
-    done = subprocess.run(["gdal_translate", "-q", "-outsize", "400", "400", url, str(out)], capture_output=True,
-                          text=True, timeout=120, check=False)
+    url = (
+        f"WMS:{wms}/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=roads,buildings&CRS=EPSG:3857"
+        f"&BBOX={','.join(map(str, BOX_3857))}&FORMAT=image/png&TRANSPARENT=TRUE"
+    )
+    done = subprocess.run(
+        ["gdal_translate", "-q", "-outsize", "400", "400", url, str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     with rasterio.open(out) as img:
         rgba = img.read()
     assert rgba.shape[0] == 4 and (rgba[3] == 255).sum() > 200, "GDAL read an empty map"
-

@@ -38,14 +38,26 @@ def compute(conn: psycopg.Connection, run_id: int, std: Standards, *, explain: l
     conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
     network.no_jit(conn)
     cur = psycopg.ClientCursor(conn)
-    params = {"run": run_id, "city": std.city, "max_access": std.max_access_m, "building_m": BUILDING_M,
-              "attach_m": ATTACH_M, "optional": list(std.optional), "big_ha": std.green_big_ha,
-              "green_sum_m": std.green_sum_m, "green_sum_ha": std.green_sum_ha, "green_big_m": std.green_big_m,
-              "school_town_m": std.school_town_m, "school_rural_m": std.school_rural_m, "units": std.units}
+    params = {
+        "run": run_id,
+        "city": std.city,
+        "max_access": std.max_access_m,
+        "building_m": BUILDING_M,
+        "attach_m": ATTACH_M,
+        "optional": list(std.optional),
+        "big_ha": std.green_big_ha,
+        "green_sum_m": std.green_sum_m,
+        "green_sum_ha": std.green_sum_ha,
+        "green_big_m": std.green_big_m,
+        "school_town_m": std.school_town_m,
+        "school_rural_m": std.school_rural_m,
+        "units": std.units,
+    }
     t = time.perf_counter()
     tables = network.sources(conn)
-    cur.execute(sqlfiles.load("analysis/facilities.sql").format(units=units.relation(std.units, tables), **tables),
-                params)
+    cur.execute(
+        sqlfiles.load("analysis/facilities.sql").format(units=units.relation(std.units, tables), **tables), params
+    )
     timings["project_s"] = time.perf_counter() - t
     limits = _limits(std)
     conn.execute("CREATE TEMP TABLE _limits (kind text, limit_m double precision, optional boolean) ON COMMIT DROP")
@@ -65,12 +77,15 @@ def compute(conn: psycopg.Connection, run_id: int, std: Standards, *, explain: l
         _explained(cur, text, params, explain)
     timings["parcels_s"] = time.perf_counter() - t
     counts: dict[str, int] = dict(conn.execute("SELECT kind, count(DISTINCT fid) FROM _fac GROUP BY kind").fetchall())
-    warnings = [f"no {kind} in the area: every unit fails that standard" for kind, _, _ in limits
-                if not counts.get(kind)]
+    warnings = [
+        f"no {kind} in the area: every unit fails that standard" for kind, _, _ in limits if not counts.get(kind)
+    ]
     if std.town == "auto" and not _has_town_units(conn):
         # The stricter distance: a parcel wrongly passed would let a plan zone housing the law does not allow.
-        warnings.append("no administrative_units with a municipality type: every unit counted as in a town"
-                        f" ({std.school_town_m:g} m); use --town rural or load the units")
+        warnings.append(
+            "no administrative_units with a municipality type: every unit counted as in a town"
+            f" ({std.school_town_m:g} m); use --town rural or load the units"
+        )
     return {"timings": {k: round(v, 3) for k, v in timings.items()}, "facilities": counts, "warnings": warnings}
 
 
@@ -79,17 +94,26 @@ def _explained(cur: psycopg.ClientCursor, text: str, params: dict, found: list[d
     body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
     for statement in filter(None, (s.strip() for s in body.split(";"))):
         t = time.perf_counter()
-        plannable = statement.split(None, 1)[0].upper() in ("SELECT", "INSERT", "UPDATE", "DELETE", "CREATE") \
-            and not statement.upper().startswith("CREATE INDEX")
+        plannable = statement.split(None, 1)[0].upper() in (
+            "SELECT",
+            "INSERT",
+            "UPDATE",
+            "DELETE",
+            "CREATE",
+        ) and not statement.upper().startswith("CREATE INDEX")
         cur.execute(("EXPLAIN (ANALYZE, BUFFERS) " if plannable else "") + statement, params)
         plan = "\n".join(r[0] for r in cur.fetchall()) if plannable else ""
-        found.append({"statement": " ".join(statement.split()), "plan": plan,
-                      "ms": round(1000 * (time.perf_counter() - t), 1)})
+        found.append(
+            {"statement": " ".join(statement.split()), "plan": plan, "ms": round(1000 * (time.perf_counter() - t), 1)}
+        )
 
 
 def _limits(std: Standards) -> list[tuple[str, float, bool]]:
-    fixed = [("primary_school", max(std.school_town_m, std.school_rural_m), False),
-             ("green", std.green_sum_m, False), ("green20", std.green_big_m, False)]
+    fixed = [
+        ("primary_school", max(std.school_town_m, std.school_rural_m), False),
+        ("green", std.green_sum_m, False),
+        ("green20", std.green_big_m, False),
+    ]
     return fixed + [(kind, dist, True) for kind, dist in std.optional.items()]
 
 
@@ -97,16 +121,21 @@ def _reach(conn: psycopg.Connection, kind: str, limit: float, nearest: bool, sta
     if scalar(conn.execute("SELECT count(*) FROM _fac WHERE kind = %s", [kind])) == 0:
         return  # pgr_drivingDistance with no start vertex is an error, and no facility is an answer
     query = sql.SQL(sqlfiles.load("analysis/reach.sql")).format(
-        kind=sql.Literal(kind), limit=sql.Literal(limit), nearest=sql.Literal(nearest),
-        start=sql.Identifier(start_col))
+        kind=sql.Literal(kind), limit=sql.Literal(limit), nearest=sql.Literal(nearest), start=sql.Identifier(start_col)
+    )
     conn.execute(query)
 
 
 def _has_town_units(conn: psycopg.Connection) -> bool:
     if scalar(conn.execute("SELECT to_regclass('data.administrative_units') IS NULL")):
         return False
-    return bool(scalar(conn.execute(f"SELECT EXISTS (SELECT FROM data.administrative_units WHERE municipality_type"
-                                    f" IN {_TOWN_TYPES})")))
+    return bool(
+        scalar(
+            conn.execute(
+                f"SELECT EXISTS (SELECT FROM data.administrative_units WHERE municipality_type IN {_TOWN_TYPES})"
+            )
+        )
+    )
 
 
 def _town(conn: psycopg.Connection, std: Standards) -> str:
@@ -115,5 +144,7 @@ def _town(conn: psycopg.Connection, std: Standards) -> str:
         return "true" if std.town == "town" else "false"
     if not _has_town_units(conn):
         return "true"
-    return (f"EXISTS (SELECT FROM data.administrative_units a WHERE a.municipality_type IN {_TOWN_TYPES}"
-            " AND ST_Intersects(a.geom, _pp.geom))")
+    return (
+        f"EXISTS (SELECT FROM data.administrative_units a WHERE a.municipality_type IN {_TOWN_TYPES}"
+        " AND ST_Intersects(a.geom, _pp.geom))"
+    )

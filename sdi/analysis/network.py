@@ -20,31 +20,55 @@ CREATE_EXTENSION = "CREATE EXTENSION IF NOT EXISTS pgrouting SCHEMA public"
 
 
 #: The themes a run reads; a theme never loaded has no view yet and reads as empty.
-THEMES = ("roads", "cycle_paths", "parcels", "buildings", "public_services", "green_areas",
-          "public_transport_stops", "administrative_units", "address_points", "land_use_plans")
-_EMPTY = ("(SELECT NULL::bigint AS fid, NULL::char(7) AS city, NULL::geometry AS geom, NULL::text AS technical_class,"
-          " NULL::text AS service_type, NULL::boolean AS publicly_accessible, NULL::text AS parcel_id,"
-          " NULL::text AS precinct, NULL::text AS municipality_type, NULL::text AS street, NULL::text AS house_number,"
-          " NULL::text AS egib_id, NULL::text AS name, NULL::text AS function, NULL::text AS designation,"
-          " NULL::text AS zone_id, NULL::text AS plan_id, NULL::text AS status WHERE false)")
+THEMES = (
+    "roads",
+    "cycle_paths",
+    "parcels",
+    "buildings",
+    "public_services",
+    "green_areas",
+    "public_transport_stops",
+    "administrative_units",
+    "address_points",
+    "land_use_plans",
+)
+_EMPTY = (
+    "(SELECT NULL::bigint AS fid, NULL::char(7) AS city, NULL::geometry AS geom, NULL::text AS technical_class,"
+    " NULL::text AS service_type, NULL::boolean AS publicly_accessible, NULL::text AS parcel_id,"
+    " NULL::text AS precinct, NULL::text AS municipality_type, NULL::text AS street, NULL::text AS house_number,"
+    " NULL::text AS egib_id, NULL::text AS name, NULL::text AS function, NULL::text AS designation,"
+    " NULL::text AS zone_id, NULL::text AS plan_id, NULL::text AS status WHERE false)"
+)
 
 
 #: The road zones of a local plan (designations of land_use_designation) that planned routes come from,
 #: minus the motorway and expressway zones, closed to pedestrians like the roads they hold.
-PLANNED_ZONES = ("public_road", "main_accelerated_road", "main_road", "collector_road", "local_road",
-                 "access_road", "internal_road", "transport")
+PLANNED_ZONES = (
+    "public_road",
+    "main_accelerated_road",
+    "main_road",
+    "collector_road",
+    "local_road",
+    "access_road",
+    "internal_road",
+    "transport",
+)
 
 
 def planned_routes(planned: bool, tables: dict[str, str]) -> str:
     """The SQL of the planned road zones' polygons (none unless planned; fixed text, no caller's value)."""
     zones = ", ".join(f"'{z}'" for z in PLANNED_ZONES)
-    return (f"(SELECT z.fid, z.geom FROM {tables['land_use_plans']} z WHERE z.designation IN ({zones}))"
-            if planned else "(SELECT NULL::bigint AS fid, NULL::geometry AS geom WHERE false)")
+    return (
+        f"(SELECT z.fid, z.geom FROM {tables['land_use_plans']} z WHERE z.designation IN ({zones}))"
+        if planned
+        else "(SELECT NULL::bigint AS fid, NULL::geometry AS geom WHERE false)"
+    )
 
 
 def _planned_count(conn: psycopg.Connection, run_id: int) -> int:
-    return int(scalar(conn.execute("SELECT count(*) FROM analysis.edges WHERE run_id = %s AND origin = 'planned'",
-                                   [run_id])))
+    return int(
+        scalar(conn.execute("SELECT count(*) FROM analysis.edges WHERE run_id = %s AND origin = 'planned'", [run_id]))
+    )
 
 
 def sources(conn: psycopg.Connection) -> dict[str, str]:
@@ -61,8 +85,11 @@ def pgrouting_version(conn: psycopg.Connection) -> str:
     row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'pgrouting'").fetchone()
     if row is None:
         available = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'pgrouting'").fetchone()
-        fix = (f"as the database superuser (sdi_admin in the embedded cluster) run `{CREATE_EXTENSION}`"
-               if available else "run `make setup` (it installs postgresql-15-pgrouting), then `sdi db start`")
+        fix = (
+            f"as the database superuser (sdi_admin in the embedded cluster) run `{CREATE_EXTENSION}`"
+            if available
+            else "run `make setup` (it installs postgresql-15-pgrouting), then `sdi db start`"
+        )
         raise ConfigError("pgRouting is not installed in this database", fix)
     return row[0]
 
@@ -79,8 +106,16 @@ def no_jit(conn: psycopg.Connection) -> None:
     conn.execute("SET LOCAL jit = off")
 
 
-def build(conn: psycopg.Connection, run_id: int, city: str, *, snap_m: float, margin_m: float,
-          units: str = "parcels", planned: bool = False) -> dict[str, Any]:
+def build(
+    conn: psycopg.Connection,
+    run_id: int,
+    city: str,
+    *,
+    snap_m: float,
+    margin_m: float,
+    units: str = "parcels",
+    planned: bool = False,
+) -> dict[str, Any]:
     """Build and store the network of run_id around the city's units; returns its report (edges, vertices,
     components, connectors). planned: the road zones of land_use_plans join it (ust. 4, a what-if)."""
     no_jit(conn)
@@ -88,27 +123,51 @@ def build(conn: psycopg.Connection, run_id: int, city: str, *, snap_m: float, ma
     params = {"run": run_id, "city": city, "snap": snap_m, "margin": margin_m}
     tables = sources(conn)
     unit_count = check_loaded(conn, units, city, tables)
-    cur.execute(sqlfiles.load("analysis/network.sql").format(units=outline(units, tables),
-                                                             planned=planned_routes(planned, tables), **tables),
-                params)
-    edges, connectors = one_row(conn.execute(
-        "SELECT count(*), count(*) FILTER (WHERE origin = 'connector') FROM analysis.edges WHERE run_id = %s",
-        [run_id]))
+    cur.execute(
+        sqlfiles.load("analysis/network.sql").format(
+            units=outline(units, tables), planned=planned_routes(planned, tables), **tables
+        ),
+        params,
+    )
+    edges, connectors = one_row(
+        conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE origin = 'connector') FROM analysis.edges WHERE run_id = %s",
+            [run_id],
+        )
+    )
     if edges == 0:
-        raise InputError(f"city {city} has no roads or paths near its {NOUN[units]} to walk along",
-                         f"load its streets first: sdi load FILE --city {city} --theme roads")
+        raise InputError(
+            f"city {city} has no roads or paths near its {NOUN[units]} to walk along",
+            f"load its streets first: sdi load FILE --city {city} --theme roads",
+        )
     conn.execute(
         "UPDATE analysis.edges e SET component = c.component FROM pgr_connectedComponents("
         " 'SELECT id, source, target, cost, cost AS reverse_cost FROM analysis.edges WHERE run_id = '"
-        " || %s::bigint) c WHERE e.run_id = %s AND e.source = c.node", [run_id, run_id])
+        " || %s::bigint) c WHERE e.run_id = %s AND e.source = c.node",
+        [run_id, run_id],
+    )
     sizes = conn.execute(
         "SELECT component, count(*), round(sum(cost)) FROM analysis.edges WHERE run_id = %s"
-        " GROUP BY component ORDER BY count(*) DESC", [run_id]).fetchall()
-    vertices = scalar(conn.execute("SELECT count(*) FROM (SELECT source FROM analysis.edges WHERE run_id = %s UNION"
-                                   " SELECT target FROM analysis.edges WHERE run_id = %s) v", [run_id, run_id]))
-    report = {"edges": edges, "vertices": vertices, "connectors": connectors, "snap_m": snap_m, "units": units,
-              "unit_count": unit_count, "planned": _planned_count(conn, run_id) if planned else None,
-              "components": len(sizes),
-              "largest": [{"component": c, "edges": n, "length_m": float(m)} for c, n, m in sizes[:10]]}
+        " GROUP BY component ORDER BY count(*) DESC",
+        [run_id],
+    ).fetchall()
+    vertices = scalar(
+        conn.execute(
+            "SELECT count(*) FROM (SELECT source FROM analysis.edges WHERE run_id = %s UNION"
+            " SELECT target FROM analysis.edges WHERE run_id = %s) v",
+            [run_id, run_id],
+        )
+    )
+    report = {
+        "edges": edges,
+        "vertices": vertices,
+        "connectors": connectors,
+        "snap_m": snap_m,
+        "units": units,
+        "unit_count": unit_count,
+        "planned": _planned_count(conn, run_id) if planned else None,
+        "components": len(sizes),
+        "largest": [{"component": c, "edges": n, "length_m": float(m)} for c, n, m in sizes[:10]],
+    }
     logger.info("network of run %s: %s", run_id, report)
     return report

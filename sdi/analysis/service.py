@@ -36,11 +36,20 @@ from sdi.core.unix_wsgi import serve_unix
 
 logger = logging.getLogger(__name__)
 PROCESS = "access-standards"
-_INPUTS = {"city": "7-digit TERYT code", "school_town_m": "1500", "school_rural_m": "3000", "green_sum_m": "1500",
-           "green_sum_ha": "3.0", "green_big_m": "3000", "green_big_ha": "20.0", "town": "auto | town | rural",
-           "snap_m": "5", "optional": "{kind: distance_m}, kinds: " + ", ".join(OPTIONAL_KINDS),
-           "units": " | ".join(UNITS) + " (default parcels)",
-           "planned": "true: add the road zones of land_use_plans to the network (a what-if, not published)"}
+_INPUTS = {
+    "city": "7-digit TERYT code",
+    "school_town_m": "1500",
+    "school_rural_m": "3000",
+    "green_sum_m": "1500",
+    "green_sum_ha": "3.0",
+    "green_big_m": "3000",
+    "green_big_ha": "20.0",
+    "town": "auto | town | rural",
+    "snap_m": "5",
+    "optional": "{kind: distance_m}, kinds: " + ", ".join(OPTIONAL_KINDS),
+    "units": " | ".join(UNITS) + " (default parcels)",
+    "planned": "true: add the road zones of land_use_plans to the network (a what-if, not published)",
+}
 _MAX_BODY = 64 * 1024
 
 
@@ -53,7 +62,7 @@ class AnalysisService:
     nginx: str
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
-    as_user: bool = False   # it holds the owner's login: not the API's OS user
+    as_user: bool = False  # it holds the owner's login: not the API's OS user
     on_change: Callable[[], None] | None = None
 
 
@@ -68,8 +77,10 @@ def service(ctx: Any) -> AnalysisService | None:
         logger.error("analysis (/analysis/processes) is off: %s. Fix: %s", exc.message, exc.fix)
         return None
     sock = ctx.run_dir / "analysis.sock"
-    nginx = (f"        location /analysis/ {{ proxy_pass http://unix:{sock}:/analysis/; proxy_set_header Host"
-             " $http_host; proxy_read_timeout 35s; }")
+    nginx = (
+        f"        location /analysis/ {{ proxy_pass http://unix:{sock}:/analysis/; proxy_set_header Host"
+        " $http_host; proxy_read_timeout 35s; }"
+    )
     env = {"SDI_HOME": str(ctx.settings.home_abs)}
     if ctx.settings.database_url:
         env["SDI_DATABASE_URL"] = ctx.settings.database_url
@@ -85,8 +96,16 @@ def app(environ: dict, start_response: Callable) -> list[bytes]:
     except (psycopg.Error, ValueError) as exc:
         logger.error("analysis request failed: %s", first_line(exc))
         status, body, headers = 503, {"detail": "the analysis service cannot answer now; try again"}, {}
-    reason = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
-              404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large"}.get(status, "Error")
+    reason = {
+        200: "OK",
+        201: "Created",
+        400: "Bad Request",
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "Not Found",
+        405: "Method Not Allowed",
+        413: "Payload Too Large",
+    }.get(status, "Error")
     if isinstance(body, str):  # the HTML report or a CSV: its type is in headers
         start_response(f"{status} {reason}", [*headers.items()])
         return [body.encode()]
@@ -105,11 +124,21 @@ def _route(environ: dict[str, Any]) -> tuple[int, dict[str, Any] | str, dict[str
         if method != "POST":
             return 405, {"detail": "POST the inputs to execute"}, {}
         return _execute(environ)
-    if len(parts) == 3 and parts[0] == "jobs" and parts[1].isascii() and parts[1].isdigit() \
-            and parts[2] in ("report", "summary.csv"):
+    if (
+        len(parts) == 3
+        and parts[0] == "jobs"
+        and parts[1].isascii()
+        and parts[1].isdigit()
+        and parts[2] in ("report", "summary.csv")
+    ):
         return _report(int(parts[1]), parts[2])
-    if len(parts) in (2, 3) and parts[0] == "jobs" and parts[1].isascii() and parts[1].isdigit() \
-            and parts[2:] in ([], ["results"]):
+    if (
+        len(parts) in (2, 3)
+        and parts[0] == "jobs"
+        and parts[1].isascii()
+        and parts[1].isdigit()
+        and parts[2:] in ([], ["results"])
+    ):
         with open_catalogue() as conn:
             row = runs.status(conn, int(parts[1]))
         if row is None:
@@ -126,11 +155,24 @@ def _report(run_id: int, what: str) -> tuple[int, dict[str, Any] | str, dict[str
             return 404, {"detail": f"no successful job {run_id}", "fix": f"see /analysis/jobs/{run_id}"}, {}
         data = report.collect(conn, run_id)
     if what == "summary.csv":
-        return 200, report.summary_csv(data), {"Content-Type": "text/csv; charset=utf-8",
-                                               "Content-Disposition": f'attachment; filename="access_{run_id}.csv"'}
+        return (
+            200,
+            report.summary_csv(data),
+            {
+                "Content-Type": "text/csv; charset=utf-8",
+                "Content-Disposition": f'attachment; filename="access_{run_id}.csv"',
+            },
+        )
     page, csp = report.report_html(data)
-    return 200, page, {"Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": csp,
-                       "X-Content-Type-Options": "nosniff"}
+    return (
+        200,
+        page,
+        {
+            "Content-Type": "text/html; charset=utf-8",
+            "Content-Security-Policy": csp,
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 def _execute(environ: dict[str, Any]) -> tuple[int, dict[str, Any] | str, dict[str, str]]:
@@ -156,8 +198,11 @@ def _execute(environ: dict[str, Any]) -> tuple[int, dict[str, Any] | str, dict[s
             row = _wait(conn, run_id, 25.0)
         if row["status"] in ("successful", "failed"):
             return 200, _results(row), {"Location": location}
-    return 201, {"jobID": str(run_id), "status": "accepted", "links": [{"href": location, "rel": "status"}]}, \
-        {"Location": location}
+    return (
+        201,
+        {"jobID": str(run_id), "status": "accepted", "links": [{"href": location, "rel": "status"}]},
+        {"Location": location},
+    )
 
 
 def _wait(conn: psycopg.Connection, run_id: int, seconds: float) -> dict[str, Any]:
@@ -173,20 +218,37 @@ def _wait(conn: psycopg.Connection, run_id: int, seconds: float) -> dict[str, An
 
 
 def _job(row: dict) -> dict:
-    return {"jobID": str(row["run_id"]), "processID": PROCESS, "status": row["status"], "message": row["message"],
-            "created": row["created_at"], "started": row["started_at"], "finished": row["finished_at"],
-            "links": [{"href": f"/analysis/jobs/{row['run_id']}/results", "rel": "results"}]}
+    return {
+        "jobID": str(row["run_id"]),
+        "processID": PROCESS,
+        "status": row["status"],
+        "message": row["message"],
+        "created": row["created_at"],
+        "started": row["started_at"],
+        "finished": row["finished_at"],
+        "links": [{"href": f"/analysis/jobs/{row['run_id']}/results", "rel": "results"}],
+    }
 
 
 def _results(row: dict) -> dict:
-    return {**_job(row), "inputs": row["params"], "network": row["network"], "summary": row["summary"],
-            "layer": "data.access_standards (PostGIS view; open it in QGIS)",
-            "report": f"/analysis/jobs/{row['run_id']}/report", "csv": f"/analysis/jobs/{row['run_id']}/summary.csv"}
+    return {
+        **_job(row),
+        "inputs": row["params"],
+        "network": row["network"],
+        "summary": row["summary"],
+        "layer": "data.access_standards (PostGIS view; open it in QGIS)",
+        "report": f"/analysis/jobs/{row['run_id']}/report",
+        "csv": f"/analysis/jobs/{row['run_id']}/summary.csv",
+    }
 
 
 def _description(brief: bool = False) -> dict:
-    head = {"id": PROCESS, "title": "Access standards of art. 13f of the planning act", "version": "1.0.0",
-            "jobControlOptions": ["async-execute", "sync-execute"]}
+    head = {
+        "id": PROCESS,
+        "title": "Access standards of art. 13f of the planning act",
+        "version": "1.0.0",
+        "jobControlOptions": ["async-execute", "sync-execute"],
+    }
     return head if brief else {**head, "inputs": {k: {"description": v} for k, v in _INPUTS.items()}}
 
 

@@ -14,16 +14,28 @@ from sdi.core import sqlfiles
 from sdi.core.errors import ConfigError
 
 #: Optional kinds a gmina may add, with a default distance (m): public_services types and transport stops.
-OPTIONAL_KINDS: dict[str, float] = {"kindergarten": 1000.0, "nursery": 1000.0, "library": 1500.0,
-                                    "clinic": 1500.0, "stop": 500.0}
+OPTIONAL_KINDS: dict[str, float] = {
+    "kindergarten": 1000.0,
+    "nursery": 1000.0,
+    "library": 1500.0,
+    "clinic": 1500.0,
+    "stop": 500.0,
+}
 #: How a parcel is told to lie in a town: from administrative_units, or every parcel one way.
 TOWN_MODES = ("auto", "town", "rural")
 #: The units of analysis: the law's registered parcel, and as further views address points and residential
 #: buildings (sdi.analysis.units says where each comes from).
 UNITS = ("parcels", "addresses", "buildings")
-_LIMITS = {"school_town_m": (1, 20_000), "school_rural_m": (1, 20_000), "green_sum_m": (1, 20_000),
-           "green_sum_ha": (0, 10_000), "green_big_m": (1, 20_000), "green_big_ha": (0, 10_000),
-           "snap_m": (0, 50), "max_access_m": (1, 5_000)}
+_LIMITS = {
+    "school_town_m": (1, 20_000),
+    "school_rural_m": (1, 20_000),
+    "green_sum_m": (1, 20_000),
+    "green_sum_ha": (0, 10_000),
+    "green_big_m": (1, 20_000),
+    "green_big_ha": (0, 10_000),
+    "snap_m": (0, 50),
+    "max_access_m": (1, 5_000),
+}
 
 
 @dataclass
@@ -31,18 +43,18 @@ class Standards:
     """One run's thresholds; the defaults are the article's."""
 
     city: str
-    school_town_m: float = 1500.0    # ust. 2 pkt 1: towns
-    school_rural_m: float = 3000.0   # ust. 2 pkt 1: outside towns
-    green_sum_m: float = 1500.0      # ust. 2 pkt 2: public green of combined area ...
-    green_sum_ha: float = 3.0        # ... at least 3 ha
-    green_big_m: float = 3000.0      # ust. 2 pkt 2: one public green area ...
-    green_big_ha: float = 20.0       # ... of at least 20 ha
+    school_town_m: float = 1500.0  # ust. 2 pkt 1: towns
+    school_rural_m: float = 3000.0  # ust. 2 pkt 1: outside towns
+    green_sum_m: float = 1500.0  # ust. 2 pkt 2: public green of combined area ...
+    green_sum_ha: float = 3.0  # ... at least 3 ha
+    green_big_m: float = 3000.0  # ust. 2 pkt 2: one public green area ...
+    green_big_ha: float = 20.0  # ... of at least 20 ha
     optional: dict[str, float] = field(default_factory=dict)  # the gmina's own: kind -> distance (m)
     town: str = "auto"
-    snap_m: float = 5.0              # dangling street ends closer than this to another line are joined
-    max_access_m: float = 500.0      # a parcel farther than this from any street is "no street"
-    units: str = "parcels"           # the unit of analysis: one of UNITS
-    planned: bool = False            # ust. 4: add the road zones of land_use_plans to the network (a what-if)
+    snap_m: float = 5.0  # dangling street ends closer than this to another line are joined
+    max_access_m: float = 500.0  # a parcel farther than this from any street is "no street"
+    units: str = "parcels"  # the unit of analysis: one of UNITS
+    planned: bool = False  # ust. 4: add the road zones of land_use_plans to the network (a what-if)
 
     def as_dict(self) -> dict[str, Any]:
         """The parameters as stored with the run and returned by the process API."""
@@ -69,8 +81,9 @@ def parse(values: Any) -> Standards:
     planned = values.get("planned") or False
     if not isinstance(planned, bool):
         raise ConfigError(f"planned must be true or false, not {str(planned)[:40]!r}", 'e.g. "planned": true')
-    return Standards(city=city, **numbers, town=town, units=units, planned=planned,
-                     optional=_optional(values.get("optional") or {}))
+    return Standards(
+        city=city, **numbers, town=town, units=units, planned=planned, optional=_optional(values.get("optional") or {})
+    )
 
 
 def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:

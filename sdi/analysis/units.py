@@ -17,6 +17,7 @@ from sdi.core.errors import InputError
 THEME = {"parcels": "parcels", "addresses": "address_points", "buildings": "buildings"}
 NOUN = {"parcels": "parcels", "addresses": "address points", "buildings": "residential buildings"}
 
+
 # The precinct of an address point or a building is that of the parcel holding it (its point on surface).
 # Address points count where they stand in a parcel or a building, or within 5 m of a building's outline
 # (PRG places many of them at the entrance, just outside the footprint). sdi/sql/analysis/units_<units>.sql
@@ -33,11 +34,14 @@ def outline(units: str, tables: dict[str, str]) -> str:
 
 def check_loaded(conn: psycopg.Connection, units: str, city: str, tables: dict[str, str]) -> int:
     """The number of units of city; a one-line error naming the theme to load when there are none."""
-    count = conn.execute(f"SELECT count(*) FROM {outline(units, tables)} x WHERE x.city = %s",  # noqa: S608
-                         [city]).fetchone()
+    count = conn.execute(
+        f"SELECT count(*) FROM {outline(units, tables)} x WHERE x.city = %s",  # noqa: S608
+        [city],
+    ).fetchone()
     if not count or count[0] == 0:
         hint = " (buildings whose function is residential)" if units == "buildings" else ""
-        raise InputError(f"city {city} has no {NOUN[units]} to analyse{hint}",
-                         f"load them first: sdi load FILE --city {city} --theme {THEME[units]},"
-                         " or choose other --units")
+        raise InputError(
+            f"city {city} has no {NOUN[units]} to analyse{hint}",
+            f"load them first: sdi load FILE --city {city} --theme {THEME[units]}, or choose other --units",
+        )
     return int(count[0])

@@ -65,8 +65,10 @@ def schema_show(theme: str, as_json: bool) -> None:
     s = reg.schema(theme)
     lists = {f.codelist: reg.codelists[f.codelist] for f in s.fields.values() if f.codelist in reg.codelists}
     if as_json:
-        doc = {**s.model_dump(exclude_none=True), "codelists": {k: v.model_dump(exclude_none=True)
-                                                                  for k, v in lists.items()}}
+        doc = {
+            **s.model_dump(exclude_none=True),
+            "codelists": {k: v.model_dump(exclude_none=True) for k, v in lists.items()},
+        }
         click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return
     out.print(f"[bold]{s.id}[/] — {s.title.pl} / {s.title.en} ({s.geometry}, {s.crs}, {s.group}, {s.access})")
@@ -74,8 +76,14 @@ def schema_show(theme: str, as_json: bool) -> None:
         out.print(f"  based on: {source}", highlight=False)
     table = Table("field", "type", "unit", "required", "code list", "title")
     for name, f in s.fields.items():
-        table.add_row(name, f.type, f.unit or "", "yes" if f.required else "", f.codelist or "",
-                      f"{f.title.pl} / {f.title.en}" if f.title else "")
+        table.add_row(
+            name,
+            f.type,
+            f.unit or "",
+            "yes" if f.required else "",
+            f.codelist or "",
+            f"{f.title.pl} / {f.title.en}" if f.title else "",
+        )
     out.print(table)
     for cl in lists.values():
         codes = Table(f"{cl.id}", "pl", "en", "BDOT10k/APP", title=f"code list {cl.id}")
@@ -86,8 +94,11 @@ def schema_show(theme: str, as_json: bool) -> None:
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path, exists=True))
-@click.option("--source", type=click.Path(path_type=Path, exists=True),
-              help="A source file: also check that the mapping's columns and layer exist in it.")
+@click.option(
+    "--source",
+    type=click.Path(path_type=Path, exists=True),
+    help="A source file: also check that the mapping's columns and layer exist in it.",
+)
 def check(paths: tuple[Path, ...], source: Path | None) -> None:
     """Validate schemas, code lists and mappings before any data is touched.
 

@@ -49,10 +49,15 @@ def inspect(path: Path, layer: str | None, encoding: str | None, crs: str | None
         if "error" in lay:
             out.print(f"  cannot be read: {lay['error']}", highlight=False)
             continue
-        out.print(f"  {lay['features']} features, {lay['geometry_types']}; {lay['null_or_empty_geometries']} null"
-                  f" or empty, {lay['invalid_geometries']} invalid", highlight=False)
-        out.print(f"  encoding {lay['encoding']} ({lay['encoding_source']}); CRS {lay['crs']} ({lay['crs_source']})",
-                  highlight=False)
+        out.print(
+            f"  {lay['features']} features, {lay['geometry_types']}; {lay['null_or_empty_geometries']} null"
+            f" or empty, {lay['invalid_geometries']} invalid",
+            highlight=False,
+        )
+        out.print(
+            f"  encoding {lay['encoding']} ({lay['encoding_source']}); CRS {lay['crs']} ({lay['crs_source']})",
+            highlight=False,
+        )
         out.print(f"  extent (lon/lat): {lay['extent_lonlat']}", highlight=False)
         table = Table("field", "type", "sample values")
         for name, f in lay["fields"].items():
@@ -67,8 +72,10 @@ def _fail_if_unreadable(report: dict[str, Any]) -> None:
     """Exit 3 when a layer asked about could not be read: a script must not take that for success."""
     broken = [lay["name"] for lay in report["layers"] if "error" in lay]
     if broken:
-        raise InputError(f"{len(broken)} of {len(report['layers'])} layer(s) cannot be read: {', '.join(broken)}",
-                         "see the reason printed for each; fix the file or pick another layer with --layer")
+        raise InputError(
+            f"{len(broken)} of {len(report['layers'])} layer(s) cannot be read: {', '.join(broken)}",
+            "see the reason printed for each; fix the file or pick another layer with --layer",
+        )
 
 
 @click.command()
@@ -81,6 +88,7 @@ def history(city: str, theme: str, as_json: bool) -> None:
     Example: sdi history --city 1465011 --theme roads
     """
     from sdi.core import catalogue, sqlfiles
+
     sqlfiles.check_city(city), sqlfiles.check_theme(theme)
     with catalogue.open_catalogue() as conn:
         rows = catalogue.history(conn, city, theme)
@@ -89,9 +97,16 @@ def history(city: str, theme: str, as_json: bool) -> None:
         return
     table = Table("load", "current", "loaded at", "source", "sha256", "features", "rejected", "by")
     for r in rows:
-        table.add_row(str(r["load_id"]), "*" if r["current"] else "", r["loaded_at"].strftime("%Y-%m-%d %H:%M:%S"),
-                      Path(r["source"]).name, (r["source_sha256"] or "")[:12], str(r["feature_count"]),
-                      str(r["reject_count"]), r["operator"] or "")
+        table.add_row(
+            str(r["load_id"]),
+            "*" if r["current"] else "",
+            r["loaded_at"].strftime("%Y-%m-%d %H:%M:%S"),
+            Path(r["source"]).name,
+            (r["source_sha256"] or "")[:12],
+            str(r["feature_count"]),
+            str(r["reject_count"]),
+            r["operator"] or "",
+        )
     out.print(table if rows else f"no loads of {theme} for city {city}")
 
 
@@ -105,6 +120,7 @@ def rollback(city: str, theme: str, to: int) -> None:
     Example: sdi rollback --city 1465011 --theme roads --to 12
     """
     from sdi.core import catalogue, sqlfiles
+
     sqlfiles.check_city(city), sqlfiles.check_theme(theme)
     with catalogue.open_catalogue() as conn:
         catalogue.rollback(conn, city, theme, to)
@@ -136,8 +152,9 @@ def rejects(city: str, theme: str, load_id: int | None, export: Path | None) -> 
         return
     table = Table("source id", "reason", "attributes")
     for r in rows:
-        table.add_row(r["source_id"] or str(r["source_index"]), r["reason"],
-                      json.dumps(r["properties"], ensure_ascii=False)[:100])
+        table.add_row(
+            r["source_id"] or str(r["source_index"]), r["reason"], json.dumps(r["properties"], ensure_ascii=False)[:100]
+        )
     out.print(table if rows else f"load {load_id} rejected nothing")
 
 
@@ -145,18 +162,30 @@ def print_report(report: LoadReport, source_name: str) -> None:
     """The lines `sdi load` prints for one load: what was stored, a summary table, warnings and rejects."""
     city, theme = report.city, report.theme
     verb = "would load" if report.dry_run else f"load {report.load_id}:"
-    out.print(f"{verb} {report.features_loaded} features of {theme} for city {city} from {source_name}"
-              f" in {report.duration_s:.2f} s", highlight=False)
+    out.print(
+        f"{verb} {report.features_loaded} features of {theme} for city {city} from {source_name}"
+        f" in {report.duration_s:.2f} s",
+        highlight=False,
+    )
     summary = Table("read", "loaded", "rejected", "repaired", "encoding", "CRS", show_edge=False)
-    summary.add_row(str(report.features_read), str(report.features_loaded), str(report.features_rejected),
-                    str(report.geometries_repaired), f"{report.encoding} ({report.encoding_source})",
-                    f"{report.crs} ({report.crs_source})")
+    summary.add_row(
+        str(report.features_read),
+        str(report.features_loaded),
+        str(report.features_rejected),
+        str(report.geometries_repaired),
+        f"{report.encoding} ({report.encoding_source})",
+        f"{report.crs} ({report.crs_source})",
+    )
     out.print(summary)
     for warning in report.warnings:
         err.print(f"  warning: {warning}", highlight=False)
     for reason, n in report.reject_reasons.items():
-        err.print(f"  rejected ×{n}: {reason} (see `sdi rejects --city {city} --theme {theme}"
-                  f" --load {report.load_id}`)" if report.load_id else f"  rejected ×{n}: {reason}", highlight=False)
+        err.print(
+            f"  rejected ×{n}: {reason} (see `sdi rejects --city {city} --theme {theme} --load {report.load_id}`)"
+            if report.load_id
+            else f"  rejected ×{n}: {reason}",
+            highlight=False,
+        )
 
 
 def load_package(path: Path, *, city: str, report_path: Path | None, **options: Any) -> None:
@@ -171,16 +200,24 @@ def load_package(path: Path, *, city: str, report_path: Path | None, **options: 
         out.print(f"[{report.source['layer']} -> {report.theme}]", highlight=False)
         print_report(report, path.name)
     for name in result.unmapped:
-        err.print(f"  not loaded: layer {name} has no shipped mapping (load it with --layer {name} --theme THEME"
-                  " --mapping FILE)", highlight=False)
+        err.print(
+            f"  not loaded: layer {name} has no shipped mapping (load it with --layer {name} --theme THEME"
+            " --mapping FILE)",
+            highlight=False,
+        )
     lines = [f"error: {refused.message}. Fix: {refused.fix}." for refused in result.refusals]
     lines += [f"error: layer {name}: {exc.message}. Fix: {exc.fix}." for name, exc in result.failed]
     for line in lines:
         err.print(line, highlight=False, soft_wrap=True)
     if report_path:
         refused = [r.report.as_dict() for r in result.refusals if r.report is not None]
-        data = {"package": str(path), "loads": [r.as_dict() for r in result.reports], "refused": refused,
-                "failed": {name: exc.message for name, exc in result.failed}, "unmapped_layers": result.unmapped}
+        data = {
+            "package": str(path),
+            "loads": [r.as_dict() for r in result.reports],
+            "refused": refused,
+            "failed": {name: exc.message for name, exc in result.failed},
+            "unmapped_layers": result.unmapped,
+        }
         report_path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str))
     if result.refusals or result.failed:
         raise SystemExit(result.refusals[0].exit_code if result.refusals else result.failed[0][1].exit_code)

@@ -40,8 +40,9 @@ def cli(ctx: click.Context, verbose: bool, debug: bool) -> None:
 
     Set SDI_DATABASE_URL to use an existing PostGIS instead of the embedded one.
     """
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     if not (verbose or debug):
         # psycopg warns about a COPY it cannot close when the server is gone; the error that follows says it
         logging.getLogger("psycopg").setLevel(logging.ERROR)
@@ -151,31 +152,65 @@ def init() -> None:
 
 @cli.command()
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--city", type=TERYT, required=True,
-              help="TERYT code of the gmina, e.g. 1465011 (Warszawa) or PRG's 146501_1.")
+@click.option(
+    "--city", type=TERYT, required=True, help="TERYT code of the gmina, e.g. 1465011 (Warszawa) or PRG's 146501_1."
+)
 @click.option("--theme", help="Theme id, e.g. roads, buildings, public_services (not with --all).")
-@click.option("--all", "load_all", is_flag=True,
-              help="Load every layer of a package (a BDOT10k county zip) that a shipped mapping names.")
-@click.option("--mapping", "mapping_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              help="Mapping YAML [default: config/mappings/<city>/<theme>.yaml, else match columns by name].")
+@click.option(
+    "--all",
+    "load_all",
+    is_flag=True,
+    help="Load every layer of a package (a BDOT10k county zip) that a shipped mapping names.",
+)
+@click.option(
+    "--mapping",
+    "mapping_path",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="Mapping YAML [default: config/mappings/<city>/<theme>.yaml, else match columns by name].",
+)
 @click.option("--layer", help="Layer to read when the source holds several.")
 @click.option("--encoding", help="Text encoding of the attributes, e.g. cp1250 (overrides .cpg).")
 @click.option("--crs", help="CRS of the coordinates, e.g. EPSG:2178 (overrides .prj).")
 @click.option("--dry-run", is_flag=True, help="Do everything, then roll back instead of committing.")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write the load report as JSON.")
 @click.option("--allow-empty", is_flag=True, help="Publish the load even if it stores no feature (to empty a layer).")
-@click.option("--accept-rejects", is_flag=True,
-              help="Publish the load even if it rejects more than SDI_MAX_REJECT_SHARE (5%) of its features.")
-@click.option("--allow-shrink", is_flag=True,
-              help="Publish the load even if it has less than half the features of the current version.")
-@click.option("--clip-to-city", is_flag=True,
-              help="Keep only the features inside the --city gmina (needs its boundary in administrative_units).")
-@click.option("--split-by-gmina", is_flag=True,
-              help="Load each gmina's features as that gmina's own version (needs the gmina boundaries).")
-def load(path: Path, city: str, theme: str | None, mapping_path: Path | None, layer: str | None,
-         encoding: str | None, crs: str | None, dry_run: bool, report_path: Path | None, allow_empty: bool = False,
-         accept_rejects: bool = False, allow_shrink: bool = False, load_all: bool = False,
-         clip_to_city: bool = False, split_by_gmina: bool = False) -> None:
+@click.option(
+    "--accept-rejects",
+    is_flag=True,
+    help="Publish the load even if it rejects more than SDI_MAX_REJECT_SHARE (5%) of its features.",
+)
+@click.option(
+    "--allow-shrink",
+    is_flag=True,
+    help="Publish the load even if it has less than half the features of the current version.",
+)
+@click.option(
+    "--clip-to-city",
+    is_flag=True,
+    help="Keep only the features inside the --city gmina (needs its boundary in administrative_units).",
+)
+@click.option(
+    "--split-by-gmina",
+    is_flag=True,
+    help="Load each gmina's features as that gmina's own version (needs the gmina boundaries).",
+)
+def load(
+    path: Path,
+    city: str,
+    theme: str | None,
+    mapping_path: Path | None,
+    layer: str | None,
+    encoding: str | None,
+    crs: str | None,
+    dry_run: bool,
+    report_path: Path | None,
+    allow_empty: bool = False,
+    accept_rejects: bool = False,
+    allow_shrink: bool = False,
+    load_all: bool = False,
+    clip_to_city: bool = False,
+    split_by_gmina: bool = False,
+) -> None:
     """Load a vector file as THEME for one city: a new version, made current atomically.
 
     \b
@@ -198,21 +233,42 @@ def load(path: Path, city: str, theme: str | None, mapping_path: Path | None, la
 
     if clip_to_city and split_by_gmina:
         raise click.UsageError("--clip-to-city and --split-by-gmina exclude each other: choose one")
-    flags: dict[str, Any] = {"dry_run": dry_run, "allow_empty": allow_empty, "accept_rejects": accept_rejects,
-                             "allow_shrink": allow_shrink, "encoding": encoding, "crs": crs}
+    flags: dict[str, Any] = {
+        "dry_run": dry_run,
+        "allow_empty": allow_empty,
+        "accept_rejects": accept_rejects,
+        "allow_shrink": allow_shrink,
+        "encoding": encoding,
+        "crs": crs,
+    }
     if load_all:
         if theme or mapping_path or layer:
             raise click.UsageError("--all chooses each layer's theme and mapping: drop --theme, --mapping, --layer")
         with _LoadProgress(path.name) as shown:
-            load_package(path, city=city, report_path=report_path, clip_to_city=clip_to_city,
-                         split_by_gmina=split_by_gmina, step=shown.step, progress=shown.advance, **flags)
+            load_package(
+                path,
+                city=city,
+                report_path=report_path,
+                clip_to_city=clip_to_city,
+                split_by_gmina=split_by_gmina,
+                step=shown.step,
+                progress=shown.advance,
+                **flags,
+            )
         return
     if not theme:
         raise click.UsageError("give --theme THEME (or --all to load every mapped layer of a package)")
     try:
         with _LoadProgress(path.name) as shown:
-            args: dict[str, Any] = dict(city=city, theme=theme, mapping_path=mapping_path, layer=layer,
-                                        step=shown.step, progress=shown.advance, **flags)
+            args: dict[str, Any] = dict(
+                city=city,
+                theme=theme,
+                mapping_path=mapping_path,
+                layer=layer,
+                step=shown.step,
+                progress=shown.advance,
+                **flags,
+            )
             if split_by_gmina:
                 reports, refusals = run_split(path, **args)
             else:
@@ -242,8 +298,15 @@ class _LoadProgress:
     def __init__(self, name: str):
         self.name = name
         self.task = TaskID(-1)  # the bar's task, made by __enter__ (rich ids start at 0)
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeRemainingColumn(), console=err, disable=not err.is_terminal, transient=True)
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            disable=not err.is_terminal,
+            transient=True,
+        )
 
     def __enter__(self) -> Self:
         self.bar.start()
@@ -271,8 +334,14 @@ def layers() -> None:
         rows = list_layers(conn)
     table = Table("city", "theme", "features", "rejected", "loaded at", "source")
     for r in rows:
-        table.add_row(r.city, r.theme, str(r.feature_count), str(r.reject_count),
-                      r.loaded_at.strftime("%Y-%m-%d %H:%M:%S"), Path(r.source).name)
+        table.add_row(
+            r.city,
+            r.theme,
+            str(r.feature_count),
+            str(r.reject_count),
+            r.loaded_at.strftime("%Y-%m-%d %H:%M:%S"),
+            Path(r.source).name,
+        )
     out.print(table if rows else "nothing loaded yet: try `sdi load FILE --city TERYT --theme THEME`")
 
 
@@ -313,8 +382,18 @@ def demo(ctx: click.Context, port: int | None, no_serve: bool) -> None:
     ctx.invoke(db_start)
     folder = get_settings().home_abs / "sample"
     for theme, path in write_sample(folder).items():
-        ctx.invoke(load, path=path, city=SAMPLE_CITY, theme=theme, mapping_path=None, layer=None, encoding=None,
-                   crs=None, dry_run=False, report_path=None)
+        ctx.invoke(
+            load,
+            path=path,
+            city=SAMPLE_CITY,
+            theme=theme,
+            mapping_path=None,
+            layer=None,
+            encoding=None,
+            crs=None,
+            dry_run=False,
+            report_path=None,
+        )
     for theme, path in write_sample_rasters(folder).items():
         ctx.invoke(load_raster, path=path, city=SAMPLE_CITY, theme=theme, crs=None, report_path=None)
     _demo_analysis(ctx, folder / "analysis")
@@ -335,9 +414,21 @@ def _demo_analysis(ctx: click.Context, report_dir: Path) -> None:
 
     try:
         ctx.invoke(enable)
-        ctx.invoke(access, city=SAMPLE_CITY, kinds="kindergarten", town="auto", school_town_m=None,
-                   school_rural_m=None, snap_m=None, units="buildings", planned=False, queue=False,
-                   json_path=None, csv_path=None, report_dir=report_dir)
+        ctx.invoke(
+            access,
+            city=SAMPLE_CITY,
+            kinds="kindergarten",
+            town="auto",
+            school_town_m=None,
+            school_rural_m=None,
+            snap_m=None,
+            units="buildings",
+            planned=False,
+            queue=False,
+            json_path=None,
+            csv_path=None,
+            report_dir=report_dir,
+        )
     except (SdiError, psycopg.Error) as exc:
         reason = exc.message if isinstance(exc, SdiError) else str(exc).splitlines()[0]
         err.print(f"the access analysis was left out: {reason}", highlight=False, soft_wrap=True)
@@ -375,8 +466,11 @@ def main() -> None:
     except Exception as exc:  # the last resort: still one line, with the way to more detail
         if debug:
             raise
-        err.print(f"internal error: {type(exc).__name__}: {exc}. Fix: rerun with --debug and report it.",
-                  highlight=False, soft_wrap=True)
+        err.print(
+            f"internal error: {type(exc).__name__}: {exc}. Fix: rerun with --debug and report it.",
+            highlight=False,
+            soft_wrap=True,
+        )
         sys.exit(70)
 
 

@@ -39,8 +39,9 @@ def _theme(theme: str, settings: Settings) -> str:
 
     known = registry(settings)
     if theme not in known.schemas and theme not in known.rasters:
-        raise ConfigError(f"unknown theme {theme!r}",
-                          f"use one of: {', '.join(sorted({*known.schemas, *known.rasters}))}")
+        raise ConfigError(
+            f"unknown theme {theme!r}", f"use one of: {', '.join(sorted({*known.schemas, *known.rasters}))}"
+        )
     return theme
 
 
@@ -50,8 +51,9 @@ def metadata() -> None:
 
 
 @metadata.command("set-id")
-@click.option("--city", required=True, type=_CityOrAll(),
-              help="TERYT of the gmina, or `all` for the national data set.")
+@click.option(
+    "--city", required=True, type=_CityOrAll(), help="TERYT of the gmina, or `all` for the national data set."
+)
 @click.option("--theme", required=True, help="The theme of the data set.")
 @click.option("--remove", is_flag=True, help="Forget the identifier instead of setting one.")
 @click.argument("register_id", required=False)
@@ -74,8 +76,10 @@ def set_id(city: str, theme: str, remove: bool, register_id: str | None) -> None
     settings = get_settings()
     _theme(theme, settings)
     if not remove and (not register_id or not re.fullmatch(r"[A-Za-z0-9._:/#-]{1,200}", register_id)):
-        raise ConfigError(f"register id {register_id!r} is missing or has characters a register id never has",
-                          "give the id exactly as the register shows it (letters, digits and . _ : / # -)")
+        raise ConfigError(
+            f"register id {register_id!r} is missing or has characters a register id never has",
+            "give the id exactly as the register shows it (letters, digits and . _ : / # -)",
+        )
     with open_catalogue(settings) as conn:
         set_register_id(conn, city, theme, None if remove else register_id)
     what = "removed" if remove else f"set to {register_id}"
@@ -95,9 +99,11 @@ def list_records(url: str | None) -> None:
     base = _base(url, settings)
     with open_catalogue(settings) as conn:
         found = published(conn, settings)
-    print_table(("city", "theme", "fileIdentifier", "register id", "record"),
-                [(d.city, d.theme, d.file_identifier, d.register_id or "-", links(d, base)["record"])
-                 for d in found], "no public data set is loaded yet: sdi load FILE --city TERYT --theme THEME")
+    print_table(
+        ("city", "theme", "fileIdentifier", "register id", "record"),
+        [(d.city, d.theme, d.file_identifier, d.register_id or "-", links(d, base)["record"]) for d in found],
+        "no public data set is loaded yet: sdi load FILE --city TERYT --theme THEME",
+    )
 
 
 @metadata.command("show")
@@ -119,8 +125,10 @@ def show(city: str, theme: str, url: str | None) -> None:
     with open_catalogue(settings) as conn:
         found = [d for d in published(conn, settings) if (d.city, d.theme) == (city, theme)]
     if not found:
-        raise ConfigError(f"no public data set {theme} for {city}",
-                          "load it first; restricted themes have no public record (see `sdi metadata list`)")
+        raise ConfigError(
+            f"no public data set {theme} for {city}",
+            "load it first; restricted themes have no public record (see `sdi metadata list`)",
+        )
     target = downloads.folder(settings) / downloads.public_path(found[0]).removeprefix(downloads.PREFIX + "/")
     if target.exists():
         found[0].downloads[downloads.public_path(found[0])] = target.stat().st_size
@@ -146,16 +154,24 @@ def iip_register(city: str, url: str | None) -> None:
     with open_catalogue(settings) as conn:
         found = [d for d in published(conn, settings) if d.city == city]
     out.print(f"Gmina {city}: {len(found)} public data sets")
-    print_table(("theme", "metadata identifier (fileIdentifier)", "register id", "record"),
-                [(d.theme, d.file_identifier, d.register_id or "(not yet: sdi metadata set-id)",
-                  links(d, base)["record"]) for d in found],
-                f"nothing loaded for {city} yet: sdi load FILE --city {city} --theme THEME")
+    print_table(
+        ("theme", "metadata identifier (fileIdentifier)", "register id", "record"),
+        [
+            (d.theme, d.file_identifier, d.register_id or "(not yet: sdi metadata set-id)", links(d, base)["record"])
+            for d in found
+        ],
+        f"nothing loaded for {city} yet: sdi load FILE --city {city} --theme THEME",
+    )
     out.print("Services (each with its own ISO 19139 record, also in the CSW):")
     view = _wms_installed()
     for svc in service_records.offered(view):
         fid = service_records.file_identifier(svc.key)
-        out.print(f"{svc.kind} service, {svc.title[1]}: {base}{svc.path}\n    metadata identifier {fid}, "
-                  f"record {base}/metadata/{fid}.xml", soft_wrap=True, highlight=False)
+        out.print(
+            f"{svc.kind} service, {svc.title[1]}: {base}{svc.path}\n    metadata identifier {fid}, "
+            f"record {base}/metadata/{fid}.xml",
+            soft_wrap=True,
+            highlight=False,
+        )
     out.print(f"open data catalogue (DCAT-AP, JSON-LD): {base}/metadata/catalogue.jsonld", soft_wrap=True)
     if not view:
         out.print("view service (WMS): off here, QGIS Server is not installed (run `make setup`)")

@@ -38,5 +38,7 @@ def qgis_project(out_path: Path, url: str | None, city: str | None) -> None:
     url = url or f"http://{settings.host}:{settings.port}"
     data = build(url, city, settings)
     out_path.write_bytes(data)
-    out.print(f"wrote {out_path} ({len(data) // 1024 + 1} KB): layers from {url}"
-              + (f", city {city}" if city else ""), highlight=False)
+    out.print(
+        f"wrote {out_path} ({len(data) // 1024 + 1} KB): layers from {url}" + (f", city {city}" if city else ""),
+        highlight=False,
+    )

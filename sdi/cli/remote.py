@@ -21,10 +21,14 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 from sdi.cli.config_cmds import err, out
 from sdi.core.errors import ConfigError
 
-_SERVER = click.Option(["--server"], metavar="URL",
-                       help="Run it on this sdi server over HTTPS (token from $SDI_TOKEN or --token-file).")
-_TOKEN_FILE = click.Option(["--token-file"], type=click.Path(dir_okay=False, path_type=Path),
-                           help="File whose first line is a load token (with --server) [default: $SDI_TOKEN].")
+_SERVER = click.Option(
+    ["--server"], metavar="URL", help="Run it on this sdi server over HTTPS (token from $SDI_TOKEN or --token-file)."
+)
+_TOKEN_FILE = click.Option(
+    ["--token-file"],
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File whose first line is a load token (with --server) [default: $SDI_TOKEN].",
+)
 
 
 def register(cli: click.Group) -> None:
@@ -39,8 +43,9 @@ def _extend(command: click.Command, remote: Callable[..., None]) -> None:
     if local is None:  # every command extended here is a function's
         raise TypeError(f"command {command.name} has no callback to extend")
     command.params += [_SERVER, _TOKEN_FILE]
-    command.help = (command.help or "") + ("\n\n    With --server URL it runs on that sdi server (see"
-                                           " `sdi token add --scope load`).")
+    command.help = (command.help or "") + (
+        "\n\n    With --server URL it runs on that sdi server (see `sdi token add --scope load`)."
+    )
 
     @functools.wraps(local)
     def callback(*args: Any, server: str | None = None, token_file: Path | None = None, **kwargs: Any) -> Any:
@@ -63,31 +68,55 @@ def _token(token_file: Path | None) -> str:
     else:
         token = os.environ.get("SDI_TOKEN", "").strip()
     if not token:
-        raise ConfigError("no token for --server", "set SDI_TOKEN or give --token-file FILE (made by `sdi token"
-                          " add NAME --city TERYT --scope load` on the server)")
+        raise ConfigError(
+            "no token for --server",
+            "set SDI_TOKEN or give --token-file FILE (made by `sdi token"
+            " add NAME --city TERYT --scope load` on the server)",
+        )
     return token
 
 
-def _load_remote(server: str, token: str, *, path: Path, city: str, theme: str | None, mapping_path: Path | None,
-                 report_path: Path | None, load_all: bool = False, split_by_gmina: bool = False, **flags: Any) -> None:
+def _load_remote(
+    server: str,
+    token: str,
+    *,
+    path: Path,
+    city: str,
+    theme: str | None,
+    mapping_path: Path | None,
+    report_path: Path | None,
+    load_all: bool = False,
+    split_by_gmina: bool = False,
+    **flags: Any,
+) -> None:
     from sdi.cli.loads import print_report
     from sdi.loader.report import LoadReport
     from sdi.remote.client import RemoteError, upload
 
     if load_all or split_by_gmina or mapping_path:
         # --split-by-gmina would write other gminas than the token's; a mapping file is not sent (yet)
-        raise click.UsageError("--server loads one layer for the token's city: drop --all, --split-by-gmina"
-                               " and --mapping (the server uses its mapping for the city and theme)")
+        raise click.UsageError(
+            "--server loads one layer for the token's city: drop --all, --split-by-gmina"
+            " and --mapping (the server uses its mapping for the city and theme)"
+        )
     if not theme:
         raise click.UsageError("give --theme THEME")
     params = {"city": city, "theme": theme, **flags}
-    bar = Progress(TextColumn(f"{path.name}: uploading"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                   console=err, disable=not err.is_terminal, transient=True)
+    bar = Progress(
+        TextColumn(f"{path.name}: uploading"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+        transient=True,
+    )
     task = bar.add_task("upload", total=None)
     try:
         with bar:
-            data = upload(server, token, path, params,
-                          progress=lambda n, total: bar.update(task, total=total, advance=n))
+            data = upload(
+                server, token, path, params, progress=lambda n, total: bar.update(task, total=total, advance=n)
+            )
     except RemoteError as refused:
         if report_path and refused.report:
             _write(report_path, refused.report)
@@ -97,8 +126,9 @@ def _load_remote(server: str, token: str, *, path: Path, city: str, theme: str |
         _write(report_path, data)
 
 
-def _rejects_remote(server: str, token: str, *, city: str, theme: str, load_id: int | None,
-                    export: Path | None) -> None:
+def _rejects_remote(
+    server: str, token: str, *, city: str, theme: str, load_id: int | None, export: Path | None
+) -> None:
     from rich.table import Table
 
     from sdi.loader.rejects import export_rejects
@@ -112,8 +142,9 @@ def _rejects_remote(server: str, token: str, *, city: str, theme: str, load_id: 
         return
     table = Table("source id", "reason", "attributes")
     for r in rows:
-        table.add_row(r["source_id"] or str(r["source_index"]), r["reason"],
-                      json.dumps(r["properties"], ensure_ascii=False)[:100])
+        table.add_row(
+            r["source_id"] or str(r["source_index"]), r["reason"], json.dumps(r["properties"], ensure_ascii=False)[:100]
+        )
     out.print(table if rows else f"load {load_id} rejected nothing")
 
 

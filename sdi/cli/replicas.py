@@ -23,8 +23,10 @@ def register(cli: click.Group) -> None:
 
 def _embedded() -> None:
     if get_settings().database_url:
-        raise ConfigError("SDI_DATABASE_URL is set: its replicas are the operator's",
-                          "give the API all hosts in SDI_READER_DATABASE_URL (see the README, 'Several machines')")
+        raise ConfigError(
+            "SDI_DATABASE_URL is set: its replicas are the operator's",
+            "give the API all hosts in SDI_READER_DATABASE_URL (see the README, 'Several machines')",
+        )
 
 
 @click.group()
@@ -57,10 +59,20 @@ def replica_list() -> None:
 
     _embedded()
     rows = replicas.status(Cluster())
-    print_table(("name", "port", "running", "behind (bytes)", "data"),
-                [(r["name"], str(r["port"]), "yes" if r["running"] else "no",
-                  "" if r["lag_bytes"] is None else str(r["lag_bytes"]), r["data_dir"]) for r in rows],
-                "no replicas: sdi db replica add")
+    print_table(
+        ("name", "port", "running", "behind (bytes)", "data"),
+        [
+            (
+                r["name"],
+                str(r["port"]),
+                "yes" if r["running"] else "no",
+                "" if r["lag_bytes"] is None else str(r["lag_bytes"]),
+                r["data_dir"],
+            )
+            for r in rows
+        ],
+        "no replicas: sdi db replica add",
+    )
 
 
 @replica.command("remove")

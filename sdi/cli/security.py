@@ -24,8 +24,11 @@ def city() -> None:
 
 @city.command("add")
 @click.argument("teryt", type=TERYT)
-@click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="File whose first line is the password [default: $SDI_CITY_PASSWORD].")
+@click.option(
+    "--password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File whose first line is the password [default: $SDI_CITY_PASSWORD].",
+)
 def city_add(teryt: str, password_file: Path | None) -> None:
     """Create the loader login sdi_city_TERYT (or set a new password for it).
 
@@ -51,9 +54,11 @@ def city_list() -> None:
 
     with open_catalogue() as conn:
         rows = list_cities(conn)
-    print_table(("city", "role", "login", "loads"),
-                 [(r["city"], r["role"], "yes" if r["can_login"] else "no", str(r["loads"])) for r in rows],
-                 "no city logins yet: sdi city add TERYT --password-file FILE")
+    print_table(
+        ("city", "role", "login", "loads"),
+        [(r["city"], r["role"], "yes" if r["can_login"] else "no", str(r["loads"])) for r in rows],
+        "no city logins yet: sdi city add TERYT --password-file FILE",
+    )
 
 
 @city.command("remove")
@@ -76,8 +81,13 @@ def token() -> None:
 @token.command("add")
 @click.argument("name")
 @click.option("--city", type=TERYT, default=None, help="The city (TERYT) the token is for, if any.")
-@click.option("--scope", type=click.Choice(["read", "load"]), default="read", show_default=True,
-              help="read: restricted themes; load: remote loads for --city through /uploads.")
+@click.option(
+    "--scope",
+    type=click.Choice(["read", "load"]),
+    default="read",
+    show_default=True,
+    help="read: restricted themes; load: remote loads for --city through /uploads.",
+)
 def token_add(name: str, city: str | None, scope: str) -> None:
     """Make a token and show it once: it cannot be shown again.
 
@@ -105,10 +115,20 @@ def token_list() -> None:
 
     with open_catalogue() as conn:
         rows = list_tokens(conn)
-    print_table(("name", "city", "scope", "created", "revoked"),
-                 [(r["name"], r["city"] or "", r["scope"], f"{r['created_at']:%Y-%m-%d %H:%M}",
-                   f"{r['revoked_at']:%Y-%m-%d %H:%M}" if r["revoked_at"] else "") for r in rows],
-                 "no tokens yet: sdi token add NAME")
+    print_table(
+        ("name", "city", "scope", "created", "revoked"),
+        [
+            (
+                r["name"],
+                r["city"] or "",
+                r["scope"],
+                f"{r['created_at']:%Y-%m-%d %H:%M}",
+                f"{r['revoked_at']:%Y-%m-%d %H:%M}" if r["revoked_at"] else "",
+            )
+            for r in rows
+        ],
+        "no tokens yet: sdi token add NAME",
+    )
 
 
 @token.command("revoke")

@@ -79,8 +79,10 @@ def _base_backup(cluster: Cluster, dest: Path) -> None:
     if state.os_user:
         shutil.chown(wal, user=state.os_user, group=state.os_user)
         if not _user_can_enter(state.os_user, wal):
-            raise ConfigError(f"the {state.os_user} user cannot reach {wal} to archive WAL there",
-                              "back up into a folder whose parents it may enter (not a mode-700 one)")
+            raise ConfigError(
+                f"the {state.os_user} user cannot reach {wal} to archive WAL there",
+                "back up into a folder whose parents it may enter (not a mode-700 one)",
+            )
     if "%" in str(wal):
         raise ConfigError(f"{wal} holds a '%'", "choose a folder without '%' (PostgreSQL expands it)")
     # Archive first: every segment from the start of the base copy on must reach the archive.
@@ -88,8 +90,21 @@ def _base_backup(cluster: Cluster, dest: Path) -> None:
     with psycopg.connect(state.admin_url("postgres"), autocommit=True) as conn:
         conn.execute(f"ALTER SYSTEM SET archive_command = {_literal(command)}")
         conn.execute("SELECT pg_reload_conf()")
-    cmd = ["pg_basebackup", "-h", "127.0.0.1", "-p", str(state.port), "-U", "sdi_admin", "-D", str(dest / "base"),
-           "-X", "stream", "--checkpoint=fast", "--no-password"]
+    cmd = [
+        "pg_basebackup",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(state.port),
+        "-U",
+        "sdi_admin",
+        "-D",
+        str(dest / "base"),
+        "-X",
+        "stream",
+        "--checkpoint=fast",
+        "--no-password",
+    ]
     cluster._run(state, cmd, env={"PGPASSWORD": state.admin_password}, as_user=False)
     state_copy = dest / "cluster.json"
     state_copy.write_text(cluster.state_file.read_text())
@@ -107,8 +122,9 @@ def _archive_now(state: ClusterState, timeout: float = 20.0) -> None:
             if last and last >= segment:
                 return
             time.sleep(0.1)
-    raise DatabaseError(f"WAL segment {segment} did not reach the archive (last failed: {failed})",
-                        f"see {state.data_dir}/server.log")
+    raise DatabaseError(
+        f"WAL segment {segment} did not reach the archive (last failed: {failed})", f"see {state.data_dir}/server.log"
+    )
 
 
 def archive_now(settings: Settings) -> None:
@@ -122,8 +138,9 @@ def restore(settings: Settings, src: Path, to: datetime | None = None) -> dict[s
     try:
         info: dict[str, Any] = json.loads((src / "backup.json").read_text())
     except (OSError, ValueError):
-        raise ConfigError(f"{src} is not an sdi backup (no backup.json)",
-                          "name the folder `sdi db backup` wrote") from None
+        raise ConfigError(
+            f"{src} is not an sdi backup (no backup.json)", "name the folder `sdi db backup` wrote"
+        ) from None
     if info["kind"] == "dump":
         if to is not None:
             raise ConfigError("a dump restores to the moment it was taken", "drop --to")
@@ -137,8 +154,9 @@ def restore(settings: Settings, src: Path, to: datetime | None = None) -> dict[s
 
 def _restore_base(cluster: Cluster, src: Path, to: datetime | None) -> None:
     if cluster.state_file.exists():
-        raise ConfigError(f"{cluster.home} already has a cluster",
-                          "restore into an empty SDI_HOME, or `sdi db destroy` first")
+        raise ConfigError(
+            f"{cluster.home} already has a cluster", "restore into an empty SDI_HOME, or `sdi db destroy` first"
+        )
     saved = json.loads((src / "cluster.json").read_text())
     os_user = "postgres" if os.geteuid() == 0 else None  # as Cluster._create decides
     cluster.home.mkdir(parents=True, exist_ok=True)
@@ -146,8 +164,11 @@ def _restore_base(cluster: Cluster, src: Path, to: datetime | None) -> None:
     shutil.rmtree(data_dir)
     shutil.copytree(src / "base", data_dir, symlinks=True)
     wal = src / "wal"
-    settings = [f"restore_command = {_literal('cp ' + shlex.quote(str(wal)) + '/%f %p')}",
-                "recovery_target_action = 'promote'", f"archive_command = {_literal(NO_ARCHIVE)}"]
+    settings = [
+        f"restore_command = {_literal('cp ' + shlex.quote(str(wal)) + '/%f %p')}",
+        "recovery_target_action = 'promote'",
+        f"archive_command = {_literal(NO_ARCHIVE)}",
+    ]
     if to is not None:
         settings.append(f"recovery_target_time = {_literal(to.isoformat())}")
     with (data_dir / "postgresql.auto.conf").open("a") as conf:
@@ -158,8 +179,14 @@ def _restore_base(cluster: Cluster, src: Path, to: datetime | None) -> None:
         for path in data_dir.rglob("*"):
             shutil.chown(path, user=os_user, group=os_user)
         data_dir.chmod(0o700)
-    state = ClusterState(str(data_dir), _free_port(), saved["password"], os_user, saved.get("admin_password"),
-                         replication_password=saved.get("replication_password"))
+    state = ClusterState(
+        str(data_dir),
+        _free_port(),
+        saved["password"],
+        os_user,
+        saved.get("admin_password"),
+        replication_password=saved.get("replication_password"),
+    )
     cluster._write_state(state)
     cluster.start_server(state)
     _wait_promoted(state, data_dir)
@@ -180,8 +207,10 @@ def _wait_promoted(state: ClusterState, data_dir: Path, timeout: float = 300.0) 
             log = (data_dir / "server.log").read_text(errors="replace") if (data_dir / "server.log").exists() else ""
             fatal = [line for line in log.splitlines() if "FATAL" in line]
             if fatal:
-                raise DatabaseError(f"the restore failed: {fatal[-1].split('FATAL:', 1)[-1].strip()}",
-                                    "choose a --to time between the backup and the last archived change") from None
+                raise DatabaseError(
+                    f"the restore failed: {fatal[-1].split('FATAL:', 1)[-1].strip()}",
+                    "choose a --to time between the backup and the last archived change",
+                ) from None
         time.sleep(0.2)
     raise DatabaseError("the restored cluster did not finish recovery in time", f"see {data_dir}/server.log")
 
@@ -198,8 +227,15 @@ def _restore_dump(settings: Settings, src: Path) -> None:
         raise ConfigError("a dump restores into an external database", "set SDI_DATABASE_URL to a new, empty database")
     params = conninfo_to_dict(settings.database_url)
     password = params.pop("password", None)
-    cmd = [str(_pg_bin(settings) / "pg_restore"), "--no-owner", "--exit-on-error", "--single-transaction",
-           "-d", make_conninfo("", **params), str(src / "sdi.dump")]
+    cmd = [
+        str(_pg_bin(settings) / "pg_restore"),
+        "--no-owner",
+        "--exit-on-error",
+        "--single-transaction",
+        "-d",
+        make_conninfo("", **params),
+        str(src / "sdi.dump"),
+    ]
     _client(cmd, password)
 
 

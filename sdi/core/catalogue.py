@@ -47,9 +47,11 @@ def migrate(conn: psycopg.Connection) -> list[str]:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", [_MIGRATION_LOCK])
         conn.execute("CREATE SCHEMA IF NOT EXISTS sdi")
-        conn.execute("CREATE TABLE IF NOT EXISTS sdi.schema_migrations ("
-                     " version integer PRIMARY KEY, name text NOT NULL,"
-                     " applied_at timestamptz NOT NULL DEFAULT now())")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS sdi.schema_migrations ("
+            " version integer PRIMARY KEY, name text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
         done = {r[0] for r in conn.execute("SELECT version FROM sdi.schema_migrations")}
         for version, name, text in sqlfiles.migrations():
             if version in done:
@@ -117,9 +119,17 @@ def current_rasters(conn: psycopg.Connection) -> dict[str, list[CityRaster]]:
     """Every raster theme with its cities' current COGs, oldest load first."""
     found: dict[str, list[CityRaster]] = {}
     for r in conn.cursor(row_factory=dict_row).execute(sqlfiles.load("current_rasters.sql")):
-        found.setdefault(r["theme"], []).append(CityRaster(
-            r["city"], r["path"], r["bytes"], (r["xmin"], r["ymin"], r["xmax"], r["ymax"]),
-            (r["west"], r["south"], r["east"], r["north"]), r["low"], r["high"]))
+        found.setdefault(r["theme"], []).append(
+            CityRaster(
+                r["city"],
+                r["path"],
+                r["bytes"],
+                (r["xmin"], r["ymin"], r["xmax"], r["ymax"]),
+                (r["west"], r["south"], r["east"], r["north"]),
+                r["low"],
+                r["high"],
+            )
+        )
     return found
 
 
@@ -147,8 +157,18 @@ def record_load(conn: psycopg.Connection, *, city: str, theme: str, provenance: 
     function = "sdi.begin_fresh_load" if fresh else "sdi.begin_load"
     cur = conn.execute(
         f"SELECT {function}(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        [city, theme, p.source, p.source_layer, Jsonb(p.detected), p.size, p.sha256, p.operator, __version__,
-         p.started_at],
+        [
+            city,
+            theme,
+            p.source,
+            p.source_layer,
+            Jsonb(p.detected),
+            p.size,
+            p.sha256,
+            p.operator,
+            __version__,
+            p.started_at,
+        ],
     )
     load_id: int = scalar(cur)
     return load_id
@@ -163,8 +183,10 @@ def own_city(conn: psycopg.Connection, city: str) -> str | None:
     """The city of a city's login (None for the owner); a LoadError when that login asks for another city."""
     own: str | None = scalar(conn.execute("SELECT sdi.current_city()"))
     if own is not None and own != city:  # row-level security would refuse it anyway, less clearly
-        raise LoadError(f"this login (city {own}) may load only city {own}, not {city}",
-                        f"load {city} with its own login: the administrator makes it with `sdi city add {city}`")
+        raise LoadError(
+            f"this login (city {own}) may load only city {own}, not {city}",
+            f"load {city} with its own login: the administrator makes it with `sdi city add {city}`",
+        )
     return own
 
 
@@ -180,12 +202,16 @@ def load_errors() -> Iterator[None]:
         yield
     except psycopg.OperationalError as exc:
         reason = first_line(exc)
-        raise DatabaseError(f"lost the connection to PostGIS during the load ({reason})",
-                            "nothing was stored: the transaction is rolled back; when the server is up"
-                            " again (sdi db status), load again") from None
+        raise DatabaseError(
+            f"lost the connection to PostGIS during the load ({reason})",
+            "nothing was stored: the transaction is rolled back; when the server is up"
+            " again (sdi db status), load again",
+        ) from None
     except psycopg.errors.InsufficientPrivilege as exc:
-        raise LoadError(f"the database refused this login ({exc.diag.message_primary})",
-                        "nothing was changed; load as the city's own login or as the owner") from None
+        raise LoadError(
+            f"the database refused this login ({exc.diag.message_primary})",
+            "nothing was changed; load as the city's own login or as the owner",
+        ) from None
 
 
 def set_current(conn: psycopg.Connection, *, city: str, theme: str, load_id: int) -> None:
@@ -204,15 +230,25 @@ def record_rejects(conn: psycopg.Connection, load_id: int, rejects: list[dict[st
     if scalar(conn.execute("SELECT sdi.current_city()")) is not None:
         # A city's login has no INSERT on sdi.rejects (and COPY cannot run under row-level security):
         # its rejects go through the catalogue's function, which checks that the load is its own and begun.
-        rows = [{"source_index": r["index"], "source_id": r.get("source_id"), "reason": r["reason"],
-                 "properties": r["properties"], "geom": r.get("geom_ewkb_hex")} for r in rejects]
+        rows = [
+            {
+                "source_index": r["index"],
+                "source_id": r.get("source_id"),
+                "reason": r["reason"],
+                "properties": r["properties"],
+                "geom": r.get("geom_ewkb_hex"),
+            }
+            for r in rejects
+        ]
         conn.execute("SELECT sdi.add_rejects(%s, %s)", [load_id, Jsonb(rows)])
         return
-    with conn.cursor().copy("COPY sdi.rejects (load_id, source_index, source_id, reason, properties, geom)"
-                            " FROM STDIN") as copy:
+    with conn.cursor().copy(
+        "COPY sdi.rejects (load_id, source_index, source_id, reason, properties, geom) FROM STDIN"
+    ) as copy:
         for r in rejects:
-            copy.write_row([load_id, r["index"], r.get("source_id"), r["reason"], Jsonb(r["properties"]),
-                            r.get("geom_ewkb_hex")])
+            copy.write_row(
+                [load_id, r["index"], r.get("source_id"), r["reason"], Jsonb(r["properties"]), r.get("geom_ewkb_hex")]
+            )
 
 
 def history(conn: psycopg.Connection, city: str, theme: str) -> list[dict[str, Any]]:
@@ -227,13 +263,16 @@ def rollback(conn: psycopg.Connection, city: str, theme: str, to: int) -> None:
         lock_layer(conn, city, theme)
         row = conn.execute("SELECT city, theme, state FROM sdi.loads WHERE load_id = %s", [to]).fetchone()
         if row is None or (row[0], row[1], row[2]) != (city, theme, "finished"):
-            raise ConfigError(f"load {to} is not a version of {theme} for city {city}",
-                              f"see the versions with `sdi history --city {city} --theme {theme}`")
+            raise ConfigError(
+                f"load {to} is not a version of {theme} for city {city}",
+                f"see the versions with `sdi history --city {city} --theme {theme}`",
+            )
         set_current(conn, city=city, theme=theme, load_id=to)
 
 
-def rejects(conn: psycopg.Connection, city: str, theme: str,
-            load_id: int | None = None) -> tuple[int | None, list[dict[str, Any]]]:
+def rejects(
+    conn: psycopg.Connection, city: str, theme: str, load_id: int | None = None
+) -> tuple[int | None, list[dict[str, Any]]]:
     """The rejects of a load (default: the newest load of the city's theme) and that load's id."""
     if load_id is None:
         row = conn.execute("SELECT max(load_id) FROM sdi.loads WHERE city = %s AND theme = %s", [city, theme])

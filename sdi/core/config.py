@@ -257,8 +257,13 @@ def _registry(root: Path) -> Registry:
     for theme, schema in schemas.items():
         for name, f in schema.fields.items():
             if f.codelist and f.codelist not in codelists:
-                problems.append(Problem(str(root / "schemas" / f"{theme}.yaml"), f"fields.{name}.codelist",
-                                        f"no code list {f.codelist!r} in {root / 'codelists'}"))
+                problems.append(
+                    Problem(
+                        str(root / "schemas" / f"{theme}.yaml"),
+                        f"fields.{name}.codelist",
+                        f"no code list {f.codelist!r} in {root / 'codelists'}",
+                    )
+                )
     return Registry(root, schemas, codelists, problems, rasters)
 
 

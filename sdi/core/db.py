@@ -96,14 +96,16 @@ class Cluster:
         """pg_ctl start with sdi's options (also for a restore, which must not touch roles until promoted)."""
         # WAL room for a load of millions of rows without a checkpoint every few seconds (each one makes the
         # next writes log whole pages again); buffers for the indexes of a national theme.
-        opts = (f"-c listen_addresses=127.0.0.1 -p {state.port} -c unix_socket_directories=''"
-                " -c max_wal_size=4GB -c shared_buffers=256MB -c maintenance_work_mem=256MB"
-                # history is partitioned by load: a query the planner cannot prune (a catalogue check, prune,
-                # a view read by SQL) locks every partition it plans, one lock slot each; the default 64
-                # slots per connection run out at a few thousand versions kept across cities.
-                f" -c max_locks_per_transaction={MAX_LOCKS_PER_TRANSACTION}"
-                # archive_mode needs a restart, archive_command only a reload: `sdi db backup` sets the latter
-                " -c archive_mode=on")
+        opts = (
+            f"-c listen_addresses=127.0.0.1 -p {state.port} -c unix_socket_directories=''"
+            " -c max_wal_size=4GB -c shared_buffers=256MB -c maintenance_work_mem=256MB"
+            # history is partitioned by load: a query the planner cannot prune (a catalogue check, prune,
+            # a view read by SQL) locks every partition it plans, one lock slot each; the default 64
+            # slots per connection run out at a few thousand versions kept across cities.
+            f" -c max_locks_per_transaction={MAX_LOCKS_PER_TRANSACTION}"
+            # archive_mode needs a restart, archive_command only a reload: `sdi db backup` sets the latter
+            " -c archive_mode=on"
+        )
         log = Path(state.data_dir) / "server.log"
         self._run(state, ["pg_ctl", "-D", state.data_dir, "-l", str(log), "-o", opts, "-w", "-t", "60", "start"])
 
@@ -157,16 +159,32 @@ class Cluster:
         os_user = "postgres" if os.geteuid() == 0 else None
         data_dir = self._data_dir_for(os_user)
         admin_password = secrets.token_urlsafe(24)
-        state = ClusterState(str(data_dir), _free_port(), secrets.token_urlsafe(24), os_user,
-                             admin_password=admin_password)
+        state = ClusterState(
+            str(data_dir), _free_port(), secrets.token_urlsafe(24), os_user, admin_password=admin_password
+        )
         with tempfile.NamedTemporaryFile("w", delete=False, dir=data_dir.parent) as pw:
             pw.write(admin_password)
         try:
             if os_user:
                 shutil.chown(pw.name, user=os_user)
             # The bootstrap superuser is the admin; the owner `sdi` is made by _ensure_database, unprivileged.
-            cmd = ["initdb", "-D", str(data_dir), "-U", ADMIN_USER, "--pwfile", pw.name, "-E", "UTF8",
-                   "--locale", "C.UTF-8", "--auth-host", "scram-sha-256", "--auth-local", "peer"]
+            cmd = [
+                "initdb",
+                "-D",
+                str(data_dir),
+                "-U",
+                ADMIN_USER,
+                "--pwfile",
+                pw.name,
+                "-E",
+                "UTF8",
+                "--locale",
+                "C.UTF-8",
+                "--auth-host",
+                "scram-sha-256",
+                "--auth-local",
+                "peer",
+            ]
             self._run(state, cmd)
         finally:
             os.unlink(pw.name)
@@ -201,10 +219,12 @@ class Cluster:
         with psycopg.connect(state.admin_url("postgres"), autocommit=True) as conn:
             ensure_owner(conn, DB_USER, state.password)
             if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone() is None:
-                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(DB_NAME),
-                                                                          sql.Identifier(DB_USER)))
-            conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(DB_NAME),
-                                                                         sql.Identifier(DB_USER)))
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(DB_NAME), sql.Identifier(DB_USER))
+                )
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(DB_NAME), sql.Identifier(DB_USER))
+            )
         with psycopg.connect(state.admin_url(), autocommit=True) as conn:
             prepare_database(conn, DB_USER)
 
@@ -213,22 +233,37 @@ class Cluster:
         state.admin_password = secrets.token_urlsafe(24)
         with psycopg.connect(state.url().rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [ADMIN_USER]).fetchone()
-            conn.execute(sql.SQL(("ALTER" if exists else "CREATE") + " ROLE {} SUPERUSER LOGIN PASSWORD {}").format(
-                sql.Identifier(ADMIN_USER), sql.Literal(state.admin_password)))
+            conn.execute(
+                sql.SQL(("ALTER" if exists else "CREATE") + " ROLE {} SUPERUSER LOGIN PASSWORD {}").format(
+                    sql.Identifier(ADMIN_USER), sql.Literal(state.admin_password)
+                )
+            )
         self._write_state(state)
         logger.info("made %s the superuser of the cluster; %s loses SUPERUSER", ADMIN_USER, DB_USER)
 
     # -- helpers ---------------------------------------------------------------------------
-    def _run(self, state: ClusterState, cmd: list[str], check: bool = True, env: dict[str, str] | None = None,
-             as_user: bool = True) -> int:
+    def _run(
+        self,
+        state: ClusterState,
+        cmd: list[str],
+        check: bool = True,
+        env: dict[str, str] | None = None,
+        as_user: bool = True,
+    ) -> int:
         binary = str(_pg_bin(self.settings) / cmd[0])
         full = [binary, *cmd[1:]]
         if state.os_user and as_user:
             full = ["runuser", "-u", state.os_user, "--", *full]
         # A file, not a pipe: the server inherits pg_ctl's descriptors and would hold a pipe open.
         with tempfile.TemporaryFile() as out:
-            rc = subprocess.run(full, check=False, stdout=out, stderr=subprocess.STDOUT, cwd="/",
-                                env={**os.environ, **env} if env else None).returncode
+            rc = subprocess.run(
+                full,
+                check=False,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd="/",
+                env={**os.environ, **env} if env else None,
+            ).returncode
             out.seek(0)
             text = out.read().decode(errors="replace").strip()
         if check and rc != 0:
@@ -251,8 +286,11 @@ def ensure_owner(admin: psycopg.Connection, owner: str, password: str) -> None:
     nothing else a superuser could abuse: no SUPERUSER, no CREATEROLE, no server-file or program roles."""
     exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [owner]).fetchone()
     verb = "ALTER" if exists else "CREATE"
-    admin.execute(sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEROLE CREATEDB NOREPLICATION NOBYPASSRLS"
-                          " PASSWORD {}").format(sql.Identifier(owner), sql.Literal(password)))
+    admin.execute(
+        sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEROLE CREATEDB NOREPLICATION NOBYPASSRLS PASSWORD {}").format(
+            sql.Identifier(owner), sql.Literal(password)
+        )
+    )
     for role in _DANGEROUS_ROLES:
         if scalar(admin.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", [owner, role])):
             admin.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(role), sql.Identifier(owner)))
@@ -271,8 +309,11 @@ def prepare_database(admin: psycopg.Connection, owner: str) -> None:
     # which every login's search_path holds (not sdi_admin, which only the admin's functions use).
     if admin.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'pgrouting'").fetchone():
         admin.execute("CREATE EXTENSION IF NOT EXISTS pgrouting SCHEMA public")
-    admin.execute(sql.SQL("GRANT USAGE ON SCHEMA sdi_admin TO {o};"
-                          " GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA sdi_admin TO {o}").format(o=sql.Identifier(owner)))
+    admin.execute(
+        sql.SQL(
+            "GRANT USAGE ON SCHEMA sdi_admin TO {o}; GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA sdi_admin TO {o}"
+        ).format(o=sql.Identifier(owner))
+    )
 
 
 def _pg_bin(settings: Settings) -> Path:
@@ -280,15 +321,18 @@ def _pg_bin(settings: Settings) -> Path:
         return settings.pg_bin
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parent.parent.name))
     if not found:
-        raise DatabaseError("PostgreSQL server binaries not found in /usr/lib/postgresql",
-                            "run `make setup`, or set SDI_PG_BIN, or set SDI_DATABASE_URL to an existing PostGIS")
+        raise DatabaseError(
+            "PostgreSQL server binaries not found in /usr/lib/postgresql",
+            "run `make setup`, or set SDI_PG_BIN, or set SDI_DATABASE_URL to an existing PostGIS",
+        )
     return found[-1].parent
 
 
 def _user_can_enter(user: str, folder: Path) -> bool:
     # Traversal is enough: sdi creates pgdata itself and hands it to that user.
-    return subprocess.run(["runuser", "-u", user, "--", "test", "-x", str(folder)],
-                          check=False, cwd="/").returncode == 0
+    return (
+        subprocess.run(["runuser", "-u", user, "--", "test", "-x", str(folder)], check=False, cwd="/").returncode == 0
+    )
 
 
 def _free_port() -> int:
@@ -351,8 +395,10 @@ def connect(settings: Settings | None = None, **kwargs: Any) -> psycopg.Connecti
         return psycopg.connect(url, **kwargs)
     except psycopg.OperationalError as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "connection refused"
-        raise DatabaseError(f"cannot connect to PostGIS ({redact(url)}): {reason}",
-                            "check SDI_DATABASE_URL, or unset it to use the embedded cluster") from None
+        raise DatabaseError(
+            f"cannot connect to PostGIS ({redact(url)}): {reason}",
+            "check SDI_DATABASE_URL, or unset it to use the embedded cluster",
+        ) from None
 
 
 def redact(url: str) -> str:

@@ -27,9 +27,15 @@ class Tile:
     nodata: float | None
 
 
-
-def mosaic_vrt(tiles: list[Tile], epsg: int, schema: RasterSchema, *, bands: list[int] | None = None,
-               palette: bool = False, src_nodata: float | None = None) -> str:
+def mosaic_vrt(
+    tiles: list[Tile],
+    epsg: int,
+    schema: RasterSchema,
+    *,
+    bands: list[int] | None = None,
+    palette: bool = False,
+    src_nodata: float | None = None,
+) -> str:
     """A GDAL VRT that lays the tiles side by side at the finest pixel size, in the theme's data type.
 
     Tiles may come from different cities or flights: where they overlap, the later one in the list wins.
@@ -41,9 +47,11 @@ def mosaic_vrt(tiles: list[Tile], epsg: int, schema: RasterSchema, *, bands: lis
     crs = CRS.from_epsg(epsg)
     # Pixels run east, then south, whatever the CRS's own axis order: PUWG 1992 and 2000 list northing first.
     mapping = "2,1" if crs.axis_info[0].direction in ("north", "south") else "1,2"
-    lines = [f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">',
-             f'  <SRS dataAxisToSRSAxisMapping="{mapping}">{escape(crs.to_wkt())}</SRS>',
-             f"  <GeoTransform>{minx!r}, {res!r}, 0, {maxy!r}, 0, {-res!r}</GeoTransform>"]
+    lines = [
+        f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">',
+        f'  <SRS dataAxisToSRSAxisMapping="{mapping}">{escape(crs.to_wkt())}</SRS>',
+        f"  <GeoTransform>{minx!r}, {res!r}, 0, {maxy!r}, 0, {-res!r}</GeoTransform>",
+    ]
     for i, source_band in enumerate(bands or range(1, len(schema.bands) + 1), start=1):
         lines.append(f'  <VRTRasterBand dataType="{_GDAL_TYPES[schema.dtype]}" band="{i}">')
         lines.append(f"    <Description>{escape(schema.bands[i - 1].name)}</Description>")
@@ -56,12 +64,14 @@ def mosaic_vrt(tiles: list[Tile], epsg: int, schema: RasterSchema, *, bands: lis
         for t in tiles:
             x, y = (t.bounds[0] - minx) / res, (maxy - t.bounds[3]) / res
             nodata = src_nodata if src_nodata is not None else t.nodata
-            lines += ["    <ComplexSource>",
-                      f'      <SourceFilename relativeToVRT="0">{escape(t.path)}</SourceFilename>',
-                      f"      <SourceBand>{source_band}</SourceBand>",
-                      f'      <SrcRect xOff="0" yOff="0" xSize="{t.width}" ySize="{t.height}"/>',
-                      f'      <DstRect xOff="{x!r}" yOff="{y!r}" xSize="{t.width * t.res[0] / res!r}"'
-                      f' ySize="{t.height * t.res[1] / res!r}"/>']
+            lines += [
+                "    <ComplexSource>",
+                f'      <SourceFilename relativeToVRT="0">{escape(t.path)}</SourceFilename>',
+                f"      <SourceBand>{source_band}</SourceBand>",
+                f'      <SrcRect xOff="0" yOff="0" xSize="{t.width}" ySize="{t.height}"/>',
+                f'      <DstRect xOff="{x!r}" yOff="{y!r}" xSize="{t.width * t.res[0] / res!r}"'
+                f' ySize="{t.height * t.res[1] / res!r}"/>',
+            ]
             if nodata is not None:
                 lines.append(f"      <NODATA>{nodata!r}</NODATA>")
             if palette:

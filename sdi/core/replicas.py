@@ -33,8 +33,10 @@ REPLICATOR = "sdi_replicator"
 _NAME = re.compile(r"^replica[0-9]{1,3}$")
 # Reads wait at most this long on a standby whose replay conflicts with a TRUNCATE or DROP on the primary.
 # max_locks_per_transaction: a hot standby refuses to start with less than its primary's (the same constant).
-_STANDBY_OPTS = ("-c hot_standby=on -c hot_standby_feedback=on -c max_standby_streaming_delay=30s"
-                 f" -c max_locks_per_transaction={MAX_LOCKS_PER_TRANSACTION}")
+_STANDBY_OPTS = (
+    "-c hot_standby=on -c hot_standby_feedback=on -c max_standby_streaming_delay=30s"
+    f" -c max_locks_per_transaction={MAX_LOCKS_PER_TRANSACTION}"
+)
 
 
 def add(cluster: Cluster) -> dict[str, Any]:
@@ -49,8 +51,25 @@ def add(cluster: Cluster) -> dict[str, Any]:
         shutil.chown(data_dir, user=state.os_user, group=state.os_user)
     password = _ensure_replicator(state)
     record: dict[str, Any] = {"name": name, "data_dir": str(data_dir), "port": _free_port(), "slot": f"sdi_{name}"}
-    cmd = ["pg_basebackup", "-h", "127.0.0.1", "-p", str(state.port), "-U", REPLICATOR, "-D", str(data_dir),
-           "-R", "-X", "stream", "-C", "-S", record["slot"], "--checkpoint=fast", "--no-password"]
+    cmd = [
+        "pg_basebackup",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(state.port),
+        "-U",
+        REPLICATOR,
+        "-D",
+        str(data_dir),
+        "-R",
+        "-X",
+        "stream",
+        "-C",
+        "-S",
+        record["slot"],
+        "--checkpoint=fast",
+        "--no-password",
+    ]
     try:
         cluster._run(state, cmd, env={"PGPASSWORD": password})
     except DatabaseError:
@@ -115,15 +134,18 @@ def start_one(cluster: Cluster, state: ClusterState, record: dict[str, Any]) -> 
     if not _port_free(record["port"]):
         record["port"] = _free_port()
         cluster._write_state(state)
-    opts = (f"-c listen_addresses=127.0.0.1 -p {record['port']} -c unix_socket_directories=''"
-            f" -c cluster_name={record['name']} {_STANDBY_OPTS}")
+    opts = (
+        f"-c listen_addresses=127.0.0.1 -p {record['port']} -c unix_socket_directories=''"
+        f" -c cluster_name={record['name']} {_STANDBY_OPTS}"
+    )
     log = Path(record["data_dir"]) / "server.log"
     # A replica that was killed outright (SIGKILL, a crash) leaves children that still hold its shared memory
     # for a moment after the postmaster is gone; its next start fails until they have noticed and exited.
     for attempt in range(5):
         try:
-            cluster._run(state, ["pg_ctl", "-D", record["data_dir"], "-l", str(log), "-o", opts, "-w", "-t", "60",
-                                 "start"])
+            cluster._run(
+                state, ["pg_ctl", "-D", record["data_dir"], "-l", str(log), "-o", opts, "-w", "-t", "60", "start"]
+            )
             return True
         except DatabaseError:
             time.sleep(1 + attempt)
@@ -146,8 +168,13 @@ def hosts_url(url: str, state: ClusterState | None) -> str:
     params = conninfo_to_dict(url)
     hosts: list[tuple[Any, Any]] = [("127.0.0.1", r["port"]) for r in state.replicas]
     hosts += [(params.get("host", "127.0.0.1"), params.get("port", state.port))]
-    params.update(host=",".join(h for h, _ in hosts), port=",".join(str(p) for _, p in hosts),
-                  target_session_attrs="prefer-standby", load_balance_hosts="random", connect_timeout="3")
+    params.update(
+        host=",".join(h for h, _ in hosts),
+        port=",".join(str(p) for _, p in hosts),
+        target_session_attrs="prefer-standby",
+        load_balance_hosts="random",
+        connect_timeout="3",
+    )
     return make_conninfo("", **{k: v for k, v in params.items() if v is not None})
 
 
@@ -193,24 +220,32 @@ def _ensure_replicator(state: ClusterState) -> str:
         state.replication_password = secrets.token_urlsafe(24)
     with psycopg.connect(state.admin_url("postgres"), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [REPLICATOR]).fetchone()
-        conn.execute(sql.SQL(("ALTER" if exists else "CREATE") + " ROLE {} LOGIN REPLICATION NOSUPERUSER"
-                             " NOCREATEDB NOCREATEROLE PASSWORD {}").format(
-            sql.Identifier(REPLICATOR), sql.Literal(state.replication_password)))
+        conn.execute(
+            sql.SQL(
+                ("ALTER" if exists else "CREATE") + " ROLE {} LOGIN REPLICATION NOSUPERUSER"
+                " NOCREATEDB NOCREATEROLE PASSWORD {}"
+            ).format(sql.Identifier(REPLICATOR), sql.Literal(state.replication_password))
+        )
     return state.replication_password
 
 
 def _drop_slot(state: ClusterState, slot: str) -> None:
     with psycopg.connect(state.admin_url("postgres"), autocommit=True) as conn:
-        conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
-                     " WHERE slot_name = %s AND NOT active", [slot])
+        conn.execute(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s AND NOT active",
+            [slot],
+        )
 
 
 def _lag(state: ClusterState, record: dict[str, Any]) -> int | None:
     try:
         with psycopg.connect(state.admin_url("postgres"), autocommit=True, connect_timeout=2) as conn:
-            row = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn)::bigint"
-                               " FROM pg_stat_replication r JOIN pg_replication_slots s ON s.active_pid = r.pid"
-                               " WHERE s.slot_name = %s", [record["slot"]]).fetchone()
+            row = conn.execute(
+                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn)::bigint"
+                " FROM pg_stat_replication r JOIN pg_replication_slots s ON s.active_pid = r.pid"
+                " WHERE s.slot_name = %s",
+                [record["slot"]],
+            ).fetchone()
     except psycopg.OperationalError:
         return None
     return row[0] if row else None
@@ -237,4 +272,3 @@ def check_name(name: str) -> str:
     if not _NAME.match(name):
         raise DatabaseError(f"invalid replica name {name!r}", "see `sdi db replica list` (replica1, replica2...)")
     return name
-

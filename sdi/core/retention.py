@@ -45,8 +45,16 @@ class PruneReport:
         return freed
 
 
-def prune(url: str, *, keep: int, raster_dir: Path, city: str | None = None, theme: str | None = None,
-          dry_run: bool = False, orphan_age_s: float = ORPHAN_AGE_S) -> PruneReport:
+def prune(
+    url: str,
+    *,
+    keep: int,
+    raster_dir: Path,
+    city: str | None = None,
+    theme: str | None = None,
+    dry_run: bool = False,
+    orphan_age_s: float = ORPHAN_AGE_S,
+) -> PruneReport:
     """Keep the `keep` newest versions of each (city, theme) and the current one; drop the rest."""
     if keep < 1:
         raise ConfigError(f"--keep {keep} would leave no version to roll back to", "give --keep 1 or more")
@@ -58,8 +66,9 @@ def prune(url: str, *, keep: int, raster_dir: Path, city: str | None = None, the
         candidates = conn.execute(sqlfiles.load("prune_candidates.sql"), {"city": city, "theme": theme, "keep": keep})
         for load_id, c, t, raster in candidates.fetchall():
             part = sql.Identifier("history", scalar(conn.execute("SELECT sdi.load_table(%s, %s)", [t, load_id])))
-            size = scalar(conn.execute("SELECT coalesce(pg_total_relation_size(to_regclass(%s)), 0)",
-                                       [part.as_string(conn)]))
+            size = scalar(
+                conn.execute("SELECT coalesce(pg_total_relation_size(to_regclass(%s)), 0)", [part.as_string(conn)])
+            )
             file = raster_dir / raster if raster else None
             if file is not None and file.is_file():
                 size += file.stat().st_size
@@ -70,16 +79,21 @@ def prune(url: str, *, keep: int, raster_dir: Path, city: str | None = None, the
                 _drop_partition(conn, t, part)
                 if file is not None and raster_dir in file.resolve().parents:
                     file.unlink(missing_ok=True)
-            report.versions.append({"load_id": load_id, "city": c, "theme": t, "bytes": size,
-                                    "kind": "raster" if raster else "vector"})
+            report.versions.append(
+                {"load_id": load_id, "city": c, "theme": t, "bytes": size, "kind": "raster" if raster else "vector"}
+            )
         orphans = conn.execute(sqlfiles.load("orphan_partitions.sql"), {"theme": theme})
         for parent, name, pending, _size in orphans.fetchall():
             report.orphan_partitions.append(name)
             if not dry_run:
                 _drop_partition(conn, parent, sql.Identifier("history", name), pending=pending)
         report.orphan_files = _orphan_files(conn, raster_dir, city, theme, orphan_age_s, dry_run)
-    logger.info("prune: %d versions, %d orphan files, %d bytes", len(report.versions), len(report.orphan_files),
-                report.freed_bytes)
+    logger.info(
+        "prune: %d versions, %d orphan files, %d bytes",
+        len(report.versions),
+        len(report.orphan_files),
+        report.freed_bytes,
+    )
     return report
 
 
@@ -99,16 +113,20 @@ def _forget(conn: psycopg.Connection, load_id: int, city: str, theme: str) -> bo
 
 def _drop_partition(conn: psycopg.Connection, theme: str, part: sql.Identifier, pending: bool = False) -> None:
     parent = sql.Identifier("history", theme)
-    attached = scalar(conn.execute("SELECT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass(%s))",
-                                   [part.as_string(conn)]))
+    attached = scalar(
+        conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass(%s))", [part.as_string(conn)]
+        )
+    )
     if attached:
         how = sql.SQL("FINALIZE" if pending else "CONCURRENTLY")
         conn.execute(sql.SQL("ALTER TABLE {t} DETACH PARTITION {p} {how}").format(t=parent, p=part, how=how))
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {p}").format(p=part))
 
 
-def _orphan_files(conn: psycopg.Connection, raster_dir: Path, city: str | None, theme: str | None, age_s: float,
-                  dry_run: bool) -> list[dict[str, Any]]:
+def _orphan_files(
+    conn: psycopg.Connection, raster_dir: Path, city: str | None, theme: str | None, age_s: float, dry_run: bool
+) -> list[dict[str, Any]]:
     """COGs under the raster folder that no catalogue row names, older than `age_s` (a killed load-raster)."""
     if not raster_dir.is_dir():
         return []
@@ -116,8 +134,14 @@ def _orphan_files(conn: psycopg.Connection, raster_dir: Path, city: str | None, 
     found, now = [], time.time()
     for path in sorted(raster_dir.glob("*/*/*")):
         rel = path.relative_to(raster_dir)
-        if (not path.is_file() or path.is_symlink() or path.suffix not in (".tif", ".vrt") or rel.as_posix() in named
-                or (theme and rel.parts[0] != theme) or (city and rel.parts[1] != city)):
+        if (
+            not path.is_file()
+            or path.is_symlink()
+            or path.suffix not in (".tif", ".vrt")
+            or rel.as_posix() in named
+            or (theme and rel.parts[0] != theme)
+            or (city and rel.parts[1] != city)
+        ):
             continue
         stat = path.stat()
         if now - stat.st_mtime < age_s:

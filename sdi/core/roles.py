@@ -44,8 +44,11 @@ def add_city(conn: psycopg.Connection, city: str, password: str) -> str:
             return role
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone()
         verb = "ALTER" if exists else "CREATE"
-        conn.execute(sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
-            sql.Identifier(role), sql.Literal(password)))
+        conn.execute(
+            sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(password)
+            )
+        )
         conn.execute(sql.SQL("GRANT sdi_loader TO {}").format(sql.Identifier(role)))
         _find_postgis(conn, role)
     return role
@@ -56,7 +59,8 @@ def list_cities(conn: psycopg.Connection) -> list[dict[str, Any]]:
     rows = conn.execute(
         "SELECT r.rolname, substring(r.rolname FROM 10) AS city, r.rolcanlogin,"
         " (SELECT count(*) FROM sdi.loads l WHERE l.city = substring(r.rolname FROM 10)) AS loads"
-        " FROM pg_roles r WHERE r.rolname ~ '^sdi_city_[0-9]{7}$' ORDER BY r.rolname").fetchall()
+        " FROM pg_roles r WHERE r.rolname ~ '^sdi_city_[0-9]{7}$' ORDER BY r.rolname"
+    ).fetchall()
     return [dict(zip(("role", "city", "can_login", "loads"), r, strict=True)) for r in rows]
 
 
@@ -81,23 +85,28 @@ def _admin_functions(conn: psycopg.Connection) -> bool:
 
 
 def _postgis_schema(conn: psycopg.Connection) -> str:
-    schema: str = scalar(conn.execute("SELECT extnamespace::regnamespace::text FROM pg_extension"
-                                      " WHERE extname = 'postgis'"))
+    schema: str = scalar(
+        conn.execute("SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'postgis'")
+    )
     return schema
 
 
 def _grant_postgis(conn: psycopg.Connection, role: str) -> None:
     """USAGE on the schema PostGIS lives in, which gives no right on its tables (the owner owns it)."""
-    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(_postgis_schema(conn)),
-                                                                 sql.Identifier(role)))
+    conn.execute(
+        sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(_postgis_schema(conn)), sql.Identifier(role))
+    )
 
 
 def _find_postgis(conn: psycopg.Connection, role: str) -> None:
     """Let the role use PostGIS wherever it is installed (old embedded clusters have it in schema sdi):
     USAGE on that schema, and a search_path that finds it."""
     _grant_postgis(conn, role)
-    conn.execute(sql.SQL("ALTER ROLE {} SET search_path = data, {}, public").format(
-        sql.Identifier(role), sql.Identifier(_postgis_schema(conn))))
+    conn.execute(
+        sql.SQL("ALTER ROLE {} SET search_path = data, {}, public").format(
+            sql.Identifier(role), sql.Identifier(_postgis_schema(conn))
+        )
+    )
 
 
 def password_from(file: Path | None, env_value: str | None) -> str:
@@ -130,10 +139,17 @@ def ensure_reader(conn: psycopg.Connection, url: str) -> str:
             _grant_postgis(conn, role)
             return _reader_url(url, role, password)
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone()
-        conn.execute(sql.SQL(("ALTER" if exists else "CREATE") + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB"
-                             " NOCREATEROLE NOINHERIT PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
-        conn.execute(sql.SQL("ALTER ROLE {} SET statement_timeout = {}").format(
-            sql.Identifier(role), sql.Literal(READER_TIMEOUT)))
+        conn.execute(
+            sql.SQL(
+                ("ALTER" if exists else "CREATE") + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB"
+                " NOCREATEROLE NOINHERIT PASSWORD {}"
+            ).format(sql.Identifier(role), sql.Literal(password))
+        )
+        conn.execute(
+            sql.SQL("ALTER ROLE {} SET statement_timeout = {}").format(
+                sql.Identifier(role), sql.Literal(READER_TIMEOUT)
+            )
+        )
         # JIT compilation costs 15-20 ms a query and never pays back on the API's short, indexed queries.
         conn.execute(sql.SQL("ALTER ROLE {} SET jit = off").format(sql.Identifier(role)))
         # Parallel workers help one query alone, but under many concurrent requests on few cores they

@@ -30,24 +30,31 @@ class Settings(BaseSettings):
 
     home: Path = Field(default=Path(".sdi"), description="where the embedded cluster and generated files live")
     database_url: str | None = Field(default=None, description="an external PostGIS; unset means the embedded cluster")
-    pg_bin: Path | None = Field(default=None,
-                                description="folder of initdb/pg_ctl; default: newest /usr/lib/postgresql/*/bin")
+    pg_bin: Path | None = Field(
+        default=None, description="folder of initdb/pg_ctl; default: newest /usr/lib/postgresql/*/bin"
+    )
     config_dir: Path = Field(default=_PROJECT_CONFIG, description="schemas, mappings and server.yaml")
     styles_dir: Path = Field(default=_PROJECT_STYLES, description="QGIS styles, <theme>.qml and <theme>.sld")
     max_unzipped_mb: int = Field(default=4096, description="refuse zips that unpack to more than this")
     max_reject_share: float = Field(
-        default=0.05, description="refuse to publish a load that rejects more than this share of its features")
+        default=0.05, description="refuse to publish a load that rejects more than this share of its features"
+    )
     raster_dir: Path | None = Field(
-        default=None, description="where loaded rasters are kept as COGs; unset means $SDI_HOME/rasters")
+        default=None, description="where loaded rasters are kept as COGs; unset means $SDI_HOME/rasters"
+    )
     max_raster_mpix: int = Field(
-        default=20_000, description="refuse rasters whose header declares more megapixels than this (header bombs)")
+        default=20_000, description="refuse rasters whose header declares more megapixels than this (header bombs)"
+    )
     reader_database_url: str | None = Field(
-        default=None, description="the API's read-only login; unset means sdi serve makes one with a new password")
+        default=None, description="the API's read-only login; unset means sdi serve makes one with a new password"
+    )
     request_timeout: int = Field(default=30, description="seconds before a worker's request is cut off")
     cors: bool = Field(default=True, description="allow browsers on other sites to call the API")
     public_url: str | None = Field(
-        default=None, description="the address clients reach sdi serve at, e.g. https://sip.gmina.gov.pl behind a "
-                                  "proxy; records, feeds, links and server.url use it. Unset: http://--host:--port")
+        default=None,
+        description="the address clients reach sdi serve at, e.g. https://sip.gmina.gov.pl behind a "
+        "proxy; records, feeds, links and server.url use it. Unset: http://--host:--port",
+    )
     host: str = "127.0.0.1"
     port: int = 5000
     workers: int = 2

@@ -26,8 +26,11 @@ def load(name: str) -> str:
 def migrations() -> list[tuple[int, str, str]]:
     """Every migration as (version, file name, SQL), in version order."""
     folder = resources.files("sdi").joinpath("sql", "migrations")
-    found = [(int(f.name.split("_", 1)[0]), f.name, f.read_text(encoding="utf-8"))
-             for f in folder.iterdir() if f.name.endswith(".sql")]
+    found = [
+        (int(f.name.split("_", 1)[0]), f.name, f.read_text(encoding="utf-8"))
+        for f in folder.iterdir()
+        if f.name.endswith(".sql")
+    ]
     return sorted(found)
 
 
@@ -39,16 +42,19 @@ def is_city(value: object) -> TypeGuard[str]:
 def check_theme(theme: str) -> str:
     """A theme id is a lower-case identifier; anything else never reaches SQL."""
     if not isinstance(theme, str) or not _THEME.fullmatch(theme):
-        raise ConfigError(f"invalid theme id {theme!r}",
-                          "use lower-case letters, digits and underscores, e.g. roads or public_services")
+        raise ConfigError(
+            f"invalid theme id {theme!r}",
+            "use lower-case letters, digits and underscores, e.g. roads or public_services",
+        )
     return theme
 
 
 def check_city(city: object) -> str:
     """A city is its 7-digit TERYT (TERC) code, e.g. 1465011 for Warszawa."""
     if not is_city(city):
-        raise ConfigError(f"invalid city code {city!r}",
-                          "give the 7-digit TERYT code of the gmina, e.g. --city 1465011 for Warszawa")
+        raise ConfigError(
+            f"invalid city code {city!r}", "give the 7-digit TERYT code of the gmina, e.g. --city 1465011 for Warszawa"
+        )
     return city
 
 

@@ -16,8 +16,15 @@ from typing import Any
 _SEVEN = re.compile(r"([0-9]{6})[_ ]?([1-589])")
 _PRECINCT = re.compile(r"([0-9]{6})[_ ]?([1-589])\.([0-9]{1,4})")
 #: type digits and what they mean, for messages
-KINDS = {"1": "urban gmina", "2": "rural gmina", "3": "urban-rural gmina", "4": "town of an urban-rural gmina",
-         "5": "rural area of an urban-rural gmina", "8": "district of Warsaw", "9": "delegatura of a city"}
+KINDS = {
+    "1": "urban gmina",
+    "2": "rural gmina",
+    "3": "urban-rural gmina",
+    "4": "town of an urban-rural gmina",
+    "5": "rural area of an urban-rural gmina",
+    "8": "district of Warsaw",
+    "9": "delegatura of a city",
+}
 
 
 class NotTeryt(ValueError):
@@ -80,8 +87,11 @@ def city(value: object, resolve: Callable[[str], list[str]] | None = None) -> st
         found = sorted(set(resolve(text))) if resolve else []
         if len(found) == 1:
             return found[0]
-        why = (f"is ambiguous: the loaded administrative units hold {', '.join(found)}" if found else
-               "has no type digit and no loaded gmina boundary resolves it")
+        why = (
+            f"is ambiguous: the loaded administrative units hold {', '.join(found)}"
+            if found
+            else "has no type digit and no loaded gmina boundary resolves it"
+        )
         raise NotTeryt(f"{text!r} {why}")
     code = normalise(text)
     if len(code) != 7:
@@ -90,6 +100,8 @@ def city(value: object, resolve: Callable[[str], list[str]] | None = None) -> st
 
 
 #: how to give a city when a code was refused
-FIX = ("give the 7-digit TERYT code with its type digit (1 urban, 2 rural, 3 urban-rural gmina, 8/9 a district),"
-       " e.g. 1465011 or PRG's 146501_1; a 6-digit code works once PRG's gmina layer is loaded as"
-       " administrative_units")
+FIX = (
+    "give the 7-digit TERYT code with its type digit (1 urban, 2 rural, 3 urban-rural gmina, 8/9 a district),"
+    " e.g. 1465011 or PRG's 146501_1; a 6-digit code works once PRG's gmina layer is loaded as"
+    " administrative_units"
+)

@@ -48,16 +48,20 @@ def add(conn: psycopg.Connection, name: str, city: str | None = None, scope: str
         raise ConfigError(f"unknown token scope {scope!r}", f"use one of: {', '.join(SCOPES)}")
     if scope == "load" and city is None:
         # a load token for every city would let one leaked secret replace the whole country's data
-        raise ConfigError("a load token must be bound to one city", f"add --city TERYT: sdi token add {name}"
-                          " --city TERYT --scope load")
+        raise ConfigError(
+            "a load token must be bound to one city",
+            f"add --city TERYT: sdi token add {name} --city TERYT --scope load",
+        )
     if city is not None:
         sqlfiles.check_city(city)
     token = "sdi_" + secrets.token_urlsafe(32)
     with conn.transaction():
         if conn.execute("SELECT 1 FROM sdi.tokens WHERE name = %s", [name]).fetchone():
             raise ConfigError(f"a token called {name!r} exists", f"revoke it first: sdi token revoke {name}")
-        conn.execute("INSERT INTO sdi.tokens (name, city, token_hash, scope) VALUES (%s, %s, %s, %s)",
-                     [name, city, digest(token), scope])
+        conn.execute(
+            "INSERT INTO sdi.tokens (name, city, token_hash, scope) VALUES (%s, %s, %s, %s)",
+            [name, city, digest(token), scope],
+        )
     return token
 
 
@@ -65,8 +69,9 @@ def grant(conn: psycopg.Connection, token: str) -> Grant | None:
     """The grant of a live token; None for an empty, unknown or revoked one (all look alike to a caller)."""
     if not token:
         return None
-    row = conn.execute("SELECT name, city, scope FROM sdi.tokens WHERE token_hash = %s AND revoked_at IS NULL",
-                       [digest(token)]).fetchone()
+    row = conn.execute(
+        "SELECT name, city, scope FROM sdi.tokens WHERE token_hash = %s AND revoked_at IS NULL", [digest(token)]
+    ).fetchone()
     return Grant(row[0], row[1], row[2]) if row else None
 
 
@@ -78,6 +83,7 @@ def list_tokens(conn: psycopg.Connection) -> list[dict[str, Any]]:
 def revoke(conn: psycopg.Connection, name: str) -> bool:
     """Revoke a token at once; False when there is no live token of that name."""
     with conn.transaction():
-        done = conn.execute("UPDATE sdi.tokens SET revoked_at = now() WHERE name = %s AND revoked_at IS NULL",
-                            [name]).rowcount
+        done = conn.execute(
+            "UPDATE sdi.tokens SET revoked_at = now() WHERE name = %s AND revoked_at IS NULL", [name]
+        ).rowcount
     return done > 0

@@ -26,8 +26,10 @@ def check_all(paths: list[Path], source: Path | None = None) -> tuple[list[Probl
                 cols = describe(source, mapping.source.layer)[1]
             found += check_mapping(mapping, path, reg, columns=cols or None if source else None, layers=layers)
         problems += found
-    summary = (f"{len(reg.schemas)} schemas, {len(reg.rasters)} raster themes, {len(reg.codelists)} code lists,"
-               f" {len(files)} mappings")
+    summary = (
+        f"{len(reg.schemas)} schemas, {len(reg.rasters)} raster themes, {len(reg.codelists)} code lists,"
+        f" {len(files)} mappings"
+    )
     return problems, summary
 
 

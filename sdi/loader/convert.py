@@ -95,7 +95,11 @@ def to_date(value: Any) -> dt.date:
 
 
 CONVERTERS: dict[str, Callable[[Any], Any]] = {
-    "string": to_string, "integer": to_integer, "number": to_number, "boolean": to_boolean, "date": to_date,
+    "string": to_string,
+    "integer": to_integer,
+    "number": to_number,
+    "boolean": to_boolean,
+    "date": to_date,
 }
 
 #: PostgreSQL column type of each schema type.

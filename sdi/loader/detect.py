@@ -27,8 +27,16 @@ _SAMPLE_BYTES = 4 * 1024 * 1024
 
 # Only language driver ids that name one code page. 0x00, 0x03 and 0x57 ("current ANSI") are what
 # tools write when they do not know, so they prove nothing and fall through to content detection.
-_LDID = {0x1F: "cp852", 0x22: "cp852", 0x23: "cp852", 0x64: "cp852", 0x26: "cp866", 0x65: "cp866",
-         0xC8: "cp1250", 0xC9: "cp1251"}
+_LDID = {
+    0x1F: "cp852",
+    0x22: "cp852",
+    0x23: "cp852",
+    0x64: "cp852",
+    0x26: "cp866",
+    0x65: "cp866",
+    0xC8: "cp1250",
+    0xC9: "cp1251",
+}
 
 # EPSG code -> (lon_0, k, x_0, y_0) of the Polish transverse Mercator systems.
 _TMERC = {2180: (19.0, 0.9993, 500_000.0, -5_300_000.0)}
@@ -41,8 +49,7 @@ def detect_encoding(shp_path: Path, override: str | None = None) -> tuple[str, s
     if override:
         codec = _codec(override)
         if codec is None:
-            raise InputError(f"--encoding {override}: not a known encoding",
-                             "use e.g. cp1250, iso-8859-2 or utf-8")
+            raise InputError(f"--encoding {override}: not a known encoding", "use e.g. cp1250, iso-8859-2 or utf-8")
         return codec, "override"
     cpg = _sidecar(shp_path, ".cpg")
     if cpg is not None:
@@ -127,8 +134,7 @@ def _guess_text(sample: bytes) -> str:
 def _weights(codec: str) -> np.ndarray:
     """Per byte value: +1 for a Polish letter in `codec`, -1 for what text never holds (C1 control, undefined)."""
     chars = [bytes([b]).decode(codec, errors="replace") for b in range(256)]
-    return np.array([1 if c in _POLISH else -1 if ("\x80" <= c <= "\x9f" or c == "\ufffd") else 0
-                     for c in chars])
+    return np.array([1 if c in _POLISH else -1 if ("\x80" <= c <= "\x9f" or c == "\ufffd") else 0 for c in chars])
 
 
 def match_crs(crs: CRS | None) -> tuple[int | None, str]:
@@ -169,8 +175,13 @@ def _match_parameters(crs: CRS) -> int | None:
     if not grs80 or "transverse mercator" not in method or "south" in method:
         return None
     params = {p.name.lower(): p.value for p in op.params}
-    found = (_param(params, "longitude"), _param(params, "scale"), _param(params, "easting"),
-             _param(params, "northing"), _param(params, "latitude"))
+    found = (
+        _param(params, "longitude"),
+        _param(params, "scale"),
+        _param(params, "easting"),
+        _param(params, "northing"),
+        _param(params, "latitude"),
+    )
     got = [v for v in found if v is not None]
     if len(got) < len(found):
         return None
@@ -223,12 +234,14 @@ def check_in_poland(x: np.ndarray, y: np.ndarray, epsg: int, crs_source: str) ->
     logger.info("coordinates outside Poland under EPSG:%s (CRS from %s)", epsg, crs_source)
     message = f"coordinates lie outside Poland in EPSG:{epsg}"
     if inside_poland_mask(y, x, epsg).mean() >= 0.5:
-        raise InputError(f"{message}; they look like northing/easting swapped",
-                         "swap the columns or rerun with the right --crs")
+        raise InputError(
+            f"{message}; they look like northing/easting swapped", "swap the columns or rerun with the right --crs"
+        )
     guess = guess_crs(x, y)
     if guess is not None and guess != epsg and inside_poland_mask(x, y, guess).mean() >= 0.5:
-        raise InputError(f"{message}; they look like EPSG:{guess} ({describe_epsg(guess)})",
-                         f"rerun with --crs EPSG:{guess}")
+        raise InputError(
+            f"{message}; they look like EPSG:{guess} ({describe_epsg(guess)})", f"rerun with --crs EPSG:{guess}"
+        )
     raise InputError(message, "check the coordinates, or give --crs")
 
 

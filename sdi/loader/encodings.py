@@ -50,18 +50,18 @@ def mismatched_columns(gdal_path: str, codec: str) -> dict[str, ColumnCodec]:
     for pos in range(32, len(header) - 1, 32):
         if header[pos] == 0x0D:
             break
-        name = header[pos:pos + 11].split(b"\x00")[0].decode("ascii", errors="replace")
+        name = header[pos : pos + 11].split(b"\x00")[0].decode("ascii", errors="replace")
         kind, length = chr(header[pos + 11]), header[pos + 16]
         if kind == "C":
             fields.append((name, offset, length))
         offset += length
-    body = np.asarray(data[header_len:header_len + records * record_len], dtype=np.uint8)
+    body = np.asarray(data[header_len : header_len + records * record_len], dtype=np.uint8)
     rows = body[: len(body) // record_len * record_len].reshape(-1, record_len) if record_len else body[:0]
     if fields and _all_bytes_decode(_chunks(data, header_len, header_len + records * record_len), codec):
         return {}  # one pass over the records instead of one decode per text column
     found = {}
     for name, start, length in fields:
-        column = rows[:, start:start + length]
+        column = rows[:, start : start + length]
         try:
             column.tobytes().decode(codec)
             continue
@@ -82,8 +82,14 @@ def redecode(frame: pd.DataFrame, codec: str, columns: dict[str, ColumnCodec]) -
         if not pd.api.types.is_string_dtype(frame[name].dtype) or name == getattr(frame, "_geometry_column_name", None):
             continue
         own = columns[name].codec if name in columns else codec
-        frame[name] = pd.Series([v.encode(PASSTHROUGH).decode(own, errors="replace") if isinstance(v, str) else v
-                                 for v in frame[name].astype(object)], index=frame.index, dtype=object)
+        frame[name] = pd.Series(
+            [
+                v.encode(PASSTHROUGH).decode(own, errors="replace") if isinstance(v, str) else v
+                for v in frame[name].astype(object)
+            ],
+            index=frame.index,
+            dtype=object,
+        )
     return frame
 
 
@@ -101,8 +107,10 @@ def lost_letters(frame: pd.DataFrame) -> list[str]:
             maybe = column
         hits = [v for v in maybe if isinstance(v, str) and _LOST.search(v)]
         if hits:
-            notes.append(f"column {name}: {len(hits)} value(s) have '?' where letters belong (e.g. {hits[0]!r}):"
-                         " Polish letters were likely lost at source; ask for a new export")
+            notes.append(
+                f"column {name}: {len(hits)} value(s) have '?' where letters belong (e.g. {hits[0]!r}):"
+                " Polish letters were likely lost at source; ask for a new export"
+            )
     return notes
 
 
@@ -131,7 +139,7 @@ def _chunks(data: np.ndarray, start: int, stop: int, step: int = 1 << 24) -> Ite
                 yield f.read(min(step, stop - at))
         return
     for at in range(start, stop, step):
-        yield data[at:min(at + step, stop)].tobytes()
+        yield data[at : min(at + step, stop)].tobytes()
 
 
 def _byte_table(codec: str) -> np.ndarray | None:
@@ -170,4 +178,3 @@ def _dbf_bytes(gdal_path: str) -> np.ndarray | None:
     sidecar = detect._sidecar(Path(gdal_path), ".dbf")
     # Mapped, not read: a 2 GB DBF costs only the text columns' pages that are looked at.
     return np.memmap(sidecar, dtype=np.uint8, mode="r") if sidecar and sidecar.stat().st_size else None
-

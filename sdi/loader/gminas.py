@@ -29,8 +29,10 @@ _QUERY = """SELECT DISTINCT ON (teryt) teryt, ST_AsBinary(geom) FROM data.admini
             WHERE level = ANY(%s) AND length(teryt) = 7 {where} ORDER BY teryt, fid DESC"""
 
 #: what a user without boundaries should run (PRG's gmina layer: Gminy.shp / A03_Granice_gmin.shp)
-HOW_TO_LOAD = ("load the gmina boundaries first, e.g. from PRG's gmina layer: sdi load A03_Granice_gmin.shp"
-               " --city {city} --theme administrative_units --mapping config/mappings/prg/administrative_units.yaml")
+HOW_TO_LOAD = (
+    "load the gmina boundaries first, e.g. from PRG's gmina layer: sdi load A03_Granice_gmin.shp"
+    " --city {city} --theme administrative_units --mapping config/mappings/prg/administrative_units.yaml"
+)
 
 
 @dataclass
@@ -83,8 +85,11 @@ def resolve_six(conn: psycopg.Connection, six: str) -> list[str]:
     """The loaded gminas and districts whose code starts with these 6 digits (for a code without its type digit)."""
     try:
         with conn.transaction():
-            rows = conn.execute("SELECT DISTINCT teryt FROM data.administrative_units WHERE level = ANY(%s)"
-                                " AND length(teryt) = 7 AND left(teryt, 6) = %s", [list(_LEVELS), six]).fetchall()
+            rows = conn.execute(
+                "SELECT DISTINCT teryt FROM data.administrative_units WHERE level = ANY(%s)"
+                " AND length(teryt) = 7 AND left(teryt, 6) = %s",
+                [list(_LEVELS), six],
+            ).fetchall()
     except psycopg.errors.UndefinedTable:
         return []
     return [r[0] for r in rows]
@@ -139,19 +144,34 @@ class Scope:
         if not self.bounds:
             if not wide:
                 return []
-            return [(f"the source may cover more than gmina {self.city} (a package or a transit feed), but no gmina"
-                    f" boundaries are loaded to count the features outside it; {HOW_TO_LOAD.format(city=self.city)}")]
+            return [
+                (
+                    f"the source may cover more than gmina {self.city} (a package or a transit feed), but no gmina"
+                    f" boundaries are loaded to count the features outside it; {HOW_TO_LOAD.format(city=self.city)}"
+                )
+            ]
         if not self.outside:
             return []
         if self.mode == "clip":
-            return [(f"{self.outside} of {read} features lie outside gmina {self.city} and were left out"
-                    " (--clip-to-city)")]
+            return [
+                (f"{self.outside} of {read} features lie outside gmina {self.city} and were left out (--clip-to-city)")
+            ]
         if self.mode == "split":
-            return [f"{self.unplaced} feature(s) lie outside every loaded gmina boundary and were rejected"] \
-                if self.home and self.unplaced else []
-        return [(f"{self.outside} of {read} features lie outside gmina {self.city}; --clip-to-city keeps only those"
-                " inside, --split-by-gmina loads each gmina's features as that gmina's version")]
+            return (
+                [f"{self.unplaced} feature(s) lie outside every loaded gmina boundary and were rejected"]
+                if self.home and self.unplaced
+                else []
+            )
+        return [
+            (
+                f"{self.outside} of {read} features lie outside gmina {self.city}; --clip-to-city keeps only those"
+                " inside, --split-by-gmina loads each gmina's features as that gmina's version"
+            )
+        ]
 
     def as_dict(self) -> dict:
-        return {"boundaries": bool(self.bounds), "outside": self.outside if self.bounds else None,
-                "action": {"count": "kept", "clip": "left out", "split": "loaded as their gminas' versions"}[self.mode]}
+        return {
+            "boundaries": bool(self.bounds),
+            "outside": self.outside if self.bounds else None,
+            "action": {"count": "kept", "clip": "left out", "split": "loaded as their gminas' versions"}[self.mode],
+        }

@@ -45,10 +45,15 @@ class Guard:
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"allow_empty": self.allow_empty, "accept_rejects": self.accept_rejects,
-                "allow_shrink": self.allow_shrink, "max_reject_share": self.max_reject_share,
-                "previous_features": self.previous_features, "reject_share": self.reject_share,
-                "refused": self.refused}
+        return {
+            "allow_empty": self.allow_empty,
+            "accept_rejects": self.accept_rejects,
+            "allow_shrink": self.allow_shrink,
+            "max_reject_share": self.max_reject_share,
+            "previous_features": self.previous_features,
+            "reject_share": self.reject_share,
+            "refused": self.refused,
+        }
 
     def check(self, stored: int, rejected: int, reasons: Counter[str], where: str) -> None:
         """Raise LoadRefused when the counts need a flag the user did not give; `where` names city and theme."""
@@ -58,17 +63,23 @@ class Guard:
         look = "rerun with --dry-run --report r.json to see every reject with its reason"
         if stored == 0 and not self.allow_empty:
             what = f"all {rejected} features were rejected{top}" if rejected else "the source holds no features"
-            self._refuse(f"{where}: the load would store no feature ({what}); the current version stays",
-                         f"{look}; give --allow-empty to publish an empty version on purpose")
+            self._refuse(
+                f"{where}: the load would store no feature ({what}); the current version stays",
+                f"{look}; give --allow-empty to publish an empty version on purpose",
+            )
         if stored and rejected and self.reject_share > self.max_reject_share and not self.accept_rejects:
-            self._refuse(f"{where}: {rejected} of {read} features ({self.reject_share:.0%}) were rejected{top},"
-                         f" over the limit of {self.max_reject_share:.0%}; the current version stays",
-                         f"{look}; give --accept-rejects to publish the rest anyway (or raise SDI_MAX_REJECT_SHARE)")
+            self._refuse(
+                f"{where}: {rejected} of {read} features ({self.reject_share:.0%}) were rejected{top},"
+                f" over the limit of {self.max_reject_share:.0%}; the current version stays",
+                f"{look}; give --accept-rejects to publish the rest anyway (or raise SDI_MAX_REJECT_SHARE)",
+            )
         prev = self.previous_features
         if prev and stored < prev * SHRINK_LIMIT and not self.allow_shrink and not (stored == 0 and self.allow_empty):
-            self._refuse(f"{where}: the load would shrink the current version from {prev} to {stored} features;"
-                         " the current version stays",
-                         "check that this is the right file and theme; give --allow-shrink if it is")
+            self._refuse(
+                f"{where}: the load would shrink the current version from {prev} to {stored} features;"
+                " the current version stays",
+                "check that this is the right file and theme; give --allow-shrink if it is",
+            )
         if rejected and self.accept_rejects:
             self.notes.append(f"{rejected} rejected feature(s) accepted with --accept-rejects")
 

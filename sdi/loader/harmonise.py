@@ -50,8 +50,9 @@ class Harmonised:
     promoted: int = 0  # single geometries promoted to the theme's Multi type
 
 
-def harmonise(frame: gpd.GeoDataFrame, *, city: str, schema: Schema, mapping: Mapping,
-              registry: Registry) -> Harmonised:
+def harmonise(
+    frame: gpd.GeoDataFrame, *, city: str, schema: Schema, mapping: Mapping, registry: Registry
+) -> Harmonised:
     """Map `frame` onto `schema` for `city` and reproject it to EPSG:2180."""
     source_frame = frame  # rejects keep the geometry as the city drew it
     if frame.crs is not None and frame.crs.to_epsg() != STORAGE_SRID:
@@ -59,8 +60,9 @@ def harmonise(frame: gpd.GeoDataFrame, *, city: str, schema: Schema, mapping: Ma
     out = Harmonised(frame=frame)
     reasons: dict[int, str] = {}
     geoms = _fit_geometries(frame.geometry.values, schema, reasons)
-    out.promoted = int(np.sum(shapely.get_type_id(frame.geometry.values) == _TYPE_IDS.get(_SINGLE.get(
-        schema.geometry, ""), -2)))
+    out.promoted = int(
+        np.sum(shapely.get_type_id(frame.geometry.values) == _TYPE_IDS.get(_SINGLE.get(schema.geometry, ""), -2))
+    )
     columns: dict[str, Any] = {"city": city, "source_id": _source_ids(frame, mapping)}
     for name, target in schema.fields.items():
         fm = mapping.fields.get(name)
@@ -88,8 +90,11 @@ def _to_storage(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """
     geoms = frame.geometry.values
     data = np.asarray(geoms)
-    if not len(data) or not (shapely.get_type_id(data) == 0).all() or (shapely.has_z(data)
-                                                                      | shapely.is_empty(data)).any():
+    if (
+        not len(data)
+        or not (shapely.get_type_id(data) == 0).all()
+        or (shapely.has_z(data) | shapely.is_empty(data)).any()
+    ):
         return frame.to_crs(STORAGE_SRID)
     x, y = _transformer(frame.crs).transform(shapely.get_x(data), shapely.get_y(data))
     moved = gpd.GeoSeries(shapely.points(np.asarray(x), np.asarray(y)), index=frame.index, crs=STORAGE_SRID)
@@ -156,7 +161,7 @@ def _translate(value: Any, target: SchemaField, fm: FieldMapping, lookup: dict, 
             return (",".join(good) if target.multiple else ", ".join(good)) or None, None
         if good:
             return good[0], None
-        return (results[0] if results else (None, None))
+        return results[0] if results else (None, None)
     code = value
     if fm.values is not None:
         key = to_string(value)
@@ -209,6 +214,7 @@ def _templated(frame: pd.DataFrame, template: str) -> list:
     out = []
     for row in rows:
         parts = dict(zip(cols, row, strict=True))
+
         def fill(m: re.Match, parts: dict = parts) -> str:
             value = parts[m.group(1)]
             return "" if is_missing(value) else to_string(value)
@@ -264,5 +270,6 @@ def _fit_geometries(geoms: np.ndarray, schema: Schema, reasons: dict[int, str]) 
 
 def _multi(single: str, parts: list) -> Any:
     flat = [q for p in parts for q in shapely.get_parts(p)]
-    return {"Polygon": shapely.MultiPolygon, "LineString": shapely.MultiLineString,
-            "Point": shapely.MultiPoint}[single](flat)
+    return {"Polygon": shapely.MultiPolygon, "LineString": shapely.MultiLineString, "Point": shapely.MultiPoint}[
+        single
+    ](flat)

@@ -19,8 +19,7 @@ logger = logging.getLogger(__name__)
 _SAMPLES = 3
 
 
-def inspect_source(path: Path, layer: str | None = None, encoding: str | None = None,
-                   crs: str | None = None) -> dict:
+def inspect_source(path: Path, layer: str | None = None, encoding: str | None = None, crs: str | None = None) -> dict:
     """Layers, counts, geometry types, fields with samples, encoding, CRS, extent and invalid geometries."""
     path = Path(path)
     layers = []
@@ -48,16 +47,18 @@ def _layer(path: Path, name: str, geometry_type, encoding: str | None, crs: str 
     frame = source.frame
     geoms = frame.geometry.values
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    info.update({
-        "features": len(frame),
-        "geometry_types": {str(k): int(v) for k, v in frame.geom_type.value_counts(dropna=False).items()},
-        "null_or_empty_geometries": int((~present).sum()),
-        "invalid_geometries": int((~shapely.is_valid(geoms[present])).sum()),
-        **{k: source.detected.get(k) for k in ("driver", "encoding", "encoding_source", "crs", "crs_source")},
-        "extent_lonlat": _extent(frame, present),
-        "fields": {c: _samples(frame[c]) for c in frame.columns if c != frame.geometry.name},
-        "warnings": source.warnings,
-    })
+    info.update(
+        {
+            "features": len(frame),
+            "geometry_types": {str(k): int(v) for k, v in frame.geom_type.value_counts(dropna=False).items()},
+            "null_or_empty_geometries": int((~present).sum()),
+            "invalid_geometries": int((~shapely.is_valid(geoms[present])).sum()),
+            **{k: source.detected.get(k) for k in ("driver", "encoding", "encoding_source", "crs", "crs_source")},
+            "extent_lonlat": _extent(frame, present),
+            "fields": {c: _samples(frame[c]) for c in frame.columns if c != frame.geometry.name},
+            "warnings": source.warnings,
+        }
+    )
     return info
 
 

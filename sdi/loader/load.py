@@ -27,6 +27,7 @@ from sdi.loader.guard import LoadRefused
 
 logger = logging.getLogger(__name__)
 
+
 class _DryRun(Exception):
     """Raised inside the load transaction to roll a --dry-run back after every step has run."""
 
@@ -40,10 +41,17 @@ class Loaded:
     rejects: int
 
 
-def load(conn: psycopg.Connection, batches: Iterable[tuple[gpd.GeoDataFrame, list[dict]]], *, city: str,
-         schema: Schema, provenance: Provenance, dry_run: bool = False,
-         progress: Callable[[int], None] = lambda _: None,
-         before_publish: Callable[[int, int], None] = lambda stored, rejected: None) -> Loaded:
+def load(
+    conn: psycopg.Connection,
+    batches: Iterable[tuple[gpd.GeoDataFrame, list[dict]]],
+    *,
+    city: str,
+    schema: Schema,
+    provenance: Provenance,
+    dry_run: bool = False,
+    progress: Callable[[int], None] = lambda _: None,
+    before_publish: Callable[[int, int], None] = lambda stored, rejected: None,
+) -> Loaded:
     """Add the batches as a new version of (city, theme) and make it current, atomically.
 
     `batches` yields harmonised frames with their rejects; it is consumed inside the transaction, so
@@ -65,8 +73,16 @@ def load(conn: psycopg.Connection, batches: Iterable[tuple[gpd.GeoDataFrame, lis
             load_id = catalogue.record_load(conn, city=city, theme=theme, provenance=provenance, fresh=True)
             # The load's own table, with no index: its cost is its own size, whatever the history holds.
             part = scalar(conn.execute("SELECT sdi.open_load_table(%s)", [load_id]))
-            stored = _copy(conn, batches, schema, columns, rejects, progress, load_id=load_id,
-                           target=sql.Identifier("history", part))
+            stored = _copy(
+                conn,
+                batches,
+                schema,
+                columns,
+                rejects,
+                progress,
+                load_id=load_id,
+                target=sql.Identifier("history", part),
+            )
             conn.execute("SELECT sdi.close_load_table(%s)", [load_id])  # indexes built once, then attached
             try:
                 before_publish(stored, len(rejects))
@@ -85,8 +101,10 @@ def load(conn: psycopg.Connection, batches: Iterable[tuple[gpd.GeoDataFrame, lis
             raise refused from None
         return Loaded(None, stored, len(rejects))
     except psycopg.errors.DataError as exc:
-        raise LoadError(f"PostGIS refused the {theme} data ({exc.diag.message_primary})",
-                        "nothing was changed; check the mapping's types with `sdi check`") from None
+        raise LoadError(
+            f"PostGIS refused the {theme} data ({exc.diag.message_primary})",
+            "nothing was changed; check the mapping's types with `sdi check`",
+        ) from None
     if refused is not None:
         logger.info("load %d of %s for %s kept as a version that is not current: %s", load_id, theme, city, refused)
         raise refused
@@ -107,16 +125,24 @@ def ensure_theme_table(conn: psycopg.Connection, schema: Schema) -> None:
     """
     theme = schema.id
     table, view = sqlfiles.history_table(theme), sqlfiles.theme_table(theme)
-    have = {r[0] for r in conn.execute("SELECT column_name FROM information_schema.columns"
-                                       " WHERE table_schema = 'history' AND table_name = %s", [theme])}
+    have = {
+        r[0]
+        for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'history' AND table_name = %s",
+            [theme],
+        )
+    }
     missing = [c for c in ("source_id", *schema.fields) if c not in have]
     marker = _view_marker(schema)
     partitioned = scalar(conn.execute("SELECT sdi.partitioned(%s)", [theme]))
     if have and not missing and partitioned and _view_comment(conn, theme) == marker:
         return
     if scalar(conn.execute("SELECT sdi.current_city()")) is not None:
-        raise LoadError(f"the {theme} table is {'missing' if not have else 'out of date'} and a city's login"
-                        " may not create or change tables", "ask the administrator to run `sdi init`")
+        raise LoadError(
+            f"the {theme} table is {'missing' if not have else 'out of date'} and a city's login"
+            " may not create or change tables",
+            "ask the administrator to run `sdi init`",
+        )
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('sdi.ddl'), hashtext(%s))", [theme])
         convert = bool(have) and not partitioned
@@ -124,28 +150,45 @@ def ensure_theme_table(conn: psycopg.Connection, schema: Schema) -> None:
             partitions.convert(conn, theme)  # a table of before issue 17: one partition per load
         # PRIMARY KEY (fid, load_id): a partitioned table's key must hold the partition key; fid first, so
         # that items/{fid} and the after= keyset are index lookups in each current partition.
-        conn.execute(sql.SQL(
-            "CREATE TABLE IF NOT EXISTS {t} (fid bigserial, city char(7) NOT NULL, source_id text,"
-            " load_id bigint NOT NULL, geom geometry({g}, {srid}) NOT NULL, PRIMARY KEY (fid, load_id))"
-            " PARTITION BY LIST (load_id)").format(
-            t=table, g=sql.SQL(schema.geometry), srid=sql.Literal(STORAGE_SRID)))
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {t} (fid bigserial, city char(7) NOT NULL, source_id text,"
+                " load_id bigint NOT NULL, geom geometry({g}, {srid}) NOT NULL, PRIMARY KEY (fid, load_id))"
+                " PARTITION BY LIST (load_id)"
+            ).format(t=table, g=sql.SQL(schema.geometry), srid=sql.Literal(STORAGE_SRID))
+        )
         # Tables made before version 2 of the catalogue lack source_id.
         types = {"source_id": "text", **{col: PG_TYPES[kind.type] for col, kind in schema.fields.items()}}
         for col, pg_type in types.items():
-            conn.execute(sql.SQL("ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {c} {ty}").format(
-                t=table, c=sqlfiles.ident(col), ty=sql.SQL(pg_type)))
+            conn.execute(
+                sql.SQL("ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {c} {ty}").format(
+                    t=table, c=sqlfiles.ident(col), ty=sql.SQL(pg_type)
+                )
+            )
         # No load_id index: the partition bound is the load. Each load builds its GiST index itself.
-        conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} USING gist (geom)").format(
-            i=sql.Identifier(f"{theme}_geom_idx"), t=table))
+        conn.execute(
+            sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} USING gist (geom)").format(
+                i=sql.Identifier(f"{theme}_geom_idx"), t=table
+            )
+        )
         # A restricted theme's view shows a city's login only its own rows; the owner and the API's reader
         # (whose current_city() is NULL) see every city, and the API filters by the token's city.
-        restricted = sql.SQL("WHERE (SELECT sdi.current_city()) IS NULL OR h.city = (SELECT sdi.current_city())"
-                             if schema.access == "restricted" else "")
-        conn.execute(sql.SQL(sqlfiles.load("theme_view.sql")).format(
-            v=view, t=table, theme=sql.Literal(theme), restricted=restricted, marker=sql.Literal(marker)))
+        restricted = sql.SQL(
+            "WHERE (SELECT sdi.current_city()) IS NULL OR h.city = (SELECT sdi.current_city())"
+            if schema.access == "restricted"
+            else ""
+        )
+        conn.execute(
+            sql.SQL(sqlfiles.load("theme_view.sql")).format(
+                v=view, t=table, theme=sql.Literal(theme), restricted=restricted, marker=sql.Literal(marker)
+            )
+        )
         # A city's login writes only its own rows (migrations 0003 and 0005 explain the roles).
-        conn.execute(sql.SQL(sqlfiles.load("theme_security.sql")).format(
-            t=table, v=view, name=sql.Identifier(theme), theme=sql.Literal(theme)))
+        conn.execute(
+            sql.SQL(sqlfiles.load("theme_security.sql")).format(
+                t=table, v=view, name=sql.Identifier(theme), theme=sql.Literal(theme)
+            )
+        )
         if convert:
             partitions.drop_old(conn, theme)
 
@@ -159,9 +202,17 @@ def _view_comment(conn: psycopg.Connection, theme: str) -> str | None:
     return scalar(conn.execute("SELECT obj_description(to_regclass(%s), 'pg_class')", [f"data.{theme}"]))
 
 
-def _copy(conn: psycopg.Connection, batches: Iterable[tuple[gpd.GeoDataFrame, list[dict]]], schema: Schema,
-          columns: list[str], rejects: list[dict], progress: Callable[[int], None], *, load_id: int,
-          target: sql.Composable) -> int:
+def _copy(
+    conn: psycopg.Connection,
+    batches: Iterable[tuple[gpd.GeoDataFrame, list[dict]]],
+    schema: Schema,
+    columns: list[str],
+    rejects: list[dict],
+    progress: Callable[[int], None],
+    *,
+    load_id: int,
+    target: sql.Composable,
+) -> int:
     """Binary-COPY every batch into the load's own table; collect the rejects; return the rows written.
 
     Each batch is encoded column by column with numpy (sdi.loader.pgcopy), geometry as raw EWKB: no CSV or
@@ -186,8 +237,13 @@ def _copy(conn: psycopg.Connection, batches: Iterable[tuple[gpd.GeoDataFrame, li
     return written
 
 
-_ENCODERS = {"string": pgcopy.text, "integer": pgcopy.bigint, "number": pgcopy.double, "boolean": pgcopy.boolean,
-             "date": pgcopy.date}
+_ENCODERS = {
+    "string": pgcopy.text,
+    "integer": pgcopy.bigint,
+    "number": pgcopy.double,
+    "boolean": pgcopy.boolean,
+    "date": pgcopy.date,
+}
 
 
 def _binary(frame: gpd.GeoDataFrame, columns: list[str], encoders: list, load_id: int) -> bytes:
@@ -195,8 +251,10 @@ def _binary(frame: gpd.GeoDataFrame, columns: list[str], encoders: list, load_id
     try:
         fields = [encode(frame[c]) for c, encode in zip(columns, encoders, strict=True)]
     except (OverflowError, ValueError, TypeError) as exc:
-        raise LoadError(f"a value does not fit its column in PostGIS ({exc})",
-                        "nothing was changed; check the mapping's types with `sdi check`") from None
+        raise LoadError(
+            f"a value does not fit its column in PostGIS ({exc})",
+            "nothing was changed; check the mapping's types with `sdi check`",
+        ) from None
     fields.append(pgcopy.constant_bigint(load_id, len(frame)))
     fields.append(pgcopy.ewkb(shapely.to_wkb(frame.geometry.values, hex=False, byte_order=1), STORAGE_SRID))
     return pgcopy.rows(fields)

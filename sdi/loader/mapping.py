@@ -29,8 +29,10 @@ def read_mapping(path: Path, registry: Registry) -> Mapping:
     if mapping is not None:
         problems += check_mapping(mapping, path, registry)
     if problems:
-        raise ConfigError(f"{len(problems)} problem(s) in mapping {path}: " + "; ".join(map(str, problems)),
-                          f"fix the mapping (`sdi check {path}` lists them)")
+        raise ConfigError(
+            f"{len(problems)} problem(s) in mapping {path}: " + "; ".join(map(str, problems)),
+            f"fix the mapping (`sdi check {path}` lists them)",
+        )
     return mapping
 
 
@@ -47,8 +49,10 @@ def resolve(registry: Registry, *, city: str, theme: str, mapping_path: Path | N
         return None, "automatic"
     mapping = read_mapping(Path(path), registry)
     if mapping.theme != theme:
-        raise ConfigError(f"mapping {path} is for theme {mapping.theme!r}, not {theme!r}",
-                          f"use --theme {mapping.theme} or another mapping")
+        raise ConfigError(
+            f"mapping {path} is for theme {mapping.theme!r}, not {theme!r}",
+            f"use --theme {mapping.theme} or another mapping",
+        )
     return mapping, str(path)
 
 
@@ -57,8 +61,9 @@ def automatic(columns: Iterable[str], registry: Registry, theme: str) -> Mapping
     return auto_mapping(columns, registry.schema(theme))
 
 
-def check_mapping(mapping: Mapping, path: Path, registry: Registry, columns: list[str] | None = None,
-                  layers: list[str] | None = None) -> list[Problem]:
+def check_mapping(
+    mapping: Mapping, path: Path, registry: Registry, columns: list[str] | None = None, layers: list[str] | None = None
+) -> list[Problem]:
     """Every mistake in a parsed mapping; `columns`/`layers` of the source, when known, are checked too."""
     f = str(path)
     if mapping.theme not in registry.schemas:
@@ -67,8 +72,13 @@ def check_mapping(mapping: Mapping, path: Path, registry: Registry, columns: lis
     problems = _check_source(mapping, f, layers)
     for name, fm in mapping.fields.items():
         if name not in schema.fields:
-            problems.append(Problem(f, f"fields.{name}", f"the {schema.id} schema has no field {name!r}"
-                                    f" (fields: {', '.join(schema.fields)})"))
+            problems.append(
+                Problem(
+                    f,
+                    f"fields.{name}",
+                    f"the {schema.id} schema has no field {name!r} (fields: {', '.join(schema.fields)})",
+                )
+            )
             continue
         target = schema.fields[name]
         codelist = registry.codelist_for(target)
@@ -78,8 +88,13 @@ def check_mapping(mapping: Mapping, path: Path, registry: Registry, columns: lis
             if const is None:
                 continue
             if codelist is not None and fold(str(const)) not in codelist.lookup():
-                problems.append(Problem(f, f"fields.{name}.{key}", f"{const!r} is not in code list {codelist.id}"
-                                        f" (codes: {', '.join(list(codelist.codes)[:12])}…)"))
+                problems.append(
+                    Problem(
+                        f,
+                        f"fields.{name}.{key}",
+                        f"{const!r} is not in code list {codelist.id} (codes: {', '.join(list(codelist.codes)[:12])}…)",
+                    )
+                )
             elif codelist is None and not _converts(const, target.type):
                 problems.append(Problem(f, f"fields.{name}.{key}", f"{const!r} is not a valid {target.type}"))
         if columns is not None:
@@ -88,8 +103,9 @@ def check_mapping(mapping: Mapping, path: Path, registry: Registry, columns: lis
                 missing = []  # a list of columns needs only one of them present
             missing += [c for c in _template_columns(fm.template) if c not in columns]
             for c in missing:
-                problems.append(Problem(f, f"fields.{name}.from", f"the source has no column {c!r}"
-                                        f" (columns: {', '.join(columns)})"))
+                problems.append(
+                    Problem(f, f"fields.{name}.from", f"the source has no column {c!r} (columns: {', '.join(columns)})")
+                )
     for name, target in schema.fields.items():
         if target.required and name not in mapping.fields:
             problems.append(Problem(f, "fields", f"required field {name!r} of {schema.id} is not mapped"))
@@ -109,11 +125,19 @@ def _check_source(mapping: Mapping, f: str, layers: list[str] | None) -> list[Pr
         try:
             codecs.lookup(mapping.source.encoding)
         except LookupError:
-            problems.append(Problem(f, "source.encoding", f"{mapping.source.encoding!r} is not a known encoding"
-                                    " (e.g. cp1250, iso-8859-2, utf-8)"))
+            problems.append(
+                Problem(
+                    f,
+                    "source.encoding",
+                    f"{mapping.source.encoding!r} is not a known encoding (e.g. cp1250, iso-8859-2, utf-8)",
+                )
+            )
     if layers is not None and mapping.source.layer and mapping.source.layer not in layers:
-        problems.append(Problem(f, "source.layer", f"the source has no layer {mapping.source.layer!r}"
-                                f" (layers: {', '.join(layers)})"))
+        problems.append(
+            Problem(
+                f, "source.layer", f"the source has no layer {mapping.source.layer!r} (layers: {', '.join(layers)})"
+            )
+        )
     return problems
 
 

@@ -37,7 +37,7 @@ def _fixed(values: np.ndarray, valid: np.ndarray, dtype: str) -> Field:
 def _varlen(array: pa.Array) -> Field:
     array = array.cast(pa.large_binary()) if not pa.types.is_large_binary(array.type) else array
     _, offsets_buf, data_buf = array.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[array.offset:array.offset + len(array) + 1]
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[array.offset : array.offset + len(array) + 1]
     data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
     lengths = np.diff(offsets)
     valid = array.is_valid().to_numpy(zero_copy_only=False)
@@ -71,7 +71,7 @@ def bigint(series: pd.Series) -> Field:
     else:
         floats = pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
         valid &= ~np.isnan(floats)
-        if np.any(np.abs(floats[valid]) >= 2.0 ** 63):
+        if np.any(np.abs(floats[valid]) >= 2.0**63):
             raise OverflowError("a value does not fit in bigint")
         values = np.where(valid, floats, 0).astype(np.int64)
     return _fixed(values, valid, ">i8")
@@ -115,8 +115,10 @@ def rows(fields: list[Field], chunk: int = 65536) -> bytes:
     In slices of `chunk` rows, so that the per-byte label array below stays small for big polygons.
     """
     n = len(fields[0].lengths)
-    return b"".join(_rows([Field(f.lengths[i:i + chunk], f.offsets[i:i + chunk], f.data) for f in fields])
-                    for i in range(0, n, chunk))
+    return b"".join(
+        _rows([Field(f.lengths[i : i + chunk], f.offsets[i : i + chunk], f.data) for f in fields])
+        for i in range(0, n, chunk)
+    )
 
 
 def _rows(fields: list[Field]) -> bytes:
@@ -154,7 +156,7 @@ def _rows(fields: list[Field]) -> bytes:
 
 def _joined(arrays: list, n: int) -> bytes:
     joined = pc.binary_join_element_wise(*arrays, pa.scalar(b"", pa.large_binary())) if len(arrays) > 1 else arrays[0]
-    offsets = np.frombuffer(joined.buffers()[1], dtype=np.int64)[joined.offset:joined.offset + n + 1]
+    offsets = np.frombuffer(joined.buffers()[1], dtype=np.int64)[joined.offset : joined.offset + n + 1]
     return joined.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0])).to_pybytes() if n else b""
 
 
@@ -163,15 +165,16 @@ def _binary_of(data: np.ndarray, size: np.ndarray) -> pa.Array:
     offsets = np.zeros(len(size) + 1, dtype=np.int64)
     np.cumsum(size, out=offsets[1:])
     data = np.ascontiguousarray(data)
-    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(size),
-                                            [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    return pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), len(size), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
 
 
 def _packed(f: Field, size: np.ndarray) -> np.ndarray:
     """A field's bytes for its non-NULL rows, back to back in row order."""
     n = len(size)
     if n and (f.offsets[1:] == f.offsets[:-1] + size[:-1]).all():
-        return f.data[f.offsets[0]:f.offsets[0] + int(size.sum())]  # already contiguous: Arrow buffers
+        return f.data[f.offsets[0] : f.offsets[0] + int(size.sum())]  # already contiguous: Arrow buffers
     total = int(size.sum())
     # byte t of the output is byte (t - start of its row) of that row's data
     starts = np.repeat(f.offsets - (np.cumsum(size) - size), size)

@@ -54,8 +54,14 @@ class RasterSource:
         return min(min(t.res) for t in self.tiles)
 
 
-def read_raster(path: Path, schema: RasterSchema, *, crs: str | None = None, max_unzipped_bytes: int = 4 * 1024**3,
-                max_mpix: int = 20_000) -> RasterSource:
+def read_raster(
+    path: Path,
+    schema: RasterSchema,
+    *,
+    crs: str | None = None,
+    max_unzipped_bytes: int = 4 * 1024**3,
+    max_mpix: int = 20_000,
+) -> RasterSource:
     """Open every tile of `path` and check it against the theme; raises InputError on the first problem."""
     path = Path(path)
     check_raster_source(path, max_unzipped_bytes)
@@ -69,11 +75,15 @@ def read_raster(path: Path, schema: RasterSchema, *, crs: str | None = None, max
                 crses.add(ds.crs.to_wkt() if ds.crs else None)
                 kinds.add((ds.count, ds.dtypes[0], tuple(ds.colorinterp), ds.colorinterp[0] == ColorInterp.palette))
         except RasterioError as exc:
-            raise InputError(f"{_shown(name)}: cannot be read as a raster ({first_line(exc)})",
-                             "give a GeoTIFF, JPEG2000 or ASCII grid, or copy the file again") from None
+            raise InputError(
+                f"{_shown(name)}: cannot be read as a raster ({first_line(exc)})",
+                "give a GeoTIFF, JPEG2000 or ASCII grid, or copy the file again",
+            ) from None
     if len(crses) > 1:
-        raise InputError(f"{path}: the tiles are in different coordinate systems",
-                         "load each coordinate system separately, or reproject the tiles to one")
+        raise InputError(
+            f"{path}: the tiles are in different coordinate systems",
+            "load each coordinate system separately, or reproject the tiles to one",
+        )
     if len(kinds) > 1:
         raise InputError(f"{path}: the tiles differ in bands or data type", "give tiles of one kind in one load")
     epsg, crs_source = _crs(path, crses.pop(), crs, tiles)
@@ -83,8 +93,10 @@ def read_raster(path: Path, schema: RasterSchema, *, crs: str | None = None, max
     count, dtype, interp, paletted = kinds.pop()
     source = RasterSource(path, tiles, epsg, crs_source, [], paletted, dtype, tiles[0].nodata)
     if crs_source == "coordinates":
-        source.warnings.append(f"no coordinate system in the file: its coordinates are those of EPSG:{epsg}"
-                               f" ({describe_epsg(epsg)}); give --crs if that is wrong")
+        source.warnings.append(
+            f"no coordinate system in the file: its coordinates are those of EPSG:{epsg}"
+            f" ({describe_epsg(epsg)}); give --crs if that is wrong"
+        )
     _match_theme(source, schema, count, interp)
     logger.info("raster %s: %d tile(s), EPSG:%s from %s, %s", path, len(tiles), epsg, crs_source, dtype)
     return source
@@ -107,9 +119,11 @@ def _files(path: Path) -> list[str]:
 def _check_size(name: str, ds, max_mpix: int) -> None:
     mpix = ds.width * ds.height / 1e6
     if mpix > max_mpix:
-        raise InputError(f"{_shown(name)}: the header declares {ds.width:,} x {ds.height:,} pixels ({mpix:,.0f}"
-                         f" megapixels), over the limit of {max_mpix:,}",
-                         "cut it into tiles, or raise SDI_MAX_RASTER_MPIX if the raster is genuine")
+        raise InputError(
+            f"{_shown(name)}: the header declares {ds.width:,} x {ds.height:,} pixels ({mpix:,.0f}"
+            f" megapixels), over the limit of {max_mpix:,}",
+            "cut it into tiles, or raise SDI_MAX_RASTER_MPIX if the raster is genuine",
+        )
 
 
 def _crs(path: Path, wkt: str | None, override: str | None, tiles: list[Tile]) -> tuple[int, str]:
@@ -128,8 +142,10 @@ def _crs(path: Path, wkt: str | None, override: str | None, tiles: list[Tile]) -
     b = np.array([t.bounds for t in tiles])
     guess = guess_crs(np.concatenate([b[:, 0], b[:, 2]]), np.concatenate([b[:, 1], b[:, 3]]))
     if guess is None:
-        raise InputError(f"{path}: has no coordinate system and its coordinates do not tell which",
-                         "rerun with --crs, e.g. --crs EPSG:2180 for PUWG 1992")
+        raise InputError(
+            f"{path}: has no coordinate system and its coordinates do not tell which",
+            "rerun with --crs, e.g. --crs EPSG:2180 for PUWG 1992",
+        )
     logger.info("no CRS in %s: coordinates look like EPSG:%s (%s)", path, guess, describe_epsg(guess))
     return guess, "coordinates"
 
@@ -147,15 +163,18 @@ def _match_theme(source: RasterSource, schema: RasterSchema, count: int, interp:
         source.bands = [1, 1, 1]
         source.warnings.append("the colour table is expanded to red, green and blue")
     else:
-        raise InputError(f"{source.path}: has {count} band(s); {schema.id} expects {want} ({names})",
-                         f"give a raster with the bands {names}, or choose the right --theme")
+        raise InputError(
+            f"{source.path}: has {count} band(s); {schema.id} expects {want} ({names})",
+            f"give a raster with the bands {names}, or choose the right --theme",
+        )
     src, dst = np.dtype(source.dtype), np.dtype(schema.dtype)
     if source.palette:
         return  # the colour table's entries are bytes
     if not (np.can_cast(src, dst, "safe") or (src.kind == "f" and dst.kind == "f")):
-        raise InputError(f"{source.path}: holds {src.name} values; {schema.id} stores {dst.name}",
-                         f"convert it first, e.g. gdal_translate -ot {_gdal_type(dst)} -scale, or choose the right"
-                         " --theme")
+        raise InputError(
+            f"{source.path}: holds {src.name} values; {schema.id} stores {dst.name}",
+            f"convert it first, e.g. gdal_translate -ot {_gdal_type(dst)} -scale, or choose the right --theme",
+        )
 
 
 def _gdal_type(dtype: np.dtype) -> str:

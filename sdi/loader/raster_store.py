@@ -37,8 +37,15 @@ _GDAL_TYPES = {"uint8": "Byte", "uint16": "UInt16", "int16": "Int16", "float32":
 _RGB = ("Red", "Green", "Blue")
 
 
-def store_raster(conn: psycopg.Connection, source: RasterSource, schema: RasterSchema, *, city: str, folder: Path,
-                 provenance: Provenance) -> dict:
+def store_raster(
+    conn: psycopg.Connection,
+    source: RasterSource,
+    schema: RasterSchema,
+    *,
+    city: str,
+    folder: Path,
+    provenance: Provenance,
+) -> dict:
     """Write the COG and make it the city's current version of the theme; returns what was stored."""
     catalogue.own_city(conn, city)
     # The catalogue keeps this name relative to SDI_RASTER_DIR, and its function refuses any other shape:
@@ -52,9 +59,22 @@ def store_raster(conn: psycopg.Connection, source: RasterSource, schema: RasterS
         with catalogue.load_errors(), conn.transaction():
             catalogue.lock_layer(conn, city, schema.id)
             load_id = catalogue.record_load(conn, city=city, theme=schema.id, provenance=provenance)
-            conn.execute("SELECT sdi.add_raster(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                         [load_id, name, stored["width"], stored["height"], stored["bands"], stored["dtype"],
-                          stored["nodata"], stored["resolution"], stored["bytes"], *stored["range"], *stored["bounds"]])
+            conn.execute(
+                "SELECT sdi.add_raster(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [
+                    load_id,
+                    name,
+                    stored["width"],
+                    stored["height"],
+                    stored["bands"],
+                    stored["dtype"],
+                    stored["nodata"],
+                    stored["resolution"],
+                    stored["bytes"],
+                    *stored["range"],
+                    *stored["bounds"],
+                ],
+            )
             catalogue.finish_load(conn, load_id, len(source.tiles), 0)
             catalogue.set_current(conn, city=city, theme=schema.id, load_id=load_id)
     except BaseException:
@@ -72,38 +92,65 @@ def describe(path: Path) -> dict:
         sample = ds.read(1, out_shape=(max(1, int(ds.height / scale)), max(1, int(ds.width / scale))), masked=True)
         values = sample.compressed()
         low, high = (float(v) for v in np.percentile(values, [2, 98])) if values.size else (None, None)
-        return {"width": ds.width, "height": ds.height, "bands": ds.count, "dtype": ds.dtypes[0],
-                "nodata": ds.nodata, "resolution": round(ds.res[0], 6), "bytes": path.stat().st_size,
-                "bounds": [round(v, 3) for v in ds.bounds], "overviews": ds.overviews(1), "range": [low, high]}
+        return {
+            "width": ds.width,
+            "height": ds.height,
+            "bands": ds.count,
+            "dtype": ds.dtypes[0],
+            "nodata": ds.nodata,
+            "resolution": round(ds.res[0], 6),
+            "bytes": path.stat().st_size,
+            "bounds": [round(v, 3) for v in ds.bounds],
+            "overviews": ds.overviews(1),
+            "range": [low, high],
+        }
 
 
 def _write_cog(source: RasterSource, schema: RasterSchema, out: Path) -> None:
     """Mosaic, convert, reproject where needed (nearest for classes), tile, add overviews, compress, validate."""
     vrt = out.with_suffix(".vrt")
     # each tile's own nodata value: flights and exports of one city do not always agree on it
-    vrt.write_text(mosaic_vrt(source.tiles, source.epsg, schema, bands=source.bands, palette=source.palette),
-                   encoding="utf-8")
-    options = {"BLOCKSIZE": 512, "COMPRESS": "DEFLATE", "PREDICTOR": "YES", "BIGTIFF": "IF_SAFER",
-               "NUM_THREADS": "ALL_CPUS", "OVERVIEWS": "AUTO",
-               # averaging is right for heights and pictures; a class averaged with another is no class
-               "OVERVIEW_RESAMPLING": "NEAREST" if schema.resampling == "nearest" else "AVERAGE"}
+    vrt.write_text(
+        mosaic_vrt(source.tiles, source.epsg, schema, bands=source.bands, palette=source.palette), encoding="utf-8"
+    )
+    options = {
+        "BLOCKSIZE": 512,
+        "COMPRESS": "DEFLATE",
+        "PREDICTOR": "YES",
+        "BIGTIFF": "IF_SAFER",
+        "NUM_THREADS": "ALL_CPUS",
+        "OVERVIEWS": "AUTO",
+        # averaging is right for heights and pictures; a class averaged with another is no class
+        "OVERVIEW_RESAMPLING": "NEAREST" if schema.resampling == "nearest" else "AVERAGE",
+    }
     if source.epsg != STORAGE_SRID:
         # The source's pixel size, on a grid of whole pixels from 0,0: neighbouring cities' rasters line up.
         res = float(f"{source.res:.3g}")
         west, south, east, north = transform_bounds(f"EPSG:{source.epsg}", f"EPSG:{STORAGE_SRID}", *source.bounds)
-        extent = (math.floor(west / res) * res, math.floor(south / res) * res, math.ceil(east / res) * res,
-                  math.ceil(north / res) * res)
-        options.update(TARGET_SRS=f"EPSG:{STORAGE_SRID}", WARP_RESAMPLING=schema.resampling.upper(), RES=res,
-                       EXTENT=",".join(f"{v:.6f}" for v in extent))
+        extent = (
+            math.floor(west / res) * res,
+            math.floor(south / res) * res,
+            math.ceil(east / res) * res,
+            math.ceil(north / res) * res,
+        )
+        options.update(
+            TARGET_SRS=f"EPSG:{STORAGE_SRID}",
+            WARP_RESAMPLING=schema.resampling.upper(),
+            RES=res,
+            EXTENT=",".join(f"{v:.6f}" for v in extent),
+        )
     try:
         rasterio.shutil.copy(str(vrt), str(out), driver="COG", **options)
     except (RasterioError, CPLE_BaseError) as exc:
-        raise LoadError(f"{source.path}: the pixels cannot be read or written ({first_line(exc)})",
-                        "nothing was stored; if the file is damaged, copy it again; check the free disk space"
-                        ) from None
+        raise LoadError(
+            f"{source.path}: the pixels cannot be read or written ({first_line(exc)})",
+            "nothing was stored; if the file is damaged, copy it again; check the free disk space",
+        ) from None
     finally:
         vrt.unlink(missing_ok=True)
     valid, errors, _ = cog_validate(str(out), quiet=True)
     if not valid:
-        raise LoadError(f"the COG written for {source.path} does not validate ({'; '.join(errors)})",
-                        "nothing was stored; report it with the source file")
+        raise LoadError(
+            f"the COG written for {source.path} does not validate ({'; '.join(errors)})",
+            "nothing was stored; report it with the source file",
+        )

@@ -68,8 +68,15 @@ class Source:
         return pd.concat(parts) if len(parts) > 1 else parts[0]
 
 
-def read(path: Path, layer: str | None = None, encoding: str | None = None, crs: str | None = None,
-         require_crs: bool = True, max_unzipped_bytes: int = 4 * 1024**3, batch_size: int = 100_000) -> Source:
+def read(
+    path: Path,
+    layer: str | None = None,
+    encoding: str | None = None,
+    crs: str | None = None,
+    require_crs: bool = True,
+    max_unzipped_bytes: int = 4 * 1024**3,
+    batch_size: int = 100_000,
+) -> Source:
     """Open one layer of a vector source as a stream of GeoDataFrames in their own CRS."""
     path = Path(path)
     check_source(path, max_unzipped_bytes=max_unzipped_bytes)
@@ -88,25 +95,39 @@ def read(path: Path, layer: str | None = None, encoding: str | None = None, crs:
                 stream = (encodings.redecode(batch, codec, mixed) for batch in stream)
             first = next(stream, None)
     except (DataSourceError, DataLayerError, UnicodeDecodeError, RuntimeError) as exc:
-        raise InputError(f"{path}: cannot be read as vector data ({first_line(exc)})",
-                         "give a shapefile, GeoPackage, GeoJSON, GML, KML, CSV, FileGDB or a zip of one") from None
+        raise InputError(
+            f"{path}: cannot be read as vector data ({first_line(exc)})",
+            "give a shapefile, GeoPackage, GeoJSON, GML, KML, CSV, FileGDB or a zip of one",
+        ) from None
     if first is None:
         first = gpd.GeoDataFrame({c: [] for c in info["fields"]}, geometry=[], crs=info["crs"])
     detected = {"driver": info["driver"], "encoding": codec or "utf-8", "encoding_source": codec_source}
-    source = Source(path=path, layer=layer, columns=[str(c) for c in info["fields"]], count=int(info["features"]),
-                    detected=detected, first=first, rest=stream, go=go)
+    source = Source(
+        path=path,
+        layer=layer,
+        columns=[str(c) for c in info["fields"]],
+        count=int(info["features"]),
+        detected=detected,
+        first=first,
+        rest=stream,
+        go=go,
+    )
     for name, own in mixed.items():
         detected.setdefault("column_encodings", {})[name] = own.codec
-        source.warnings.append(f"column {name}: {own.invalid} value(s) are not valid {codec}; the column was read"
-                               f" as {own.codec} (e.g. {own.sample!r})")
+        source.warnings.append(
+            f"column {name}: {own.invalid} value(s) are not valid {codec}; the column was read"
+            f" as {own.codec} (e.g. {own.sample!r})"
+        )
     source.warnings += list(dict.fromkeys(f"GDAL: {w.message}" for w in caught))
     source.warnings += encodings.lost_letters(first)
     gtfs = sources.is_gtfs_stops(gdal_path)
     if gtfs:
         # GTFS coordinates are WGS 84 lon/lat by its specification; a --crs still wins.
         source.detected["gtfs"] = "stops"
-        source.warnings.append("GTFS stops.txt: coordinates taken as EPSG:4326 (WGS 84), as GTFS defines them;"
-                               " theme public_transport_stops")
+        source.warnings.append(
+            "GTFS stops.txt: coordinates taken as EPSG:4326 (WGS 84), as GTFS defines them;"
+            " theme public_transport_stops"
+        )
     if require_crs or crs or gtfs or first.crs is not None:
         _apply_crs(source, crs or ("EPSG:4326" if gtfs else None))
         if gtfs and not crs:
@@ -115,8 +136,9 @@ def read(path: Path, layer: str | None = None, encoding: str | None = None, crs:
     return source
 
 
-def _stream(gdal_path: str, layer: str, codec: str | None, batch_size: int,
-            go: threading.Event | None = None) -> Iterator[gpd.GeoDataFrame]:
+def _stream(
+    gdal_path: str, layer: str, codec: str | None, batch_size: int, go: threading.Event | None = None
+) -> Iterator[gpd.GeoDataFrame]:
     """Batches of features through GDAL's Arrow stream: memory stays bounded whatever the file's size.
 
     The first batch is read here; the others are read ahead in a thread once `go` is set (see sdi.loader.ahead).
@@ -125,8 +147,9 @@ def _stream(gdal_path: str, layer: str, codec: str | None, batch_size: int,
     if codec and gdal_path.lower().endswith(".shp"):
         # GDAL's own recoding: pyogrio's `encoding` is not applied to the Arrow stream of a shapefile.
         options, codec = {**options, "ENCODING": codec.upper()}, None
-    with pyogrio.open_arrow(gdal_path, layer=layer, encoding=codec, batch_size=batch_size, return_fids=True,
-                            use_pyarrow=True, **options) as (meta, reader):
+    with pyogrio.open_arrow(
+        gdal_path, layer=layer, encoding=codec, batch_size=batch_size, return_fids=True, use_pyarrow=True, **options
+    ) as (meta, reader):
         geom_col = meta.get("geometry_name") or "wkb_geometry"
         fid_col = meta.get("fid_column") or "OGC_FID"
         batches = iter(reader)
@@ -150,8 +173,9 @@ def _to_frame(batch, meta: dict, geom_col: str, fid_col: str, gdal_path: str, la
     if len(curved) and index is not None:
         # GEOS has no curves, and GDAL's Arrow stream does not linearise them; its row-by-row
         # reader does, so the few curved features are read again by their ids.
-        linear = pyogrio.read_dataframe(gdal_path, layer=layer, fids=index.to_numpy()[curved],
-                                        columns=[], **open_options(gdal_path))
+        linear = pyogrio.read_dataframe(
+            gdal_path, layer=layer, fids=index.to_numpy()[curved], columns=[], **open_options(gdal_path)
+        )
         geoms[curved] = linear.geometry.values
     out = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index), crs=meta.get("crs"))
     out.attrs["curves_linearised"] = int(len(curved)) if index is not None else 0
@@ -199,8 +223,9 @@ def _apply_crs(source: Source, override: str | None) -> None:
         epsg, how = detect.guess_crs(x, y), "detected from coordinates"
         if epsg is None:
             _no_crs(source.path, x, y)
-        source.warnings.append(f"no CRS in the file: EPSG:{epsg} ({detect.describe_epsg(epsg)}) detected from the"
-                               " coordinates")
+        source.warnings.append(
+            f"no CRS in the file: EPSG:{epsg} ({detect.describe_epsg(epsg)}) detected from the coordinates"
+        )
     if epsg is None:
         d["crs"], d["crs_source"] = frame.crs.to_string(), how
         return
@@ -224,12 +249,17 @@ def _no_crs(path: Path, x: np.ndarray, y: np.ndarray) -> None:
     ok = np.isfinite(x) & np.isfinite(y)
     if ok.any() and (np.abs(x[ok]) <= 180).all() and (np.abs(y[ok]) <= 90).all():
         swapped = detect.inside_poland_mask(y[ok], x[ok], 4326).mean() > 0.5
-        raise InputError(f"{path}: no CRS, and the coordinates are degrees (lon/lat) that lie outside Poland"
-                         + ("; they look like latitude/longitude swapped" if swapped else ""),
-                         "swap the longitude and latitude columns" if swapped else "check the coordinates;"
-                         " if they are right, rerun with --crs EPSG:4326")
-    raise InputError(f"{path}: no CRS (missing .prj?) and the coordinates match no Polish system",
-                     "rerun with --crs, e.g. --crs EPSG:2180 for PUWG 1992 or EPSG:2178 for PUWG 2000 zone 7")
+        raise InputError(
+            f"{path}: no CRS, and the coordinates are degrees (lon/lat) that lie outside Poland"
+            + ("; they look like latitude/longitude swapped" if swapped else ""),
+            "swap the longitude and latitude columns"
+            if swapped
+            else "check the coordinates; if they are right, rerun with --crs EPSG:4326",
+        )
+    raise InputError(
+        f"{path}: no CRS (missing .prj?) and the coordinates match no Polish system",
+        "rerun with --crs, e.g. --crs EPSG:2180 for PUWG 1992 or EPSG:2178 for PUWG 2000 zone 7",
+    )
 
 
 def _set_crs(frame: gpd.GeoDataFrame, epsg: int, swap: bool) -> gpd.GeoDataFrame:
@@ -240,8 +270,16 @@ def _set_crs(frame: gpd.GeoDataFrame, epsg: int, swap: bool) -> gpd.GeoDataFrame
 
 
 def _crs_origin(driver: str | None) -> str:
-    return {"ESRI Shapefile": "prj", "GML": "gml srsName", "GeoJSON": "geojson", "GPKG": "gpkg",
-            "OpenFileGDB": "filegdb", "KML": "kml", "LIBKML": "kml", "CSV": "csv"}.get(driver or "", "file")
+    return {
+        "ESRI Shapefile": "prj",
+        "GML": "gml srsName",
+        "GeoJSON": "geojson",
+        "GPKG": "gpkg",
+        "OpenFileGDB": "filegdb",
+        "KML": "kml",
+        "LIBKML": "kml",
+        "CSV": "csv",
+    }.get(driver or "", "file")
 
 
 def _sample_xy(frame: gpd.GeoDataFrame, n: int = 20_000) -> tuple[np.ndarray, np.ndarray]:

@@ -25,8 +25,7 @@ def export_rejects(rows: list[dict], path: Path) -> None:
     for r in rows:
         by_srid[r["srid"] if r["wkb"] is not None else usual].append(r)
     for srid, group in by_srid.items():
-        attrs = [{"sdi_reason": r["reason"], "sdi_source_id": r["source_id"], **(r["properties"] or {})}
-                 for r in group]
+        attrs = [{"sdi_reason": r["reason"], "sdi_source_id": r["source_id"], **(r["properties"] or {})} for r in group]
         geoms = [shapely.from_wkb(bytes(r["wkb"])) if r["wkb"] is not None else None for r in group]
         frame = gpd.GeoDataFrame(attrs, geometry=geoms, crs=srid or None)
         layer = "rejects" if len(by_srid) == 1 else f"rejects_epsg{srid}"

@@ -65,8 +65,10 @@ def repair(frame: gpd.GeoDataFrame) -> Repaired:
         # a point is its own centroid: only the other geometries need GEOS to find theirs
         centres = np.asarray(geoms) if points.all() else shapely.centroid(geoms)
         outside = ~inside_poland_mask(shapely.get_x(centres), shapely.get_y(centres), kept.crs.to_epsg())
-    for mask, reason in ((collapsed, "invalid polygon that encloses no area (its rings collapse to lines)"),
-                         (outside & ~collapsed, "lies outside Poland")):
+    for mask, reason in (
+        (collapsed, "invalid polygon that encloses no area (its rings collapse to lines)"),
+        (outside & ~collapsed, "lies outside Poland"),
+    ):
         rejects += [reject_record(kept, i, reason) for i in np.flatnonzero(mask)]
     kept = kept[~(collapsed | outside)]
     return Repaired(kept=kept, rejects=rejects, repairs={k: v for k, v in repairs.items() if v})

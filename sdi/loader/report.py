@@ -42,8 +42,9 @@ class LoadReport:
 
 def stored_rejects(conn, load_id: int) -> list[dict]:
     """The rejects stored for a load, in source order."""
-    rows = conn.execute("SELECT source_id, reason FROM sdi.rejects WHERE load_id = %s ORDER BY source_index",
-                        [load_id]).fetchall()
+    rows = conn.execute(
+        "SELECT source_id, reason FROM sdi.rejects WHERE load_id = %s ORDER BY source_index", [load_id]
+    ).fetchall()
     return [{"source_id": sid, "reason": reason} for sid, reason in rows]
 
 

@@ -93,8 +93,10 @@ def _check_folder(path: Path) -> None:
     except PermissionError:
         _denied(path)
     if not any(n == "gdb" or n.endswith(".gdbtable") for n in names):
-        raise InputError(f"{path}: not a FileGDB folder (no gdb or .gdbtable files inside)",
-                         "give the whole .gdb folder as exported by ArcGIS or GDAL")
+        raise InputError(
+            f"{path}: not a FileGDB folder (no gdb or .gdbtable files inside)",
+            "give the whole .gdb folder as exported by ArcGIS or GDAL",
+        )
 
 
 def _require_sidecars(where: str, stem: str, names: list[str]) -> list[str]:
@@ -109,8 +111,10 @@ def _require_sidecars(where: str, stem: str, names: list[str]) -> list[str]:
             continue
         near = [n for n in names if n.lower() == (stem + ext).lower()]
         if near:
-            raise InputError(f"{where}: the shapefile's {ext} is named {near[0]}, which GDAL does not find",
-                             f"rename it to {stem}{ext}")
+            raise InputError(
+                f"{where}: the shapefile's {ext} is named {near[0]}, which GDAL does not find",
+                f"rename it to {stem}{ext}",
+            )
         raise InputError(f"{where}: the shapefile has no {ext} ({role}) beside it", _COPY_ALL)
     return found
 
@@ -136,8 +140,11 @@ def _head(path: Path, size: int) -> bytes:
 
 def _check_shape_header(path: Path, kind: str) -> None:
     head = _head(path, 100)
-    if (len(head) < 32 or struct.unpack(">i", head[:4])[0] != _SHAPE_MAGIC
-            or struct.unpack("<i", head[28:32])[0] != _SHAPE_VERSION):
+    if (
+        len(head) < 32
+        or struct.unpack(">i", head[:4])[0] != _SHAPE_MAGIC
+        or struct.unpack("<i", head[28:32])[0] != _SHAPE_VERSION
+    ):
         raise InputError(f"{path}: not a shapefile (wrong header)", "check that the file is really a shapefile")
     declared = struct.unpack(">i", head[24:28])[0] * 2  # the header counts 16-bit words
     _check_length(path, kind, declared)
@@ -154,8 +161,10 @@ def _check_dbf_header(path: Path) -> None:
 def _check_length(path: Path, kind: str, declared: int) -> None:
     actual = path.stat().st_size
     if declared > actual:
-        raise InputError(f"{path}: the .{kind} is truncated: its header says {declared} bytes, the file has {actual}",
-                         "copy or download the file again")
+        raise InputError(
+            f"{path}: the .{kind} is truncated: its header says {declared} bytes, the file has {actual}",
+            "copy or download the file again",
+        )
 
 
 def check_raster_source(path: Path, max_unzipped_bytes: int = 4 * _GB) -> None:
@@ -179,9 +188,11 @@ def check_raster_source(path: Path, max_unzipped_bytes: int = 4 * _GB) -> None:
 def _check_xml_head(where: Path | str, head: bytes) -> None:
     """Refuse an XML file that declares a DTD: GML and KML never need one, and entity expansion is a bomb."""
     if any(mark in head for mark in _DTD_MARKS):
-        raise InputError(f"{where}: the XML declares a DOCTYPE or entities, which GML and KML never need"
-                         " (an entity-expansion bomb makes the reader abort)",
-                         "export the file again without a DOCTYPE, or remove the <!DOCTYPE ...> block")
+        raise InputError(
+            f"{where}: the XML declares a DOCTYPE or entities, which GML and KML never need"
+            " (an entity-expansion bomb makes the reader abort)",
+            "export the file again without a DOCTYPE, or remove the <!DOCTYPE ...> block",
+        )
 
 
 def _check_zip(path: Path, max_unzipped_bytes: int) -> None:
@@ -194,8 +205,10 @@ def _check_zip(path: Path, max_unzipped_bytes: int) -> None:
                     _check_xml_head(f"{path}: {info.filename}", member.read(_XML_HEAD))
     if not any(_is_vector(n) for n in names):
         listed = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
-        raise InputError(f"{path}: the zip holds no vector layer (it holds {listed or 'only __MACOSX'})",
-                         f"the zip should contain one of {', '.join(_VECTOR)} or a .gdb folder")
+        raise InputError(
+            f"{path}: the zip holds no vector layer (it holds {listed or 'only __MACOSX'})",
+            f"the zip should contain one of {', '.join(_VECTOR)} or a .gdb folder",
+        )
     for name in names:
         inner = PurePosixPath(name)
         if inner.suffix.lower() == ".shp":
@@ -215,10 +228,16 @@ def _zip_entries(path: Path, max_unzipped_bytes: int) -> list[zipfile.ZipInfo]:
     for info in infos:
         # sdi never extracts, but an archive built to escape its folder is not one to trust at all.
         name = info.filename.replace("\\", "/")
-        if (name.startswith("/") or (len(name) > 1 and name[1] == ":") or ".." in name.split("/")
-                or stat.S_ISLNK(info.external_attr >> 16)):
-            raise InputError(f"{path}: the zip holds an entry that points outside the archive: {info.filename}",
-                             "re-pack the archive without absolute or .. paths")
+        if (
+            name.startswith("/")
+            or (len(name) > 1 and name[1] == ":")
+            or ".." in name.split("/")
+            or stat.S_ISLNK(info.external_attr >> 16)
+        ):
+            raise InputError(
+                f"{path}: the zip holds an entry that points outside the archive: {info.filename}",
+                "re-pack the archive without absolute or .. paths",
+            )
     _check_zip_size(path, infos, max_unzipped_bytes)
     _check_inflated(path, infos, max_unzipped_bytes)
     return infos
@@ -228,13 +247,18 @@ def _check_zip_size(path: Path, infos: list[zipfile.ZipInfo], max_unzipped_bytes
     """Judge the size from the zip's own directory; decompressing to measure would be the bomb going off."""
     total = sum(i.file_size for i in infos)
     if total > max_unzipped_bytes:
-        raise InputError(f"{path}: the zip unpacks to {_size(total)}, over the limit of {_size(max_unzipped_bytes)}",
-                         "raise SDI_MAX_UNZIPPED_MB if the archive is genuine")
+        raise InputError(
+            f"{path}: the zip unpacks to {_size(total)}, over the limit of {_size(max_unzipped_bytes)}",
+            "raise SDI_MAX_UNZIPPED_MB if the archive is genuine",
+        )
     for info in infos:
         ratio = info.file_size / max(info.compress_size, 1)
         if ratio > _BOMB_RATIO and info.file_size > _BOMB_ENTRY:
-            raise InputError(f"{path}: the zip entry {info.filename} expands {ratio:.0f}:1 to {_size(info.file_size)},"
-                             " like a zip bomb", "if the archive is genuine, re-pack it without compression")
+            raise InputError(
+                f"{path}: the zip entry {info.filename} expands {ratio:.0f}:1 to {_size(info.file_size)},"
+                " like a zip bomb",
+                "if the archive is genuine, re-pack it without compression",
+            )
 
 
 _RAW_DEFLATE = -15  # zlib wbits for a zip entry's deflate stream: no zlib header
@@ -255,9 +279,11 @@ def _check_inflated(path: Path, infos: list[zipfile.ZipInfo], max_unzipped_bytes
             if info.is_dir() or info.compress_type not in _INFLATERS:
                 continue  # methods GDAL cannot read (bzip2, lzma) are never inflated by it either
             if _inflate_entry(raw, info, cap=info.file_size) > info.file_size:
-                raise InputError(f"{path}: the zip entry {info.filename} inflates to more than the"
-                                 f" {_size(info.file_size)} it declares (forged sizes, like a zip bomb)",
-                                 "re-pack the archive with a standard zip tool")
+                raise InputError(
+                    f"{path}: the zip entry {info.filename} inflates to more than the"
+                    f" {_size(info.file_size)} it declares (forged sizes, like a zip bomb)",
+                    "re-pack the archive with a standard zip tool",
+                )
 
 
 def _inflate_entry(raw, info: zipfile.ZipInfo, cap: int) -> int:
@@ -265,8 +291,9 @@ def _inflate_entry(raw, info: zipfile.ZipInfo, cap: int) -> int:
     raw.seek(info.header_offset)
     local = raw.read(30)
     if len(local) < 30 or local[:4] != b"PK\x03\x04":
-        raise InputError(f"{raw.name}: not a valid zip file (entry {info.filename} is damaged)",
-                         "re-download or re-pack the archive")
+        raise InputError(
+            f"{raw.name}: not a valid zip file (entry {info.filename} is damaged)", "re-download or re-pack the archive"
+        )
     name_len, extra_len = struct.unpack("<HH", local[26:30])
     raw.seek(name_len + extra_len, os.SEEK_CUR)
     if info.compress_type == zipfile.ZIP_STORED:
@@ -279,8 +306,10 @@ def _inflate_entry(raw, info: zipfile.ZipInfo, cap: int) -> int:
                 break  # the stream is cut short; GDAL reports that itself
             given += len(inflater.decompress(inflater.unconsumed_tail + chunk, _CHUNK))
     except zlib.error:
-        raise InputError(f"{raw.name}: the zip entry {info.filename} is damaged (bad deflate data)",
-                         "re-download or re-pack the archive") from None
+        raise InputError(
+            f"{raw.name}: the zip entry {info.filename} is damaged (bad deflate data)",
+            "re-download or re-pack the archive",
+        ) from None
     return given
 
 

@@ -24,11 +24,14 @@ logger = logging.getLogger(__name__)
 READABLE = (".shp", ".gpkg", ".geojson", ".json", ".gml", ".xml", ".kml", ".csv")
 _TEXT = (".txt", ".tsv", ".tab")  # delimited text under another name
 _SEPARATORS = {",": "COMMA", ";": "SEMICOLON", "\t": "TAB", "|": "PIPE"}
-_CSV_OPTIONS = {"GEOM_POSSIBLE_NAMES": "wkt,geom,geometry,the_geom,wkt_geom",
-                "X_POSSIBLE_NAMES": "x,lon,lng,longitude,easting,dlugosc,dlugosc_geogr,wsp_x,stop_lon,xcoord",
-                "Y_POSSIBLE_NAMES": "y,lat,latitude,northing,szerokosc,szerokosc_geogr,wsp_y,stop_lat,ycoord",
-                "KEEP_GEOM_COLUMNS": "NO", "AUTODETECT_TYPE": "YES",
-                "QUOTED_FIELDS_AS_STRING": "YES"}  # GTFS quotes codes such as "0012": keep their zeros
+_CSV_OPTIONS = {
+    "GEOM_POSSIBLE_NAMES": "wkt,geom,geometry,the_geom,wkt_geom",
+    "X_POSSIBLE_NAMES": "x,lon,lng,longitude,easting,dlugosc,dlugosc_geogr,wsp_x,stop_lon,xcoord",
+    "Y_POSSIBLE_NAMES": "y,lat,latitude,northing,szerokosc,szerokosc_geogr,wsp_y,stop_lat,ycoord",
+    "KEEP_GEOM_COLUMNS": "NO",
+    "AUTODETECT_TYPE": "YES",
+    "QUOTED_FIELDS_AS_STRING": "YES",
+}  # GTFS quotes codes such as "0012": keep their zeros
 
 
 @dataclass(frozen=True)
@@ -54,8 +57,10 @@ def files_of(path: Path) -> list[str]:
     gdb = sorted({n.split(".gdb/")[0] + ".gdb" for n in names if ".gdb/" in n.lower()})
     found += [f"/vsizip/{path.resolve()}/{g}" for g in gdb]
     if not found:
-        raise InputError(f"{path}: the zip holds no readable vector file",
-                         f"it should contain one of {', '.join(READABLE)} or a .gdb folder")
+        raise InputError(
+            f"{path}: the zip holds no readable vector file",
+            f"it should contain one of {', '.join(READABLE)} or a .gdb folder",
+        )
     return found
 
 
@@ -76,8 +81,10 @@ def layers(path: Path, wanted: str | None = None) -> list[Layer]:
             found += [Layer(gdal_path, n, g) for n, g in layers_of(gdal_path)]
         except DataSourceError as exc:
             if len(files) == 1:
-                raise InputError(f"{gdal_path}: cannot be opened ({first_line(exc)})",
-                                 "check that the file is a complete vector dataset") from None
+                raise InputError(
+                    f"{gdal_path}: cannot be opened ({first_line(exc)})",
+                    "check that the file is a complete vector dataset",
+                ) from None
             logger.warning("%s: cannot be opened (%s); skipped", gdal_path, first_line(exc))
     return found
 
@@ -88,7 +95,8 @@ def pick_layer(path: Path, wanted: str | None) -> Layer:
     names = [lay.name for lay in found]
     if wanted is not None:
         hit = [lay for lay in found if lay.name == wanted] or [
-            lay for lay in found if _stem(lay.gdal_path) == wanted or _stem(lay.gdal_path).endswith(f"_{wanted}")]
+            lay for lay in found if _stem(lay.gdal_path) == wanted or _stem(lay.gdal_path).endswith(f"_{wanted}")
+        ]
         if len(hit) != 1:
             raise InputError(f"layer {wanted!r} not found", f"choose one of: {', '.join(names)}")
         return hit[0]

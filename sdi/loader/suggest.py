@@ -85,9 +85,14 @@ def suggest(frame: pd.DataFrame, schema: Schema, registry: Registry, *, source_n
     columns = [c for c in frame.columns if c != getattr(frame, "geometry", pd.Series(name=None)).name]
     matched = match_columns(columns, schema)
     matched.update(_teryt_columns(frame, columns, schema, matched))
-    lines = [f"# Draft mapping of {source_name} onto theme {schema.id}, written by `sdi mapping suggest`.",
-             "# Check each line. Values that match no code are listed as comments: add them by hand.",
-             f"theme: {schema.id}", "source:", f"  layer: {json.dumps(layer, ensure_ascii=False)}", "fields:"]
+    lines = [
+        f"# Draft mapping of {source_name} onto theme {schema.id}, written by `sdi mapping suggest`.",
+        "# Check each line. Values that match no code are listed as comments: add them by hand.",
+        f"theme: {schema.id}",
+        "source:",
+        f"  layer: {json.dumps(layer, ensure_ascii=False)}",
+        "fields:",
+    ]
     for name, field in schema.fields.items():
         codelist = registry.codelist_for(field)
         if name not in matched:
@@ -113,8 +118,9 @@ def suggest(frame: pd.DataFrame, schema: Schema, registry: Registry, *, source_n
     return "\n".join(lines) + "\n"
 
 
-def _teryt_columns(frame: pd.DataFrame, columns: list[str], schema: Schema,
-                   matched: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+def _teryt_columns(
+    frame: pd.DataFrame, columns: list[str], schema: Schema, matched: dict[str, tuple[str, str]]
+) -> dict[str, tuple[str, str]]:
     """TERYT fields that no column name matched, found by their values (1465011, PRG's 146501_1)."""
     taken = {col for col, _ in matched.values()}
     found: dict[str, tuple[str, str]] = {}

@@ -31,8 +31,9 @@ class Tally:
                     bucket[value] = bucket.get(value, 0) + n
         self.unmapped_columns = result.unmapped_columns
         self.defaulted.update(result.defaulted)
-        self.rejects += [{"source_id": r["source_id"], "reason": r["reason"]}
-                         for r in repaired.rejects + result.rejects]
+        self.rejects += [
+            {"source_id": r["source_id"], "reason": r["reason"]} for r in repaired.rejects + result.rejects
+        ]
 
     def repaired(self) -> int:
         """Geometries changed to be storable; a promotion to Multi* only changes the type, so it is apart."""
@@ -43,8 +44,10 @@ class Tally:
         notes = []
         for verb, found in (("map", self.unmapped), ("convert", self.unconverted)):
             for name, values in found.items():
-                notes.append(f"{name}: {sum(values.values())} value(s) did not {verb}"
-                             f" ({_listed(values)}); {self.fate(name, schema)}")
+                notes.append(
+                    f"{name}: {sum(values.values())} value(s) did not {verb}"
+                    f" ({_listed(values)}); {self.fate(name, schema)}"
+                )
         return notes
 
     def fate(self, name: str, schema) -> str:
@@ -59,5 +62,3 @@ class Tally:
 def _listed(values: dict[str, int]) -> str:
     top = sorted(values.items(), key=lambda kv: -kv[1])
     return ", ".join(f"{v!r} ×{n}" for v, n in top[:5]) + (", ..." if len(top) > 5 else "")
-
-

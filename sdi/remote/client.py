@@ -36,8 +36,13 @@ class RemoteError(SdiError):
         self.exit_code, self.status, self.report = exit_code, status, report
 
 
-def upload(server: str, token: str, path: Path, params: dict[str, str | bool | None],
-           progress: Callable[[int, int], None] = lambda sent, total: None) -> dict:
+def upload(
+    server: str,
+    token: str,
+    path: Path,
+    params: dict[str, str | bool | None],
+    progress: Callable[[int, int], None] = lambda sent, total: None,
+) -> dict:
     """Send `path` to POST /uploads/load and return the server's load report (RemoteError on a refusal)."""
     query = {k: ("1" if v is True else v) for k, v in params.items() if v not in (None, False, "")}
     with _one_file(Path(path)) as sent:
@@ -47,8 +52,11 @@ def upload(server: str, token: str, path: Path, params: dict[str, str | bool | N
 
 def rejects(server: str, token: str, theme: str, load_id: int | None, city: str | None) -> dict:
     """The rejects of a load of the token's city, with their geometry as WKB (bytes)."""
-    query = {"theme": theme, **({"load": str(load_id)} if load_id is not None else {}),
-             **({"city": city} if city else {})}
+    query = {
+        "theme": theme,
+        **({"load": str(load_id)} if load_id is not None else {}),
+        **({"city": city} if city else {}),
+    }
     found = _request(server, token, "GET", "/uploads/rejects?" + urlencode(query), None, lambda s, t: None)
     found["rejects"] = [{**r, "wkb": bytes.fromhex(r["wkb"]) if r["wkb"] else None} for r in found["rejects"]]
     return found
@@ -76,11 +84,14 @@ def _connection(server: str) -> tuple[http.client.HTTPConnection, str]:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"--server {server!r} is not an http(s) URL", "give e.g. https://sdi.example.gov.pl")
     if parts.scheme == "http" and not _loopback(parts.hostname):
-        raise ConfigError(f"--server {server} is plain HTTP: the token would cross the network readable",
-                          "use the server's https:// URL")
+        raise ConfigError(
+            f"--server {server} is plain HTTP: the token would cross the network readable",
+            "use the server's https:// URL",
+        )
     if parts.scheme == "https":
-        conn: http.client.HTTPConnection = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=3600,
-                                           context=ssl.create_default_context())
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+            parts.hostname, parts.port, timeout=3600, context=ssl.create_default_context()
+        )
     else:
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=3600)
     return conn, parts.path.rstrip("/")
@@ -93,8 +104,9 @@ def _loopback(host: str) -> bool:
         return host == "localhost"
 
 
-def _request(server: str, token: str, method: str, target: str, body: Path | None,
-             progress: Callable[[int, int], None]) -> dict:
+def _request(
+    server: str, token: str, method: str, target: str, body: Path | None, progress: Callable[[int, int], None]
+) -> dict:
     conn, prefix = _connection(server)
     total = body.stat().st_size if body else 0
     try:
@@ -110,8 +122,10 @@ def _request(server: str, token: str, method: str, target: str, body: Path | Non
         answer = conn.getresponse()
         status, raw = answer.status, answer.read()
     except (OSError, http.client.HTTPException) as exc:
-        raise SdiError(f"cannot reach {server}: {exc}", "check the URL and the network; send the file again"
-                       " (a cut upload loads nothing)") from None
+        raise SdiError(
+            f"cannot reach {server}: {exc}",
+            "check the URL and the network; send the file again (a cut upload loads nothing)",
+        ) from None
     finally:
         conn.close()
     return _answer(status, raw)

@@ -51,9 +51,19 @@ _TEXT = ("city", "theme", "name", "layer", "encoding", "crs", "load")
 _NAME = re.compile(r"[^\W_][\w. -]{0,99}")
 _CHUNK = 1024 * 1024
 _ONE_LOAD = threading.Lock()
-_STATUS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-           405: "Method Not Allowed", 409: "Conflict", 411: "Length Required", 413: "Payload Too Large",
-           422: "Unprocessable Entity", 503: "Service Unavailable"}
+_STATUS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    411: "Length Required",
+    413: "Payload Too Large",
+    422: "Unprocessable Entity",
+    503: "Service Unavailable",
+}
 
 
 class Refusal(Exception):
@@ -75,14 +85,17 @@ def service(ctx: ServiceContext) -> Service:
     limit = ctx.settings.max_unzipped_mb
     # Own body limit (the API's is 1 MB) and no request buffering: the body streams to the service, which
     # counts it again. A chunked body is still buffered by nginx (HTTP/1.0 upstream), and measured first.
-    nginx = (f"        location /uploads/ {{ proxy_pass http://unix:{sock}:/uploads/; proxy_set_header Host"
-             f" $http_host; client_max_body_size {limit}m; proxy_request_buffering off; proxy_buffering off;"
-             " client_body_timeout 60s; proxy_send_timeout 600s; proxy_read_timeout 3600s; }")
+    nginx = (
+        f"        location /uploads/ {{ proxy_pass http://unix:{sock}:/uploads/; proxy_set_header Host"
+        f" $http_host; client_max_body_size {limit}m; proxy_request_buffering off; proxy_buffering off;"
+        " client_body_timeout 60s; proxy_send_timeout 600s; proxy_read_timeout 3600s; }"
+    )
     env = {"SDI_HOME": str(ctx.settings.home_abs)}
     if ctx.settings.database_url:
         env["SDI_DATABASE_URL"] = ctx.settings.database_url
-    return Service("uploads", [sys.executable, "-m", "sdi.remote.upload", str(sock)], nginx, env=env,
-                   as_user=False)  # the owner's login: never the API's OS user, which cannot read it
+    return Service(
+        "uploads", [sys.executable, "-m", "sdi.remote.upload", str(sock)], nginx, env=env, as_user=False
+    )  # the owner's login: never the API's OS user, which cannot read it
 
 
 def app(environ: dict, start_response: Callable) -> list[bytes]:
@@ -94,8 +107,10 @@ def app(environ: dict, start_response: Callable) -> list[bytes]:
         status, body = exc.status, {"detail": exc.detail, "fix": exc.fix, "exit_code": exc.exit_code}
     except (DatabaseError, psycopg.OperationalError) as exc:
         logger.error("upload failed on the database: %s", first_line(exc))
-        status, body = 503, {"detail": "the database cannot be reached now", "fix": "send the file again later",
-                             "exit_code": 4}
+        status, body = (
+            503,
+            {"detail": "the database cannot be reached now", "fix": "send the file again later", "exit_code": 4},
+        )
     body_in.drain(environ, max_upload_bytes(get_settings()))
     start_response(f"{status} {_STATUS.get(status, 'Error')}", [("Content-Type", "application/json")])
     return [json.dumps(body, ensure_ascii=False, default=str).encode()]
@@ -125,8 +140,11 @@ class _Counted:
 def _route(environ: dict, settings: Settings) -> tuple[int, dict]:
     path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
     if path.rstrip("/") == "/uploads":
-        return 200, {"endpoints": ["POST /uploads/load", "GET /uploads/rejects"],
-                     "max_bytes": max_upload_bytes(settings), "suffixes": list(SUFFIXES)}
+        return 200, {
+            "endpoints": ["POST /uploads/load", "GET /uploads/rejects"],
+            "max_bytes": max_upload_bytes(settings),
+            "suffixes": list(SUFFIXES),
+        }
     if path not in ("/uploads/load", "/uploads/rejects"):
         raise Refusal(404, f"no such endpoint {path[:80]!r}", "use POST /uploads/load or GET /uploads/rejects")
     params = _params(environ.get("QUERY_STRING", ""))
@@ -159,14 +177,26 @@ def _grant_city(environ: dict, params: dict[str, str], settings: Settings) -> st
     with open_catalogue(settings) as conn:
         grant = tokens.grant(conn, token)
     if grant is None:
-        raise Refusal(401, "a load needs a live token of scope load" if token else "no token was sent",
-                      "set SDI_TOKEN (made by `sdi token add NAME --city TERYT --scope load`)", exit_code=2)
+        raise Refusal(
+            401,
+            "a load needs a live token of scope load" if token else "no token was sent",
+            "set SDI_TOKEN (made by `sdi token add NAME --city TERYT --scope load`)",
+            exit_code=2,
+        )
     if grant.scope != "load" or grant.city is None:
-        raise Refusal(403, f"token {grant.name} may not load (scope {grant.scope})",
-                      "ask for a token made with --scope load --city TERYT", exit_code=2)
+        raise Refusal(
+            403,
+            f"token {grant.name} may not load (scope {grant.scope})",
+            "ask for a token made with --scope load --city TERYT",
+            exit_code=2,
+        )
     if params.get("city", grant.city) != grant.city:
-        raise Refusal(403, f"token {grant.name} loads city {grant.city}, not {params['city'][:20]}",
-                      f"use --city {grant.city}, or a token for that city", exit_code=2)
+        raise Refusal(
+            403,
+            f"token {grant.name} loads city {grant.city}, not {params['city'][:20]}",
+            f"use --city {grant.city}, or a token for that city",
+            exit_code=2,
+        )
     return grant.city
 
 
@@ -174,11 +204,17 @@ def _file_name(params: dict[str, str]) -> str:
     """The client's file name, checked: a name only (never a path), with a suffix the loader reads."""
     name = params.get("name", "")
     if not _NAME.fullmatch(name) or ".." in name:
-        raise Refusal(400, f"the file name {name[:60]!r} is not a plain file name",
-                      "name the file with letters, digits, space . - _ only (no folders)")
+        raise Refusal(
+            400,
+            f"the file name {name[:60]!r} is not a plain file name",
+            "name the file with letters, digits, space . - _ only (no folders)",
+        )
     if not name.lower().endswith(SUFFIXES):
-        raise Refusal(400, f"the server cannot load a {Path(name).suffix or 'suffix-less'} file",
-                      f"send one of {', '.join(SUFFIXES)} (zip a shapefile with its .dbf, .shx, .prj)")
+        raise Refusal(
+            400,
+            f"the server cannot load a {Path(name).suffix or 'suffix-less'} file",
+            f"send one of {', '.join(SUFFIXES)} (zip a shapefile with its .dbf, .shx, .prj)",
+        )
     return name
 
 
@@ -197,20 +233,29 @@ def _load(environ: dict, city: str, params: dict[str, str], settings: Settings) 
         with _ONE_LOAD:
             report = run_load(path, city=city, theme=theme, settings=settings, **options, **flags)
     except LoadRefused as refused:
-        body = {"detail": _hide(refused.message, folder), "fix": refused.fix, "exit_code": refused.exit_code,
-                "report": _client_view(refused.report.as_dict(), name) if refused.report else None}
+        body = {
+            "detail": _hide(refused.message, folder),
+            "fix": refused.fix,
+            "exit_code": refused.exit_code,
+            "report": _client_view(refused.report.as_dict(), name) if refused.report else None,
+        }
         return 409, body
     except (ConfigError, InputError) as exc:
-        raise Refusal(400 if isinstance(exc, ConfigError) else 422, _hide(exc.message, folder), exc.fix or "",
-                      exc.exit_code) from None
+        raise Refusal(
+            400 if isinstance(exc, ConfigError) else 422, _hide(exc.message, folder), exc.fix or "", exc.exit_code
+        ) from None
     except DatabaseError:
         raise
     except SdiError as exc:
         raise Refusal(422, _hide(exc.message, folder), exc.fix or "", exc.exit_code) from None
     except (psycopg.Error, OSError, ValueError, RuntimeError) as exc:  # a reader's failure on a hostile file
         logger.exception("upload of %s for city %s failed", name, city)
-        raise Refusal(422, f"the server could not load this file ({type(exc).__name__}: {first_line(exc)[:120]})",
-                      "check it with `sdi inspect FILE`; if it loads locally, report it", 70) from None
+        raise Refusal(
+            422,
+            f"the server could not load this file ({type(exc).__name__}: {first_line(exc)[:120]})",
+            "check it with `sdi inspect FILE`; if it loads locally, report it",
+            70,
+        ) from None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return 200, _client_view(report.as_dict(), name)
@@ -237,16 +282,22 @@ def _receive(environ: dict, path: Path, limit: int) -> Path:
     if length < 0:
         raise Refusal(411, "the upload has no Content-Length", "send the file with `sdi load FILE --server URL`")
     if length > limit:
-        raise Refusal(413, f"the file is {length} bytes, over the server's {limit}",
-                      "split it, or ask the operator to raise SDI_MAX_UNZIPPED_MB")
+        raise Refusal(
+            413,
+            f"the file is {length} bytes, over the server's {limit}",
+            "split it, or ask the operator to raise SDI_MAX_UNZIPPED_MB",
+        )
     stream, left = environ["wsgi.input"], length
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "wb") as out:
         while left > 0:
             chunk = stream.read(min(_CHUNK, left))
             if not chunk:
-                raise Refusal(400, f"the upload ended after {length - left} of {length} bytes",
-                              "send the file again (nothing was loaded)")
+                raise Refusal(
+                    400,
+                    f"the upload ended after {length - left} of {length} bytes",
+                    "send the file again (nothing was loaded)",
+                )
             out.write(chunk)
             left -= len(chunk)
     return path
@@ -269,8 +320,12 @@ def _rejects(city: str, params: dict[str, str], settings: Settings) -> tuple[int
         raise Refusal(400, exc.message, exc.fix, exc.exit_code) from None
     with open_catalogue(settings) as conn:
         # catalogue.rejects trusts its load id: a load of another city (or theme) is not this token's to read
-        if load and not conn.execute("SELECT 1 FROM sdi.loads WHERE load_id = %s AND city = %s AND theme = %s",
-                                     [int(load), city, theme]).fetchone():
+        if (
+            load
+            and not conn.execute(
+                "SELECT 1 FROM sdi.loads WHERE load_id = %s AND city = %s AND theme = %s", [int(load), city, theme]
+            ).fetchone()
+        ):
             raise Refusal(404, f"no load {load} of {theme} for city {city}", "see the load id in its report")
         load_id, rows = catalogue.rejects(conn, city, theme, int(load) if load else None)
     rows = [{**r, "wkb": r["wkb"].hex() if r["wkb"] else None} for r in rows]  # JSON has no bytes

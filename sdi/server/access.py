@@ -97,4 +97,3 @@ def request_token(environ) -> str | None:
         except (ValueError, UnicodeDecodeError):
             return None
     return token_from_query(environ.get("QUERY_STRING", ""))
-

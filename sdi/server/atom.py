@@ -16,8 +16,11 @@ from sdi.server.datasets import Dataset
 from sdi.server.downloads import GPKG
 
 ATOM = "http://www.w3.org/2005/Atom"
-NSMAP = {None: ATOM, "georss": "http://www.georss.org/georss",
-         "inspire_dls": "http://inspire.ec.europa.eu/schemas/inspire_dls/1.0"}
+NSMAP = {
+    None: ATOM,
+    "georss": "http://www.georss.org/georss",
+    "inspire_dls": "http://inspire.ec.europa.eu/schemas/inspire_dls/1.0",
+}
 OPENSEARCH = "http://a9.com/-/spec/opensearch/1.1/"
 
 
@@ -37,10 +40,22 @@ def service_feed(datasets: list[Dataset], settings: Settings, base: str) -> byte
     _sub(feed, "subtitle", "Pliki GeoPackage zbiorów danych gmin / GeoPackages of the municipal data sets")
     _sub(feed, "id", f"{base}/metadata/atom.xml")
     _sub(feed, "link", rel="self", href=f"{base}/metadata/atom.xml", type="application/atom+xml")
-    _sub(feed, "link", rel="search", href=f"{base}/metadata/opensearch.xml",
-         type="application/opensearchdescription+xml", title="OpenSearch")
-    _sub(feed, "link", rel="describedby", href=f"{base}/csw?service=CSW&version=2.0.2&request=GetCapabilities",
-         type="application/xml", title="CSW")
+    _sub(
+        feed,
+        "link",
+        rel="search",
+        href=f"{base}/metadata/opensearch.xml",
+        type="application/opensearchdescription+xml",
+        title="OpenSearch",
+    )
+    _sub(
+        feed,
+        "link",
+        rel="describedby",
+        href=f"{base}/csw?service=CSW&version=2.0.2&request=GetCapabilities",
+        type="application/xml",
+        title="CSW",
+    )
     _sub(feed, "rights", "CC-BY 4.0")
     _sub(feed, "updated", max((f"{d.updated:%Y-%m-%dT%H:%M:%SZ}" for d in datasets), default=records.now()))
     author = _sub(feed, "author")
@@ -60,8 +75,16 @@ def _entry(feed: etree._Element, ds: Dataset, settings: Settings, base: str) -> 
     _sub(entry, "inspire_dls:spatial_dataset_identifier_namespace", "urn:uuid" if not ds.register_id else "PL")
     _sub(entry, "link", rel="describedby", href=records.links(ds, base)["record"], type="application/xml")
     for path, size in sorted(ds.downloads.items()):
-        _sub(entry, "link", rel="enclosure", href=f"{base}{path}", type=GPKG, length=str(size),
-             title=f"{title} (GeoPackage, EPSG:2180)", hreflang="pl")
+        _sub(
+            entry,
+            "link",
+            rel="enclosure",
+            href=f"{base}{path}",
+            type=GPKG,
+            length=str(size),
+            title=f"{title} (GeoPackage, EPSG:2180)",
+            hreflang="pl",
+        )
     _sub(entry, "summary", records.abstract(ds, settings)["pl"])
     _sub(entry, "updated", f"{ds.updated:%Y-%m-%dT%H:%M:%SZ}")
     _sub(entry, "category", term="http://www.opengis.net/def/crs/EPSG/0/2180", label="PL-1992 (EPSG:2180)")
@@ -72,11 +95,21 @@ def _entry(feed: etree._Element, ds: Dataset, settings: Settings, base: str) -> 
 def opensearch(base: str) -> bytes:
     """The OpenSearch description the Atom feed points to: searches go to the CSW's full-text query."""
     root = etree.Element(f"{{{OPENSEARCH}}}OpenSearchDescription", nsmap={None: OPENSEARCH})
-    for tag, text in (("ShortName", "SIP"), ("Description", "Wyszukiwanie zbiorów danych SIP / SDI data set search"),
-                      ("Tags", "SIP INSPIRE"), ("Contact", "sip@example.gov.pl"), ("Language", "pl")):
+    for tag, text in (
+        ("ShortName", "SIP"),
+        ("Description", "Wyszukiwanie zbiorów danych SIP / SDI data set search"),
+        ("Tags", "SIP INSPIRE"),
+        ("Contact", "sip@example.gov.pl"),
+        ("Language", "pl"),
+    ):
         etree.SubElement(root, f"{{{OPENSEARCH}}}{tag}").text = text
     template = f"{base}/csw?service=CSW&version=3.0.0&request=GetRecords&mode=opensearch&q={{searchTerms}}"
     etree.SubElement(root, f"{{{OPENSEARCH}}}Url", type="application/atom+xml", template=template)
-    etree.SubElement(root, f"{{{OPENSEARCH}}}Url", type="application/opensearchdescription+xml", rel="self",
-                     template=f"{base}/metadata/opensearch.xml")
+    etree.SubElement(
+        root,
+        f"{{{OPENSEARCH}}}Url",
+        type="application/opensearchdescription+xml",
+        rel="self",
+        template=f"{base}/metadata/opensearch.xml",
+    )
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

@@ -59,8 +59,10 @@ def corners(bbox: list[float], uri: str) -> tuple[float, float, float, float]:
     a1, b1, a2, b2 = bbox[0], bbox[1], bbox[n], bbox[n + 1]
     x1, y1, x2, y2 = (b1, a1, b2, a2) if north_first(uri) else (a1, b1, a2, b2)
     if y1 > y2:
-        raise ValueError(f"the bbox's lower {'latitude' if crs(uri).is_geographic else 'edge'} ({y1}) is above"
-                         f" its upper one ({y2}): give the lower corner first")
+        raise ValueError(
+            f"the bbox's lower {'latitude' if crs(uri).is_geographic else 'edge'} ({y1}) is above"
+            f" its upper one ({y2}): give the lower corner first"
+        )
     if crs(uri).is_geographic:
         if not (-90 <= y1 <= 90 and -90 <= y2 <= 90):
             raise ValueError("bbox latitudes must lie between -90 and 90")
@@ -104,8 +106,9 @@ def _reproject(shape: BaseGeometry, source: str, target: str) -> BaseGeometry:
     ring = list(shape.exterior.coords) if isinstance(shape, Polygon) else list(shape.envelope.exterior.coords)
     points = []
     for (ax, ay), (bx, by) in itertools.pairwise(ring):
-        points += [(ax + (bx - ax) * i / DENSIFY_POINTS, ay + (by - ay) * i / DENSIFY_POINTS)
-                   for i in range(DENSIFY_POINTS)]
+        points += [
+            (ax + (bx - ax) * i / DENSIFY_POINTS, ay + (by - ay) * i / DENSIFY_POINTS) for i in range(DENSIFY_POINTS)
+        ]
     xs, ys = transform([p[0] for p in points], [p[1] for p in points])
     kept = [(x, y) for x, y in zip(xs, ys, strict=True) if math.isfinite(x) and math.isfinite(y)]
     if len(kept) < 3:

@@ -44,8 +44,11 @@ class Caching:
         kind, theme = _kind(environ)
         # config["resources"] is what this request may see (sdi.server.access hides restricted themes from
         # anonymous requests): a theme outside it gets pygeoapi's 404, never a validator that says it exists.
-        if (kind is None or environ.get("REQUEST_METHOD") not in ("GET", "HEAD")
-                or theme not in self.config.get("resources", {})):
+        if (
+            kind is None
+            or environ.get("REQUEST_METHOD") not in ("GET", "HEAD")
+            or theme not in self.config.get("resources", {})
+        ):
             return self.app(environ, start_response)
         if environ.get("HTTP_AUTHORIZATION") or request_token(environ):
             return self.app(environ, _with_headers(start_response, [("Cache-Control", "private, no-store")]))
@@ -58,8 +61,11 @@ class Caching:
             return self.app(environ, _with_headers(start_response, [("Cache-Control", "no-cache")]))
         tag, modified = found
         etag = f'W/"{_digest(environ, tag)}"'
-        headers = [("ETag", etag), ("Cache-Control", f"public, max-age={MAX_AGE[kind]}"),
-                   ("Vary", "Accept, Accept-Language")]
+        headers = [
+            ("ETag", etag),
+            ("Cache-Control", f"public, max-age={MAX_AGE[kind]}"),
+            ("Vary", "Accept, Accept-Language"),
+        ]
         if modified is not None:
             headers.append(("Last-Modified", format_datetime(modified.astimezone(UTC), usegmt=True)))
         if _matches(environ.get("HTTP_IF_NONE_MATCH", ""), etag):
@@ -82,8 +88,12 @@ def _kind(environ: dict) -> tuple[str | None, str]:
 
 def _digest(environ: dict, tag: str) -> str:
     """The ETag: the theme's current loads and everything the answer is chosen by."""
-    parts = [tag, environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""),
-             *(environ.get(h, "") for h in _NEGOTIATED)]
+    parts = [
+        tag,
+        environ.get("PATH_INFO", ""),
+        environ.get("QUERY_STRING", ""),
+        *(environ.get(h, "") for h in _NEGOTIATED),
+    ]
     return hashlib.sha256("\n".join(parts).encode("utf-8", "replace")).hexdigest()[:32]
 
 
@@ -102,16 +112,22 @@ def _with_headers(start_response: Any, extra: list[tuple[str, str]]) -> Any:
         # Only successful answers are cached; an error must not be stored under the data's validator.
         chosen = extra if status[:1] == "2" else [("Cache-Control", "no-store")]
         return start_response(status, kept + chosen, exc_info)
+
     return start
 
 
 def theme_versions(pool: Any) -> Any:  # pool: a callable giving the reader pool
     """theme -> (its current load ids as text, the newest load's time), or None when it has no loads."""
+
     def versions(theme: str) -> tuple[str, Any] | None:
         with pool().connection() as conn:
-            row = conn.execute("SELECT string_agg(load_id::text, ',' ORDER BY load_id) AS ids,"
-                               " max(loaded_at) AS at FROM data.sdi_layers WHERE theme = %s", [theme]).fetchone()
+            row = conn.execute(
+                "SELECT string_agg(load_id::text, ',' ORDER BY load_id) AS ids,"
+                " max(loaded_at) AS at FROM data.sdi_layers WHERE theme = %s",
+                [theme],
+            ).fetchone()
         if row is None or row["ids"] is None:
             return None
         return row["ids"], row["at"]
+
     return versions

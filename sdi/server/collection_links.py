@@ -50,18 +50,31 @@ def for_theme(theme: str, found: list[Dataset], settings: Settings, base: str) -
     for ds in mine:
         for path, size in sorted(ds.downloads.items()):
             where = records.city_name(settings, ds.city)
-            links.append({"type": downloads.GPKG, "rel": "enclosure", "length": size, "href": f"{base}{path}",
-                          "title": {"pl": f"Plik GeoPackage (EPSG:2180) – {where['pl']}",
-                                    "en": f"GeoPackage (EPSG:2180) – {where['en']}"}})
+            links.append(
+                {
+                    "type": downloads.GPKG,
+                    "rel": "enclosure",
+                    "length": size,
+                    "href": f"{base}{path}",
+                    "title": {
+                        "pl": f"Plik GeoPackage (EPSG:2180) – {where['pl']}",
+                        "en": f"GeoPackage (EPSG:2180) – {where['en']}",
+                    },
+                }
+            )
     return links
 
 
 def _describedby(ds: Dataset, settings: Settings, base: str) -> dict:
     where = records.city_name(settings, ds.city)
     # The record is Polish with English alternates (PT_FreeText): its language is Polish whatever is asked.
-    return {"type": "application/xml", "rel": "describedby", "href": records.links(ds, base)["record"],
-            "hreflang": "pl", "title": {"pl": f"Metadane ISO 19139 – {where['pl']}",
-                                        "en": f"ISO 19139 metadata – {where['en']}"}}
+    return {
+        "type": "application/xml",
+        "rel": "describedby",
+        "href": records.links(ds, base)["record"],
+        "hreflang": "pl",
+        "title": {"pl": f"Metadane ISO 19139 – {where['pl']}", "en": f"ISO 19139 metadata – {where['en']}"},
+    }
 
 
 def _license(settings: Settings) -> dict:
@@ -69,5 +82,10 @@ def _license(settings: Settings) -> dict:
     url = str(licence["url"])
     # Creative Commons has a deed per language; another licence keeps its one address for both.
     href = {"pl": f"{url}deed.pl", "en": f"{url}deed.en"} if url == _CC_BY else {"pl": url, "en": url}
-    return {"type": "text/html", "rel": "license", "href": href, "hreflang": {"pl": "pl", "en": "en"},
-            "title": {"pl": f"Licencja {licence['name']}", "en": f"Licence {licence['name']}"}}
+    return {
+        "type": "text/html",
+        "rel": "license",
+        "href": href,
+        "hreflang": {"pl": "pl", "en": "en"},
+        "title": {"pl": f"Licencja {licence['name']}", "en": f"Licence {licence['name']}"},
+    }

@@ -53,15 +53,15 @@ def servable(theme: str, rasters: list[CityRaster], raster_dir: Path | None = No
             with rasterio.open(path) as ds:
                 ds.bounds  # noqa: B018 - a header that opens but has no georeferencing fails here
         except (RasterioError, OSError) as exc:
-            logger.warning("skipped the raster of %s/%s: not a readable raster (%s)", theme, r.city,
-                           type(exc).__name__)
+            logger.warning("skipped the raster of %s/%s: not a readable raster (%s)", theme, r.city, type(exc).__name__)
             continue
         good.append(replace(r, path=str(path)))
     return good
 
 
-def write_mosaic(theme: str, rasters: list[CityRaster], schema: RasterSchema, folder: Path,
-                 raster_dir: Path | None = None) -> Path | None:
+def write_mosaic(
+    theme: str, rasters: list[CityRaster], schema: RasterSchema, folder: Path, raster_dir: Path | None = None
+) -> Path | None:
     """The theme's mosaic as a VRT over the cities' COGs, replaced atomically under a reading server.
 
     Only the rows that `servable` accepts are in it; None when none is.
@@ -90,13 +90,23 @@ class SdiCoverageProvider(RasterioProvider):
     def get_fields(self) -> dict:
         if not self._fields:
             for i, (name, dtype) in enumerate(zip(self._data.descriptions, self._data.dtypes, strict=True), start=1):
-                self._fields[str(i)] = {"title": name or f"band {i}", "type": "number" if "float" in dtype else
-                                        "integer", **({"x-ogc-unit": self._data.units[i - 1]}
-                                                      if self._data.units[i - 1] else {})}
+                self._fields[str(i)] = {
+                    "title": name or f"band {i}",
+                    "type": "number" if "float" in dtype else "integer",
+                    **({"x-ogc-unit": self._data.units[i - 1]} if self._data.units[i - 1] else {}),
+                }
         return self._fields
 
-    def query(self, properties: list | None = None, subsets: dict | None = None, bbox=None, bbox_crs=4326,
-              datetime_=None, format_="json", **kwargs):
+    def query(
+        self,
+        properties: list | None = None,
+        subsets: dict | None = None,
+        bbox=None,
+        bbox_crs=4326,
+        datetime_=None,
+        format_="json",
+        **kwargs,
+    ):
         # pygeoapi's own signature has [] and {} defaults; None here, so no call can change a shared default
         properties, subsets = properties or [], subsets or {}
         epsg = 4326  # pygeoapi's default when the request has no bbox-crs: lon/lat (CRS84)
@@ -112,8 +122,15 @@ class SdiCoverageProvider(RasterioProvider):
             b = self._data.bounds
             subsets = {**subsets, x: [b.left, b.right], y: [b.bottom, b.top]}
         self._check_window(bbox, epsg, subsets, properties, format_)
-        return super().query(properties=properties, subsets=subsets, bbox=bbox, bbox_crs=epsg, datetime_=datetime_,
-                             format_=format_, **kwargs)
+        return super().query(
+            properties=properties,
+            subsets=subsets,
+            bbox=bbox,
+            bbox_crs=epsg,
+            datetime_=datetime_,
+            format_=format_,
+            **kwargs,
+        )
 
     def _check_window(self, bbox, epsg: int, subsets: dict, properties, format_: str) -> None:
         """400 for a window off the coverage, 413 for one too big to send: before any pixel is read."""
@@ -124,16 +141,22 @@ class SdiCoverageProvider(RasterioProvider):
         elif "x" in subsets and "y" in subsets:
             want = (subsets["x"][0], subsets["y"][0], subsets["x"][1], subsets["y"][1])
         if want[0] >= have.right or want[2] <= have.left or want[1] >= have.top or want[3] <= have.bottom:
-            raise ProviderInvalidQueryError(user_msg=(
-                f"the requested area ({', '.join(f'{v:.1f}' for v in want)} in EPSG:2180) does not overlap the"
-                f" coverage ({', '.join(f'{v:.1f}' for v in have)}); the bbox is in the order of bbox-crs's axes:"
-                " northing first for EPSG:2180 and PUWG 2000, latitude first for EPSG:4326, lon/lat with none"))
+            raise ProviderInvalidQueryError(
+                user_msg=(
+                    f"the requested area ({', '.join(f'{v:.1f}' for v in want)} in EPSG:2180) does not overlap the"
+                    f" coverage ({', '.join(f'{v:.1f}' for v in have)}); the bbox is in the order of bbox-crs's axes:"
+                    " northing first for EPSG:2180 and PUWG 2000, latitude first for EPSG:4326, lon/lat with none"
+                )
+            )
         window = from_bounds(*want, transform=self._data.transform)
         values = abs(window.width * window.height) * (len(properties) if properties else self._data.count)
         if values > MAX_PIXELS:
-            raise ProviderRequestEntityTooLargeError(user_msg=(
-                f"the request covers {values:,.0f} values, over the limit of {MAX_PIXELS:,}: ask for a smaller"
-                " bbox, or download the COGs from the collection's enclosure links"))
+            raise ProviderRequestEntityTooLargeError(
+                user_msg=(
+                    f"the request covers {values:,.0f} values, over the limit of {MAX_PIXELS:,}: ask for a smaller"
+                    " bbox, or download the COGs from the collection's enclosure links"
+                )
+            )
 
     def gen_covjson(self, metadata: dict, data) -> dict:
         """CoverageJSON with one named range per band (pygeoapi 0.21 flattens every band into one)."""
@@ -141,25 +164,39 @@ class SdiCoverageProvider(RasterioProvider):
         bands = metadata["bands"] or list(range(1, self._data.count + 1))
         fields = self.get_fields()
         cj: dict[str, Any]  # CoverageJSON
-        cj = {"type": "Coverage",
-              "domain": {"type": "Domain", "domainType": "Grid",
-                         "axes": {"x": {"start": minx, "stop": maxx, "num": metadata["width"]},
-                                  "y": {"start": maxy, "stop": miny, "num": metadata["height"]}},
-                         "referencing": [{"coordinates": ["x", "y"],
-                                          "system": {"type": "ProjectedCRS", "id": STORAGE_CRS}}]},
-              "parameters": {}, "ranges": {}}
+        cj = {
+            "type": "Coverage",
+            "domain": {
+                "type": "Domain",
+                "domainType": "Grid",
+                "axes": {
+                    "x": {"start": minx, "stop": maxx, "num": metadata["width"]},
+                    "y": {"start": maxy, "stop": miny, "num": metadata["height"]},
+                },
+                "referencing": [{"coordinates": ["x", "y"], "system": {"type": "ProjectedCRS", "id": STORAGE_CRS}}],
+            },
+            "parameters": {},
+            "ranges": {},
+        }
         for position, band in enumerate(bands):
             field = fields[str(band)]
             cj["parameters"][field["title"]] = {
-                "type": "Parameter", "description": {"en": field["title"]},
+                "type": "Parameter",
+                "description": {"en": field["title"]},
                 "unit": {"symbol": field.get("x-ogc-unit")},
-                "observedProperty": {"id": field["title"], "label": {"en": field["title"]}}}
+                "observedProperty": {"id": field["title"], "label": {"en": field["title"]}},
+            }
             values: Any = np.ma.masked_invalid(np.ma.asarray(data[position], dtype="float64"))
             cj["ranges"][field["title"]] = {
-                "type": "NdArray", "dataType": "float" if field["type"] == "number" else "integer",
-                "axisNames": ["y", "x"], "shape": [metadata["height"], metadata["width"]],
-                "values": [None if v is None else (v if field["type"] == "number" else int(v))
-                           for v in values.astype(object).filled(None).ravel().tolist()]}
+                "type": "NdArray",
+                "dataType": "float" if field["type"] == "number" else "integer",
+                "axisNames": ["y", "x"],
+                "shape": [metadata["height"], metadata["width"]],
+                "values": [
+                    None if v is None else (v if field["type"] == "number" else int(v))
+                    for v in values.astype(object).filled(None).ravel().tolist()
+                ],
+            }
         return cj
 
 
@@ -167,8 +204,9 @@ def _crs(value) -> CRS:
     try:
         return CRS.from_user_input(int(value) if str(value).isdigit() else value)
     except Exception:
-        raise ProviderInvalidQueryError(user_msg=f"unknown bbox-crs {value}: give an OGC CRS URI such as"
-                                        f" {STORAGE_CRS}") from None
+        raise ProviderInvalidQueryError(
+            user_msg=f"unknown bbox-crs {value}: give an OGC CRS URI such as {STORAGE_CRS}"
+        ) from None
 
 
 def preview_png(path: str, schema: RasterSchema, size: int = 768) -> tuple[bytes, tuple[float, ...]]:

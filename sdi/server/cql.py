@@ -21,15 +21,33 @@ from sdi.server.cql_types import check
 
 logger = logging.getLogger(__name__)
 
-_COMPARE = {ast.Equal: "=", ast.NotEqual: "<>", ast.LessThan: "<", ast.LessEqual: "<=",
-            ast.GreaterThan: ">", ast.GreaterEqual: ">="}
-_SPATIAL = {ast.GeometryIntersects: "ST_Intersects", ast.GeometryDisjoint: "ST_Disjoint",
-            ast.GeometryContains: "ST_Contains", ast.GeometryWithin: "ST_Within", ast.GeometryTouches: "ST_Touches",
-            ast.GeometryCrosses: "ST_Crosses", ast.GeometryOverlaps: "ST_Overlaps", ast.GeometryEquals: "ST_Equals"}
+_COMPARE = {
+    ast.Equal: "=",
+    ast.NotEqual: "<>",
+    ast.LessThan: "<",
+    ast.LessEqual: "<=",
+    ast.GreaterThan: ">",
+    ast.GreaterEqual: ">=",
+}
+_SPATIAL = {
+    ast.GeometryIntersects: "ST_Intersects",
+    ast.GeometryDisjoint: "ST_Disjoint",
+    ast.GeometryContains: "ST_Contains",
+    ast.GeometryWithin: "ST_Within",
+    ast.GeometryTouches: "ST_Touches",
+    ast.GeometryCrosses: "ST_Crosses",
+    ast.GeometryOverlaps: "ST_Overlaps",
+    ast.GeometryEquals: "ST_Equals",
+}
 # Temporal predicates on date fields, which are instants: an interval literal is (start, end).
-_TEMPORAL = {ast.TimeAfter: "{a} > {end}", ast.TimeBefore: "{a} < {start}", ast.TimeEquals: "{a} = {start}",
-             ast.TimeDuring: "({a} > {start} AND {a} < {end})", ast.TimeDisjoint: "NOT ({a} BETWEEN {start} AND {end})",
-             ast.TimeOverlaps: "{a} BETWEEN {start} AND {end}"}
+_TEMPORAL = {
+    ast.TimeAfter: "{a} > {end}",
+    ast.TimeBefore: "{a} < {start}",
+    ast.TimeEquals: "{a} = {start}",
+    ast.TimeDuring: "({a} > {start} AND {a} < {end})",
+    ast.TimeDisjoint: "NOT ({a} BETWEEN {start} AND {end})",
+    ast.TimeOverlaps: "{a} BETWEEN {start} AND {end}",
+}
 _METRES = {"meters": 1.0, "metres": 1.0, "m": 1.0, "kilometers": 1000.0, "kilometres": 1000.0, "km": 1000.0}
 _POLISH = ("ąćęłńóśźżĄĆĘŁŃÓŚŹŻ", "acelnoszzACELNOSZZ")
 
@@ -48,13 +66,15 @@ def _node(node, fields: dict, params: list) -> sql.Composable:
     kind = type(node)
     if kind in (ast.And, ast.Or):
         word = " AND " if kind is ast.And else " OR "
-        return sql.SQL("({})").format(sql.SQL(word).join([_node(node.lhs, fields, params),
-                                                          _node(node.rhs, fields, params)]))
+        return sql.SQL("({})").format(
+            sql.SQL(word).join([_node(node.lhs, fields, params), _node(node.rhs, fields, params)])
+        )
     if kind is ast.Not:
         return sql.SQL("NOT ({})").format(_node(node.sub_node, fields, params))
     if kind in _COMPARE:
-        return sql.SQL("{} {} {}").format(_value(node.lhs, fields, params), sql.SQL(_COMPARE[kind]),
-                                          _value(node.rhs, fields, params))
+        return sql.SQL("{} {} {}").format(
+            _value(node.lhs, fields, params), sql.SQL(_COMPARE[kind]), _value(node.rhs, fields, params)
+        )
     if kind is ast.Like:
         op = "ILIKE" if node.nocase else "LIKE"
         # CQL2 wildcards are % and _, as in SQL; other spellings are translated. The pattern may be
@@ -62,39 +82,54 @@ def _node(node, fields: dict, params: list) -> sql.Composable:
         pattern = node.pattern
         if isinstance(pattern, str) and node.wildcard != "%":
             pattern = pattern.replace(node.wildcard, "%").replace(node.singlechar, "_")
-        return sql.SQL("{} {} {} {}").format(_value(node.lhs, fields, params), sql.SQL("NOT" if node.not_ else ""),
-                                             sql.SQL(op), _value(pattern, fields, params))
+        return sql.SQL("{} {} {} {}").format(
+            _value(node.lhs, fields, params),
+            sql.SQL("NOT" if node.not_ else ""),
+            sql.SQL(op),
+            _value(pattern, fields, params),
+        )
     if kind is ast.In:
         items = sql.SQL(", ").join(_value(v, fields, params) for v in node.sub_nodes)
-        return sql.SQL("{} {} IN ({})").format(_value(node.lhs, fields, params),
-                                               sql.SQL("NOT" if node.not_ else ""), items)
+        return sql.SQL("{} {} IN ({})").format(
+            _value(node.lhs, fields, params), sql.SQL("NOT" if node.not_ else ""), items
+        )
     if kind is ast.Between:
         return sql.SQL("{} {} BETWEEN {} AND {}").format(
-            _value(node.lhs, fields, params), sql.SQL("NOT" if node.not_ else ""),
-            _value(node.low, fields, params), _value(node.high, fields, params))
+            _value(node.lhs, fields, params),
+            sql.SQL("NOT" if node.not_ else ""),
+            _value(node.low, fields, params),
+            _value(node.high, fields, params),
+        )
     if kind is ast.IsNull:
         return sql.SQL("{} IS {} NULL").format(_value(node.lhs, fields, params), sql.SQL("NOT" if node.not_ else ""))
     if kind in _SPATIAL:
-        return sql.SQL("{}({}, {})").format(sql.SQL(_SPATIAL[kind]), _value(node.lhs, fields, params),
-                                            _value(node.rhs, fields, params))
+        return sql.SQL("{}({}, {})").format(
+            sql.SQL(_SPATIAL[kind]), _value(node.lhs, fields, params), _value(node.rhs, fields, params)
+        )
     if kind is ast.DistanceWithin:
         if str(node.units).lower() not in _METRES:
-            raise ProviderInvalidQueryError(user_msg=f"unknown distance units {node.units!r};"
-                                                     f" use one of {', '.join(_METRES)}")
+            raise ProviderInvalidQueryError(
+                user_msg=f"unknown distance units {node.units!r}; use one of {', '.join(_METRES)}"
+            )
         # EPSG:2180 is in metres, so the distance applies as it is, once in metres.
-        return sql.SQL("ST_DWithin({}, {}, {})").format(_value(node.lhs, fields, params),
-                                                        _value(node.rhs, fields, params),
-                                                        _param(float(node.distance) * _METRES[str(node.units).lower()],
-                                                               params))
+        return sql.SQL("ST_DWithin({}, {}, {})").format(
+            _value(node.lhs, fields, params),
+            _value(node.rhs, fields, params),
+            _param(float(node.distance) * _METRES[str(node.units).lower()], params),
+        )
     if kind is ast.BBox:
         return sql.SQL("{} && ST_MakeEnvelope({}, {}, {}, {}, 4326)::geometry").format(
-            _value(node.lhs, fields, params), *(_param(float(v), params)
-                                                for v in (node.minx, node.miny, node.maxx, node.maxy)))
+            _value(node.lhs, fields, params),
+            *(_param(float(v), params) for v in (node.minx, node.miny, node.maxx, node.maxy)),
+        )
     if kind in _TEMPORAL:
         start, end = _interval(node.rhs)
         # Pieces are made in the order they appear, so that the bound parameters line up with the SQL.
-        pieces = {"a": lambda: _value(node.lhs, fields, params), "start": lambda: _param(start, params),
-                  "end": lambda: _param(end, params)}
+        pieces = {
+            "a": lambda: _value(node.lhs, fields, params),
+            "start": lambda: _param(start, params),
+            "end": lambda: _param(end, params),
+        }
         parts = re.split(r"\{(a|start|end)\}", _TEMPORAL[kind])
         return sql.Composed([sql.SQL(p) if i % 2 == 0 else pieces[p]() for i, p in enumerate(parts)])
     raise ProviderInvalidQueryError(user_msg=f"this filter operation is not supported: {kind.__name__}")
@@ -105,8 +140,9 @@ def _value(value, fields: dict, params: list) -> sql.Composable:
         if value.name in ("geom", "geometry"):
             return sql.SQL("geom")
         if value.name not in fields:
-            raise ProviderInvalidQueryError(user_msg=f"unknown property {value.name!r} in the filter;"
-                                                     f" queryable: {', '.join(fields)}")
+            raise ProviderInvalidQueryError(
+                user_msg=f"unknown property {value.name!r} in the filter; queryable: {', '.join(fields)}"
+            )
         return sqlfiles.ident(value.name)
     if isinstance(value, ast.Function):
         name = value.name.lower()
@@ -120,10 +156,12 @@ def _value(value, fields: dict, params: list) -> sql.Composable:
     if isinstance(value, values.Geometry):
         geojson = {k: v for k, v in value.geometry.items() if k != "crs"}
         return sql.SQL("ST_FlipCoordinates(ST_SetSRID(ST_GeomFromGeoJSON({}), 2180))").format(
-            _param(json.dumps(geojson), params))
+            _param(json.dumps(geojson), params)
+        )
     if isinstance(value, values.Envelope):
         return sql.SQL("ST_FlipCoordinates(ST_MakeEnvelope({}, {}, {}, {}, 2180))").format(
-            *(_param(float(v), params) for v in (value.x1, value.y1, value.x2, value.y2)))
+            *(_param(float(v), params) for v in (value.x1, value.y1, value.x2, value.y2))
+        )
     if isinstance(value, (str, int, float, bool, dt.date, dt.datetime)):
         return _param(value, params)
     raise ProviderInvalidQueryError(user_msg=f"unsupported value in the filter: {value!r}")

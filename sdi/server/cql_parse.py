@@ -61,39 +61,39 @@ def parse(text: str, lang: str | None):
 def standard_temporal(text: str) -> str:
     """CQL2 1.0 temporal functions and intervals rewritten into the forms pygeofilter 0.4 parses."""
     out, at = [], 0
-    while (found := _T_FUNCTION.search(text, at)):
+    while found := _T_FUNCTION.search(text, at):
         split = _arguments(text, found.end())
         if split is None or len(split[0]) != 2:
             break  # malformed: the parser reports it
         (lhs, rhs), end = split
         name = found.group(0).rstrip("( \t").upper()
-        out += [text[at:found.start()], f"({standard_temporal(lhs)}) {name} ({standard_temporal(rhs)})"]
+        out += [text[at : found.start()], f"({standard_temporal(lhs)}) {name} ({standard_temporal(rhs)})"]
         at = end
     text = "".join(out) + text[at:]
 
     def interval(m):
-        ends = [_OPEN[i] if v == ".." else (v + "T00:00:00Z" if len(v) == 10 else v)
-                for i, v in enumerate(m.groups())]
+        ends = [_OPEN[i] if v == ".." else (v + "T00:00:00Z" if len(v) == 10 else v) for i, v in enumerate(m.groups())]
         return f"INTERVAL('{ends[0]}','{ends[1]}')"
+
     return _INTERVAL.sub(interval, text)
 
 
 def _text_not(text: str, found: list) -> str:
     out, at = [], 0
-    while (match := _NOT.search(text, at)):
+    while match := _NOT.search(text, at):
         split = _arguments(text, match.end())
         if split is None:
             break  # unbalanced: the parser reports it
         args, end = split
         found.append(ast.Not(parse(",".join(args), "cql2-text")))
-        out += [text[at:match.start()], f"{_PLACEHOLDER}{len(found) - 1} = 0"]
+        out += [text[at : match.start()], f"{_PLACEHOLDER}{len(found) - 1} = 0"]
         at = end
     return "".join(out) + text[at:]
 
 
 def _text_dwithin(text: str, found: list) -> str:
     out, at = [], 0
-    while (match := _DWITHIN.search(text, at)):
+    while match := _DWITHIN.search(text, at):
         split = _arguments(text, match.end())
         if split is None or len(split[0]) not in (3, 4):
             raise ValueError("S_DWITHIN takes a property, a geometry, a distance and its units")
@@ -101,7 +101,7 @@ def _text_dwithin(text: str, found: list) -> str:
         spatial = parse_cql2_text(f"S_INTERSECTS({args[0]}, {args[1]})")
         units = args[3].strip("'\" ") if len(args) == 4 else "meters"
         found.append(ast.DistanceWithin(spatial.lhs, spatial.rhs, _number(args[2]), units))
-        out += [text[at:match.start()], f"{_PLACEHOLDER}{len(found) - 1} = 0"]
+        out += [text[at : match.start()], f"{_PLACEHOLDER}{len(found) - 1} = 0"]
         at = end
     return "".join(out) + text[at:]
 
@@ -127,9 +127,8 @@ def _json(node, found: list):
 
 
 def _put_back(node, found: list):
-    if isinstance(node, ast.Equal) and isinstance(node.lhs, ast.Attribute) \
-            and node.lhs.name.startswith(_PLACEHOLDER):
-        return found[int(node.lhs.name[len(_PLACEHOLDER):])]
+    if isinstance(node, ast.Equal) and isinstance(node.lhs, ast.Attribute) and node.lhs.name.startswith(_PLACEHOLDER):
+        return found[int(node.lhs.name[len(_PLACEHOLDER) :])]
     for name in ("lhs", "rhs", "sub_node"):
         if isinstance(getattr(node, name, None), ast.Node):
             setattr(node, name, _put_back(getattr(node, name), found))
@@ -198,8 +197,9 @@ def _bbox_as_polygon(node):
             raise ValueError("BBOX takes four numbers") from None
         steps = 20  # points per edge: its image in another CRS keeps the curve of each edge
         edges = [(x1, y1, x2, y1), (x2, y1, x2, y2), (x2, y2, x1, y2), (x1, y2, x1, y1)]
-        ring = [[ax + (bx - ax) * i / steps, ay + (by - ay) * i / steps] for ax, ay, bx, by in edges
-                for i in range(steps)] + [[x1, y1]]
+        ring = [
+            [ax + (bx - ax) * i / steps, ay + (by - ay) * i / steps] for ax, ay, bx, by in edges for i in range(steps)
+        ] + [[x1, y1]]
         return values.Geometry({"type": "Polygon", "coordinates": [ring]})
     if isinstance(node, values.Geometry) and node.geometry.get("type") in _DENSIFIED:
         return _densified(node)

@@ -42,14 +42,20 @@ class CqlRequests:
     def __call__(self, environ, start_response):
         parts = environ.get("PATH_INFO", "").strip("/").split("/")
         method = environ.get("REQUEST_METHOD")
-        if (len(parts) in (3, 4) and parts[0] == "collections" and parts[2] == "items" and method in ("GET", "POST")
-                and self._is_features(parts[1])):
+        if (
+            len(parts) in (3, 4)
+            and parts[0] == "collections"
+            and parts[2] == "items"
+            and method in ("GET", "POST")
+            and self._is_features(parts[1])
+        ):
             try:
                 self._check(environ, parts, method)
             except ParameterProblem as exc:
                 body = exception(400, "InvalidParameterValue", str(exc), **exc.extra)
-                start_response("400 Bad Request", [("Content-Type", "application/json"),
-                                                   ("Content-Length", str(len(body)))])
+                start_response(
+                    "400 Bad Request", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+                )
                 return [body]
         return self.app(environ, start_response)
 
@@ -74,8 +80,9 @@ class CqlRequests:
         found = dict(params)
         if "after" in found:
             if "sortby" in found or "bbox" in found:
-                raise ParameterProblem("after pages in fid order, so it cannot be combined with sortby or bbox:"
-                                       " use offset")
+                raise ParameterProblem(
+                    "after pages in fid order, so it cannot be combined with sortby or bbox: use offset"
+                )
             environ[AFTER_KEY] = int(found["after"]) if found["after"].isdigit() else _bad_after()
         if any(k in _RENAMED for k, _ in params):
             environ["QUERY_STRING"] = urlencode([(_RENAMED.get(k, k), v) for k, v in params])

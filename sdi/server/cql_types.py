@@ -17,8 +17,17 @@ logger = logging.getLogger(__name__)
 
 _COMPARE = (ast.Equal, ast.NotEqual, ast.LessThan, ast.LessEqual, ast.GreaterThan, ast.GreaterEqual)
 _ORDERED = (ast.LessThan, ast.LessEqual, ast.GreaterThan, ast.GreaterEqual)
-_SPATIAL = (ast.GeometryIntersects, ast.GeometryDisjoint, ast.GeometryContains, ast.GeometryWithin,
-            ast.GeometryTouches, ast.GeometryCrosses, ast.GeometryOverlaps, ast.GeometryEquals, ast.DistanceWithin)
+_SPATIAL = (
+    ast.GeometryIntersects,
+    ast.GeometryDisjoint,
+    ast.GeometryContains,
+    ast.GeometryWithin,
+    ast.GeometryTouches,
+    ast.GeometryCrosses,
+    ast.GeometryOverlaps,
+    ast.GeometryEquals,
+    ast.DistanceWithin,
+)
 _TEMPORAL = (ast.TimeAfter, ast.TimeBefore, ast.TimeEquals, ast.TimeDuring, ast.TimeDisjoint, ast.TimeOverlaps)
 _STRING_FUNCTIONS = ("lower", "casei", "accenti")
 GEOMETRY_NAMES = ("geom", "geometry")
@@ -29,8 +38,10 @@ class FilterTypeError(ValueError):
 
     def __init__(self, prop: str, expected: str, literal: object, why: str = ""):
         self.prop, self.expected, self.literal = prop, expected, _show(literal)
-        super().__init__(why or f"property {prop!r} is of type {expected}, not comparable with {self.literal}:"
-                                f" give a {expected} literal")
+        super().__init__(
+            why
+            or f"property {prop!r} is of type {expected}, not comparable with {self.literal}: give a {expected} literal"
+        )
 
 
 def kind_of_field(field: dict) -> str:
@@ -84,8 +95,11 @@ def _node(node, fields: dict) -> None:
         if kind != "string":
             raise FilterTypeError(name, kind, node.pattern, f"LIKE works on text; property {name!r} is of type {kind}")
         pattern = node.pattern
-        while isinstance(pattern, ast.Function) and pattern.name.lower() in _STRING_FUNCTIONS \
-                and len(pattern.arguments) == 1:
+        while (
+            isinstance(pattern, ast.Function)
+            and pattern.name.lower() in _STRING_FUNCTIONS
+            and len(pattern.arguments) == 1
+        ):
             pattern = pattern.arguments[0]  # CASEI('UL. %'), as QGIS 3.32+ writes it
         if not isinstance(pattern, str):
             raise FilterTypeError(name, "string", node.pattern, "a LIKE pattern is a text literal, e.g. 'ul. %'")
@@ -114,8 +128,9 @@ def _node(node, fields: dict) -> None:
         if kind not in ("date", "timestamp"):
             raise FilterTypeError(name, kind, node.rhs, f"temporal operators take dates; {name!r} is {kind}")
         if kind_of_literal(node.rhs) not in ("date", "timestamp", "interval"):
-            raise FilterTypeError(name, kind, node.rhs, "a temporal operator needs DATE(...), TIMESTAMP(...)"
-                                                        " or INTERVAL(...)")
+            raise FilterTypeError(
+                name, kind, node.rhs, "a temporal operator needs DATE(...), TIMESTAMP(...) or INTERVAL(...)"
+            )
 
 
 def _compare(lhs, rhs, fields: dict, ordered: bool = False) -> None:
@@ -125,8 +140,9 @@ def _compare(lhs, rhs, fields: dict, ordered: bool = False) -> None:
     if want != got:
         raise FilterTypeError(name, want, literal)
     if want in ("geometry", "boolean") and ordered:
-        raise FilterTypeError(name, want, literal, f"property {name!r} is of type {want}, and {want}s have no"
-                                                   " order: use = or <>")
+        raise FilterTypeError(
+            name, want, literal, f"property {name!r} is of type {want}, and {want}s have no order: use = or <>"
+        )
 
 
 def _operand(value, fields: dict) -> tuple[str, str]:
@@ -142,8 +158,9 @@ def _operand(value, fields: dict) -> tuple[str, str]:
             raise ValueError(f"unknown function {value.name!r} in the filter: use CASEI(...) or ACCENTI(...)")
         name, kind = _operand(value.arguments[0], fields)
         if kind != "string":
-            raise FilterTypeError(name, kind, value.arguments[0], f"{value.name.upper()} works on text;"
-                                                                  f" {name!r} is of type {kind}")
+            raise FilterTypeError(
+                name, kind, value.arguments[0], f"{value.name.upper()} works on text; {name!r} is of type {kind}"
+            )
         return name, "string"
     literal = kind_of_literal(value)
     if literal is None:

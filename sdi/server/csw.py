@@ -61,18 +61,36 @@ def service(ctx: ServiceContext) -> Service | None:
     if ctx.user:  # nginx's and pycsw's workers run as the API's user: they must read what they serve
         host_user.open_to(ctx.user, folder, served["downloads"])
         host_user.open_to(ctx.user, served["metadata"], served["downloads"])
-    nginx = "\n".join([
-        f"        location = /csw {{ proxy_pass http://unix:{socket}:/csw; {_PROXY} }}",
-        f"        location /metadata/ {{ alias {served['metadata']}/; default_type application/xml; }}",
-        f"        location /downloads/ {{ alias {served['downloads']}/; }}"])
+    nginx = "\n".join(
+        [
+            f"        location = /csw {{ proxy_pass http://unix:{socket}:/csw; {_PROXY} }}",
+            f"        location /metadata/ {{ alias {served['metadata']}/; default_type application/xml; }}",
+            f"        location /downloads/ {{ alias {served['downloads']}/; }}",
+        ]
+    )
     env = {"PYCSW_CONFIG": str(config), "SDI_CSW_DATABASE": _sqlalchemy_url(ctx.reader_url)}
-    command = [str(python), "-m", "gunicorn", "--bind", f"unix:{socket}", "--workers", "1", "--timeout", "30",
-               "--no-control-socket", "--error-logfile", "-", "pycsw.wsgi:application"]
+    command = [
+        str(python),
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"unix:{socket}",
+        "--workers",
+        "1",
+        "--timeout",
+        "30",
+        "--no-control-socket",
+        "--error-logfile",
+        "-",
+        "pycsw.wsgi:application",
+    ]
     return Service("csw", command, nginx, env=env, on_change=lambda: refresh(settings, base, view))
 
 
-_PROXY = ("proxy_set_header Host $http_host; proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; "
-          "proxy_read_timeout 35s;")
+_PROXY = (
+    "proxy_set_header Host $http_host; proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; "
+    "proxy_read_timeout 35s;"
+)
 
 
 def metadata_folder(settings: Settings) -> Path:
@@ -91,12 +109,20 @@ def refresh(settings: Settings, base: str, view: bool = False) -> int:
     for ds in found:
         fresh.add(_replace(out / f"{ds.file_identifier}.xml", records.iso19139(ds, settings, base)))
     for svc in service_records.offered(view):
-        fresh.add(_replace(out / f"{service_records.file_identifier(svc.key)}.xml",
-                           service_records.iso19139(svc, found, settings, base)))
-    for name, data in (("catalogue.jsonld", json.dumps(records.dcat(found, settings, base), ensure_ascii=False,
-                                                       indent=1, default=str).encode("utf-8")),
-                       ("atom.xml", atom.service_feed(found, settings, base)),
-                       ("opensearch.xml", atom.opensearch(base))):
+        fresh.add(
+            _replace(
+                out / f"{service_records.file_identifier(svc.key)}.xml",
+                service_records.iso19139(svc, found, settings, base),
+            )
+        )
+    for name, data in (
+        (
+            "catalogue.jsonld",
+            json.dumps(records.dcat(found, settings, base), ensure_ascii=False, indent=1, default=str).encode("utf-8"),
+        ),
+        ("atom.xml", atom.service_feed(found, settings, base)),
+        ("opensearch.xml", atom.opensearch(base)),
+    ):
         fresh.add(_replace(out / name, data))
     for stale in out.iterdir():
         if stale not in fresh:
@@ -116,11 +142,20 @@ def _replace(path: Path, data: bytes) -> Path:
 
 def _load(settings: Settings, folder: Path) -> None:
     """Replace csw.records with the records in `folder`, parsed by pycsw itself, in one transaction."""
-    env = {"PATH": os.environ.get("PATH", ""), "SDI_CSW_DATABASE": _sqlalchemy_url(database_url(settings)),
-           "SDI_CSW_RECORDS": str(folder)}
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "SDI_CSW_DATABASE": _sqlalchemy_url(database_url(settings)),
+        "SDI_CSW_RECORDS": str(folder),
+    }
     # -I: the script's folder is not put first on sys.path (sdi/server/html.py would shadow the stdlib)
-    done = subprocess.run([str(csw_python(settings)), "-I", str(HERE / "csw_load.py")], env=env, capture_output=True,
-                          text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [str(csw_python(settings)), "-I", str(HERE / "csw_load.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["?"])[-1]  # the script's one-line error, or a traceback's end
         raise RuntimeError(f"loading the CSW records failed: {last}")
@@ -130,16 +165,20 @@ def _grant_reader(settings: Settings, reader_url: str) -> None:
     """Let the API's login (pycsw's) read csw.records, which holds public records only; nothing else."""
     role: Any = conninfo_to_dict(reader_url).get("user")  # libpq parses every value as text
     with open_catalogue(settings) as conn, conn.transaction():
-        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA csw TO {r}; GRANT SELECT ON csw.records TO {r}").format(
-            r=sql.Identifier(role)))
+        conn.execute(
+            sql.SQL("GRANT USAGE ON SCHEMA csw TO {r}; GRANT SELECT ON csw.records TO {r}").format(
+                r=sql.Identifier(role)
+            )
+        )
 
 
 def _sqlalchemy_url(conninfo: str) -> str:
     """A libpq URL or conninfo as SQLAlchemy 1.4's psycopg2 URL, with PostGIS's schema on the search path."""
     p: dict[str, Any] = conninfo_to_dict(conninfo)  # libpq parses every value as text
     with psycopg.connect(conninfo) as conn:
-        postgis = scalar(conn.execute("SELECT extnamespace::regnamespace::text FROM pg_extension "
-                                      "WHERE extname = 'postgis'"))
+        postgis = scalar(
+            conn.execute("SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'postgis'")
+        )
     auth = f"{quote(p.get('user', ''), safe='')}:{quote(p.get('password', ''), safe='')}@"
     # host and port go in the query, where libpq reads them as they are: a replica set's "h1,h2" and "p1,p2"
     # (a netloc takes one port, and SQLAlchemy parses it as a number); its other options (prefer-standby,
@@ -147,7 +186,8 @@ def _sqlalchemy_url(conninfo: str) -> str:
     extra = {k: v for k, v in p.items() if k not in ("user", "password", "dbname", "options")}
     extra.setdefault("host", "localhost")
     query = f"?options={quote(f'-c search_path=csw,{postgis}', safe='')}" + "".join(
-        f"&{k}={quote(str(v), safe='')}" for k, v in extra.items())
+        f"&{k}={quote(str(v), safe='')}" for k, v in extra.items()
+    )
     return f"postgresql://{auth}/{quote(p.get('dbname', ''), safe='')}{query}"
 
 

@@ -26,8 +26,10 @@ ALL = "all"  # the city of a data set over every city, as stored in sdi.dataset_
 # servers and reinstalls, so that the national register's harvest sees one record updated, never a new one.
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/sdi-pl/sdi/datasets")
 
-_CITY_EXTENTS = ("SELECT city, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), n FROM (SELECT city, "
-                 "ST_Extent(ST_Transform(geom, 4326)) AS e, count(*) AS n FROM {} GROUP BY city) s")
+_CITY_EXTENTS = (
+    "SELECT city, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), n FROM (SELECT city, "
+    "ST_Extent(ST_Transform(geom, 4326)) AS e, count(*) AS n FROM {} GROUP BY city) s"
+)
 
 
 @dataclass
@@ -36,7 +38,7 @@ class Load:
 
     city: str
     load_id: int
-    source_name: str        # the file name only: a server path never reaches a record
+    source_name: str  # the file name only: a server path never reaches a record
     source_layer: str | None
     size: int | None
     sha256: str | None
@@ -57,7 +59,7 @@ class Dataset:
     theme: str
     schema: Schema | RasterSchema
     bbox: tuple[float, ...]  # CRS84: west, south, east, north
-    count: int                                # features (vectors) or cities' rasters
+    count: int  # features (vectors) or cities' rasters
     loads: list[Load]
     register_id: str | None = None
     downloads: dict[str, int] = field(default_factory=dict)  # public path -> bytes, filled by sdi.server.downloads
@@ -100,10 +102,23 @@ def published(conn: psycopg.Connection, settings: Settings) -> list[Dataset]:
             found.append(Dataset(x.city, theme, schemas[theme], bbox, count, [x], ids.get((x.city, theme))))
         if cities:
             boxes = [extents[x.city][0] for x in cities]
-            bbox = (min(b[0] for b in boxes), min(b[1] for b in boxes),
-                    max(b[2] for b in boxes), max(b[3] for b in boxes))
-            found.append(Dataset(ALL, theme, schemas[theme], bbox, sum(extents[x.city][1] for x in cities), cities,
-                                 ids.get((ALL, theme))))
+            bbox = (
+                min(b[0] for b in boxes),
+                min(b[1] for b in boxes),
+                max(b[2] for b in boxes),
+                max(b[3] for b in boxes),
+            )
+            found.append(
+                Dataset(
+                    ALL,
+                    theme,
+                    schemas[theme],
+                    bbox,
+                    sum(extents[x.city][1] for x in cities),
+                    cities,
+                    ids.get((ALL, theme)),
+                )
+            )
     return found
 
 
@@ -118,17 +133,30 @@ def set_register_id(conn: psycopg.Connection, city: str, theme: str, register_id
         if register_id is None:
             conn.execute("DELETE FROM sdi.dataset_ids WHERE city = %s AND theme = %s", [city, theme])
         else:
-            conn.execute("INSERT INTO sdi.dataset_ids (city, theme, register_id) VALUES (%s, %s, %s) "
-                         "ON CONFLICT (city, theme) DO UPDATE SET register_id = EXCLUDED.register_id, set_at = now()",
-                         [city, theme, register_id])
+            conn.execute(
+                "INSERT INTO sdi.dataset_ids (city, theme, register_id) VALUES (%s, %s, %s) "
+                "ON CONFLICT (city, theme) DO UPDATE SET register_id = EXCLUDED.register_id, set_at = now()",
+                [city, theme, register_id],
+            )
 
 
 def _load(row: dict) -> Load:
     detected = row["detected"] or {}
-    return Load(row["city"], row["load_id"], PurePath(str(row["source"]).replace("\\", "/")).name,
-                row["source_layer"], row["source_size"], row["source_sha256"],
-                _text(detected.get("encoding")), _text(detected.get("crs")), row["feature_count"],
-                row["reject_count"], row["operator"], row["started_at"], row["loaded_at"])
+    return Load(
+        row["city"],
+        row["load_id"],
+        PurePath(str(row["source"]).replace("\\", "/")).name,
+        row["source_layer"],
+        row["source_size"],
+        row["source_sha256"],
+        _text(detected.get("encoding")),
+        _text(detected.get("crs")),
+        row["feature_count"],
+        row["reject_count"],
+        row["operator"],
+        row["started_at"],
+        row["loaded_at"],
+    )
 
 
 def _text(value: object) -> str | None:

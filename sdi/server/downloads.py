@@ -26,7 +26,7 @@ from sdi.server.datasets import ALL, Dataset
 
 logger = logging.getLogger(__name__)
 
-PREFIX = "/downloads"   # where nginx serves the folder
+PREFIX = "/downloads"  # where nginx serves the folder
 GPKG = "application/geopackage+sqlite3"
 _SKIP = {"geom", "load_id"}
 
@@ -75,7 +75,8 @@ def _write(conn: psycopg.Connection, ds: Dataset, target: Path) -> None:
     """One data set's current rows as a GeoPackage in EPSG:2180, written aside then renamed into place."""
     where = sql.SQL("") if ds.city == ALL else sql.SQL(" WHERE city = {}").format(sql.Literal(ds.city))
     query = sql.SQL("SELECT *, ST_AsBinary(geom) AS sdi_wkb FROM {}{} ORDER BY fid").format(
-        sqlfiles.theme_table(ds.theme), where)
+        sqlfiles.theme_table(ds.theme), where
+    )
     cur = conn.execute(query)
     names = [d.name for d in cur.description or []]
     rows = cur.fetchall()

@@ -22,16 +22,25 @@ from sdi.server.host_user import HostUser
 HEADER_TIMEOUT_S = 10
 MAX_BODY = "1m"
 # The access log has the path only ($uri): a query may carry a token, and nginx cannot mask it.
-LOG_FORMAT = ('$remote_addr - [$time_local] "$request_method $uri $server_protocol" $status $body_bytes_sent'
-              " $request_time")
+LOG_FORMAT = (
+    '$remote_addr - [$time_local] "$request_method $uri $server_protocol" $status $body_bytes_sent $request_time'
+)
 _ERRORS = {
     413: ("PayloadTooLarge", "the request body is larger than 1 MB: send a smaller filter or file"),
     502: ("ServiceUnavailable", "the API is starting or restarting: try again in a few seconds"),
     504: ("GatewayTimeout", "the API took too long to answer: narrow the request (bbox, limit, filter)"),
 }
-_TYPES = {"text/css": "css", "application/javascript": "js", "image/png": "png", "image/svg+xml": "svg",
-          "image/x-icon": "ico", "image/jpeg": "jpg jpeg", "image/gif": "gif", "font/woff2": "woff2",
-          "application/json": "json"}
+_TYPES = {
+    "text/css": "css",
+    "application/javascript": "js",
+    "image/png": "png",
+    "image/svg+xml": "svg",
+    "image/x-icon": "ico",
+    "image/jpeg": "jpg jpeg",
+    "image/gif": "gif",
+    "font/woff2": "woff2",
+    "application/json": "json",
+}
 
 
 def nginx_binary(search_path: str | None = None) -> str:
@@ -42,29 +51,53 @@ def nginx_binary(search_path: str | None = None) -> str:
         path = os.pathsep.join([str(Path(on_path).parent), path])
     found = shutil.which("nginx", path=path)
     if not found:
-        raise ServeError("nginx is not installed (sdi serve runs it in front of the API)",
-                         "run `make setup`, which installs the Debian package nginx")
+        raise ServeError(
+            "nginx is not installed (sdi serve runs it in front of the API)",
+            "run `make setup`, which installs the Debian package nginx",
+        )
     return found
 
 
-def write_config(folder: Path, *, host: str, port: int, upstream: Path, run_dir: Path, static_dir: Path,
-                 timeout: int, user: HostUser | None, services: str = "") -> Path:
+def write_config(
+    folder: Path,
+    *,
+    host: str,
+    port: int,
+    upstream: Path,
+    run_dir: Path,
+    static_dir: Path,
+    timeout: int,
+    user: HostUser | None,
+    services: str = "",
+) -> Path:
     """Write $SDI_HOME/front/nginx.conf for one `sdi serve`; returns its path."""
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o750)  # its logs are the operator's, not the workers'
     listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    temp = "\n".join(f"    {kind}_temp_path {run_dir / kind};" for kind in ("client_body", "proxy", "fastcgi",
-                                                                             "uwsgi", "scgi"))
+    temp = "\n".join(
+        f"    {kind}_temp_path {run_dir / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
     types = "\n".join(f"        {mime} {ext};" for mime, ext in _TYPES.items())
-    errors = "\n".join(f"        error_page {code} @error{code};\n        location @error{code} {{ default_type "
-                       f"application/json; return {code} '{json.dumps({'code': c, 'description': d})}'; }}"
-                       for code, (c, d) in _ERRORS.items())
-    proxy = "\n".join(f"            {line};" for line in (
-        "proxy_pass http://sdi_api", "proxy_set_header Host $http_host",
-        "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for", "proxy_set_header X-Forwarded-Proto $scheme",
-        "proxy_set_header X-Forwarded-Host $host", "proxy_set_header X-Forwarded-Port $server_port",
-        f"proxy_read_timeout {timeout + 5}s", "proxy_buffering on", "proxy_request_buffering on",
-        "proxy_intercept_errors off"))
+    errors = "\n".join(
+        f"        error_page {code} @error{code};\n        location @error{code} {{ default_type "
+        f"application/json; return {code} '{json.dumps({'code': c, 'description': d})}'; }}"
+        for code, (c, d) in _ERRORS.items()
+    )
+    proxy = "\n".join(
+        f"            {line};"
+        for line in (
+            "proxy_pass http://sdi_api",
+            "proxy_set_header Host $http_host",
+            "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for",
+            "proxy_set_header X-Forwarded-Proto $scheme",
+            "proxy_set_header X-Forwarded-Host $host",
+            "proxy_set_header X-Forwarded-Port $server_port",
+            f"proxy_read_timeout {timeout + 5}s",
+            "proxy_buffering on",
+            "proxy_request_buffering on",
+            "proxy_intercept_errors off",
+        )
+    )
     text = f"""# Written by `sdi serve` at each start (sdi/server/front.py): edits here are lost.
 {f"user {user.name} {user.name};" if user else "# user: the caller (sdi serve is not root)"}
 worker_processes 2;
@@ -133,8 +166,12 @@ http {{
 
 def check(binary: str, config: Path) -> None:
     """`nginx -t`: a bad configuration or a taken port becomes one line, before anything is started."""
-    done = subprocess.run([binary, "-t", "-q", "-e", "stderr", "-p", str(config.parent), "-c", str(config)],
-                          check=False, capture_output=True, text=True)
+    done = subprocess.run(
+        [binary, "-t", "-q", "-e", "stderr", "-p", str(config.parent), "-c", str(config)],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if "emerg" in line or "alert" in line] or [done.stderr]
         raise ServeError(f"nginx refuses its configuration: {lines[0].strip()}", f"see {config}")
@@ -143,4 +180,3 @@ def check(binary: str, config: Path) -> None:
 def start_cmd(binary: str, config: Path) -> list[str]:
     """nginx in the foreground; its error log comes on stderr (a pipe that sdi serve reads and masks)."""
     return [binary, "-e", "stderr", "-p", str(config.parent), "-c", str(config), "-g", "daemon off;"]
-

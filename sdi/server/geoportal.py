@@ -28,11 +28,18 @@ from sdi.server.services import Service, ServiceContext
 logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:; "
-       "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+)
 # Where the search box looks, through the API's own CQL2 filters: (theme, field), in this order.
-SEARCH = [("address_points", "street"), ("roads", "name"), ("public_services", "name"), ("green_areas", "name"),
-          ("public_transport_stops", "name")]
+SEARCH = [
+    ("address_points", "street"),
+    ("roads", "name"),
+    ("public_services", "name"),
+    ("green_areas", "name"),
+    ("public_transport_stops", "name"),
+]
 # Columns the feature-info panel does not show: internal ids, not what a resident reads.
 HIDDEN = ["load_id", "source_id", "geom", "ulic_id", "simc_id", "rspo_id", "regon"]
 
@@ -73,8 +80,10 @@ def prepare(ctx: ServiceContext) -> Geoportal:
 def nginx(folder: Path) -> str:
     """/mapa (the page), its config, and /vendor/ and /geoportal-static/ (the files): no CDN anywhere."""
     page = STATIC / "geoportal"
-    headers = (f'add_header Content-Security-Policy "{CSP}" always; add_header X-Content-Type-Options nosniff always;'
-               ' add_header Referrer-Policy same-origin always;')
+    headers = (
+        f'add_header Content-Security-Policy "{CSP}" always; add_header X-Content-Type-Options nosniff always;'
+        " add_header Referrer-Policy same-origin always;"
+    )
     return f"""
         location = /mapa {{ alias {page}/index.html; default_type text/html; charset utf-8; {headers} }}
         location = /map {{ return 302 /mapa$is_args$args; }}
@@ -109,20 +118,36 @@ def build_config(settings: Settings) -> dict:
     for group, pl, en in qgis_project.GROUPS:
         members = [t for t in themes if schemas[t].group == group]
         if members:
-            groups.append({"id": group, "pl": pl, "en": en, "layers": [
-                {"name": t, "pl": schemas[t].title.pl, "en": schemas[t].title.en} for t in members]})
+            groups.append(
+                {
+                    "id": group,
+                    "pl": pl,
+                    "en": en,
+                    "layers": [{"name": t, "pl": schemas[t].title.pl, "en": schemas[t].title.en} for t in members],
+                }
+            )
     labels: dict[str, dict] = {}
     for theme in themes:
         for name, field in schemas[theme].fields.items():
             labels.setdefault(theme, {})[name] = {
-                "pl": field.title.pl if field.title else name, "en": field.title.en if field.title else name,
-                "codes": ({code: {"pl": c.pl, "en": c.en} for code, c in known.codelists[field.codelist].codes.items()}
-                          if field.codelist and field.codelist in known.codelists else None)}
+                "pl": field.title.pl if field.title else name,
+                "en": field.title.en if field.title else name,
+                "codes": (
+                    {code: {"pl": c.pl, "en": c.en} for code, c in known.codelists[field.codelist].codes.items()}
+                    if field.codelist and field.codelist in known.codelists
+                    else None
+                ),
+            }
     server = _server_map(settings)
     return {
-        "groups": groups, "labels": labels, "hidden": HIDDEN,
-        "rasters": [{"name": r, "pl": known.rasters[r].title.pl, "en": known.rasters[r].title.en}
-                    for r in rasters if r in known.rasters],
+        "groups": groups,
+        "labels": labels,
+        "hidden": HIDDEN,
+        "rasters": [
+            {"name": r, "pl": known.rasters[r].title.pl, "en": known.rasters[r].title.en}
+            for r in rasters
+            if r in known.rasters
+        ],
         "cities": [{"teryt": c, "bbox": _lonlat(box)} for c in cities if (box := extents[c])],
         "search": [{"theme": t, "field": f} for t, f in SEARCH if t in themes],
         "basemap": server,
@@ -135,7 +160,8 @@ def _lonlat(box: tuple[float, ...]) -> list[float]:
 
     left, bottom, right, top = box
     west, south, east, north = Transformer.from_crs(2180, 4326, always_xy=True).transform_bounds(
-        left, bottom, right, top, densify_pts=21)
+        left, bottom, right, top, densify_pts=21
+    )
     return [round(v, 7) for v in (west, south, east, north)]
 
 
@@ -147,5 +173,8 @@ def _server_map(settings: Settings) -> dict:
     except (OSError, yaml.YAMLError):
         server = {}
     found = server.get("map") or {}
-    return {"url": found.get("url") or "", "attribution": found.get("attribution") or "",
-            "wms_layers": found.get("wms_layers") or "orthophoto"}
+    return {
+        "url": found.get("url") or "",
+        "attribution": found.get("attribution") or "",
+        "wms_layers": found.get("wms_layers") or "orthophoto",
+    }

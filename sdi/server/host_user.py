@@ -52,15 +52,27 @@ def api_user() -> HostUser | None:
 
 
 def _create_user() -> None:
-    cmd = ["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
-           "--shell", "/usr/sbin/nologin", "--comment", "sdi API workers", API_USER]
+    cmd = [
+        "useradd",
+        "--system",
+        "--user-group",
+        "--no-create-home",
+        "--home-dir",
+        "/nonexistent",
+        "--shell",
+        "/usr/sbin/nologin",
+        "--comment",
+        "sdi API workers",
+        API_USER,
+    ]
     try:
         done = subprocess.run(cmd, check=False, capture_output=True, text=True)
     except OSError as exc:
         raise ServeError(f"cannot create the OS user {API_USER}: {exc}", "install the `passwd` package") from None
     if done.returncode not in (0, 9):  # 9: made meanwhile by another `sdi serve`
-        raise ServeError(f"cannot create the OS user {API_USER}: {done.stderr.strip()}",
-                         f"create it yourself: {' '.join(cmd)}")
+        raise ServeError(
+            f"cannot create the OS user {API_USER}: {done.stderr.strip()}", f"create it yourself: {' '.join(cmd)}"
+        )
     logger.warning("created the OS user %s for the API's workers", API_USER)
 
 
@@ -76,9 +88,13 @@ def open_to(user: HostUser, generated: Path, raster_dir: Path) -> None:
     _setfacl(["-d", "-m", f"u:{user.name}:rX", str(raster_dir)])
     # The interpreter and sdi's code too: a pyenv Python under /root (mode 700) is otherwise out of reach.
     code = [Path(sys.base_prefix), Path(sys.prefix), Path(__file__).resolve().parents[1]]
-    blocked = {str(p) for target in (generated, raster_dir, *code) for p in (target, *target.parents)
-               if target not in (generated, raster_dir) or p != target
-               if p.is_dir() and not _passable(p, user)}
+    blocked = {
+        str(p)
+        for target in (generated, raster_dir, *code)
+        for p in (target, *target.parents)
+        if target not in (generated, raster_dir) or p != target
+        if p.is_dir() and not _passable(p, user)
+    }
     if blocked:
         _setfacl(["-m", f"u:{user.name}:x", *sorted(blocked)])
         logger.info("let %s pass through (not list) %s", user.name, ", ".join(sorted(blocked)))
@@ -106,9 +122,13 @@ def _passable(folder: Path, user: HostUser) -> bool:
 
 def _setfacl(args: list[str]) -> None:
     if shutil.which("setfacl") is None:
-        raise ServeError("setfacl is not installed: the API's workers could not reach the files they serve",
-                         "run `make setup` (it installs the Debian package acl)")
+        raise ServeError(
+            "setfacl is not installed: the API's workers could not reach the files they serve",
+            "run `make setup` (it installs the Debian package acl)",
+        )
     done = subprocess.run(["setfacl", *args], check=False, capture_output=True, text=True)
     if done.returncode != 0:
-        raise ServeError(f"cannot give {API_USER} access: {done.stderr.strip().splitlines()[-1]}",
-                         "use a file system with ACLs for SDI_HOME, or run sdi serve as a normal user")
+        raise ServeError(
+            f"cannot give {API_USER} access: {done.stderr.strip().splitlines()[-1]}",
+            "use a file system with ACLs for SDI_HOME, or run sdi serve as a normal user",
+        )

@@ -28,11 +28,14 @@ from sdi.server import labels
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # Every script, stylesheet and font comes from sdi itself (sdi/server/static/vendor, issue 20): no CDN host.
 # img-src keeps https: because server.yaml may name a tile server for the background map.
-_POLICY = ("default-src 'self'; script-src 'self' {nonce}; style-src 'self' 'unsafe-inline'; "
-           "img-src 'self' data: blob: https:; font-src 'self' data:; connect-src 'self'; "
-           "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'")
-_JS_UNSAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "'": "\\u0027",
-                            "\u2028": "\\u2028", "\u2029": "\\u2029"})
+_POLICY = (
+    "default-src 'self'; script-src 'self' {nonce}; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob: https:; font-src 'self' data:; connect-src 'self'; "
+    "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+)
+_JS_UNSAFE = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "'": "\\u0027", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
 _SCRIPT_TAG = re.compile(r"<script(?=[\s>])", re.IGNORECASE)
 _original_to_json = pygeoapi_util.to_json
 

@@ -15,8 +15,19 @@ from markupsafe import Markup, escape
 from sdi.core.config import Registry, registry
 
 # Columns a planner does not read: the database's and the loader's own keys, and the geometry.
-HIDDEN = {"fid", "load_id", "source_id", "source_fid", "geom", "geometry", "extent", "sdi_load_id", "valid_from",
-          "valid_to", "history_id"}
+HIDDEN = {
+    "fid",
+    "load_id",
+    "source_id",
+    "source_fid",
+    "geom",
+    "geometry",
+    "extent",
+    "sdi_load_id",
+    "valid_from",
+    "valid_to",
+    "history_id",
+}
 # The feature's name, in order of preference; an address point is named by its street and number.
 _NAME_FIELDS = ("name", "title", "plan_name", "street")
 
@@ -79,8 +90,11 @@ def value(theme: str, name: str, raw: Any) -> Markup:
     for item in items:
         code = codes.codes.get(str(item)) if codes else None
         if code is not None:
-            shown.append(Markup('<span class="sdi-code" title="{} ({})">{}</span> <small class="text-muted">({})'
-                                '</small>').format(code.en, item, code.pl, code.en))
+            shown.append(
+                Markup(
+                    '<span class="sdi-code" title="{} ({})">{}</span> <small class="text-muted">({})</small>'
+                ).format(code.en, item, code.pl, code.en)
+            )
         else:
             shown.append(escape(str(item)))
     return Markup(", ").join(shown)
@@ -130,7 +144,7 @@ def plural(n: int, one: str, few: str, many: str) -> str:
 
 
 def theme_title(theme: str) -> str:
-    """"Drogi / Roads" for a theme id, or the id."""
+    """ "Drogi / Roads" for a theme id, or the id."""
     known = _known()
     spec = (known.schemas.get(theme) or known.rasters.get(theme)) if known else None
     return f"{spec.title.pl} / {spec.title.en}" if spec is not None else theme
@@ -144,8 +158,12 @@ def raster_legend(theme: str) -> dict | None:
     if spec is None:
         return None
     if spec.classes:
-        return {"classes": [{"value": v, "color": c.color or "#808080", "pl": c.pl, "en": c.en}
-                            for v, c in sorted(spec.classes.items())]}
+        return {
+            "classes": [
+                {"value": v, "color": c.color or "#808080", "pl": c.pl, "en": c.en}
+                for v, c in sorted(spec.classes.items())
+            ]
+        }
     if spec.ramp and len(spec.bands) == 1:
         return {"ramp": "linear-gradient(to right, " + ", ".join(spec.ramp) + ")", "unit": spec.unit or ""}
     return None

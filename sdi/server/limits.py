@@ -48,11 +48,18 @@ class BodyLimit:
 
 
 def _too_large(start_response, limit: int):
-    body = json.dumps({"code": "RequestEntityTooLarge", "type": "RequestEntityTooLarge",
-                       "description": f"the request body is over the limit of {limit:,} bytes: send a smaller"
-                       " filter (a long IN list is better as a spatial or range condition)"}).encode()
-    start_response("413 Request Entity Too Large", [("Content-Type", "application/json"),
-                                                   ("Content-Length", str(len(body))), ("Connection", "close")])
+    body = json.dumps(
+        {
+            "code": "RequestEntityTooLarge",
+            "type": "RequestEntityTooLarge",
+            "description": f"the request body is over the limit of {limit:,} bytes: send a smaller"
+            " filter (a long IN list is better as a spatial or range condition)",
+        }
+    ).encode()
+    start_response(
+        "413 Request Entity Too Large",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Connection", "close")],
+    )
     return [body]
 
 
@@ -65,11 +72,15 @@ def filter_problem(tree) -> str | None:
         if nodes > MAX_FILTER_NODES:
             return f"the filter has over {MAX_FILTER_NODES:,} terms: split it into several requests"
         if depth > MAX_FILTER_DEPTH:
-            return (f"the filter is nested over {MAX_FILTER_DEPTH} levels deep (e.g. a long chain of OR):"
-                    " use IN (...) for a list of values")
+            return (
+                f"the filter is nested over {MAX_FILTER_DEPTH} levels deep (e.g. a long chain of OR):"
+                " use IN (...) for a list of values"
+            )
         if isinstance(node, ast.In) and len(node.sub_nodes) > MAX_IN_VALUES:
-            return (f"an IN list has {len(node.sub_nodes):,} values, over the limit of {MAX_IN_VALUES:,}:"
-                    " split it into several requests")
+            return (
+                f"an IN list has {len(node.sub_nodes):,} values, over the limit of {MAX_IN_VALUES:,}:"
+                " split it into several requests"
+            )
         if isinstance(node, ast.Node):
             stack.extend((sub, depth + 1) for sub in node.get_sub_nodes())
     return None

@@ -56,8 +56,9 @@ def redact(text: str) -> str:
     if "=" in text:
         text = _PAIR.sub(lambda m: f"{m['name']}={MASK}" if m["value"] and is_secret_name(m["name"]) else m[0], text)
     if "'" in text or '"' in text:
-        text = _REPR.sub(lambda m: f"{m['name']}{m['sep']}{MASK}" if is_secret_name(m["name"].strip("'\""))
-                         else m[0], text)
+        text = _REPR.sub(
+            lambda m: f"{m['name']}{m['sep']}{MASK}" if is_secret_name(m["name"].strip("'\"")) else m[0], text
+        )
     if "://" in text:
         text = _URL_PASSWORD.sub(lambda m: f"{m['head']}{MASK}", text)
     return text

@@ -32,8 +32,10 @@ def finish(document: dict, hidden: AbstractSet[str] = frozenset()) -> dict:
     for kind, name in sorted(used):
         ours = components.setdefault(kind, {})
         if name in ours and ours[name] != ogc[kind][name]:
-            raise ServeError(f"pygeoapi already defines components/{kind}/{name} differently",
-                             "rename the component in sdi/server/openapi_ogc.yaml")
+            raise ServeError(
+                f"pygeoapi already defines components/{kind}/{name} differently",
+                "rename the component in sdi/server/openapi_ogc.yaml",
+            )
         ours[name] = ogc[kind][name]
         # A local component may itself point to another one (an error response to the exception schema).
         for inner in _local_refs(ogc[kind][name]):
@@ -72,9 +74,14 @@ def _declare(document: dict, ours: dict) -> None:
     tiles = document["components"].get("responses", {}).get("Tiles", {}).get("content", {}).get("application/json")
     if tiles is not None:
         # pygeoapi 0.21 documents a draft's `tileMatrixSetLinks` but answers with Tiles 1.0's `tilesets`
-        tiles["schema"] = {"type": "object", "required": ["links", "tilesets"], "properties": {
-            "links": {"type": "array", "items": {"$ref": "#/components/schemas/link"}},
-            "tilesets": {"type": "array", "items": {"type": "object", "required": ["links"]}}}}
+        tiles["schema"] = {
+            "type": "object",
+            "required": ["links", "tilesets"],
+            "properties": {
+                "links": {"type": "array", "items": {"$ref": "#/components/schemas/link"}},
+                "tilesets": {"type": "array", "items": {"type": "object", "required": ["links"]}},
+            },
+        }
 
 
 def _name(parameter: dict, components: dict) -> str | None:
@@ -85,22 +92,35 @@ def _name(parameter: dict, components: dict) -> str | None:
 def _tileset(tile: dict) -> dict:
     """The path of a tileset's metadata (OGC API Tiles, /req/tileset), beside the tile path pygeoapi writes."""
     op = tile.get("get", {})
-    return {"get": {
-        "summary": "the tileset: its tile matrix set, zoom levels and tile URL template",
-        "tags": op.get("tags", []), "operationId": op.get("operationId", "tile") + "Tileset",
-        "parameters": [{"$ref": "#/components/parameters/tileMatrixSetId"}, {"$ref": "#/components/parameters/f"},
-                       {"$ref": "#/components/parameters/sdi-access_token"}],
-        "responses": {"200": {"description": "the tileset metadata",
-                              "content": {"application/json": {"schema": {"type": "object"}}}},
-                      "404": {"description": "no such collection or tile matrix set",
-                              "content": {"application/json": {"schema": {"$ref": "#/components/schemas/exception"}}}}},
-    }}
+    return {
+        "get": {
+            "summary": "the tileset: its tile matrix set, zoom levels and tile URL template",
+            "tags": op.get("tags", []),
+            "operationId": op.get("operationId", "tile") + "Tileset",
+            "parameters": [
+                {"$ref": "#/components/parameters/tileMatrixSetId"},
+                {"$ref": "#/components/parameters/f"},
+                {"$ref": "#/components/parameters/sdi-access_token"},
+            ],
+            "responses": {
+                "200": {
+                    "description": "the tileset metadata",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "404": {
+                    "description": "no such collection or tile matrix set",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/exception"}}},
+                },
+            },
+        }
+    }
 
 
 def _without(document: dict, hidden: AbstractSet[str]) -> dict:
     prefixes = tuple(f"/collections/{theme}" for theme in hidden)
-    paths = {p: v for p, v in document.get("paths", {}).items()
-             if not any(p == x or p.startswith(x + "/") for x in prefixes)}
+    paths = {
+        p: v for p, v in document.get("paths", {}).items() if not any(p == x or p.startswith(x + "/") for x in prefixes)
+    }
     tags = [t for t in document.get("tags", []) if t.get("name") not in hidden]
     return {**document, "paths": paths, "tags": tags}
 
@@ -132,8 +152,10 @@ def _target(ref: str) -> tuple[str, str]:
     parts = [p for p in path.split("/") if p]
     kind, name = parts[-2], parts[-1]
     if kind not in _KINDS or name not in _ogc_components()[kind]:
-        raise ServeError(f"no local copy of the OpenAPI building block {ref}",
-                         "add it to sdi/server/openapi_ogc.yaml (this pygeoapi version refers to a new one)")
+        raise ServeError(
+            f"no local copy of the OpenAPI building block {ref}",
+            "add it to sdi/server/openapi_ogc.yaml (this pygeoapi version refers to a new one)",
+        )
     return kind, name
 
 

@@ -24,8 +24,21 @@ logger = logging.getLogger(__name__)
 #: Accepted on every path: the output format, the language, and a token (sdi.server.access).
 COMMON = frozenset({"f", "lang", "access_token"})
 ITEM = COMMON | {"crs"}
-ITEMS = ITEM | {"bbox", "bbox-crs", "datetime", "limit", "offset", "properties", "skipGeometry", "sortby",
-                "filter", "filter-lang", "filter-crs", "resulttype", "after"}
+ITEMS = ITEM | {
+    "bbox",
+    "bbox-crs",
+    "datetime",
+    "limit",
+    "offset",
+    "properties",
+    "skipGeometry",
+    "sortby",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+    "resulttype",
+    "after",
+}
 FILTER_LANGS = ("cql2-text", "cql2-json", "cql-text", "cql-json")  # the last two: pygeoapi's older names
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
@@ -51,12 +64,15 @@ def check_items(params: list[tuple[str, str]], collection: dict, fields: dict, s
         if name in found and name not in ("access_token",):
             raise ParameterProblem(f"the parameter {name!r} is given twice: give it once")
         found[name] = value
-    supported = [CRS84 + "h", *next((p.get("crs", []) for p in collection.get("providers", [])
-                                     if p.get("type") == "feature"), [CRS84])]
+    supported = [
+        CRS84 + "h",
+        *next((p.get("crs", []) for p in collection.get("providers", []) if p.get("type") == "feature"), [CRS84]),
+    ]
     for name in ("crs", "bbox-crs", "filter-crs"):
         if name in found and found[name] not in supported:
-            raise ParameterProblem(f"unknown {name} {found[name]!r}: it is not supported here;"
-                                   f" use one of {', '.join(supported)}")
+            raise ParameterProblem(
+                f"unknown {name} {found[name]!r}: it is not supported here; use one of {', '.join(supported)}"
+            )
     if single:
         return
     _whole("limit", found, 1)
@@ -101,7 +117,7 @@ def check_filter(text: str, lang: str | None, fields: dict):
 
 def _whole(name: str, found: dict, least: int) -> None:
     value = found.get(name)
-    if value is not None and not (value.isdigit() and least <= int(value) < 2 ** 63):
+    if value is not None and not (value.isdigit() and least <= int(value) < 2**63):
         raise ParameterProblem(f"{name} must be a whole number of at least {least}, not {value!r}")
 
 
@@ -124,8 +140,9 @@ def _instant(text: str) -> dt.datetime | None:
             return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.UTC)
         when = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise ParameterProblem(f"datetime {text!r} is not a date (2024-05-01) or an RFC 3339 date-time"
-                               " (2024-05-01T12:00:00Z)") from None
+        raise ParameterProblem(
+            f"datetime {text!r} is not a date (2024-05-01) or an RFC 3339 date-time (2024-05-01T12:00:00Z)"
+        ) from None
     if "T" not in text.upper():
         raise ParameterProblem(f"datetime {text!r}: a date-time needs a T between date and time")
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
@@ -142,7 +159,9 @@ def _datetime(value: str) -> None:
 
 
 _PARSERS: dict[str, Callable[[str], object]] = {
-    "number": float, "date": dt.date.fromisoformat, "timestamp": dt.datetime.fromisoformat,
+    "number": float,
+    "date": dt.date.fromisoformat,
+    "timestamp": dt.datetime.fromisoformat,
     "boolean": lambda v: {"true": True, "false": False}[v.lower()],
 }
 
@@ -151,8 +170,12 @@ def _property_value(name: str, value: str, field: dict) -> None:
     """A queryable as a query parameter (`floors=3`) takes a value of its type (Part 1, /req/core/fc-filters)."""
     kind = kind_of_field(field)
     if isinstance(field.get("values"), list) and value not in field["values"]:
-        raise ParameterProblem(f"{name} takes one of its code list's values: {', '.join(field['values'][:20])}",
-                               property=name, expected="one of " + ", ".join(field["values"][:20]), literal=value)
+        raise ParameterProblem(
+            f"{name} takes one of its code list's values: {', '.join(field['values'][:20])}",
+            property=name,
+            expected="one of " + ", ".join(field["values"][:20]),
+            literal=value,
+        )
     if field.get("type") == "integer":
         ok = value.lstrip("-").isdigit()
     else:
@@ -163,8 +186,9 @@ def _property_value(name: str, value: str, field: dict) -> None:
             ok = False
     if not ok:
         expected = "integer" if field.get("type") == "integer" else kind
-        raise ParameterProblem(f"{name} is of type {expected}, and {value!r} is not one", property=name,
-                               expected=expected, literal=value)
+        raise ParameterProblem(
+            f"{name} is of type {expected}, and {value!r} is not one", property=name, expected=expected, literal=value
+        )
 
 
 def query(environ) -> list[tuple[str, str]]:

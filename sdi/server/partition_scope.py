@@ -31,8 +31,11 @@ def load_clause(conn, theme: str, city: str | None) -> tuple[sql.Composable, lis
     view that has no loads (the analysis layers, sdi.server.publish's derived layers)."""
     if not versioned(conn, theme):
         return sql.SQL("true"), []
-    ids = conn.execute("SELECT coalesce(array_agg(load_id), '{}') AS ids FROM data.sdi_layers"
-                       " WHERE theme = %s AND (%s::text IS NULL OR city = %s)", [theme, city, city]).fetchone()["ids"]
+    ids = conn.execute(
+        "SELECT coalesce(array_agg(load_id), '{}') AS ids FROM data.sdi_layers"
+        " WHERE theme = %s AND (%s::text IS NULL OR city = %s)",
+        [theme, city, city],
+    ).fetchone()["ids"]
     return sql.SQL("load_id = ANY(%s::bigint[])"), [list(ids)]
 
 
@@ -43,7 +46,8 @@ def versioned(conn, theme: str) -> bool:
         _VERSIONED[theme] = conn.execute(
             "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'data'"
             " AND table_name = %s AND column_name = 'load_id') AS v",
-            [sqlfiles.check_theme(theme)]).fetchone()["v"]
+            [sqlfiles.check_theme(theme)],
+        ).fetchone()["v"]
     return bool(_VERSIONED[theme])
 
 
@@ -52,9 +56,11 @@ def count(conn, theme: str, where: sql.Composable, params: list, filtered: bool)
     table = sqlfiles.theme_table(theme)
     if not filtered:
         # By name in the catalogue: the reader has no rights on the history schema itself.
-        estimate = conn.execute("SELECT c.reltuples::bigint AS n FROM pg_class c JOIN pg_namespace s"
-                                " ON s.oid = c.relnamespace WHERE s.nspname = 'history' AND c.relname = %s",
-                                [theme]).fetchone()
+        estimate = conn.execute(
+            "SELECT c.reltuples::bigint AS n FROM pg_class c JOIN pg_namespace s"
+            " ON s.oid = c.relnamespace WHERE s.nspname = 'history' AND c.relname = %s",
+            [theme],
+        ).fetchone()
         # A derived layer (the analysis results' views) has no history table: the bounded count below.
         if estimate is not None and estimate["n"] > EXACT_COUNT_UP_TO:
             return None
@@ -62,10 +68,14 @@ def count(conn, theme: str, where: sql.Composable, params: list, filtered: bool)
         # At most one row past the threshold is read (about a millisecond): a filter matching more is
         # "big", and its count is left out. The planner's estimate was used here, but over the view on
         # history partitioned by load it guesses far too low (3,000 matches estimated at 1).
-        n = conn.execute(sql.SQL("SELECT count(*) AS n FROM (SELECT 1 FROM {t} WHERE {w} LIMIT %s) s").format(
-            t=table, w=where), [*params, COUNT_IF_ESTIMATED_BELOW + 1]).fetchone()["n"]
+        n = conn.execute(
+            sql.SQL("SELECT count(*) AS n FROM (SELECT 1 FROM {t} WHERE {w} LIMIT %s) s").format(t=table, w=where),
+            [*params, COUNT_IF_ESTIMATED_BELOW + 1],
+        ).fetchone()["n"]
         return n if n <= COUNT_IF_ESTIMATED_BELOW else None
     # Count at most one row past the cap: a filter that matches millions costs no more than the cap.
-    n = conn.execute(sql.SQL("SELECT count(*) AS n FROM (SELECT 1 FROM {t} WHERE {w} LIMIT %s) s").format(
-        t=table, w=where), [*params, EXACT_COUNT_UP_TO + 1]).fetchone()["n"]
+    n = conn.execute(
+        sql.SQL("SELECT count(*) AS n FROM (SELECT 1 FROM {t} WHERE {w} LIMIT %s) s").format(t=table, w=where),
+        [*params, EXACT_COUNT_UP_TO + 1],
+    ).fetchone()["n"]
     return n if n <= EXACT_COUNT_UP_TO else None

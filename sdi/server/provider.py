@@ -37,10 +37,16 @@ _POOL_LOCK = threading.Lock()
 
 # PostgreSQL type -> JSON Schema type and format, for queryables and the item schema.
 _JSON_TYPES = {
-    "integer": ("integer", None), "bigint": ("integer", None), "smallint": ("integer", None),
-    "double precision": ("number", None), "real": ("number", None), "numeric": ("number", None),
-    "boolean": ("boolean", None), "date": ("string", "date"),
-    "timestamp without time zone": ("string", "date-time"), "timestamp with time zone": ("string", "date-time"),
+    "integer": ("integer", None),
+    "bigint": ("integer", None),
+    "smallint": ("integer", None),
+    "double precision": ("number", None),
+    "real": ("number", None),
+    "numeric": ("number", None),
+    "boolean": ("boolean", None),
+    "date": ("string", "date"),
+    "timestamp without time zone": ("string", "date-time"),
+    "timestamp with time zone": ("string", "date-time"),
 }
 _HIDDEN = ("geom", "load_id")
 
@@ -52,12 +58,17 @@ def pool() -> ConnectionPool[Connection[DictRow]]:
         if _POOL is None:
             # check: a pooled connection to a replica that died is replaced (libpq picks another host)
             # before a request gets it, so losing a replica costs no request.
-            _POOL = ConnectionPool(database_url(start=False), min_size=1, max_size=4, open=True,
-                                   check=ConnectionPool.check_connection,
-                                   # prepare_threshold None: a statement psycopg prepares may get a generic
-                                   # plan, which keeps every partition of history and locks them all; an
-                                   # unprepared one is planned with the current load ids known, and pruned.
-                                   kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": None})
+            _POOL = ConnectionPool(
+                database_url(start=False),
+                min_size=1,
+                max_size=4,
+                open=True,
+                check=ConnectionPool.check_connection,
+                # prepare_threshold None: a statement psycopg prepares may get a generic
+                # plan, which keeps every partition of history and locks them all; an
+                # unprepared one is planned with the current load ids known, and pruned.
+                kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": None},
+            )
         return _POOL
 
 
@@ -79,9 +90,22 @@ class SdiProvider(BaseProvider):
             self._fields = dict(theme_fields(self.theme))
         return self._fields
 
-    def query(self, offset=0, limit=10, resulttype="results", bbox=(), datetime_=None, properties=(),
-              sortby=(), select_properties=(), skip_geometry=False, q=None, filterq=None,
-              crs_transform_spec=None, **kwargs) -> dict:
+    def query(
+        self,
+        offset=0,
+        limit=10,
+        resulttype="results",
+        bbox=(),
+        datetime_=None,
+        properties=(),
+        sortby=(),
+        select_properties=(),
+        skip_geometry=False,
+        q=None,
+        filterq=None,
+        crs_transform_spec=None,
+        **kwargs,
+    ) -> dict:
         """A page of features matching bbox, property filters and the filter, in the requested CRS.
 
         bbox is what sdi.server.pygeoapi_compat made of the request's: the region of EPSG:2180 it covers;
@@ -90,7 +114,7 @@ class SdiProvider(BaseProvider):
         # sdi's keyset paging (after=FID, sdi.server.cql_requests): no argument of pygeoapi's carries it
         after = request.environ.get(AFTER_KEY) if has_request_context() else None
         keyset = after is not None
-        if not all(type(n) is int and 0 <= n < 2 ** 63 for n in (limit, offset)):
+        if not all(type(n) is int and 0 <= n < 2**63 for n in (limit, offset)):
             # pygeoapi reads `limit=true` as a boolean and passes it on
             raise ProviderInvalidQueryError(user_msg="limit and offset must be whole numbers")
         with pool().connection() as conn:
@@ -102,11 +126,15 @@ class SdiProvider(BaseProvider):
             if resulttype != "hits":
                 # The page is cut first and only its rows reprojected and encoded: PostgreSQL would
                 # otherwise compute the GeoJSON of every row a deep OFFSET skips.
-                query = sql.SQL("SELECT {cols} FROM (SELECT * FROM {t} WHERE {w} ORDER BY {o} LIMIT %s OFFSET %s)"
-                                " AS page ORDER BY {o}").format(
-                    cols=self._columns(select_properties, skip_geometry, crs_transform_spec), t=self.table,
-                    w=where, o=self._order(sortby, spatial=bool(bbox) or _spatial(filterq), near=list(bbox) if bbox
-                                           else None))
+                query = sql.SQL(
+                    "SELECT {cols} FROM (SELECT * FROM {t} WHERE {w} ORDER BY {o} LIMIT %s OFFSET %s)"
+                    " AS page ORDER BY {o}"
+                ).format(
+                    cols=self._columns(select_properties, skip_geometry, crs_transform_spec),
+                    t=self.table,
+                    w=where,
+                    o=self._order(sortby, spatial=bool(bbox) or _spatial(filterq), near=list(bbox) if bbox else None),
+                )
                 features = [self._feature(r) for r in conn.execute(query, [*params, limit, offset])]
         result = {"type": "FeatureCollection", "features": features, "numberReturned": len(features)}
         if matched is not None:
@@ -124,9 +152,15 @@ class SdiProvider(BaseProvider):
         city = self._city_scope()
         with pool().connection() as conn:
             loads, ids = self._loads(conn)
-            row = conn.execute(sql.SQL("SELECT {cols} FROM {t} WHERE fid = %s AND {l}{c}").format(
-                cols=self._columns([], False, crs_transform_spec), t=self.table, l=loads,
-                c=sql.SQL(" AND city = %s" if city else "")), [fid, *ids, *([city] if city else [])]).fetchone()
+            row = conn.execute(
+                sql.SQL("SELECT {cols} FROM {t} WHERE fid = %s AND {l}{c}").format(
+                    cols=self._columns([], False, crs_transform_spec),
+                    t=self.table,
+                    l=loads,
+                    c=sql.SQL(" AND city = %s" if city else ""),
+                ),
+                [fid, *ids, *([city] if city else [])],
+            ).fetchone()
         if row is None:
             raise ProviderItemNotFoundError(f"no feature {identifier!r}")
         return self._feature(row)
@@ -176,8 +210,14 @@ class SdiProvider(BaseProvider):
         # stops after one page, so it keeps the plain key.
         return sql.SQL(", ").join([*keys, sql.SQL("fid + 0" if spatial else "fid")])
 
-    def _where(self, bbox: list, properties: list, filterq=None, after: int | None = None,
-               loads: tuple[sql.Composable, list] = (sql.SQL("true"), [])) -> tuple[sql.Composable, list]:
+    def _where(
+        self,
+        bbox: list,
+        properties: list,
+        filterq=None,
+        after: int | None = None,
+        loads: tuple[sql.Composable, list] = (sql.SQL("true"), []),
+    ) -> tuple[sql.Composable, list]:
         clauses: list[sql.Composable] = [loads[0]]
         params: list = list(loads[1])
         if bbox:
@@ -189,8 +229,12 @@ class SdiProvider(BaseProvider):
             else:
                 # Every feature whose geometry intersects the region, not its envelope (Part 1,
                 # /req/core/fc-bbox-response); && with the region's envelope is what reaches the GiST index.
-                clauses.append(sql.SQL("geom && ST_MakeEnvelope(%s, %s, %s, %s, 2180)"
-                                       " AND ST_Intersects(geom, ST_GeomFromWKB(%s, 2180))"))
+                clauses.append(
+                    sql.SQL(
+                        "geom && ST_MakeEnvelope(%s, %s, %s, %s, 2180)"
+                        " AND ST_Intersects(geom, ST_GeomFromWKB(%s, 2180))"
+                    )
+                )
                 params += [*shape.bounds, shape.wkb]
         if after is not None:
             clauses.append(sql.SQL("fid > %s"))
@@ -220,8 +264,7 @@ class SdiProvider(BaseProvider):
     def _feature(row: dict) -> dict:
         geom = row.pop("geom", None)
         # fid is also a property: QGIS numbers features 1..n and would otherwise hide the real id.
-        return {"type": "Feature", "id": row["fid"], "properties": row,
-                "geometry": json.loads(geom) if geom else None}
+        return {"type": "Feature", "id": row["fid"], "properties": row, "geometry": json.loads(geom) if geom else None}
 
 
 def _keyset_next(last_fid: int) -> dict:
@@ -230,8 +273,12 @@ def _keyset_next(last_fid: int) -> dict:
 
     args = [(k, v) for k, v in request.args.items(multi=True) if k not in ("offset", "after", HIDDEN + "after")]
     base = CONFIG["server"]["url"].rstrip("/") + request.path
-    return {"type": "application/geo+json", "rel": "next", "title": "Items (next)",
-            "href": f"{base}?{urlencode([*args, ('after', last_fid)])}"}
+    return {
+        "type": "application/geo+json",
+        "rel": "next",
+        "title": "Items (next)",
+        "href": f"{base}?{urlencode([*args, ('after', last_fid)])}",
+    }
 
 
 @lru_cache(maxsize=64)
@@ -242,9 +289,11 @@ def theme_fields(theme: str) -> dict:
     information_schema again. A catalogue change reloads the workers, and with them this cache.
     """
     with pool().connection() as conn:
-        rows = conn.execute("SELECT column_name, data_type FROM information_schema.columns"
-                            " WHERE table_schema = 'data' AND table_name = %s ORDER BY ordinal_position",
-                            [theme]).fetchall()
+        rows = conn.execute(
+            "SELECT column_name, data_type FROM information_schema.columns"
+            " WHERE table_schema = 'data' AND table_name = %s ORDER BY ordinal_position",
+            [theme],
+        ).fetchall()
     codes = _codes(theme)
     fields: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -280,8 +329,11 @@ def _codes(theme: str) -> dict[str, list[str]]:
     reg = registry()
     if theme not in reg.schemas:
         return {}
-    return {name: list(reg.codelists[f.codelist].codes) for name, f in reg.schemas[theme].fields.items()
-            if f.codelist in reg.codelists}
+    return {
+        name: list(reg.codelists[f.codelist].codes)
+        for name, f in reg.schemas[theme].fields.items()
+        if f.codelist in reg.codelists
+    }
 
 
 def _spatial(node) -> bool:

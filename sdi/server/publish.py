@@ -22,8 +22,10 @@ from sdi.server.labels import plural
 
 logger = logging.getLogger(__name__)
 
-OUTPUT_CRS = [CRS84, *(f"http://www.opengis.net/def/crs/EPSG/0/{code}"
-                       for code in (4326, 2180, 2176, 2177, 2178, 2179, 3857))]
+OUTPUT_CRS = [
+    CRS84,
+    *(f"http://www.opengis.net/def/crs/EPSG/0/{code}" for code in (4326, 2180, 2176, 2177, 2178, 2179, 3857)),
+]
 
 
 def build_config(conn: psycopg.Connection, settings: Settings, host: str, port: int) -> dict:
@@ -45,22 +47,32 @@ def build_config(conn: psycopg.Connection, settings: Settings, host: str, port: 
             resources[theme]["links"] += collection_links.for_theme(theme, found, settings, url)
     return {
         "server": {
-            "bind": {"host": host, "port": port}, "url": url,
-            "mimetype": "application/json; charset=UTF-8", "encoding": "utf-8", "gzip": False,
-            "languages": ["pl", "en"], "pretty_print": False,
+            "bind": {"host": host, "port": port},
+            "url": url,
+            "mimetype": "application/json; charset=UTF-8",
+            "encoding": "utf-8",
+            "gzip": False,
+            "languages": ["pl", "en"],
+            "pretty_print": False,
             "limits": server.get("limits", {"default_items": 1000, "max_items": 10000}),
             # read-only: no transactions; pygeoapi's admin API stays off
-            "cors": settings.cors, "admin": False,
+            "cors": settings.cors,
+            "admin": False,
             "map": server["map"],
         },
         "logging": {"level": "ERROR"},
         "metadata": {
             "identification": {
-                "title": server["title"], "description": server["description"],
-                "keywords": server.get("keywords", []), "keywords_type": "theme",
-                "terms_of_service": server.get("terms_of_service"), "url": server.get("url"),
+                "title": server["title"],
+                "description": server["description"],
+                "keywords": server.get("keywords", []),
+                "keywords_type": "theme",
+                "terms_of_service": server.get("terms_of_service"),
+                "url": server.get("url"),
             },
-            "license": server["license"], "provider": server["provider"], "contact": server["contact"],
+            "license": server["license"],
+            "provider": server["provider"],
+            "contact": server["contact"],
         },
         "resources": resources,
     }
@@ -78,31 +90,49 @@ def _collection(conn: psycopg.Connection, settings: Settings, theme: str, server
     as_of = ("", "") if latest is None else (f", stan na {latest:%Y-%m-%d}", f", as of {latest:%Y-%m-%d}")
     record = "" if schema.get("access") == "restricted" else f"/metadata/{file_identifier('all', theme)}.xml"
     gpkg = f"/downloads/{theme}/{theme}_PL.gpkg"
-    more = ("", "") if not record else (f" Metadane ISO 19139: {record}; plik GeoPackage: {gpkg}.",
-                                        f" ISO 19139 metadata: {record}; GeoPackage: {gpkg}.")
+    more = (
+        ("", "")
+        if not record
+        else (
+            f" Metadane ISO 19139: {record}; plik GeoPackage: {gpkg}.",
+            f" ISO 19139 metadata: {record}; GeoPackage: {gpkg}.",
+        )
+    )
     return {
         "type": "collection",
         "title": title,
         "description": {
             "pl": f"{about['pl']} {count} {plural(count, 'obiekt', 'obiekty', 'obiektów')} z {len(loads)}"
-                  f" {plural(len(loads), 'gminy', 'gmin', 'gmin')}{as_of[0]}.{more[0]}",  # z 1 gminy, z 2 gmin
+            f" {plural(len(loads), 'gminy', 'gmin', 'gmin')}{as_of[0]}.{more[0]}",  # z 1 gminy, z 2 gmin
             "en": f"{about['en']} {count} features from {len(loads)} municipalities{as_of[1]}.{more[1]}",
         },
         "keywords": [theme, *server.get("keywords", [])[:3]],
         "extents": {"spatial": {"bbox": bbox or [14.1, 49.0, 24.2, 54.9], "crs": CRS84}},
-        "providers": [{"type": "feature", "name": "sdi.server.provider.SdiProvider",
-                       "data": {"theme": theme}, "id_field": "fid",
-                       # pygeoapi turns any bbox-crs into the storage CRS, in its authority axis order
-                       # (northing, easting); the provider reprojects the output in SQL.
-                       "storage_crs": STORAGE_CRS, "crs": OUTPUT_CRS},
-                      {"type": "tile", "name": "sdi.server.tiles.SdiTileProvider", "data": {"theme": theme},
-                       "options": {"zoom": {"min": 0, "max": 22}, "schemes": ["WebMercatorQuad"]},
-                       "format": {"name": "pbf", "mimetype": "application/vnd.mapbox-vector-tile"}}],
+        "providers": [
+            {
+                "type": "feature",
+                "name": "sdi.server.provider.SdiProvider",
+                "data": {"theme": theme},
+                "id_field": "fid",
+                # pygeoapi turns any bbox-crs into the storage CRS, in its authority axis order
+                # (northing, easting); the provider reprojects the output in SQL.
+                "storage_crs": STORAGE_CRS,
+                "crs": OUTPUT_CRS,
+            },
+            {
+                "type": "tile",
+                "name": "sdi.server.tiles.SdiTileProvider",
+                "data": {"theme": theme},
+                "options": {"zoom": {"min": 0, "max": 22}, "schemes": ["WebMercatorQuad"]},
+                "format": {"name": "pbf", "mimetype": "application/vnd.mapbox-vector-tile"},
+            },
+        ],
     }
 
 
-def _coverage_collection(theme: str, schema: RasterSchema, rasters: list[catalogue.CityRaster], settings: Settings,
-                         url: str) -> dict:
+def _coverage_collection(
+    theme: str, schema: RasterSchema, rasters: list[catalogue.CityRaster], settings: Settings, url: str
+) -> dict:
     """A raster theme as one coverage over the mosaic of its cities, with each city's COG linked for download."""
     mosaic = coverage.write_mosaic(theme, rasters, schema, settings.home_abs / "pygeoapi" / "rasters")
     west, south = min(r.lonlat[0] for r in rasters), min(r.lonlat[1] for r in rasters)
@@ -114,17 +144,39 @@ def _coverage_collection(theme: str, schema: RasterSchema, rasters: list[catalog
     return {
         "type": "collection",
         "title": schema.title.model_dump(),
-        "description": {"pl": f"{about.pl}{unit} Rastry gmin: {cities}.",
-                        "en": f"{about.en}{unit} Rasters of: {cities}."},
+        "description": {
+            "pl": f"{about.pl}{unit} Rastry gmin: {cities}.",
+            "en": f"{about.en}{unit} Rasters of: {cities}.",
+        },
         "keywords": [theme, "raster", "COG"],
-        "links": [{"type": "image/png", "rel": "preview", "title": "Preview / Podgląd (PNG)",
-                   "href": f"{url}/collections/{theme}/preview.png"}]
-                 # with its length: without one, pygeoapi sends itself a HEAD request for every listing
-                 + [{"type": cog, "rel": "enclosure", "title": f"COG {r.city} (HTTP range requests, /vsicurl/)",
-                     "href": f"{url}/rasters/{theme}/{r.city}.tif", "length": r.bytes} for r in rasters],
+        "links": [
+            {
+                "type": "image/png",
+                "rel": "preview",
+                "title": "Preview / Podgląd (PNG)",
+                "href": f"{url}/collections/{theme}/preview.png",
+            }
+        ]
+        # with its length: without one, pygeoapi sends itself a HEAD request for every listing
+        + [
+            {
+                "type": cog,
+                "rel": "enclosure",
+                "title": f"COG {r.city} (HTTP range requests, /vsicurl/)",
+                "href": f"{url}/rasters/{theme}/{r.city}.tif",
+                "length": r.bytes,
+            }
+            for r in rasters
+        ],
         "extents": {"spatial": {"bbox": [west, south, east, north], "crs": CRS84}},
-        "providers": [{"type": "coverage", "name": "sdi.server.coverage.SdiCoverageProvider", "data": str(mosaic),
-                       "format": {"name": "GTiff", "mimetype": "image/tiff"}}],
+        "providers": [
+            {
+                "type": "coverage",
+                "name": "sdi.server.coverage.SdiCoverageProvider",
+                "data": str(mosaic),
+                "format": {"name": "GTiff", "mimetype": "image/tiff"},
+            }
+        ],
     }
 
 

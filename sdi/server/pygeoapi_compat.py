@@ -44,8 +44,10 @@ from pyproj.exceptions import CRSError
 
 if not pygeoapi.__version__.startswith("0.21."):
     # every name replaced below, and the templates of sdi.server.html, are those of pygeoapi 0.21
-    raise ImportError(f"sdi.server is written and tested for pygeoapi 0.21, not {pygeoapi.__version__}: review"
-                      " sdi/server/pygeoapi_compat.py and sdi/server/templates, or install 'pygeoapi==0.21.*'")
+    raise ImportError(
+        f"sdi.server is written and tested for pygeoapi 0.21, not {pygeoapi.__version__}: review"
+        " sdi/server/pygeoapi_compat.py and sdi/server/templates, or install 'pygeoapi==0.21.*'"
+    )
 
 from pygeoapi import util as pygeoapi_util
 from pygeoapi.api import itemtypes
@@ -58,23 +60,39 @@ logger = logging.getLogger(__name__)
 _NOT_SUPPORTED = {"http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete"}
 #: The conformance classes of Part 3 and CQL2 that sdi claims: each has its tests in tests/test_conformance_*.
 #: Not claimed: temporal functions (only on date instants) and accent-insensitivity (only Polish letters).
-FILTERING = ["http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
-             "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
-             "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
-             "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
-             *(f"http://www.opengis.net/spec/cql2/1.0/conf/{c}" for c in (
-                 "basic-cql2", "cql2-text", "cql2-json", "advanced-comparison-operators",
-                 "case-insensitive-comparison", "basic-spatial-functions", "spatial-functions",
-                 # the draft name of basic-spatial-functions: QGIS before 3.44 sends spatial filters to
-                 # the server only when it sees this one
-                 "basic-spatial-operators"))]
+FILTERING = [
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    *(
+        f"http://www.opengis.net/spec/cql2/1.0/conf/{c}"
+        for c in (
+            "basic-cql2",
+            "cql2-text",
+            "cql2-json",
+            "advanced-comparison-operators",
+            "case-insensitive-comparison",
+            "basic-spatial-functions",
+            "spatial-functions",
+            # the draft name of basic-spatial-functions: QGIS before 3.44 sends spatial filters to
+            # the server only when it sees this one
+            "basic-spatial-operators",
+        )
+    ),
+]
 _F = "http://www.opengis.net/spec/ogcapi-features-{}/1.0/conf/{}"
 _T = "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/{}"
 #: Everything /conformance may declare: each class has its abstract tests in tests/test_conformance_*.py
 #: (pygeoapi also lists OGC API Common and Features Part 5 classes, which have no tests here: left out).
-CLAIMED = frozenset([*(_F.format(1, c) for c in ("core", "geojson", "html", "oas30")), _F.format(2, "crs"),
-                     *FILTERING, *(_T.format(c) for c in ("core", "tileset", "tilesets-list", "geodata-tilesets",
-                                                           "mvt", "oas30"))])
+CLAIMED = frozenset(
+    [
+        *(_F.format(1, c) for c in ("core", "geojson", "html", "oas30")),
+        _F.format(2, "crs"),
+        *FILTERING,
+        *(_T.format(c) for c in ("core", "tileset", "tilesets-list", "geodata-tilesets", "mvt", "oas30")),
+    ]
+)
 #: The renamed filter-lang, which pygeoapi ignores (workaround 2).
 FILTER_LANG = "x-sdi-filter-lang"
 
@@ -92,12 +110,14 @@ def _parse_filter_text(text: str):
     from flask import request
 
     from sdi.server.cql_parse import parse_request_filter
+
     return parse_request_filter(text, request.args.get(FILTER_LANG) or request.args.get("filter-lang"))
 
 
 def _parse_filter_json(text: str):
     """Workaround 2: a POSTed CQL2-JSON body."""
     from sdi.server.cql_parse import parse_request_filter
+
     return parse_request_filter(text, "cql2-json")
 
 
@@ -108,8 +128,9 @@ def install() -> None:
     itemtypes.parse_ecql_text = _parse_filter_text
     itemtypes.parse_cql2_json = _parse_filter_json
     if FILTERING[0] not in itemtypes.CONFORMANCE_CLASSES_FEATURES:
-        itemtypes.CONFORMANCE_CLASSES_FEATURES[:] = [c for c in itemtypes.CONFORMANCE_CLASSES_FEATURES
-                                                     if c not in _NOT_SUPPORTED] + FILTERING
+        itemtypes.CONFORMANCE_CLASSES_FEATURES[:] = [
+            c for c in itemtypes.CONFORMANCE_CLASSES_FEATURES if c not in _NOT_SUPPORTED
+        ] + FILTERING
     html.install()
 
 
@@ -118,8 +139,9 @@ def exception(status: int, code: str, detail: str, **extra) -> bytes:
     from http import HTTPStatus
 
     title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
-    return json.dumps({"type": code, "title": title, "status": status, "detail": detail, "code": code,
-                       "description": detail, **extra}).encode()
+    return json.dumps(
+        {"type": code, "title": title, "status": status, "detail": detail, "code": code, "description": detail, **extra}
+    ).encode()
 
 
 def wants_html(environ) -> bool:
@@ -134,6 +156,7 @@ def wants_html(environ) -> bool:
 def coverage_bbox_problem(args) -> str | None:
     """Workaround 5: pygeoapi 0.21 answers a malformed coverage bbox with a 500."""
     from pygeoapi.api import validate_bbox
+
     try:
         values = validate_bbox(args["bbox"])
         if not all(math.isfinite(v) for v in values):
@@ -201,8 +224,12 @@ class JsonAnswers:
     def __call__(self, environ, start_response):
         parts = environ.get("PATH_INFO", "").strip("/").split("/")
         if len(parts) >= 4 and parts[0] == "collections" and parts[2] == "tiles" and parts[3] != "WebMercatorQuad":
-            return self._send(start_response, 404, exception(
-                404, "NotFound", f"no tile matrix set {parts[3]!r}: this API tiles in WebMercatorQuad"), environ)
+            return self._send(
+                start_response,
+                404,
+                exception(404, "NotFound", f"no tile matrix set {parts[3]!r}: this API tiles in WebMercatorQuad"),
+                environ,
+            )
         seen: dict = {}
 
         def capture(status, headers, exc_info=None):
@@ -213,8 +240,9 @@ class JsonAnswers:
             body = b"".join(self.app(environ, capture))
         except Exception:  # a bug must still answer as the API does, never with a traceback
             logger.exception("unhandled error for %s", environ.get("PATH_INFO"))
-            return self._send(start_response, 500, exception(500, "ServerError", "internal error: see the log"),
-                              environ)
+            return self._send(
+                start_response, 500, exception(500, "ServerError", "internal error: see the log"), environ
+            )
         status = int(seen["status"].split()[0])
         kind = next((v for k, v in seen["headers"] if k.lower() == "content-type"), "")
         if status >= 400 and "json" not in kind and not wants_html(environ) and environ.get("REQUEST_METHOD") != "HEAD":
@@ -229,14 +257,22 @@ class JsonAnswers:
     @staticmethod
     def _send(start_response, status: int, body: bytes, environ) -> list[bytes]:
         from http import HTTPStatus
-        start_response(f"{status} {HTTPStatus(status).phrase}", [("Content-Type", "application/json"),
-                                                                 ("Content-Length", str(len(body)))])
+
+        start_response(
+            f"{status} {HTTPStatus(status).phrase}",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+        )
         return [body]
 
 
 def _code(status: int) -> str:
-    return {400: "InvalidParameterValue", 404: "NotFound", 405: "MethodNotAllowed", 406: "NotAcceptable",
-            413: "RequestEntityTooLarge"}.get(status, "ServerError" if status >= 500 else "BadRequest")
+    return {
+        400: "InvalidParameterValue",
+        404: "NotFound",
+        405: "MethodNotAllowed",
+        406: "NotAcceptable",
+        413: "RequestEntityTooLarge",
+    }.get(status, "ServerError" if status >= 500 else "BadRequest")
 
 
 def _complete(body: bytes, status: int) -> bytes:
@@ -248,5 +284,9 @@ def _complete(body: bytes, status: int) -> bytes:
     if not isinstance(doc, dict) or "detail" in doc:
         return body
     code = str(doc.get("code") or doc.get("type") or _code(status))
-    return exception(status, code, str(doc.get("description", "")),
-                     **{k: v for k, v in doc.items() if k not in ("code", "description", "type")})
+    return exception(
+        status,
+        code,
+        str(doc.get("description", "")),
+        **{k: v for k, v in doc.items() if k not in ("code", "description", "type")},
+    )

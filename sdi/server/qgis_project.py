@@ -30,17 +30,23 @@ from sdi.core.settings import Settings, get_settings
 # which left the layer tree pointing at nothing (tried here); ids of the form "sdi_layer_<theme>" are kept.
 
 # Layer-tree groups as a planner reads a map, top (drawn last) to bottom.
-GROUPS = [("services", "Usługi publiczne", "Public services"), ("transport", "Transport", "Transport"),
-          ("infrastructure", "Infrastruktura", "Infrastructure"), ("reference", "Dane referencyjne", "Reference"),
-          ("environment", "Środowisko", "Environment"), ("planning", "Planowanie", "Planning")]
+GROUPS = [
+    ("services", "Usługi publiczne", "Public services"),
+    ("transport", "Transport", "Transport"),
+    ("infrastructure", "Infrastruktura", "Infrastructure"),
+    ("reference", "Dane referencyjne", "Reference"),
+    ("environment", "Środowisko", "Environment"),
+    ("planning", "Planowanie", "Planning"),
+]
 # Within a group, points over lines over polygons.
 _DRAW_ORDER = {"Point": 0, "MultiPoint": 0, "LineString": 1, "MultiLineString": 1, "Polygon": 2, "MultiPolygon": 2}
 _QGIS_GEOMETRY = {0: "Point", 1: "Line", 2: "Polygon"}
 POLAND_2180 = (144_000.0, 129_000.0, 909_000.0, 790_000.0)  # PUWG 1992 envelope of the country
 
 
-def build(url: str, city: str | None = None, settings: Settings | None = None,
-          conn: psycopg.Connection | None = None) -> bytes:
+def build(
+    url: str, city: str | None = None, settings: Settings | None = None, conn: psycopg.Connection | None = None
+) -> bytes:
     """The .qgz bytes of a project over the API at `url`, optionally filtered and zoomed to one city.
 
     It reads only the data views, so the API's reader connection (`conn`) can build it.
@@ -66,13 +72,23 @@ def build(url: str, city: str | None = None, settings: Settings | None = None,
 def _rasters(conn: psycopg.Connection, city: str | None, settings: Settings) -> list[tuple]:
     """(theme, city, low, high) of every current public raster, orthophoto first: it lies under everything else."""
     schemas = registry(settings).rasters
-    found = [(theme, r.city, r.low, r.high) for theme, rasters in catalogue.current_rasters(conn).items()
-             if theme in schemas and schemas[theme].access == "public" for r in rasters if city in (None, r.city)]
+    found = [
+        (theme, r.city, r.low, r.high)
+        for theme, rasters in catalogue.current_rasters(conn).items()
+        if theme in schemas and schemas[theme].access == "public"
+        for r in rasters
+        if city in (None, r.city)
+    ]
     return sorted(found, key=lambda r: (r[0] != "orthophoto", r[:2]))
 
 
-def _add_rasters(root: ET.Element, url: str, rasters: list[tuple], settings: Settings,
-                 raster_source: Callable[[str, str], str | None] | None = None) -> None:
+def _add_rasters(
+    root: ET.Element,
+    url: str,
+    rasters: list[tuple],
+    settings: Settings,
+    raster_source: Callable[[str, str], str | None] | None = None,
+) -> None:
     """A bottom group of raster layers, each the city's COG read by GDAL over HTTP range requests.
 
     QGIS 3.22 has no OGC API Coverages client; /vsicurl/ reads only the tiles and overview level in view.
@@ -84,8 +100,9 @@ def _add_rasters(root: ET.Element, url: str, rasters: list[tuple], settings: Set
     tree, layers = root.find("layer-tree-group"), root.find("projectlayers")
     if tree is None or layers is None:  # the project template always has both
         raise ValueError("the QGIS project template lacks its layer tree or its layers")
-    node = ET.SubElement(tree, "layer-tree-group", {"name": "Rastry / Rasters", "checked": "Qt::Checked",
-                                                     "expanded": "1"})
+    node = ET.SubElement(
+        tree, "layer-tree-group", {"name": "Rastry / Rasters", "checked": "Qt::Checked", "expanded": "1"}
+    )
     ET.SubElement(node, "customproperties")
     for theme, city, low, high in reversed(rasters):  # the first in the tree is drawn on top
         name, lid = f"{schemas[theme].title.pl} / {schemas[theme].title.en} – {city}", f"sdi_layer_{theme}_{city}"
@@ -93,11 +110,22 @@ def _add_rasters(root: ET.Element, url: str, rasters: list[tuple], settings: Set
         if source is None:
             continue
         checked = "Qt::Checked" if theme == "orthophoto" else "Qt::Unchecked"
-        ET.SubElement(node, "layer-tree-layer", {"id": lid, "name": name, "source": source, "providerKey": "gdal",
-                                                 "checked": checked, "expanded": "0"}).append(
-            ET.Element("customproperties"))
-        layer = ET.SubElement(layers, "maplayer", {"type": "raster", "autoRefreshEnabled": "0", "minScale": "1e+08",
-                                                   "maxScale": "0", "hasScaleBasedVisibilityFlag": "0"})
+        ET.SubElement(
+            node,
+            "layer-tree-layer",
+            {"id": lid, "name": name, "source": source, "providerKey": "gdal", "checked": checked, "expanded": "0"},
+        ).append(ET.Element("customproperties"))
+        layer = ET.SubElement(
+            layers,
+            "maplayer",
+            {
+                "type": "raster",
+                "autoRefreshEnabled": "0",
+                "minScale": "1e+08",
+                "maxScale": "0",
+                "hasScaleBasedVisibilityFlag": "0",
+            },
+        )
         for tag, text in (("id", lid), ("datasource", source), ("layername", name)):
             layer.append(_text(tag, text))
         ET.SubElement(layer, "srs").append(_srs(2180))
@@ -117,22 +145,49 @@ def _raster_renderer(schema, low: float | None, high: float | None) -> ET.Elemen
         palette = ET.SubElement(renderer, "colorPalette")
         for value, code in schema.classes.items():
             label = f"{code.pl} / {code.en}" if code.pl != code.en else code.pl
-            ET.SubElement(palette, "paletteEntry", {"value": str(value), "alpha": "255",
-                                                    "color": code.color or "#808080", "label": label})
+            ET.SubElement(
+                palette,
+                "paletteEntry",
+                {"value": str(value), "alpha": "255", "color": code.color or "#808080", "label": label},
+            )
         return renderer
     if not schema.ramp or low is None or high is None or high <= low:
         return None
-    renderer = ET.Element("rasterrenderer", {"type": "singlebandpseudocolor", "band": "1", "opacity": "1",
-                                             "alphaBand": "-1", "classificationMin": repr(low),
-                                             "classificationMax": repr(high)})
-    shader = ET.SubElement(ET.SubElement(renderer, "rastershader"), "colorrampshader", {
-        "colorRampType": "INTERPOLATED", "classificationMode": "1", "clip": "0", "minimumValue": repr(low),
-        "maximumValue": repr(high)})
+    renderer = ET.Element(
+        "rasterrenderer",
+        {
+            "type": "singlebandpseudocolor",
+            "band": "1",
+            "opacity": "1",
+            "alphaBand": "-1",
+            "classificationMin": repr(low),
+            "classificationMax": repr(high),
+        },
+    )
+    shader = ET.SubElement(
+        ET.SubElement(renderer, "rastershader"),
+        "colorrampshader",
+        {
+            "colorRampType": "INTERPOLATED",
+            "classificationMode": "1",
+            "clip": "0",
+            "minimumValue": repr(low),
+            "maximumValue": repr(high),
+        },
+    )
     steps = len(schema.ramp) - 1
     for i, colour in enumerate(schema.ramp):
         value = low + (high - low) * i / steps
-        ET.SubElement(shader, "item", {"alpha": "255", "value": repr(value), "color": colour,
-                                       "label": f"{value:.0f} {schema.unit or ''}".strip()})
+        ET.SubElement(
+            shader,
+            "item",
+            {
+                "alpha": "255",
+                "value": repr(value),
+                "color": colour,
+                "label": f"{value:.0f} {schema.unit or ''}".strip(),
+            },
+        )
     return renderer
 
 
@@ -156,8 +211,9 @@ def _city_extent(conn: psycopg.Connection, themes: list[str], city: str) -> tupl
     return (xmin - pad, ymin - pad, xmax + pad, ymax + pad)
 
 
-def _project(url: str, city: str | None, themes: list[str], extent, settings: Settings,
-             postgis: str | None = None) -> ET.Element:
+def _project(
+    url: str, city: str | None, themes: list[str], extent, settings: Settings, postgis: str | None = None
+) -> ET.Element:
     """The project's XML; with `postgis` (a libpq service name) its layers read data.<theme> directly (the WMS)."""
     title = "sdi" + (f" – {city}" if city else "")
     root = ET.Element("qgis", {"projectname": title, "version": "3.22.16-Białowieża"})
@@ -171,21 +227,34 @@ def _project(url: str, city: str | None, themes: list[str], extent, settings: Se
     ET.SubElement(tree, "customproperties")
     layers = ET.SubElement(root, "projectlayers")
     for group, pl, en in GROUPS:
-        members = sorted((t for t in themes if schemas[t].group == group),
-                         key=lambda t: (_DRAW_ORDER[schemas[t].geometry], t))
+        members = sorted(
+            (t for t in themes if schemas[t].group == group), key=lambda t: (_DRAW_ORDER[schemas[t].geometry], t)
+        )
         if not members:
             continue
-        node = ET.SubElement(tree, "layer-tree-group", {"name": f"{pl} / {en}" if pl != en else pl,
-                                                         "checked": "Qt::Checked", "expanded": "1"})
+        node = ET.SubElement(
+            tree,
+            "layer-tree-group",
+            {"name": f"{pl} / {en}" if pl != en else pl, "checked": "Qt::Checked", "expanded": "1"},
+        )
         ET.SubElement(node, "customproperties")
         for theme in members:
             name = f"{schemas[theme].title.pl} / {schemas[theme].title.en}"
             geometry = schemas[theme].geometry
             source = _pg_source(postgis, theme, geometry, city) if postgis else _source(url, theme, city)
             provider = "postgres" if postgis else "OAPIF"
-            ET.SubElement(node, "layer-tree-layer", {"id": f"sdi_layer_{theme}", "name": name, "source": source,
-                                                     "providerKey": provider, "checked": "Qt::Checked",
-                                                     "expanded": "0"}).append(ET.Element("customproperties"))
+            ET.SubElement(
+                node,
+                "layer-tree-layer",
+                {
+                    "id": f"sdi_layer_{theme}",
+                    "name": name,
+                    "source": source,
+                    "providerKey": provider,
+                    "checked": "Qt::Checked",
+                    "expanded": "0",
+                },
+            ).append(ET.Element("customproperties"))
             layers.append(_maplayer(theme, name, source, geometry, settings, provider))
     xmin, ymin, xmax, ymax = (f"{v:.3f}" for v in extent)
     canvas = ET.SubElement(root, "mapcanvas", {"name": "theMapCanvas", "annotationsVisible": "1"})
@@ -195,15 +264,23 @@ def _project(url: str, city: str | None, themes: list[str], extent, settings: Se
         box.append(_text(key, value))
     ET.SubElement(canvas, "destinationsrs").append(_srs(2180))
     view = ET.SubElement(root, "ProjectViewSettings", {"UseProjectScales": "0"})
-    ET.SubElement(view, "DefaultViewExtent", {"xmin": xmin, "ymin": ymin, "xmax": xmax, "ymax": ymax,
-                                              "crs": "EPSG:2180"})
+    ET.SubElement(
+        view, "DefaultViewExtent", {"xmin": xmin, "ymin": ymin, "xmax": xmax, "ymax": ymax, "crs": "EPSG:2180"}
+    )
     return root
 
 
 def _source(url: str, theme: str, city: str | None) -> str:
     """The OAPIF data source URI, as QGIS 3.22 writes it."""
-    parts = ["pageSize='1000'", "pagingEnabled='true'", "preferCoordinatesForWfsT11='false'",
-             "restrictToRequestBBOX='1'", f"typename='{theme}'", f"url='{url}'", "version='OGC_API_FEATURES'"]
+    parts = [
+        "pageSize='1000'",
+        "pagingEnabled='true'",
+        "preferCoordinatesForWfsT11='false'",
+        "restrictToRequestBBOX='1'",
+        f"typename='{theme}'",
+        f"url='{url}'",
+        "version='OGC_API_FEATURES'",
+    ]
     if city:
         parts.insert(0, "filter='\"city\" = \\'" + city + "\\''")
     return " ".join(parts)
@@ -212,16 +289,28 @@ def _source(url: str, theme: str, city: str | None) -> str:
 def _pg_source(service: str, theme: str, geometry: str, city: str | None) -> str:
     """A PostGIS data source URI as QGIS writes it: the view data.<theme>, through a libpq service (no password)."""
     where = f"\"city\" = '{city}'" if city else ""  # city passed check_city: seven digits
-    return (f"service='{service}' key='fid' estimatedmetadata=true srid=2180 type={geometry} "
-            f"checkPrimaryKeyUnicity='0' table=\"data\".\"{theme}\" (geom) sql={where}")
+    return (
+        f"service='{service}' key='fid' estimatedmetadata=true srid=2180 type={geometry} "
+        f'checkPrimaryKeyUnicity=\'0\' table="data"."{theme}" (geom) sql={where}'
+    )
 
 
-def _maplayer(theme: str, name: str, source: str, geometry: str, settings: Settings,
-              provider: str = "OAPIF") -> ET.Element:
+def _maplayer(
+    theme: str, name: str, source: str, geometry: str, settings: Settings, provider: str = "OAPIF"
+) -> ET.Element:
     style = _style(settings.styles_dir / f"{theme}.qml")
-    layer = ET.Element("maplayer", {"type": "vector", "geometry": _QGIS_GEOMETRY[_DRAW_ORDER[geometry]],
-                                    "labelsEnabled": style.get("labelsEnabled", "0"), "autoRefreshEnabled": "0",
-                                    "minScale": "100000000", "maxScale": "0", "hasScaleBasedVisibilityFlag": "0"})
+    layer = ET.Element(
+        "maplayer",
+        {
+            "type": "vector",
+            "geometry": _QGIS_GEOMETRY[_DRAW_ORDER[geometry]],
+            "labelsEnabled": style.get("labelsEnabled", "0"),
+            "autoRefreshEnabled": "0",
+            "minScale": "100000000",
+            "maxScale": "0",
+            "hasScaleBasedVisibilityFlag": "0",
+        },
+    )
     layer.append(_text("id", f"sdi_layer_{theme}"))
     layer.append(_text("datasource", source))
     layer.append(_text("layername", name))
@@ -244,8 +333,12 @@ def _srs(epsg: int) -> ET.Element:
     """A <spatialrefsys> as QGIS reads it: it needs the WKT (an authid alone leaves the CRS unset)."""
     crs = CRS.from_epsg(epsg)
     srs = ET.Element("spatialrefsys", {"nativeFormat": "Wkt"})
-    for tag, text in (("wkt", crs.to_wkt()), ("authid", f"EPSG:{epsg}"),
-                      ("description", crs.name), ("geographicflag", "true" if crs.is_geographic else "false")):
+    for tag, text in (
+        ("wkt", crs.to_wkt()),
+        ("authid", f"EPSG:{epsg}"),
+        ("description", crs.name),
+        ("geographicflag", "true" if crs.is_geographic else "false"),
+    ):
         srs.append(_text(tag, text))
     return srs
 
@@ -272,8 +365,12 @@ def _put_style(conn: psycopg.Connection, theme: str, settings: Settings) -> bool
     qml, sld = (settings.styles_dir / f"{theme}{suffix}" for suffix in (".qml", ".sld"))
     if not (qml.exists() and sld.exists()):
         return False
-    params = {"theme": theme, "name": f"sdi {theme}", "qml": qml.read_text(encoding="utf-8"),
-              "sld": sld.read_text(encoding="utf-8")}
+    params = {
+        "theme": theme,
+        "name": f"sdi {theme}",
+        "qml": qml.read_text(encoding="utf-8"),
+        "sld": sld.read_text(encoding="utf-8"),
+    }
     # Bound parameters allow one statement per execute: the file's statements run one by one.
     text = "\n".join(line for line in sqlfiles.load("layer_style_put.sql").splitlines() if not line.startswith("--"))
     for statement in filter(str.strip, text.split(";")):

@@ -49,12 +49,18 @@ def _conninfo(text: str) -> dict:
     if "://" in text:
         url = urllib.parse.urlsplit(text)
         params = dict(urllib.parse.parse_qsl(url.query))
-        params.update(host=urllib.parse.unquote(url.hostname or ""), port=str(url.port or ""),
-                      dbname=urllib.parse.unquote(url.path.lstrip("/")),
-                      user=urllib.parse.unquote(url.username or ""), password=urllib.parse.unquote(url.password or ""))
+        params.update(
+            host=urllib.parse.unquote(url.hostname or ""),
+            port=str(url.port or ""),
+            dbname=urllib.parse.unquote(url.path.lstrip("/")),
+            user=urllib.parse.unquote(url.username or ""),
+            password=urllib.parse.unquote(url.password or ""),
+        )
         return params
-    return {k: re.sub(r"\\(.)", r"\1", v[1:-1]) if v.startswith("'") else v
-            for k, v in re.findall(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", text)}
+    return {
+        k: re.sub(r"\\(.)", r"\1", v[1:-1]) if v.startswith("'") else v
+        for k, v in re.findall(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", text)
+    }
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -78,8 +84,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         project = _project(self.server.projects, path)
         if project is None:
-            self._send(404, "text/xml", b'<?xml version="1.0" encoding="UTF-8"?>\n<ServerException>no such map:'
-                                         b" /wms for every city, /wms/TERYT for one</ServerException>\n")
+            self._send(
+                404,
+                "text/xml",
+                b'<?xml version="1.0" encoding="UTF-8"?>\n<ServerException>no such map:'
+                b" /wms for every city, /wms/TERYT for one</ServerException>\n",
+            )
             return
         params = [(k, v) for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True) if k.upper() != "MAP"]
         params.append(("MAP", project))

@@ -30,8 +30,12 @@ from sdi.server.datasets import ALL, Dataset
 
 logger = logging.getLogger(__name__)
 
-NS = {"gmd": "http://www.isotc211.org/2005/gmd", "gco": "http://www.isotc211.org/2005/gco",
-      "gmx": "http://www.isotc211.org/2005/gmx", "xlink": "http://www.w3.org/1999/xlink"}
+NS = {
+    "gmd": "http://www.isotc211.org/2005/gmd",
+    "gco": "http://www.isotc211.org/2005/gco",
+    "gmx": "http://www.isotc211.org/2005/gmx",
+    "xlink": "http://www.w3.org/1999/xlink",
+}
 LANGS = {"pl": "pol", "en": "eng"}
 # theme -> (INSPIRE theme in Polish and English, as GEMET names them; ISO topic category)
 INSPIRE = {
@@ -42,13 +46,19 @@ INSPIRE = {
     "roads": ("Sieci transportowe", "Transport networks", "transportation"),
     "cycle_paths": ("Sieci transportowe", "Transport networks", "transportation"),
     "public_transport_stops": ("Sieci transportowe", "Transport networks", "transportation"),
-    "public_services": ("Usługi użyteczności publicznej i służby państwowe", "Utility and governmental services",
-                        "society"),
+    "public_services": (
+        "Usługi użyteczności publicznej i służby państwowe",
+        "Utility and governmental services",
+        "society",
+    ),
     "green_areas": ("Zagospodarowanie przestrzenne", "Land use", "environment"),
     "trees": ("Użytkowanie terenu", "Land cover", "environment"),
     "protected_nature": ("Obszary chronione", "Protected sites", "environment"),
-    "utility_networks": ("Usługi użyteczności publicznej i służby państwowe", "Utility and governmental services",
-                         "utilitiesCommunication"),
+    "utility_networks": (
+        "Usługi użyteczności publicznej i służby państwowe",
+        "Utility and governmental services",
+        "utilitiesCommunication",
+    ),
     "land_use_plans": ("Zagospodarowanie przestrzenne", "Land use", "planningCadastre"),
     "plan_drawing": ("Zagospodarowanie przestrzenne", "Land use", "planningCadastre"),
     "elevation": ("Ukształtowanie terenu", "Elevation", "elevation"),
@@ -58,9 +68,11 @@ INSPIRE = {
 }
 _GEOMTYPES = {"Point": "point", "MultiPoint": "point", "MultiLineString": "curve", "MultiPolygon": "surface"}
 # Regulation 1089/2010, the specification INSPIRE's conformity statement cites.
-_SPEC = ("ROZPORZĄDZENIE KOMISJI (UE) NR 1089/2010 z dnia 23 listopada 2010 r. w sprawie wykonania dyrektywy "
-         "2007/2/WE Parlamentu Europejskiego i Rady w zakresie interoperacyjności zbiorów i usług danych "
-         "przestrzennych")
+_SPEC = (
+    "ROZPORZĄDZENIE KOMISJI (UE) NR 1089/2010 z dnia 23 listopada 2010 r. w sprawie wykonania dyrektywy "
+    "2007/2/WE Parlamentu Europejskiego i Rady w zakresie interoperacyjności zbiorów i usług danych "
+    "przestrzennych"
+)
 
 
 @lru_cache(maxsize=4)
@@ -79,18 +91,23 @@ def public_url(settings: Settings, fallback: str) -> str:
     """The address clients reach `sdi serve` at: SDI_PUBLIC_URL behind a proxy, else `fallback` (http://host:port)."""
     url = (settings.public_url or "").strip() or fallback
     if not _PUBLIC_URL.fullmatch(url):
-        raise ConfigError(f"SDI_PUBLIC_URL (or --url) {url!r} is not a plain http(s) address",
-                          "set it to the address clients use, e.g. SDI_PUBLIC_URL=https://sip.gmina.gov.pl "
-                          "(scheme, host, optional port and path; no user, query or fragment)")
+        raise ConfigError(
+            f"SDI_PUBLIC_URL (or --url) {url!r} is not a plain http(s) address",
+            "set it to the address clients use, e.g. SDI_PUBLIC_URL=https://sip.gmina.gov.pl "
+            "(scheme, host, optional port and path; no user, query or fragment)",
+        )
     return url.rstrip("/")
 
 
 def links(ds: Dataset, base: str) -> dict[str, str]:
     """The public URLs of a data set: its record, its API collection and its downloads (no server path)."""
     api = f"{base}/collections/{ds.theme}" + ("" if ds.city == ALL else f"/items?city={ds.city}")
-    return {"record": f"{base}/metadata/{ds.file_identifier}.xml", "api": api,
-            "csw": f"{base}/csw?service=CSW&version=2.0.2&request=GetRecordById&id={ds.file_identifier}"
-                   "&outputschema=http://www.isotc211.org/2005/gmd&elementsetname=full"}
+    return {
+        "record": f"{base}/metadata/{ds.file_identifier}.xml",
+        "api": api,
+        "csw": f"{base}/csw?service=CSW&version=2.0.2&request=GetRecordById&id={ds.file_identifier}"
+        "&outputschema=http://www.isotc211.org/2005/gmd&elementsetname=full",
+    }
 
 
 def city_name(settings: Settings, city: str) -> dict[str, str]:
@@ -107,10 +124,12 @@ def abstract(ds: Dataset, settings: Settings) -> dict[str, str]:
     about = ds.schema.description or ds.schema.title
     where, when = city_name(settings, ds.city), f"{ds.updated:%Y-%m-%d}"
     unit = ("rastry", "rasters") if ds.raster else ("obiektów", "features")
-    return {"pl": f"{about.pl} Obszar: {where['pl']} (TERYT {ds.city if ds.city != ALL else 'cały kraj'}). "
-                  f"{ds.count} {unit[0]}, stan na {when}. Układ przechowywania PL-1992 (EPSG:2180).",
-            "en": f"{about.en} Area: {where['en']} (TERYT {ds.city if ds.city != ALL else 'whole country'}). "
-                  f"{ds.count} {unit[1]}, as of {when}. Stored in PL-1992 (EPSG:2180)."}
+    return {
+        "pl": f"{about.pl} Obszar: {where['pl']} (TERYT {ds.city if ds.city != ALL else 'cały kraj'}). "
+        f"{ds.count} {unit[0]}, stan na {when}. Układ przechowywania PL-1992 (EPSG:2180).",
+        "en": f"{about.en} Area: {where['en']} (TERYT {ds.city if ds.city != ALL else 'whole country'}). "
+        f"{ds.count} {unit[1]}, as of {when}. Stored in PL-1992 (EPSG:2180).",
+    }
 
 
 def mcf(ds: Dataset, settings: Settings, base: str) -> dict:
@@ -118,44 +137,83 @@ def mcf(ds: Dataset, settings: Settings, base: str) -> dict:
     meta = config(settings.config_dir.resolve())
     where = city_name(settings, ds.city)
     title = {"pol": f"{ds.schema.title.pl} – {where['pl']}", "eng": f"{ds.schema.title.en} – {where['en']}"}
-    inspire_pl, inspire_en, topic = INSPIRE.get(ds.theme,
-                                                ("Zagospodarowanie przestrzenne", "Land use", "planningCadastre"))
+    inspire_pl, inspire_en, topic = INSPIRE.get(
+        ds.theme, ("Zagospodarowanie przestrzenne", "Land use", "planningCadastre")
+    )
     url = links(ds, base)
     licence = meta.get("license") or {"name": "CC-BY 4.0", "url": "https://creativecommons.org/licenses/by/4.0/"}
-    distribution = {"api": {"url": url["api"], "type": "OGC API - Features" if not ds.raster else "OGC API - Coverages",
-                            "name": _lang(ds.schema.title.model_dump()), "function": "download",
-                            "description": {"pol": "Usługa pobierania (OGC API)", "eng": "Download service (OGC API)"}}}
+    distribution = {
+        "api": {
+            "url": url["api"],
+            "type": "OGC API - Features" if not ds.raster else "OGC API - Coverages",
+            "name": _lang(ds.schema.title.model_dump()),
+            "function": "download",
+            "description": {"pol": "Usługa pobierania (OGC API)", "eng": "Download service (OGC API)"},
+        }
+    }
     for i, (path, size) in enumerate(sorted(ds.downloads.items())):
         distribution[f"file{i}"] = {
-            "url": f"{base}{path}", "type": "WWW:DOWNLOAD-1.0-http--download", "function": "download",
+            "url": f"{base}{path}",
+            "type": "WWW:DOWNLOAD-1.0-http--download",
+            "function": "download",
             "name": {"pol": f"{Path(path).name} ({size} B)", "eng": f"{Path(path).name} ({size} bytes)"},
-            "description": {"pol": "Plik do pobrania w całości", "eng": "Bulk download"}}
+            "description": {"pol": "Plik do pobrania w całości", "eng": "Bulk download"},
+        }
     return {
         "mcf": {"version": "1.0"},
-        "metadata": {"identifier": ds.file_identifier, "language": "pol", "language_alternate": "eng",
-                     "charset": "utf8", "hierarchylevel": "dataset", "datestamp": f"{ds.updated:%Y-%m-%d}",
-                     "dataseturi": url["api"]},
-        "spatial": {"datatype": "grid" if ds.raster else "vector",
-                    "geomtype": _GEOMTYPES.get(getattr(ds.schema, "geometry", ""), "complex")},
+        "metadata": {
+            "identifier": ds.file_identifier,
+            "language": "pol",
+            "language_alternate": "eng",
+            "charset": "utf8",
+            "hierarchylevel": "dataset",
+            "datestamp": f"{ds.updated:%Y-%m-%d}",
+            "dataseturi": url["api"],
+        },
+        "spatial": {
+            "datatype": "grid" if ds.raster else "vector",
+            "geomtype": _GEOMTYPES.get(getattr(ds.schema, "geometry", ""), "complex"),
+        },
         "identification": {
-            "language": "pol", "charset": "utf8", "title": title,
+            "language": "pol",
+            "charset": "utf8",
+            "title": title,
             "abstract": {LANGS[k]: v for k, v in abstract(ds, settings).items()},
-            "dates": {"publication": f"{min(x.loaded_at for x in ds.loads):%Y-%m-%d}",
-                      "revision": f"{ds.updated:%Y-%m-%d}"},
+            "dates": {
+                "publication": f"{min(x.loaded_at for x in ds.loads):%Y-%m-%d}",
+                "revision": f"{ds.updated:%Y-%m-%d}",
+            },
             "keywords": {
-                "inspire": {"keywords": {"pol": [inspire_pl], "eng": [inspire_en]}, "keywords_type": "theme",
-                            "vocabulary": {"name": {"pol": "GEMET - INSPIRE themes, version 1.0",
-                                                    "eng": "GEMET - INSPIRE themes, version 1.0"}}},
-                "sdi": {"keywords": {"pol": [ds.theme, "SIP", ds.city], "eng": [ds.theme, "SDI", ds.city]},
-                        "keywords_type": "theme"}},
+                "inspire": {
+                    "keywords": {"pol": [inspire_pl], "eng": [inspire_en]},
+                    "keywords_type": "theme",
+                    "vocabulary": {
+                        "name": {
+                            "pol": "GEMET - INSPIRE themes, version 1.0",
+                            "eng": "GEMET - INSPIRE themes, version 1.0",
+                        }
+                    },
+                },
+                "sdi": {
+                    "keywords": {"pol": [ds.theme, "SIP", ds.city], "eng": [ds.theme, "SDI", ds.city]},
+                    "keywords_type": "theme",
+                },
+            },
             "topiccategory": [topic],
-            "extents": {"spatial": [{"bbox": [round(v, 6) for v in ds.bbox], "crs": 4326}],
-                        "temporal": [{"begin": f"{min(x.loaded_at for x in ds.loads):%Y-%m-%d}", "end": "now"}]},
-            "rights": {"pol": f"Licencja {licence['name']}: {licence['url']}",
-                       "eng": f"Licence {licence['name']}: {licence['url']}"},
+            "extents": {
+                "spatial": [{"bbox": [round(v, 6) for v in ds.bbox], "crs": 4326}],
+                "temporal": [{"begin": f"{min(x.loaded_at for x in ds.loads):%Y-%m-%d}", "end": "now"}],
+            },
+            "rights": {
+                "pol": f"Licencja {licence['name']}: {licence['url']}",
+                "eng": f"Licence {licence['name']}: {licence['url']}",
+            },
             "license": {"name": licence["name"], "url": licence["url"]},
-            "accessconstraints": "otherRestrictions", "status": "onGoing", "maintenancefrequency": "asNeeded",
-            "url": url["record"]},
+            "accessconstraints": "otherRestrictions",
+            "status": "onGoing",
+            "maintenancefrequency": "asNeeded",
+            "url": url["record"],
+        },
         "contact": {"metadata": _contact(meta, ds.city), "pointOfContact": _contact(meta, ds.city)},
         "distribution": distribution,
         "dataquality": {"scope": {"level": "dataset"}, "lineage": {"statement": _lineage(ds)}},
@@ -165,8 +223,9 @@ def mcf(ds: Dataset, settings: Settings, base: str) -> dict:
 def iso19139(ds: Dataset, settings: Settings, base: str) -> bytes:
     """The data set's ISO 19139 record (UTF-8 XML), INSPIRE's required elements included."""
     text = ISO19139OutputSchema().write(_safe(mcf(ds, settings, base)))
-    root = etree.fromstring(text.encode("utf-8"), etree.XMLParser(remove_blank_text=True, resolve_entities=False,
-                                                                   no_network=True))
+    root = etree.fromstring(
+        text.encode("utf-8"), etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
+    )
     _fix(root, ds)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
@@ -177,41 +236,83 @@ def dcat(datasets: list[Dataset], settings: Settings, base: str) -> dict:
     Written here rather than with pygeometa 0.19's DCAT writer, which needs a URL in every contact and
     drops multilingual keywords; json escapes every text.
     """
-    licence = (config(settings.config_dir.resolve()).get("license") or {}).get("url",
-                                                                              "https://creativecommons.org/licenses/by/4.0/")
+    licence = (config(settings.config_dir.resolve()).get("license") or {}).get(
+        "url", "https://creativecommons.org/licenses/by/4.0/"
+    )
     entries = []
     for ds in datasets:
         url, about = links(ds, base), abstract(ds, settings)
         where = city_name(settings, ds.city)
         w, s, e, n = ds.bbox
-        distributions: list[dict[str, Any]] = [{"@type": "dcat:Distribution", "dcat:accessURL": {"@id": url["api"]},
-                          "dct:format": "OGC API", "dct:license": {"@id": licence}}]
-        distributions += [{"@type": "dcat:Distribution", "dcat:downloadURL": {"@id": f"{base}{path}"},
-                           "dcat:mediaType": "application/geopackage+sqlite3", "dcat:byteSize": size,
-                           "dct:license": {"@id": licence}} for path, size in sorted(ds.downloads.items())]
-        entries.append({
-            "@id": url["record"], "@type": "dcat:Dataset", "dct:identifier": ds.register_id or ds.file_identifier,
-            "dct:title": [{"@language": "pl", "@value": f"{ds.schema.title.pl} – {where['pl']}"},
-                          {"@language": "en", "@value": f"{ds.schema.title.en} – {where['en']}"}],
-            "dct:description": [{"@language": k, "@value": v} for k, v in about.items()],
-            "dcat:theme": {"@id": "http://inspire.ec.europa.eu/theme/"
-                           + _INSPIRE_IDS.get(INSPIRE.get(ds.theme, ("", "Land use"))[1], "lu")},
-            "dcat:keyword": [ds.theme, *INSPIRE.get(ds.theme, ("", ""))[:2]],
-            "dct:modified": f"{ds.updated:%Y-%m-%d}", "dct:license": {"@id": licence},
-            "dct:spatial": {"@type": "dct:Location",
-                            "dcat:bbox": f"POLYGON(({w} {s},{e} {s},{e} {n},{w} {n},{w} {s}))"},
-            "dcat:distribution": distributions})
-    return {"@context": {"dcat": "http://www.w3.org/ns/dcat#", "dct": "http://purl.org/dc/terms/"},
-            "@id": f"{base}/metadata/catalogue.jsonld", "@type": "dcat:Catalog",
-            "dct:title": [{"@language": "pl", "@value": "SIP – katalog zbiorów danych"},
-                          {"@language": "en", "@value": "SDI data set catalogue"}],
-            "dcat:dataset": entries}
+        distributions: list[dict[str, Any]] = [
+            {
+                "@type": "dcat:Distribution",
+                "dcat:accessURL": {"@id": url["api"]},
+                "dct:format": "OGC API",
+                "dct:license": {"@id": licence},
+            }
+        ]
+        distributions += [
+            {
+                "@type": "dcat:Distribution",
+                "dcat:downloadURL": {"@id": f"{base}{path}"},
+                "dcat:mediaType": "application/geopackage+sqlite3",
+                "dcat:byteSize": size,
+                "dct:license": {"@id": licence},
+            }
+            for path, size in sorted(ds.downloads.items())
+        ]
+        entries.append(
+            {
+                "@id": url["record"],
+                "@type": "dcat:Dataset",
+                "dct:identifier": ds.register_id or ds.file_identifier,
+                "dct:title": [
+                    {"@language": "pl", "@value": f"{ds.schema.title.pl} – {where['pl']}"},
+                    {"@language": "en", "@value": f"{ds.schema.title.en} – {where['en']}"},
+                ],
+                "dct:description": [{"@language": k, "@value": v} for k, v in about.items()],
+                "dcat:theme": {
+                    "@id": "http://inspire.ec.europa.eu/theme/"
+                    + _INSPIRE_IDS.get(INSPIRE.get(ds.theme, ("", "Land use"))[1], "lu")
+                },
+                "dcat:keyword": [ds.theme, *INSPIRE.get(ds.theme, ("", ""))[:2]],
+                "dct:modified": f"{ds.updated:%Y-%m-%d}",
+                "dct:license": {"@id": licence},
+                "dct:spatial": {
+                    "@type": "dct:Location",
+                    "dcat:bbox": f"POLYGON(({w} {s},{e} {s},{e} {n},{w} {n},{w} {s}))",
+                },
+                "dcat:distribution": distributions,
+            }
+        )
+    return {
+        "@context": {"dcat": "http://www.w3.org/ns/dcat#", "dct": "http://purl.org/dc/terms/"},
+        "@id": f"{base}/metadata/catalogue.jsonld",
+        "@type": "dcat:Catalog",
+        "dct:title": [
+            {"@language": "pl", "@value": "SIP – katalog zbiorów danych"},
+            {"@language": "en", "@value": "SDI data set catalogue"},
+        ],
+        "dcat:dataset": entries,
+    }
 
 
-_INSPIRE_IDS = {"Administrative units": "au", "Addresses": "ad", "Cadastral parcels": "cp", "Buildings": "bu",
-                "Transport networks": "tn", "Utility and governmental services": "us", "Land use": "lu",
-                "Land cover": "lc", "Protected sites": "ps", "Elevation": "el", "Orthoimagery": "oi",
-                "Human health and safety": "hh", "Natural risk zones": "nz"}
+_INSPIRE_IDS = {
+    "Administrative units": "au",
+    "Addresses": "ad",
+    "Cadastral parcels": "cp",
+    "Buildings": "bu",
+    "Transport networks": "tn",
+    "Utility and governmental services": "us",
+    "Land use": "lu",
+    "Land cover": "lc",
+    "Protected sites": "ps",
+    "Elevation": "el",
+    "Orthoimagery": "oi",
+    "Human health and safety": "hh",
+    "Natural risk zones": "nz",
+}
 
 
 def _lang(label: dict) -> dict:
@@ -228,15 +329,23 @@ def _lineage(ds: Dataset) -> dict[str, str]:
     """The provenance of each city's current version: what the load recorded, file names only."""
     pl, en = [], []
     for x in ds.loads:
-        what = (f"{x.source_name}{f' (warstwa {x.source_layer})' if x.source_layer else ''}, "
-                f"SHA-256 {x.sha256 or '?'}, {x.size or '?'} B, kodowanie {x.encoding or '?'}, CRS {x.crs or '?'}")
-        pl.append(f"Gmina {x.city}: wczytanie {x.load_id} z {what}; {x.features} obiektów, {x.rejects} odrzuconych; "
-                  f"wczytał {x.operator or '?'}, {x.loaded_at:%Y-%m-%d %H:%M} UTC.")
+        what = (
+            f"{x.source_name}{f' (warstwa {x.source_layer})' if x.source_layer else ''}, "
+            f"SHA-256 {x.sha256 or '?'}, {x.size or '?'} B, kodowanie {x.encoding or '?'}, CRS {x.crs or '?'}"
+        )
+        pl.append(
+            f"Gmina {x.city}: wczytanie {x.load_id} z {what}; {x.features} obiektów, {x.rejects} odrzuconych; "
+            f"wczytał {x.operator or '?'}, {x.loaded_at:%Y-%m-%d %H:%M} UTC."
+        )
         what_en = what.replace("warstwa", "layer").replace("kodowanie", "encoding")
-        en.append(f"Municipality {x.city}: load {x.load_id} from {what_en}; {x.features} features,"
-                  f" {x.rejects} rejected; by {x.operator or '?'}, {x.loaded_at:%Y-%m-%d %H:%M} UTC.")
-    note = ("Zharmonizowano do wspólnego schematu tematu i przeliczono do EPSG:2180. ",
-            "Harmonised to the theme's common schema and reprojected to EPSG:2180. ")
+        en.append(
+            f"Municipality {x.city}: load {x.load_id} from {what_en}; {x.features} features,"
+            f" {x.rejects} rejected; by {x.operator or '?'}, {x.loaded_at:%Y-%m-%d %H:%M} UTC."
+        )
+    note = (
+        "Zharmonizowano do wspólnego schematu tematu i przeliczono do EPSG:2180. ",
+        "Harmonised to the theme's common schema and reprojected to EPSG:2180. ",
+    )
     return {"pol": note[0] + " ".join(pl), "eng": note[1] + " ".join(en)}
 
 
@@ -253,8 +362,11 @@ def _safe(value: object) -> object:
 
 def _el(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
     prefix, _, name = tag.partition(":")
-    child = etree.SubElement(parent, f"{{{NS[prefix]}}}{name}", {(f"{{{NS[k.split('_')[0]]}}}{k.split('_')[1]}"
-                                                                  if "_" in k else k): v for k, v in attrs.items()})
+    child = etree.SubElement(
+        parent,
+        f"{{{NS[prefix]}}}{name}",
+        {(f"{{{NS[k.split('_')[0]]}}}{k.split('_')[1]}" if "_" in k else k): v for k, v in attrs.items()},
+    )
     if text is not None:
         child.text = text
     return child
@@ -292,9 +404,13 @@ def _conformity(root: etree._Element) -> None:
     _el(_el(cite, "gmd:title"), "gco:CharacterString", _SPEC)
     date = _el(_el(cite, "gmd:date"), "gmd:CI_Date")
     _el(_el(date, "gmd:date"), "gco:Date", "2010-12-08")
-    _el(_el(date, "gmd:dateType"), "gmd:CI_DateTypeCode", "publication",
+    _el(
+        _el(date, "gmd:dateType"),
+        "gmd:CI_DateTypeCode",
+        "publication",
         codeList="http://standards.iso.org/iso/19139/resources/gmxCodelists.xml#CI_DateTypeCode",
-        codeListValue="publication")
+        codeListValue="publication",
+    )
     _el(_el(result, "gmd:explanation"), "gco:CharacterString", "Zbiór nie był oceniany / not evaluated")
     _el(result, "gmd:pass").set(f"{{{NS['gco']}}}nilReason", "unknown")
 

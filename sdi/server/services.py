@@ -38,10 +38,10 @@ class ServiceContext:
     """What a service needs to know about this `sdi serve`."""
 
     settings: Settings
-    run_dir: Path            # a private folder for sockets (short path: 107 bytes at most for a socket)
-    public_url: str          # e.g. http://127.0.0.1:5000, as clients see the front
-    user: HostUser | None    # the OS user network-facing processes run as (None: the caller)
-    reader_url: str          # the API's read-only database login
+    run_dir: Path  # a private folder for sockets (short path: 107 bytes at most for a socket)
+    public_url: str  # e.g. http://127.0.0.1:5000, as clients see the front
+    user: HostUser | None  # the OS user network-facing processes run as (None: the caller)
+    reader_url: str  # the API's read-only database login
 
 
 @dataclass
@@ -50,10 +50,10 @@ class Service:
 
     name: str
     command: list[str]
-    nginx: str                                  # location blocks, inserted verbatim inside `server { }`
+    nginx: str  # location blocks, inserted verbatim inside `server { }`
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
-    as_user: bool = True                        # run as the API's OS user when root (False: stays root)
+    as_user: bool = True  # run as the API's OS user when root (False: stays root)
     on_change: Callable[[], object] | None = None  # the catalogue changed: regenerate what the service serves
 
 

@@ -42,8 +42,17 @@ logger = logging.getLogger(__name__)
 _POLL_SECONDS = 2
 _STOP_SECONDS = 30
 # Variables that may hold a credential: the workers face the network and get none of them.
-_SECRET_ENV = {"SDI_DATABASE_URL", "SDI_READER_DATABASE_URL", "SDI_CITY_PASSWORD", "SDI_DB_PASSWORD",
-               "SDI_TEST_DATABASE_URL", "PGPASSWORD", "PGPASSFILE", "PGSERVICEFILE", "DATABASE_URL"}
+_SECRET_ENV = {
+    "SDI_DATABASE_URL",
+    "SDI_READER_DATABASE_URL",
+    "SDI_CITY_PASSWORD",
+    "SDI_DB_PASSWORD",
+    "SDI_TEST_DATABASE_URL",
+    "PGPASSWORD",
+    "PGPASSFILE",
+    "PGSERVICEFILE",
+    "DATABASE_URL",
+}
 # The client's address as nginx saw it: gunicorn's own peer is the socket.
 _ACCESS_FORMAT = '%({x-forwarded-for}i)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 
@@ -65,24 +74,44 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
         socket = run_dir / "api.sock"
         env = worker_env(settings, config_path, openapi_path, run_dir if user else None)
         public = public_url(settings, f"http://{'[' + host + ']' if ':' in host else host}:{port}")  # SDI_PUBLIC_URL
-        extra = services.available(services.ServiceContext(settings, run_dir, public, user,
-                                                           env["SDI_DATABASE_URL"]))
-        nginx_conf = front.write_config(settings.home_abs / "front", host=host, port=port, upstream=socket,
-                                        run_dir=run_dir, static_dir=_static_dir(config_path),
-                                        timeout=settings.request_timeout, user=user,
-                                        services="\n".join(s.nginx for s in extra))
+        extra = services.available(services.ServiceContext(settings, run_dir, public, user, env["SDI_DATABASE_URL"]))
+        nginx_conf = front.write_config(
+            settings.home_abs / "front",
+            host=host,
+            port=port,
+            upstream=socket,
+            run_dir=run_dir,
+            static_dir=_static_dir(config_path),
+            timeout=settings.request_timeout,
+            user=user,
+            services="\n".join(s.nginx for s in extra),
+        )
         front.check(nginx, nginx_conf)
-        procs["gunicorn"] = _popen(_gunicorn_cmd(socket, workers, settings, user), env=env, cwd=run_dir,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        procs["gunicorn"] = _popen(
+            _gunicorn_cmd(socket, workers, settings, user),
+            env=env,
+            cwd=run_dir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         for svc in extra:
             svc_env = {**env, **svc.env} if svc.as_user else {**os.environ, **svc.env}
-            procs[svc.name] = _popen(svc.command, env=svc_env, cwd=svc.cwd or run_dir, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, user=user.uid if (user and svc.as_user) else None,
-                                     group=user.gid if (user and svc.as_user) else None)
-        procs["nginx"] = _popen(front.start_cmd(nginx, nginx_conf), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
-        streams = [(procs["gunicorn"].stdout, sys.stdout), (procs["gunicorn"].stderr, sys.stderr),
-                   (procs["nginx"].stderr, sys.stderr), *((procs[s.name].stdout, sys.stderr) for s in extra)]
+            procs[svc.name] = _popen(
+                svc.command,
+                env=svc_env,
+                cwd=svc.cwd or run_dir,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                user=user.uid if (user and svc.as_user) else None,
+                group=user.gid if (user and svc.as_user) else None,
+            )
+        procs["nginx"] = _popen(front.start_cmd(nginx, nginx_conf), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        streams = [
+            (procs["gunicorn"].stdout, sys.stdout),
+            (procs["gunicorn"].stderr, sys.stderr),
+            (procs["nginx"].stderr, sys.stderr),
+            *((procs[s.name].stdout, sys.stderr) for s in extra),
+        ]
         for stream, out in streams:
             _pump(stream, out)  # threads only now: preexec_fn above is unsafe once threads run
         return _watch(procs, settings, host, port, user, [s.on_change for s in extra if s.on_change])
@@ -99,9 +128,15 @@ def worker_env(settings: Settings, config_path: Path, openapi_path: Path, home: 
     reader = settings.reader_database_url or _reader_url(settings)
     owner: Any = psycopg.conninfo.conninfo_to_dict(database_url(settings, start=False)).get("password")  # text
     env = {k: v for k, v in os.environ.items() if k not in _SECRET_ENV and not (owner and owner in v)}
-    env.update(PYGEOAPI_CONFIG=str(config_path), PYGEOAPI_OPENAPI=str(openapi_path), SDI_DATABASE_URL=reader,
-               SDI_HOME=str(settings.home_abs), SDI_RASTER_DIR=str(settings.raster_dir_abs),
-               SDI_CONFIG_DIR=str(settings.config_dir.resolve()), SDI_STYLES_DIR=str(settings.styles_dir.resolve()))
+    env.update(
+        PYGEOAPI_CONFIG=str(config_path),
+        PYGEOAPI_OPENAPI=str(openapi_path),
+        SDI_DATABASE_URL=reader,
+        SDI_HOME=str(settings.home_abs),
+        SDI_RASTER_DIR=str(settings.raster_dir_abs),
+        SDI_CONFIG_DIR=str(settings.config_dir.resolve()),
+        SDI_STYLES_DIR=str(settings.styles_dir.resolve()),
+    )
     if home:  # root's home is not the workers'; caches (pyproj, matplotlib) go to their own folder
         env.update(HOME=str(home), USER=host_user.API_USER, LOGNAME=host_user.API_USER)
     return env
@@ -115,10 +150,24 @@ def _write(settings: Settings, host: str, port: int, user: HostUser | None) -> t
 
 
 def _gunicorn_cmd(socket: Path, workers: int, settings: Settings, user: HostUser | None) -> list[str]:
-    cmd = [sys.executable, "-m", "gunicorn", "--bind", f"unix:{socket}", "--workers", str(workers),
-           "--timeout", str(settings.request_timeout), "--no-control-socket",
-           "--access-logfile", "-", "--access-logformat", _ACCESS_FORMAT,
-           "--logger-class", "sdi.server.logs.RedactingLogger"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"unix:{socket}",
+        "--workers",
+        str(workers),
+        "--timeout",
+        str(settings.request_timeout),
+        "--no-control-socket",
+        "--access-logfile",
+        "-",
+        "--access-logformat",
+        _ACCESS_FORMAT,
+        "--logger-class",
+        "sdi.server.logs.RedactingLogger",
+    ]
     if user:  # the master stays root to bind and reload; the workers, which parse requests, do not
         cmd += ["--user", str(user.uid), "--group", str(user.gid)]
     return [*cmd, "sdi.server.wsgi:app"]
@@ -146,10 +195,12 @@ def _die_with_parent() -> None:
 
 def _pump(stream, out) -> None:
     """Pass a child's output on, line by line, with secrets masked (a second wall behind RedactingLogger)."""
+
     def run() -> None:
         for line in iter(stream.readline, b""):
             out.write(redact(line.decode("utf-8", "replace")))
             out.flush()
+
     threading.Thread(target=run, daemon=True).start()
 
 
@@ -164,8 +215,14 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def _watch(procs: dict[str, subprocess.Popen], settings: Settings, host: str, port: int,
-           user: HostUser | None, on_change: list | None = None) -> int:
+def _watch(
+    procs: dict[str, subprocess.Popen],
+    settings: Settings,
+    host: str,
+    port: int,
+    user: HostUser | None,
+    on_change: list | None = None,
+) -> int:
     """Until one child dies: when a load, rollback or new theme changes the catalogue, reload gunicorn.
 
     gunicorn's HUP starts fresh workers, which read the regenerated configuration, and lets the old
@@ -176,8 +233,10 @@ def _watch(procs: dict[str, subprocess.Popen], settings: Settings, host: str, po
     while True:
         for name, proc in procs.items():
             if proc.poll() is not None:
-                raise ServeError(f"{name} stopped (exit {proc.returncode}), so sdi serve stopped too",
-                                 "see its message above (a port in use? choose another --port)")
+                raise ServeError(
+                    f"{name} stopped (exit {proc.returncode}), so sdi serve stopped too",
+                    "see its message above (a port in use? choose another --port)",
+                )
         time.sleep(0.25)
         if time.monotonic() < next_check:
             continue
@@ -191,8 +250,11 @@ def _watch(procs: dict[str, subprocess.Popen], settings: Settings, host: str, po
             _write(settings, host, port, user)
         except Exception as exc:  # noqa: BLE001 -- whatever a catalogue row holds, the API keeps serving what it has
             if now != failed:
-                logger.error("the new configuration failed, still serving the previous one (tried again every"
-                             " %d s): %s", _POLL_SECONDS, first_line(exc))
+                logger.error(
+                    "the new configuration failed, still serving the previous one (tried again every %d s): %s",
+                    _POLL_SECONDS,
+                    first_line(exc),
+                )
             failed = now
             continue  # `seen` unchanged: the next poll tries again, a passing fault does not freeze the API
         seen = now
@@ -221,7 +283,11 @@ def _stop(procs: dict[str, subprocess.Popen]) -> None:
 def _fingerprint(settings: Settings) -> str | None:
     try:
         with psycopg.connect(database_url(settings, start=False), connect_timeout=5) as conn:
-            return scalar(conn.execute("SELECT md5(coalesce(string_agg(city || theme || load_id, ','"
-                                       " ORDER BY city, theme), '')) FROM sdi.layers"))
+            return scalar(
+                conn.execute(
+                    "SELECT md5(coalesce(string_agg(city || theme || load_id, ','"
+                    " ORDER BY city, theme), '')) FROM sdi.layers"
+                )
+            )
     except (psycopg.Error, SdiError):
         return None  # the database is briefly away: keep serving what we have

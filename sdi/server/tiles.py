@@ -61,7 +61,7 @@ class SdiTileProvider(MVTPostgreSQLProvider):
             z, y, x = map(int, (z, y, x))
         except (TypeError, ValueError):
             raise ProviderTileNotFoundError(f"no tile {tileset}/{z}/{y}/{x}: tile indices are whole numbers") from None
-        if tileset != "WebMercatorQuad" or not (0 <= z <= MAX_ZOOM and 0 <= x < 2 ** z and 0 <= y < 2 ** z):
+        if tileset != "WebMercatorQuad" or not (0 <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z):
             raise ProviderTileNotFoundError(f"no tile {tileset}/{z}/{y}/{x}")
         columns = sql.SQL(", ").join(sql.SQL("d.{}").format(sqlfiles.ident(c)) for c in self.get_fields())
         # a token made for one city opens only that city's rows of a restricted theme (sdi.server.access)
@@ -70,11 +70,14 @@ class SdiTileProvider(MVTPostgreSQLProvider):
             # only the current loads' partitions are planned and probed (sdi.server.partition_scope)
             loads, ids = partition_scope.load_clause(conn, self.theme, city)
             query = sql.SQL(sqlfiles.load("tile.sql")).format(
-                columns=columns, view=sqlfiles.theme_table(self.theme),
+                columns=columns,
+                view=sqlfiles.theme_table(self.theme),
                 loads=sql.SQL("d.load_id = ANY(%(loads)s::bigint[])" if ids else "true"),
-                scope=sql.SQL(" AND d.city = %(city)s" if city else ""))
-            row = conn.execute(query, {"z": z, "x": x, "y": y, "layer": self.theme, "city": city,
-                                       "loads": ids[0] if ids else None}).fetchone()
+                scope=sql.SQL(" AND d.city = %(city)s" if city else ""),
+            )
+            row = conn.execute(
+                query, {"z": z, "x": x, "y": y, "layer": self.theme, "city": city, "loads": ids[0] if ids else None}
+            ).fetchone()
         data = row["st_asmvt"] if row else None
         return bytes(data) if data else None
 

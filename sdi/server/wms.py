@@ -59,24 +59,45 @@ def service(ctx: ServiceContext) -> Service | None:
     # The geoportal page and the vendored assets are a service of their own (sdi.server.geoportal): they stay
     # up when QGIS Server is not installed.
     nginx = _nginx(socket)
-    return Service(name="wms", command=[QGIS_PYTHON, "-P", str(APP), "--socket", str(socket), "--projects", str(folder),
-                                        "--workers", str(WORKERS), "--service", PG_SERVICE],
-                   nginx=nginx, env={"QT_QPA_PLATFORM": "offscreen", "QGIS_SERVER_LOG_LEVEL": "2",
-                                     "QGIS_SERVER_LOG_STDERR": "1"},
-                   on_change=refresh)
+    return Service(
+        name="wms",
+        command=[
+            QGIS_PYTHON,
+            "-P",
+            str(APP),
+            "--socket",
+            str(socket),
+            "--projects",
+            str(folder),
+            "--workers",
+            str(WORKERS),
+            "--service",
+            PG_SERVICE,
+        ],
+        nginx=nginx,
+        env={"QT_QPA_PLATFORM": "offscreen", "QGIS_SERVER_LOG_LEVEL": "2", "QGIS_SERVER_LOG_STDERR": "1"},
+        on_change=refresh,
+    )
 
 
 def _qgis_server_installed() -> bool:
     if not Path(QGIS_PYTHON).exists():
         return False
-    done = subprocess.run([QGIS_PYTHON, "-c", "import qgis.server"], capture_output=True, check=False,
-                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, timeout=60)
+    done = subprocess.run(
+        [QGIS_PYTHON, "-c", "import qgis.server"],
+        capture_output=True,
+        check=False,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+        timeout=60,
+    )
     return done.returncode == 0
 
 
 def _nginx(socket: Path) -> str:
-    proxy = (f"proxy_pass http://unix:{socket}:; proxy_set_header Host $http_host; proxy_read_timeout 65s;"
-             " proxy_set_header X-Forwarded-Proto $scheme;")
+    proxy = (
+        f"proxy_pass http://unix:{socket}:; proxy_set_header Host $http_host; proxy_read_timeout 65s;"
+        " proxy_set_header X-Forwarded-Proto $scheme;"
+    )
     # /wms: every city; /wms/<TERYT>: one gmina. Anything else under /wms/ is the server's 404.
     return f"""
         location = /wms {{ {proxy} }}
@@ -100,15 +121,22 @@ def write_projects(settings: Settings, folder: Path, public_url: str) -> list[st
     return written
 
 
-def _root(conn: psycopg.Connection, settings: Settings, themes: list[str], city: str | None, rasters: list[tuple],
-          public_url: str) -> ET.Element:
+def _root(
+    conn: psycopg.Connection,
+    settings: Settings,
+    themes: list[str],
+    city: str | None,
+    rasters: list[tuple],
+    public_url: str,
+) -> ET.Element:
     extent = _extent(conn, themes, city) or qgis_project.POLAND_2180
     root = qgis_project._project(public_url, city, themes, extent, settings, postgis=PG_SERVICE)
     schemas = registry(settings).schemas
 
     def local_cog(theme: str, city_: str) -> str | None:
-        row = conn.execute("SELECT path FROM data.sdi_rasters WHERE theme = %s AND city = %s",
-                           [theme, city_]).fetchone()
+        row = conn.execute(
+            "SELECT path FROM data.sdi_rasters WHERE theme = %s AND city = %s", [theme, city_]
+        ).fetchone()
         path = raster_file(row[0], theme, city_, settings.raster_dir_abs) if row else None
         return str(path) if path else None  # only the server's own COG, never a path a row names
 
@@ -122,8 +150,10 @@ def _root(conn: psycopg.Connection, settings: Settings, themes: list[str], city:
             layer.append(qgis_project._text("abstract", f"{about.pl}\n\n{about.en}"))
     for group in root.iter("layer-tree-group"):
         name = group.get("name", "")
-        short = next((g for g, pl, en in qgis_project.GROUPS if name in (pl, f"{pl} / {en}")),
-                     "rasters" if name.startswith("Rastry") else None)
+        short = next(
+            (g for g, pl, en in qgis_project.GROUPS if name in (pl, f"{pl} / {en}")),
+            "rasters" if name.startswith("Rastry") else None,
+        )
         props = group.find("customproperties")
         if short and props is not None:
             ET.SubElement(props, "property", {"key": "wmsShortName", "value": short})
@@ -145,10 +175,12 @@ def _group_rasters(root: ET.Element) -> None:
         if theme not in themes:
             title = node.get("name", theme).rsplit(" – ", 1)[0]
             checked = node.get("checked", "")
-            themes[theme] = ET.SubElement(rasters, "layer-tree-group", {"name": title, "checked": checked,
-                                                                         "expanded": "0"})
+            themes[theme] = ET.SubElement(
+                rasters, "layer-tree-group", {"name": title, "checked": checked, "expanded": "0"}
+            )
             ET.SubElement(themes[theme], "customproperties").append(
-                ET.Element("property", {"key": "wmsShortName", "value": theme}))
+                ET.Element("property", {"key": "wmsShortName", "value": theme})
+            )
         rasters.remove(node)
         themes[theme].append(node)
 
@@ -156,8 +188,13 @@ def _group_rasters(root: ET.Element) -> None:
 def _extent(conn: psycopg.Connection, themes: list[str], city: str | None) -> tuple[float, ...] | None:
     if city:
         return qgis_project._city_extent(conn, themes, city)
-    boxes = [b for b in (qgis_project._city_extent(conn, themes, c)
-                         for c in sorted({layer.city for layer in catalogue.layers(conn)})) if b]
+    boxes = [
+        b
+        for b in (
+            qgis_project._city_extent(conn, themes, c) for c in sorted({layer.city for layer in catalogue.layers(conn)})
+        )
+        if b
+    ]
     if not boxes:
         return None
     return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
@@ -170,7 +207,9 @@ def _properties(props: ET.Element, settings: Settings, city: str | None, extent,
     suffix = f" – {city}" if city else ""
     url = f"{public_url.rstrip('/')}/wms" + (f"/{city}" if city else "")
     entries = {
-        "WMSServiceCapabilities": ("bool", "true"), "WMSUrl": ("QString", url), "WMSRootName": ("QString", "sdi"),
+        "WMSServiceCapabilities": ("bool", "true"),
+        "WMSUrl": ("QString", url),
+        "WMSRootName": ("QString", "sdi"),
         "WMSServiceTitle": ("QString", f"{title.get('pl', 'sdi')} / {title.get('en', 'sdi')}{suffix}"),
         "WMSServiceAbstract": ("QString", f"{about.get('pl', '')}\n\n{about.get('en', '')}".strip()),
         "WMSContactOrganization": ("QString", contact.get("name", "")),
@@ -181,24 +220,33 @@ def _properties(props: ET.Element, settings: Settings, city: str | None, extent,
         "WMSFees": ("QString", "brak / none"),
         "WMSAccessConstraints": ("QString", server.get("license", {}).get("name", "")),
         "WMSOnlineResource": ("QString", server.get("url", "")),
-        "WMSAddWktGeometry": ("bool", "false"), "WMSFeatureInfoUseAttributeFormSettings": ("bool", "false"),
-        "WMSMaxWidth": ("QString", "4096"), "WMSMaxHeight": ("QString", "4096"),
-        "WMSSegmentizeFeatureInfoGeometry": ("bool", "false"), "WMSPrecision": ("QString", "2"),
+        "WMSAddWktGeometry": ("bool", "false"),
+        "WMSFeatureInfoUseAttributeFormSettings": ("bool", "false"),
+        "WMSMaxWidth": ("QString", "4096"),
+        "WMSMaxHeight": ("QString", "4096"),
+        "WMSSegmentizeFeatureInfoGeometry": ("bool", "false"),
+        "WMSPrecision": ("QString", "2"),
     }
     for key, (kind, value) in entries.items():
         props.append(qgis_project._text(key, value, type=kind))
-    lists = {"WMSCrsList": CRS_LIST, "WMSExtent": [f"{v:.2f}" for v in extent],
-             "WMSKeywordList": [str(k) for k in server.get("keywords", [])]}
+    lists = {
+        "WMSCrsList": CRS_LIST,
+        "WMSExtent": [f"{v:.2f}" for v in extent],
+        "WMSKeywordList": [str(k) for k in server.get("keywords", [])],
+    }
     for key, values in lists.items():
         node = ET.SubElement(props, key, {"type": "QStringList"})
         for value in values:
             node.append(qgis_project._text("value", value))
     inspire = ET.SubElement(props, "WMSInspire")
-    for key, kind, value in (("activated", "bool", "true"), ("language", "QString", "pol"),
-                             ("metadataUrl", "QString", f"{public_url.rstrip('/')}/collections?f=json"),
-                             ("metadataUrlType", "QString", "application/json"),
-                             ("temporalReference", "bool", "true"),
-                             ("metadataDate", "QString", date.today().isoformat())):
+    for key, kind, value in (
+        ("activated", "bool", "true"),
+        ("language", "QString", "pol"),
+        ("metadataUrl", "QString", f"{public_url.rstrip('/')}/collections?f=json"),
+        ("metadataUrlType", "QString", "application/json"),
+        ("temporalReference", "bool", "true"),
+        ("metadataDate", "QString", date.today().isoformat()),
+    ):
         inspire.append(qgis_project._text(key, value, type=kind))
 
 
@@ -212,8 +260,10 @@ def _server_yaml(settings: Settings) -> dict:
 def _write(path: Path, root: ET.Element) -> str:
     """Write beside, then rename: a worker never reads half a project."""
     tmp = path.with_suffix(".qgs.tmp")
-    tmp.write_text("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
-                   + ET.tostring(root, encoding="unicode"), encoding="utf-8")
+    tmp.write_text(
+        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(root, encoding="unicode"),
+        encoding="utf-8",
+    )
     tmp.chmod(0o640)
     os.replace(tmp, path)
     return path.name

@@ -50,12 +50,18 @@ def health():
             row = conn.execute(
                 "SELECT (SELECT catalogue_version FROM data.sdi_status) AS catalogue_version,"
                 " count(DISTINCT theme) AS themes, count(*) AS layers, max(loaded_at) AS last_load"
-                " FROM data.sdi_layers WHERE theme = ANY(%s)", [public]).fetchone()
+                " FROM data.sdi_layers WHERE theme = ANY(%s)",
+                [public],
+            ).fetchone()
     except Exception as exc:  # noqa: BLE001 - any failure is the same answer for a load balancer
         logger.error("health check failed: %s", type(exc).__name__)
         return jsonify(status="unavailable", database="unreachable", sdi_version=__version__), 503
-    return jsonify(status="ok", database="ok", sdi_version=__version__, **{
-        **row, "last_load": row["last_load"].isoformat() if row["last_load"] else None})
+    return jsonify(
+        status="ok",
+        database="ok",
+        sdi_version=__version__,
+        **{**row, "last_load": row["last_load"].isoformat() if row["last_load"] else None},
+    )
 
 
 @APP.route("/qgis-project")
@@ -72,8 +78,11 @@ def qgis_project():
     except SdiError as exc:
         return jsonify(code="InvalidParameterValue", description=str(exc)), 400
     name = f"sdi-{city}.qgz" if city else "sdi.qgz"
-    return Response(body, mimetype="application/x-qgis-project+zip",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        body,
+        mimetype="application/x-qgis-project+zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @APP.before_request
@@ -113,8 +122,11 @@ def _raster_path(theme: str, city: str) -> str | None:
 def raster_preview(theme: str):
     """The theme's mosaic as a PNG in Web Mercator, nodata transparent; its lon/lat bounds in a header."""
     png, bounds = _preview(theme)
-    return Response(png, mimetype="image/png", headers={"X-Bounds-Lonlat": ",".join(f"{v:.7f}" for v in bounds),
-                                                        "Cache-Control": "max-age=300"})
+    return Response(
+        png,
+        mimetype="image/png",
+        headers={"X-Bounds-Lonlat": ",".join(f"{v:.7f}" for v in bounds), "Cache-Control": "max-age=300"},
+    )
 
 
 @functools.lru_cache(maxsize=16)
@@ -129,16 +141,22 @@ def _preview(theme: str) -> tuple[bytes, tuple]:
     return preview_png(mosaic, registry().rasters[theme])
 
 
-_PREVIEW_HTML = ('<section id="preview"><h3>Podgląd / Preview</h3><img src="{href}" alt="{theme}"'
-                 ' style="max-width:100%;border:1px solid #ccc"></section>')
-_PREVIEW_JS = ('<script nonce="{nonce}">fetch("{href}").then(r => {{'
-               ' const b = r.headers.get("X-Bounds-Lonlat").split(",").map(Number);'
-               ' L.imageOverlay("{href}", [[b[1], b[0]], [b[3], b[2]]], {{opacity: 0.85}}).addTo(map); }});</script>')
+_PREVIEW_HTML = (
+    '<section id="preview"><h3>Podgląd / Preview</h3><img src="{href}" alt="{theme}"'
+    ' style="max-width:100%;border:1px solid #ccc"></section>'
+)
+_PREVIEW_JS = (
+    '<script nonce="{nonce}">fetch("{href}").then(r => {{'
+    ' const b = r.headers.get("X-Bounds-Lonlat").split(",").map(Number);'
+    ' L.imageOverlay("{href}", [[b[1], b[0]], [b[3], b[2]]], {{opacity: 0.85}}).addTo(map); }});</script>'
+)
 
 
-_PROJECT_HTML = ('<section id="qgis"><h2>QGIS</h2><p>Projekt QGIS ze wszystkimi warstwami i stylami / a QGIS project'
-                 ' with every layer, styled: <a href="{url}/qgis-project">sdi.qgz</a>. Jedno miasto / one city:'
-                 ' <code>{url}/qgis-project?city=TERYT</code>.</p></section>')
+_PROJECT_HTML = (
+    '<section id="qgis"><h2>QGIS</h2><p>Projekt QGIS ze wszystkimi warstwami i stylami / a QGIS project'
+    ' with every layer, styled: <a href="{url}/qgis-project">sdi.qgz</a>. Jedno miasto / one city:'
+    " <code>{url}/qgis-project?city=TERYT</code>.</p></section>"
+)
 
 
 @APP.after_request
@@ -148,8 +166,13 @@ def _restore_filter_names(response):
     if request.path in ("", "/") and response.status_code == 200 and not response.direct_passthrough:
         _link_project(response)
     parts = request.path.strip("/").split("/")
-    if (len(parts) == 2 and parts[0] == "collections" and response.status_code == 200
-            and not response.direct_passthrough and _is_coverage(parts[1])):
+    if (
+        len(parts) == 2
+        and parts[0] == "collections"
+        and response.status_code == 200
+        and not response.direct_passthrough
+        and _is_coverage(parts[1])
+    ):
         _show_preview(response, parts[1])
     response.headers["Content-Security-Policy"] = html.content_security_policy()
     return response
@@ -165,8 +188,11 @@ def _show_preview(response, theme: str) -> None:
     if page.lstrip().startswith("{") or "</body>" not in page:
         return
     href = f"{CONFIG['server']['url'].rstrip('/')}/collections/{theme}/preview.png"
-    page = page.replace('<div id="collection-map"></div>', '<div id="collection-map"></div>'
-                        + _PREVIEW_HTML.format(href=href, theme=theme), 1)
+    page = page.replace(
+        '<div id="collection-map"></div>',
+        '<div id="collection-map"></div>' + _PREVIEW_HTML.format(href=href, theme=theme),
+        1,
+    )
     response.set_data(page.replace("</body>", _PREVIEW_JS.format(href=href, nonce=html.csp_nonce()) + "\n</body>", 1))
 
 
@@ -177,12 +203,19 @@ def _link_project(response) -> None:
     page = response.get_data(as_text=True)
     if page.lstrip().startswith("{"):
         body = json.loads(page)
-        body.setdefault("links", []).append({"rel": "related", "type": "application/x-qgis-project+zip",
-                                             "title": "QGIS project of every theme", "href": f"{url}/qgis-project"})
+        body.setdefault("links", []).append(
+            {
+                "rel": "related",
+                "type": "application/x-qgis-project+zip",
+                "title": "QGIS project of every theme",
+                "href": f"{url}/qgis-project",
+            }
+        )
         response.set_data(json.dumps(body))
     elif '<section id="openapi">' in page:
-        response.set_data(page.replace('<section id="openapi">', _PROJECT_HTML.format(url=url)
-                                       + '\n  <section id="openapi">', 1))
+        response.set_data(
+            page.replace('<section id="openapi">', _PROJECT_HTML.format(url=url) + '\n  <section id="openapi">', 1)
+        )
 
 
 _scope_function = True  # data.sdi_token_scope exists (until a catalogue without it says otherwise)
@@ -217,6 +250,7 @@ def _pool():
 # Outermost first: JSON errors, the body limit, restricted themes (which may hide some from this request),
 # HTTP caching of what the request may see, CQL2 requests, pygeoapi.
 _cached = Caching(CqlRequests(APP.wsgi_app, CONFIG, theme_fields), CONFIG, theme_versions(_pool))
-APP.wsgi_app = pygeoapi_compat.JsonAnswers(BodyLimit(RestrictedThemes(_cached, CONFIG, restricted_themes(),
-                                                                      _token_scope)))
+APP.wsgi_app = pygeoapi_compat.JsonAnswers(
+    BodyLimit(RestrictedThemes(_cached, CONFIG, restricted_themes(), _token_scope))
+)
 app = APP

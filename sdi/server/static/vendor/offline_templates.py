@@ -18,9 +18,16 @@ import pygeoapi
 
 OURS = Path(__file__).resolve().parents[2] / "templates"
 THEIRS = Path(pygeoapi.__file__).parent / "templates"
-TEMPLATES = ["_base.html", "landing_page.html", "collections/collection.html", "collections/items/index.html",
-             "collections/items/item.html", "collections/tiles/index.html", "openapi/swagger.html",
-             "openapi/redoc.html"]
+TEMPLATES = [
+    "_base.html",
+    "landing_page.html",
+    "collections/collection.html",
+    "collections/items/index.html",
+    "collections/items/item.html",
+    "collections/tiles/index.html",
+    "openapi/swagger.html",
+    "openapi/redoc.html",
+]
 V = "{{ config['server']['url'] }}/vendor"
 URLS = [
     (r"https://unpkg\.com/bootstrap@[\d.]+/dist/", f"{V}/bootstrap/dist/"),
@@ -32,8 +39,11 @@ URLS = [
     (r"https://cdn\.jsdelivr\.net/npm/redoc@\w+/bundles/", f"{V}/redoc/bundles/"),
 ]
 DROP = [r"\s*<link[^>]*fonts\.googleapis\.com[^>]*>", r"\s*<!--\[if lt IE 9\]>.*?<!\[endif\]-->"]
-TILES = re.compile(r"map\.addLayer\(new L\.TileLayer\(\s*'\{\{ config\['server'\]\['map'\]\['url'\] \}\}',"
-                   r"\s*\{(?P<opts>.*?)\}\s*\)\);", re.DOTALL)
+TILES = re.compile(
+    r"map\.addLayer\(new L\.TileLayer\(\s*'\{\{ config\['server'\]\['map'\]\['url'\] \}\}',"
+    r"\s*\{(?P<opts>.*?)\}\s*\)\);",
+    re.DOTALL,
+)
 BASEMAP = """{% if config['server']['map']['url'] %}
     map.addLayer(new L.TileLayer(
       '{{ config['server']['map']['url'] }}', {\\g<opts>}
