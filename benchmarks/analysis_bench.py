@@ -64,12 +64,24 @@ def town(blocks: int, per_block: int = 1, seed: int = 21) -> dict[str, list[dict
             for qx in (0, 1):
                 for qy in (0, 1):
                     x, y = X0 + i * BLOCK + qx * half, Y0 + j * BLOCK + qy * half
-                    parcels.append({"parcel_id": f"{i}.{j}.{qx}{qy}", "precinct": f"{i // 10:02d}{j // 10:02d}",
-                                    "geometry": box(x + 5, y + 5, x + half - 5, y + half - 5)})
+                    parcels.append(
+                        {
+                            "parcel_id": f"{i}.{j}.{qx}{qy}",
+                            "precinct": f"{i // 10:02d}{j // 10:02d}",
+                            "geometry": box(x + 5, y + 5, x + half - 5, y + half - 5),
+                        }
+                    )
     # Address points inside the block's parcels, a few metres in from the street, as houses stand.
-    addresses = [{"house_number": f"{i}.{j}.{k}", "street": f"ulica {j}",
-                  "geometry": Point(X0 + i * BLOCK + 10 + 16 * k, Y0 + j * BLOCK + 12)}
-                 for i in range(blocks) for j in range(blocks) for k in range(per_block)]
+    addresses = [
+        {
+            "house_number": f"{i}.{j}.{k}",
+            "street": f"ulica {j}",
+            "geometry": Point(X0 + i * BLOCK + 10 + 16 * k, Y0 + j * BLOCK + 12),
+        }
+        for i in range(blocks)
+        for j in range(blocks)
+        for k in range(per_block)
+    ]
     extent = blocks * BLOCK
 
     def spot() -> tuple[float, float]:
@@ -81,16 +93,28 @@ def town(blocks: int, per_block: int = 1, seed: int = 21) -> dict[str, list[dict
         x, y = spot()
         schools.append({"name": f"SP {k}", "service_type": "primary_school", "geometry": Point(x, y)})
         buildings.append({"function": "education", "geometry": box(x - 15, y - 10, x + 15, y + 10)})
-    kindergartens = [{"name": f"P {k}", "service_type": "kindergarten", "geometry": Point(*spot())}
-                     for k in range(n_schools)]
+    kindergartens = [
+        {"name": f"P {k}", "service_type": "kindergarten", "geometry": Point(*spot())} for k in range(n_schools)
+    ]
     parks = []
     for k in range(n_parks):
         x, y = spot()
         side = rnd.uniform(480, 560) if k % 6 == 0 else rnd.uniform(60, 150)  # every 6th: over 20 ha
-        parks.append({"name": f"park {k}", "publicly_accessible": True,
-                      "geometry": box(x - side / 2, y - side / 2, x + side / 2, y + side / 2)})
-    return {"roads": roads, "parcels": parcels, "public_services": schools + kindergartens,
-            "buildings": buildings, "green_areas": parks, "address_points": addresses}
+        parks.append(
+            {
+                "name": f"park {k}",
+                "publicly_accessible": True,
+                "geometry": box(x - side / 2, y - side / 2, x + side / 2, y + side / 2),
+            }
+        )
+    return {
+        "roads": roads,
+        "parcels": parcels,
+        "public_services": schools + kindergartens,
+        "buildings": buildings,
+        "green_areas": parks,
+        "address_points": addresses,
+    }
 
 
 def load(folder: Path, settings: Settings, themes: dict[str, list[dict]]) -> None:
@@ -121,15 +145,23 @@ def baseline(settings: Settings, run_id: int) -> dict:
         t = time.perf_counter()
         snap = snapshot(conn, run_id)
         read = time.perf_counter() - t
-        sdi = {r[0]: r[1:] for r in conn.execute(
-            "SELECT parcel_fid, school_m, green_sum_ha, green20_m, (optional->'kindergarten'->>'m')::float"
-            " FROM analysis.parcel_access WHERE run_id = %s", [run_id])}
+        sdi = {
+            r[0]: r[1:]
+            for r in conn.execute(
+                "SELECT parcel_fid, school_m, green_sum_ha, green20_m, (optional->'kindergarten'->>'m')::float"
+                " FROM analysis.parcel_access WHERE run_id = %s",
+                [run_id],
+            )
+        }
         conn.rollback()
     t, cpu = time.perf_counter(), time.process_time()
     g = graph(snap)
     reach = 2 * max(std.school_town_m, std.school_rural_m)
-    answers = [nearest(snap, g, "primary_school", reach), green_sum(snap, g, std.green_sum_m),
-               nearest(snap, g, "green20", 2 * std.green_big_m)]
+    answers = [
+        nearest(snap, g, "primary_school", reach),
+        green_sum(snap, g, std.green_sum_m),
+        nearest(snap, g, "green20", 2 * std.green_big_m),
+    ]
     if "kindergarten" in std.optional:
         answers.append(nearest(snap, g, "kindergarten", 2 * std.optional["kindergarten"]))
     seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
@@ -143,9 +175,14 @@ def baseline(settings: Settings, run_id: int) -> dict:
                 differ += 1
             elif mine is not None:
                 worst = max(worst, abs(mine - theirs))
-    return {"read_back_s": round(read, 3), "networkx_s": round(seconds, 3), "networkx_cpu_s": round(cpu, 2),
-            **{f"networkx_{k}": round(v, 3) for k, v in snap.seconds.items()},
-            "max_diff": round(worst, 4), "units_differing": differ}
+    return {
+        "read_back_s": round(read, 3),
+        "networkx_s": round(seconds, 3),
+        "networkx_cpu_s": round(cpu, 2),
+        **{f"networkx_{k}": round(v, 3) for k, v in snap.seconds.items()},
+        "max_diff": round(worst, 4),
+        "units_differing": differ,
+    }
 
 
 def explain(settings: Settings, run_id: int, plans: Path | None) -> list[dict]:
@@ -191,14 +228,23 @@ def main() -> None:
             result = runs.execute(conn, run_id)
             seconds = time.perf_counter() - t
             cpu = _cpu_s(backend) - cpu
-        figures = {"units": units, "unit_count": result["network"]["unit_count"],
-                   "blocks": args.blocks, "parcels": len(themes["parcels"]), "roads": len(themes["roads"]),
-                   "address_points": len(themes["address_points"]),
-                   "facilities": result["summary"]["facilities"], "edges": result["network"]["edges"],
-                   "vertices": result["network"]["vertices"], "load_s": round(loaded, 2),
-                   "network_s": result["network"]["build_s"], **result["summary"]["timings"],
-                   "run_s": round(seconds, 3), "run_cpu_s": round(cpu, 2),
-                   "all_standards": result["summary"]["gmina"][0]["all_standards"]}
+        figures = {
+            "units": units,
+            "unit_count": result["network"]["unit_count"],
+            "blocks": args.blocks,
+            "parcels": len(themes["parcels"]),
+            "roads": len(themes["roads"]),
+            "address_points": len(themes["address_points"]),
+            "facilities": result["summary"]["facilities"],
+            "edges": result["network"]["edges"],
+            "vertices": result["network"]["vertices"],
+            "load_s": round(loaded, 2),
+            "network_s": result["network"]["build_s"],
+            **result["summary"]["timings"],
+            "run_s": round(seconds, 3),
+            "run_cpu_s": round(cpu, 2),
+            "all_standards": result["summary"]["gmina"][0]["all_standards"],
+        }
         figures["sdi_distances_s"] = round(figures["search_s"] + figures["parcels_s"], 3)
         if not args.no_baseline:
             figures["baseline"] = baseline(settings, run_id)

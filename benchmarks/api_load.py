@@ -58,10 +58,14 @@ def _load(tmp: Path, settings: Settings) -> None:
     for theme, path in write_sample(tmp / "sample").items():
         run_load(path, city=SAMPLE_CITY, theme=theme, settings=settings)
     rng = np.random.default_rng(7)
-    frame = gpd.GeoDataFrame({"name": [f"Punkt {i}" for i in range(POINTS)],
-                              "service_type": rng.choice(["library", "clinic", "kindergarten"], POINTS)},
-                             geometry=gpd.points_from_xy(rng.uniform(630_000, 645_000, POINTS),
-                                                         rng.uniform(480_000, 495_000, POINTS)), crs=2180)
+    frame = gpd.GeoDataFrame(
+        {
+            "name": [f"Punkt {i}" for i in range(POINTS)],
+            "service_type": rng.choice(["library", "clinic", "kindergarten"], POINTS),
+        },
+        geometry=gpd.points_from_xy(rng.uniform(630_000, 645_000, POINTS), rng.uniform(480_000, 495_000, POINTS)),
+        crs=2180,
+    )
     frame.to_file(tmp / "punkty.gpkg")
     run_load(tmp / "punkty.gpkg", city="1465011", theme="public_services", settings=settings)
 
@@ -72,9 +76,13 @@ class _serving:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         env = {k: v for k, v in os.environ.items() if not k.startswith("SDI_")}
-        self.proc = subprocess.Popen([str(Path(sys.executable).with_name("sdi")), "serve", "--port", str(self.port)],
-                                     env={**env, "SDI_HOME": str(home)}, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [str(Path(sys.executable).with_name("sdi")), "serve", "--port", str(self.port)],
+            env={**env, "SDI_HOME": str(home)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     def __enter__(self) -> str:
         base = f"http://127.0.0.1:{self.port}"
@@ -98,12 +106,22 @@ def _requests(base: str, i: int) -> tuple[str, str, dict]:
     rng = np.random.default_rng(i)
     lon, lat = rng.uniform(20.92, 21.10), rng.uniform(52.15, 52.28)
     if kind == "bbox":
-        return kind, f"{base}/collections/public_services/items", {
-            "f": "json", "limit": 100, "bbox": f"{lon},{lat},{lon + 0.0147},{lat + 0.009}"}
+        return (
+            kind,
+            f"{base}/collections/public_services/items",
+            {"f": "json", "limit": 100, "bbox": f"{lon},{lat},{lon + 0.0147},{lat + 0.009}"},
+        )
     if kind == "filter":
-        return kind, f"{base}/collections/public_services/items", {
-            "f": "json", "limit": 100, "filter-lang": "cql2-text",
-            "filter": "service_type = 'library' AND city = '1465011'"}
+        return (
+            kind,
+            f"{base}/collections/public_services/items",
+            {
+                "f": "json",
+                "limit": 100,
+                "filter-lang": "cql2-text",
+                "filter": "service_type = 'library' AND city = '1465011'",
+            },
+        )
     if kind == "item":
         return kind, f"{base}/collections/public_services/items/{int(rng.integers(1, POINTS))}", {"f": "json"}
     x, y = _tile(lon, lat, 14)
@@ -111,7 +129,7 @@ def _requests(base: str, i: int) -> tuple[str, str, dict]:
 
 
 def _tile(lon: float, lat: float, z: int) -> tuple[int, int]:
-    n = 2 ** z
+    n = 2**z
     x = int((lon + 180) / 360 * n)
     y = int((1 - np.arcsinh(np.tan(np.radians(lat))) / np.pi) / 2 * n)
     return x, y
@@ -146,20 +164,37 @@ def _hammer(base: str, seconds: float, connections: int) -> dict:
     for t in threads:
         t.join()
     elapsed = time.monotonic() - started
-    per_kind = {kind: {"requests": len(v), "p50_ms": round(1000 * float(np.percentile(v, 50)), 1),
-                       "p99_ms": round(1000 * float(np.percentile(v, 99)), 1)} for kind, v in latencies.items()}
+    per_kind = {
+        kind: {
+            "requests": len(v),
+            "p50_ms": round(1000 * float(np.percentile(v, 50)), 1),
+            "p99_ms": round(1000 * float(np.percentile(v, 99)), 1),
+        }
+        for kind, v in latencies.items()
+    }
     total = sum(len(v) for v in latencies.values())
     every = [x for v in latencies.values() for x in v]
-    return {"seconds": round(elapsed, 1), "connections": connections, "features": POINTS, "requests": total,
-            "requests_per_s": round(total / elapsed, 1), "p50_ms": round(1000 * float(np.percentile(every, 50)), 1),
-            "p99_ms": round(1000 * float(np.percentile(every, 99)), 1), "errors": counts["errors"],
-            "server_errors": counts["server_errors"], "statuses": dict(counts["statuses"]), "by_kind": per_kind}
+    return {
+        "seconds": round(elapsed, 1),
+        "connections": connections,
+        "features": POINTS,
+        "requests": total,
+        "requests_per_s": round(total / elapsed, 1),
+        "p50_ms": round(1000 * float(np.percentile(every, 50)), 1),
+        "p99_ms": round(1000 * float(np.percentile(every, 99)), 1),
+        "errors": counts["errors"],
+        "server_errors": counts["server_errors"],
+        "statuses": dict(counts["statuses"]),
+        "by_kind": per_kind,
+    }
 
 
 def _print(r: dict) -> None:
-    print(f"{r['requests']} requests in {r['seconds']} s at {r['connections']} connections: "
-          f"{r['requests_per_s']} req/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
-          f"{r['errors']} errors, {r['server_errors']} 5xx, statuses {r['statuses']}")
+    print(
+        f"{r['requests']} requests in {r['seconds']} s at {r['connections']} connections: "
+        f"{r['requests_per_s']} req/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
+        f"{r['errors']} errors, {r['server_errors']} 5xx, statuses {r['statuses']}"
+    )
     for kind, k in r["by_kind"].items():
         print(f"  {kind:7} {k['requests']:6} requests  p50 {k['p50_ms']:7.1f} ms  p99 {k['p99_ms']:7.1f} ms")
 

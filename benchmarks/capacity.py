@@ -48,10 +48,16 @@ def model(cost: dict, mix: dict[str, float], rate: float, hit: float, cores: int
     node_cpu = sum(origin[k] * cost[k]["node_ms"] for k in mix) / 1000  # cores busy
     db_cpu = sum(origin[k] * cost[k]["db_ms"] for k in mix) / 1000
     per_machine = cores * utilisation
-    return {"rate": rate, "cdn_hit": hit, "origin_rate": round(sum(origin.values())),
-            "node_cores": round(node_cpu, 1), "db_cores": round(db_cpu, 1),
-            # one more of each than the load needs: losing one (the failover tests) must not overload the rest
-            "api_nodes": math.ceil(node_cpu / per_machine) + 1, "replicas": math.ceil(db_cpu / per_machine) + 1}
+    return {
+        "rate": rate,
+        "cdn_hit": hit,
+        "origin_rate": round(sum(origin.values())),
+        "node_cores": round(node_cpu, 1),
+        "db_cores": round(db_cpu, 1),
+        # one more of each than the load needs: losing one (the failover tests) must not overload the rest
+        "api_nodes": math.ceil(node_cpu / per_machine) + 1,
+        "replicas": math.ceil(db_cpu / per_machine) + 1,
+    }
 
 
 def main() -> None:
@@ -71,20 +77,30 @@ def main() -> None:
     mix = {k: float(v) for k, v in (part.split("=") for part in opts.mix.split(","))}
     cost = costs(report)
     size = opts.features * report["stored_bytes_per_feature"]
-    print(f"measured ({report['features']:,} points, {report['rounds']} rounds): CPU ms per request, node / database:"
-          + "".join(f" {k} {c['node_ms']:.1f} / {c['db_ms']:.1f};" for k, c in cost.items()))
-    print(f"storage: {opts.features:,.0f} features x {report['stored_bytes_per_feature']} bytes = {size / 1e9:.0f} GB"
-          f" current (the replicas' working set), {size * opts.keep / 1e9:.0f} GB with {opts.keep} versions kept")
+    print(
+        f"measured ({report['features']:,} points, {report['rounds']} rounds): CPU ms per request, node / database:"
+        + "".join(f" {k} {c['node_ms']:.1f} / {c['db_ms']:.1f};" for k, c in cost.items())
+    )
+    print(
+        f"storage: {opts.features:,.0f} features x {report['stored_bytes_per_feature']} bytes = {size / 1e9:.0f} GB"
+        f" current (the replicas' working set), {size * opts.keep / 1e9:.0f} GB with {opts.keep} versions kept"
+    )
     hours = opts.features * opts.loads_per_month / opts.load_rate / 3600
-    print(f"loads: {opts.loads_per_month:g} x {opts.features:,.0f} features a month at {opts.load_rate:,.0f}"
-          f" features/s = {hours:.1f} hours of loading a month on the primary")
-    print(f"\n| requests/s | CDN answers of tiles | reach the nodes | node cores | database cores | API nodes"
-          f" ({opts.cores} cores) | replicas ({opts.cores} cores) |\n|---|---|---|---|---|---|---|")
+    print(
+        f"loads: {opts.loads_per_month:g} x {opts.features:,.0f} features a month at {opts.load_rate:,.0f}"
+        f" features/s = {hours:.1f} hours of loading a month on the primary"
+    )
+    print(
+        f"\n| requests/s | CDN answers of tiles | reach the nodes | node cores | database cores | API nodes"
+        f" ({opts.cores} cores) | replicas ({opts.cores} cores) |\n|---|---|---|---|---|---|---|"
+    )
     for rate in opts.rates:
         for hit in opts.cdn_hit:
             m = model(cost, mix, rate, hit, opts.cores, opts.utilisation)
-            print(f"| {rate:,.0f} | {hit:.0%} | {m['origin_rate']:,} | {m['node_cores']} | {m['db_cores']} |"
-                  f" {m['api_nodes']} | {m['replicas']} |")
+            print(
+                f"| {rate:,.0f} | {hit:.0%} | {m['origin_rate']:,} | {m['node_cores']} | {m['db_cores']} |"
+                f" {m['api_nodes']} | {m['replicas']} |"
+            )
 
 
 if __name__ == "__main__":

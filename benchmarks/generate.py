@@ -27,8 +27,18 @@ SEED = 20261127
 # Warsaw and around, in PUWG 2000 zone 7 (EPSG:2178): easting, northing.
 _TO_2178 = Transformer.from_crs(4326, 2178, always_xy=True)
 (E0, N0), (E1, N1) = _TO_2178.transform(20.85, 52.10), _TO_2178.transform(21.25, 52.36)
-STREETS = ["ul. Świętokrzyska", "ul. Żelazna", "al. Jerozolimskie", "ul. Łucka", "ul. Źródlana", "ul. Ćwiklińskiej",
-           "ul. Grójecka", "ul. Wąwozowa", "ul. Żwirki i Wigury", "ul. Śniadeckich"]
+STREETS = [
+    "ul. Świętokrzyska",
+    "ul. Żelazna",
+    "al. Jerozolimskie",
+    "ul. Łucka",
+    "ul. Źródlana",
+    "ul. Ćwiklińskiej",
+    "ul. Grójecka",
+    "ul. Wąwozowa",
+    "ul. Żwirki i Wigury",
+    "ul. Śniadeckich",
+]
 KINDS = ["przedszkole", "szkoła podstawowa", "biblioteka", "przychodnia", "żłobek", "dom kultury"]
 PLACES = ["Warszawa", "Łomianki", "Ząbki", "Piaseczno", "Józefów", "Żyrardów"]
 SYMBOLS = ["MN", "MW", "U", "P", "ZP", "R", "KDD", "KDL", "ZL", "UO"]
@@ -47,14 +57,18 @@ def points(n: int, folder: Path, fmt: str = "shp") -> Path:
 def _points(n: int, offset: int) -> gpd.GeoDataFrame:
     rng = np.random.default_rng(SEED + offset)
     kinds = rng.integers(0, len(KINDS), n)
-    frame = gpd.GeoDataFrame({
-        "nazwa": [f"{KINDS[k].capitalize()} nr {i % 400 + 1} „Słoneczko”" for i, k in enumerate(kinds, offset)],
-        "ulica": np.array(STREETS)[rng.integers(0, len(STREETS), n)],
-        "miejscowos": np.array(PLACES)[rng.integers(0, len(PLACES), n)],
-        "data_wpisu": _dates(rng, n),
-        "liczba_mie": rng.integers(10, 500, n).astype("int32"),
-        "rodzaj": np.array(KINDS)[kinds],
-    }, geometry=gpd.points_from_xy(rng.uniform(E0, E1, n), rng.uniform(N0, N1, n)), crs=2178)
+    frame = gpd.GeoDataFrame(
+        {
+            "nazwa": [f"{KINDS[k].capitalize()} nr {i % 400 + 1} „Słoneczko”" for i, k in enumerate(kinds, offset)],
+            "ulica": np.array(STREETS)[rng.integers(0, len(STREETS), n)],
+            "miejscowos": np.array(PLACES)[rng.integers(0, len(PLACES), n)],
+            "data_wpisu": _dates(rng, n),
+            "liczba_mie": rng.integers(10, 500, n).astype("int32"),
+            "rodzaj": np.array(KINDS)[kinds],
+        },
+        geometry=gpd.points_from_xy(rng.uniform(E0, E1, n), rng.uniform(N0, N1, n)),
+        crs=2178,
+    )
     frame.index += offset
     return frame
 
@@ -64,13 +78,17 @@ def polygons(n: int, folder: Path) -> Path:
     x, y = rng.uniform(E0, E1, n), rng.uniform(N0, N1, n)
     w, h = rng.uniform(20, 120, n), rng.uniform(20, 120, n)
     symbols = np.array(SYMBOLS)[rng.integers(0, len(SYMBOLS), n)]
-    frame = gpd.GeoDataFrame({
-        "tytul": [f"Miejscowy plan zagospodarowania przestrzennego „Śródmieście {i % 90}”" for i in range(n)],
-        "oznaczeni": [f"{i % 99 + 1}{s}" for i, s in enumerate(symbols)],
-        "symbol": symbols,
-        "data_uchw": _dates(rng, n),
-        "maks_wys": np.round(rng.uniform(6, 55, n), 1),
-    }, geometry=shapely.box(x, y, x + w, y + h), crs=2178)
+    frame = gpd.GeoDataFrame(
+        {
+            "tytul": [f"Miejscowy plan zagospodarowania przestrzennego „Śródmieście {i % 90}”" for i in range(n)],
+            "oznaczeni": [f"{i % 99 + 1}{s}" for i, s in enumerate(symbols)],
+            "symbol": symbols,
+            "data_uchw": _dates(rng, n),
+            "maks_wys": np.round(rng.uniform(6, 55, n), 1),
+        },
+        geometry=shapely.box(x, y, x + w, y + h),
+        crs=2178,
+    )
     return _write(frame, folder / f"plany_{n}.shp")
 
 

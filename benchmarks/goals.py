@@ -32,10 +32,11 @@ def _goal(name: str, figure: str, ok: bool | None, note: str = "") -> dict:
 def load_goals(load: dict | None, load_300k: dict | None) -> list[dict]:
     """Issue 17's loading goals: 2x ogr2ogr (points), 1.5x (polygons), steady 10th load, city = owner, RSS."""
     out = []
-    for label, data, kind, target, size in (("points, 2x ogr2ogr at 1M", load, "points", 2.0, 1_000_000),
-                                            ("points, 2x ogr2ogr on the 300k CP1250/EPSG:2178 file", load_300k,
-                                             "points", 2.0, 300_000),
-                                            ("polygons, 1.5x ogr2ogr at 200k", load, "polygons", 1.5, 200_000)):
+    for label, data, kind, target, size in (
+        ("points, 2x ogr2ogr at 1M", load, "points", 2.0, 1_000_000),
+        ("points, 2x ogr2ogr on the 300k CP1250/EPSG:2178 file", load_300k, "points", 2.0, 300_000),
+        ("polygons, 1.5x ogr2ogr at 200k", load, "polygons", 1.5, 200_000),
+    ):
         tools = (data or {}).get(kind)
         if not tools or TENTH not in tools:
             out.append(_goal(label, "-", None, "not measured"))
@@ -52,17 +53,27 @@ def load_goals(load: dict | None, load_300k: dict | None) -> list[dict]:
     for kind, tools in (("points", (load or {}).get("points")), ("polygons", (load or {}).get("polygons"))):
         if tools and FIRST in tools:
             ratio = tools[TENTH]["seconds"] / tools[FIRST]["seconds"]
-            out.append(_goal(f"{kind}: 10th load within 10% of the 1st",
-                             f"{ratio:.2f} ({tools[TENTH]['seconds']} s vs {tools[FIRST]['seconds']} s)",
-                             ratio <= 1.10))
+            out.append(
+                _goal(
+                    f"{kind}: 10th load within 10% of the 1st",
+                    f"{ratio:.2f} ({tools[TENTH]['seconds']} s vs {tools[FIRST]['seconds']} s)",
+                    ratio <= 1.10,
+                )
+            )
             ratio = tools[CITY]["seconds"] / tools[TENTH]["seconds"]
-            out.append(_goal(f"{kind}: a city login's load within 10% of an owner's",
-                             f"{ratio:.2f} ({tools[CITY]['seconds']} s vs {tools[TENTH]['seconds']} s)", ratio <= 1.10))
+            out.append(
+                _goal(
+                    f"{kind}: a city login's load within 10% of an owner's",
+                    f"{ratio:.2f} ({tools[CITY]['seconds']} s vs {tools[TENTH]['seconds']} s)",
+                    ratio <= 1.10,
+                )
+            )
     points = (load or {}).get("points")
     if points:
         peak = max(r["peak_rss_mb"] for t, r in points.items() if t.startswith("sdi load"))
-        out.append(_sized("peak RSS under 1 GB for 1M features", f"{peak} MB", peak < 1024, points["features"],
-                          1_000_000))
+        out.append(
+            _sized("peak RSS under 1 GB for 1M features", f"{peak} MB", peak < 1024, points["features"], 1_000_000)
+        )
     return out
 
 
@@ -82,9 +93,15 @@ def serve_goals(serve: dict | None) -> list[dict]:
             out.append(_goal(f"bbox page >= {target:g}x {other}", "-", None, "not measured"))
             continue
         ratio = rps["sdi serve"] / rps[other]
-        out.append(_sized(f"bbox page >= {target:g}x {other} (8 connections, 200k points)",
-                          f"{ratio:.2f}x ({rps['sdi serve']:.0f} vs {rps[other]:.0f} req/s)", ratio >= target,
-                          serve["features"], 200_000))
+        out.append(
+            _sized(
+                f"bbox page >= {target:g}x {other} (8 connections, 200k points)",
+                f"{ratio:.2f}x ({rps['sdi serve']:.0f} vs {rps[other]:.0f} req/s)",
+                ratio >= target,
+                serve["features"],
+                200_000,
+            )
+        )
     return out
 
 
@@ -98,8 +115,14 @@ def scaling_goals(scaling: list | None) -> list[dict]:
     figure += f" in {cities:,} {'city' if cities == 1 else 'cities'}"
     ok = row["bbox_p50_ms"] <= BBOX_P50_MS * 1.1 and row["item_p50_ms"] <= ITEM_P50_MS * 1.1
     if row["features"] < 10_000_000 or cities < NATIONAL_CITIES:
-        return [_goal("bbox and item p50 within 10% of 22 / 6.5 ms at 10M features, 2,477 cities", figure, None,
-                      f"the goal is at 10,000,000 features in {NATIONAL_CITIES:,} cities")]
+        return [
+            _goal(
+                "bbox and item p50 within 10% of 22 / 6.5 ms at 10M features, 2,477 cities",
+                figure,
+                None,
+                f"the goal is at 10,000,000 features in {NATIONAL_CITIES:,} cities",
+            )
+        ]
     return [_goal("bbox and item p50 within 10% of 22 / 6.5 ms at 10M features, 2,477 cities", figure, ok)]
 
 
@@ -122,8 +145,14 @@ def replica_goals(replicas: dict | None) -> list[dict]:
             ok = ok and ratio >= 0.8 and broken == 0
         label = f"{s['replicas']} replica{'s' * (s['replicas'] != 1)} x {s['nodes']} node{'s' * (s['nodes'] != 1)}"
         if replicas["rounds"] < 3 or replicas["seconds"] < 5:  # bench-quick: too short for noise to average out
-            out.append(_goal(f"{label} vs one machine (0 replicas, 1 node)", "; ".join(parts), None,
-                             "judged with 3 rounds of 5 s or more"))
+            out.append(
+                _goal(
+                    f"{label} vs one machine (0 replicas, 1 node)",
+                    "; ".join(parts),
+                    None,
+                    "judged with 3 rounds of 5 s or more",
+                )
+            )
             continue
         out.append(_goal(f"{label} vs one machine (0 replicas, 1 node)", "; ".join(parts), ok))
     return out
@@ -134,10 +163,14 @@ def report(folder: Path, suffix: str = "") -> list[dict]:
         path = folder / f"{name}{suffix}.json"
         return json.loads(path.read_text()) if path.exists() else None
 
-    return ([{"issue": 17, **g} for g in load_goals(read("load"), read("load_300k"))]
-            + [{"issue": 17, **g} for g in serve_goals(read("serve"))
-               + scaling_goals(read("scaling_national") or read("scaling"))]
-            + [{"issue": 22, **g} for g in replica_goals(read("replicas"))])
+    return (
+        [{"issue": 17, **g} for g in load_goals(read("load"), read("load_300k"))]
+        + [
+            {"issue": 17, **g}
+            for g in serve_goals(read("serve")) + scaling_goals(read("scaling_national") or read("scaling"))
+        ]
+        + [{"issue": 22, **g} for g in replica_goals(read("replicas"))]
+    )
 
 
 def table(goals: list[dict]) -> str:

@@ -28,8 +28,10 @@ from scratch import scratch_postgis
 
 HERE = Path(__file__).resolve().parent
 SDI = str(Path(sys.executable).with_name("sdi"))
-DATASETS = {"points": ("public_services", "points.yaml", points),
-            "polygons": ("land_use_plans", "polygons.yaml", polygons)}
+DATASETS = {
+    "points": ("public_services", "points.yaml", points),
+    "polygons": ("land_use_plans", "polygons.yaml", polygons),
+}
 
 
 def measure(cmd: list[str], env: dict | None = None) -> dict:
@@ -90,11 +92,32 @@ def _tools(kind: str, n: int, path: Path, url: str, home: Path) -> dict:
     out["sdi load, 10 versions in history"] = measure([*load, "--city", "1465011"], env)
     city_env = {**env, "SDI_DATABASE_URL": _city_login(url, env, "1261011")}
     out["sdi load as a city login"] = measure([*load, "--city", "1261011"], city_env)
-    out["ogr2ogr"] = measure(["ogr2ogr", "-f", "PostgreSQL", pg, str(path), "-nln", f"bench_ogr_{kind}",
-                              "-t_srs", "EPSG:2180", "-lco", "GEOMETRY_NAME=geom", "-overwrite",
-                              "--config", "PG_USE_COPY", "YES", "--config", "SHAPE_ENCODING", "CP1250"], env)
-    out["geopandas to_postgis"] = measure([sys.executable, str(HERE / "to_postgis.py"), str(path), url,
-                                           f"bench_gpd_{kind}"], env)
+    out["ogr2ogr"] = measure(
+        [
+            "ogr2ogr",
+            "-f",
+            "PostgreSQL",
+            pg,
+            str(path),
+            "-nln",
+            f"bench_ogr_{kind}",
+            "-t_srs",
+            "EPSG:2180",
+            "-lco",
+            "GEOMETRY_NAME=geom",
+            "-overwrite",
+            "--config",
+            "PG_USE_COPY",
+            "YES",
+            "--config",
+            "SHAPE_ENCODING",
+            "CP1250",
+        ],
+        env,
+    )
+    out["geopandas to_postgis"] = measure(
+        [sys.executable, str(HERE / "to_postgis.py"), str(path), url, f"bench_gpd_{kind}"], env
+    )
     out["floor: binary COPY into a bare table, then key and GiST (psql)"] = _floor(kind, url, env, path.parent)
     for result in out.values():
         if isinstance(result, dict):
@@ -105,8 +128,9 @@ def _tools(kind: str, n: int, path: Path, url: str, home: Path) -> dict:
 def _city_login(url: str, env: dict, city: str) -> str:
     """A city's own login (sdi city add), and its URL."""
     password = "bench-city-password-0123"
-    subprocess.run([SDI, "city", "add", city], env={**env, "SDI_CITY_PASSWORD": password}, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [SDI, "city", "add", city], env={**env, "SDI_CITY_PASSWORD": password}, check=True, capture_output=True
+    )
     params = conninfo_to_dict(url)
     params.update(user=f"sdi_city_{city}", password=password)
     return psycopg.conninfo.make_conninfo(**params)
@@ -125,10 +149,24 @@ def _floor(kind: str, url: str, env: dict, folder: Path) -> dict:
         with conn.cursor().copy(f"COPY {source} TO STDOUT (FORMAT binary)") as copy, open(data, "wb") as f:
             f.writelines(copy)
     psql = shutil.which("psql") or next(Path("/usr/lib/postgresql").glob("*/bin/psql"))
-    return measure([str(psql), url, "-q", "-v", "ON_ERROR_STOP=1",
-                    "-c", f"\\copy {floor} FROM '{data}' WITH (FORMAT binary)",
-                    "-c", f"ALTER TABLE {floor} ADD PRIMARY KEY (ogc_fid)",
-                    "-c", f"CREATE INDEX ON {floor} USING gist (geom)", "-c", f"ANALYZE {floor}"], env)
+    return measure(
+        [
+            str(psql),
+            url,
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            f"\\copy {floor} FROM '{data}' WITH (FORMAT binary)",
+            "-c",
+            f"ALTER TABLE {floor} ADD PRIMARY KEY (ogc_fid)",
+            "-c",
+            f"CREATE INDEX ON {floor} USING gist (geom)",
+            "-c",
+            f"ANALYZE {floor}",
+        ],
+        env,
+    )
 
 
 def table(results: dict) -> str:
@@ -136,8 +174,10 @@ def table(results: dict) -> str:
     for kind, tools in results.items():
         for tool, r in tools.items():
             if isinstance(r, dict):
-                lines.append(f"| {tools['features']:,} {kind} | {tool} | {r['features_per_s']:,} | {r['seconds']} s |"
-                             f" {r.get('cpu_s', '')} s | {r['peak_rss_mb']} MB |")
+                lines.append(
+                    f"| {tools['features']:,} {kind} | {tool} | {r['features_per_s']:,} | {r['seconds']} s |"
+                    f" {r.get('cpu_s', '')} s | {r['peak_rss_mb']} MB |"
+                )
     return "\n".join(lines)
 
 

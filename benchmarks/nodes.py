@@ -33,11 +33,20 @@ class Nodes:
 
     def start(self, port: int) -> None:
         home = Path(tempfile.mkdtemp(prefix="node-", dir=self.tmp))
-        env = {**self.env, "SDI_HOME": str(home), "SDI_DATABASE_URL": self.owner,
-               "SDI_READER_DATABASE_URL": self.reader}
+        env = {
+            **self.env,
+            "SDI_HOME": str(home),
+            "SDI_DATABASE_URL": self.owner,
+            "SDI_READER_DATABASE_URL": self.reader,
+        }
         self.logs.append(open(home / "serve.log", "w"))  # noqa: SIM115 -- closed with the process, in __exit__
-        proc = subprocess.Popen([str(BIN / "sdi"), "serve", "--port", str(port), "--workers", str(self.workers)],
-                                env=env, stdout=self.logs[-1], stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [str(BIN / "sdi"), "serve", "--port", str(port), "--workers", str(self.workers)],
+            env=env,
+            stdout=self.logs[-1],
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.procs.append(proc)
         base = f"http://127.0.0.1:{port}"
         wait(base + PROBE, proc, home / "serve.log")
@@ -91,8 +100,11 @@ http {{
     }}
 }}
 """)
-        self.proc = subprocess.Popen([nginx_binary(), "-e", "stderr", "-p", str(folder), "-c", str(self.conf),
-                                      "-g", "daemon off;"], stderr=subprocess.PIPE, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [nginx_binary(), "-e", "stderr", "-p", str(folder), "-c", str(self.conf), "-g", "daemon off;"],
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
 
     def __enter__(self) -> Balancer:
         self.base = f"http://127.0.0.1:{self.port}"

@@ -54,9 +54,19 @@ def main() -> int:
         raise SystemExit("wrk is missing: `make bench` installs it (apt-get install wrk)")
     with scratch_postgis("sdi-replica-bench-") as (tmp, home, url):
         env = {k: v for k, v in os.environ.items() if not k.startswith("SDI_")}
-        _sdi(["load", str(points(opts.features, tmp / "data")), "--city", "1465011", "--theme", "public_services",
-              "--mapping", str(HERE / "mappings" / "points.yaml")], {**env, "SDI_HOME": str(home),
-                                                                      "SDI_DATABASE_URL": url})
+        _sdi(
+            [
+                "load",
+                str(points(opts.features, tmp / "data")),
+                "--city",
+                "1465011",
+                "--theme",
+                "public_services",
+                "--mapping",
+                str(HERE / "mappings" / "points.yaml"),
+            ],
+            {**env, "SDI_HOME": str(home), "SDI_DATABASE_URL": url},
+        )
         for _ in range(2):  # `sdi db replica` works on the embedded cluster: no SDI_DATABASE_URL here
             _sdi(["db", "replica", "add"], {**env, "SDI_HOME": str(home)})
         reader = _sdi(["db", "replica", "url"], {**env, "SDI_HOME": str(home)}).strip()
@@ -65,11 +75,17 @@ def main() -> int:
         runs = []
         for round_ in range(opts.rounds):
             for replicas in (0, 1, 2):
-                runs += _measure_set(tmp, env, url, _subset(reader, replicas), replicas, opts.seconds, round_,
-                                     servers)
-    report = {"features": opts.features, "workers_per_node": WORKERS, "connections": CONNECTIONS,
-              "seconds": opts.seconds, "rounds": opts.rounds, "stored_bytes_per_feature": stored, "runs": runs,
-              "summary": summarise(runs)}
+                runs += _measure_set(tmp, env, url, _subset(reader, replicas), replicas, opts.seconds, round_, servers)
+    report = {
+        "features": opts.features,
+        "workers_per_node": WORKERS,
+        "connections": CONNECTIONS,
+        "seconds": opts.seconds,
+        "rounds": opts.rounds,
+        "stored_bytes_per_feature": stored,
+        "runs": runs,
+        "summary": summarise(runs),
+    }
     print(table(report))
     if opts.out:
         opts.out.parent.mkdir(parents=True, exist_ok=True)
@@ -99,8 +115,16 @@ def _subset(reader: str, replicas: int) -> str:
     return make_conninfo(**params)
 
 
-def _measure_set(tmp: Path, env: dict, owner: str, reader: str, replicas: int, seconds: float, round_: int,
-                 servers: dict[str, list[int]]) -> list:
+def _measure_set(
+    tmp: Path,
+    env: dict,
+    owner: str,
+    reader: str,
+    replicas: int,
+    seconds: float,
+    round_: int,
+    servers: dict[str, list[int]],
+) -> list:
     """1 node, then 2 nodes, both reading through `reader`, behind one nginx balancer."""
     ports = [free_port() for _ in range(2)]
     out = []
@@ -155,8 +179,10 @@ def _postmasters(home: Path) -> dict[str, list[int]]:
 def _bytes_per_feature(url: str) -> int:
     """What a stored point costs on disk: its partition's heap, TOAST and indexes over its rows."""
     with psycopg.connect(url, autocommit=True) as conn:
-        size = conn.execute("SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n"
-                            " ON n.oid = c.relnamespace WHERE n.nspname = 'history' AND c.relkind = 'r'").fetchone()[0]
+        size = conn.execute(
+            "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n"
+            " ON n.oid = c.relnamespace WHERE n.nspname = 'history' AND c.relkind = 'r'"
+        ).fetchone()[0]
         rows = conn.execute("SELECT count(*) FROM data.public_services").fetchone()[0]
     return round(size / rows)
 
@@ -173,14 +199,20 @@ def summarise(runs: list[dict]) -> list[dict]:
             rows = [r for r in runs if r["replicas"] == replicas and r["nodes"] == nodes]
             if not rows:
                 continue
-            entry = {"replicas": replicas, "nodes": nodes,
-                     "loadavg": [min(r["loadavg_before"] for r in rows), max(r["loadavg_after"] for r in rows)]}
+            entry = {
+                "replicas": replicas,
+                "nodes": nodes,
+                "loadavg": [min(r["loadavg_before"] for r in rows), max(r["loadavg_after"] for r in rows)],
+            }
             for name in REQUESTS:
-                entry[name] = {key: _spread([r[name][key] for r in rows])
-                               for key in ("requests_per_s", "p50_ms", "p99_ms", "non_2xx")}
+                entry[name] = {
+                    key: _spread([r[name][key] for r in rows])
+                    for key in ("requests_per_s", "p50_ms", "p99_ms", "non_2xx")
+                }
                 groups = rows[0][name]["cpu_ms_per_request"]
                 entry[name]["cpu_ms_per_request"] = {
-                    g: _spread([r[name]["cpu_ms_per_request"][g] for r in rows])["median"] for g in groups}
+                    g: _spread([r[name]["cpu_ms_per_request"][g] for r in rows])["median"] for g in groups
+                }
             out.append(entry)
     return out
 
@@ -193,24 +225,37 @@ def _spread(values: list[float]) -> dict:
 def table(report: dict) -> str:
     """Throughput and latency per configuration, then where each request's CPU went."""
     short = {"bbox ~1 km²": "bbox", "one item": "item", "z14 tile": "tile"}
-    lines = [f"{report['features']:,} points ({report['stored_bytes_per_feature']} bytes each stored, indexes"
-             f" included); {report['workers_per_node']} workers per node; {CONNECTIONS} connections;"
-             f" {report['seconds']:g} s per request and configuration; {report['rounds']} rounds: min-max (median)",
-             "| replicas | API nodes | " + " | ".join(f"{short[n]} req/s | {short[n]} p50 / p99 ms" for n in REQUESTS)
-             + " | non-2xx | load avg |", "|---|---|" + "---|---|" * len(REQUESTS) + "---|---|"]
+    lines = [
+        f"{report['features']:,} points ({report['stored_bytes_per_feature']} bytes each stored, indexes"
+        f" included); {report['workers_per_node']} workers per node; {CONNECTIONS} connections;"
+        f" {report['seconds']:g} s per request and configuration; {report['rounds']} rounds: min-max (median)",
+        "| replicas | API nodes | "
+        + " | ".join(f"{short[n]} req/s | {short[n]} p50 / p99 ms" for n in REQUESTS)
+        + " | non-2xx | load avg |",
+        "|---|---|" + "---|---|" * len(REQUESTS) + "---|---|",
+    ]
     for s in report["summary"]:
         cells = [f"{_r(s[n]['requests_per_s'])} | {_r(s[n]['p50_ms'])} / {_r(s[n]['p99_ms'])}" for n in REQUESTS]
         broken = sum(s[n]["non_2xx"]["max"] for n in REQUESTS)
-        lines.append(f"| {s['replicas']} | {s['nodes']} | " + " | ".join(cells)
-                     + f" | {broken} | {s['loadavg'][0]:.1f}-{s['loadavg'][1]:.1f} |")
-    lines += ["", "CPU ms per request (median over the rounds), by process group",
-              "| replicas | API nodes | request | " + " | ".join(_groups(report)) + " |",
-              "|---|---|---|" + "---|" * len(_groups(report))]
+        lines.append(
+            f"| {s['replicas']} | {s['nodes']} | "
+            + " | ".join(cells)
+            + f" | {broken} | {s['loadavg'][0]:.1f}-{s['loadavg'][1]:.1f} |"
+        )
+    lines += [
+        "",
+        "CPU ms per request (median over the rounds), by process group",
+        "| replicas | API nodes | request | " + " | ".join(_groups(report)) + " |",
+        "|---|---|---|" + "---|" * len(_groups(report)),
+    ]
     for s in report["summary"]:
         for n in REQUESTS:
             cpu = s[n]["cpu_ms_per_request"]
-            lines.append(f"| {s['replicas']} | {s['nodes']} | {short[n]} | "
-                         + " | ".join(f"{cpu.get(g, 0):.2f}" for g in _groups(report)) + " |")
+            lines.append(
+                f"| {s['replicas']} | {s['nodes']} | {short[n]} | "
+                + " | ".join(f"{cpu.get(g, 0):.2f}" for g in _groups(report))
+                + " |"
+            )
     return "\n".join(lines)
 
 

@@ -43,22 +43,46 @@ def measure(n: int, seconds: float, cities: int = 1) -> dict:
         env.update(SDI_HOME=str(home), SDI_DATABASE_URL=url)
         started = time.perf_counter()
         mapping = HERE / "mappings" / "points_gpkg.yaml"
-        subprocess.run([str(BIN / "sdi"), "load", str(path), "--city", "1465011", "--theme", "public_services",
-                        "--mapping", str(mapping)], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [
+                str(BIN / "sdi"),
+                "load",
+                str(path),
+                "--city",
+                "1465011",
+                "--theme",
+                "public_services",
+                "--mapping",
+                str(mapping),
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         load_s = time.perf_counter() - started
         others_s = _other_cities(path, tmp, home, url, cities - 1) if cities > 1 else 0.0
         # with every gmina loaded, sdi serve takes longer before its first answer: allowed, and reported
-        server = _server([str(BIN / "sdi"), "serve", "--workers", str(WORKERS), "--port"], env,
-                         start_timeout=60 if cities == 1 else 1800)
+        server = _server(
+            [str(BIN / "sdi"), "serve", "--workers", str(WORKERS), "--port"],
+            env,
+            start_timeout=60 if cities == 1 else 1800,
+        )
         with server as base:
             urls = _requests(base, ecql=False)
             item = urls["one item"].replace("/1234?", f"/{max(1, n // 2)}?")
             bbox, one = _wrk(urls["bbox ~1 km²"], 8, seconds), _wrk(item, 8, seconds)
-    return {"features": n, "cities": cities, "other_cities_load_s": round(others_s, 1),
-            "serve_start_s": round(server.started_s, 1),
-            "load_s": round(load_s, 2), "load_features_per_s": round(n / load_s),
-            "bbox_p50_ms": bbox["p50_ms"], "bbox_rps": bbox["requests_per_s"],
-            "item_p50_ms": one["p50_ms"], "item_rps": one["requests_per_s"]}
+    return {
+        "features": n,
+        "cities": cities,
+        "other_cities_load_s": round(others_s, 1),
+        "serve_start_s": round(server.started_s, 1),
+        "load_s": round(load_s, 2),
+        "load_features_per_s": round(n / load_s),
+        "bbox_p50_ms": bbox["p50_ms"],
+        "bbox_rps": bbox["requests_per_s"],
+        "item_p50_ms": one["p50_ms"],
+        "item_rps": one["requests_per_s"],
+    }
 
 
 def _other_cities(source: Path, tmp: Path, home: Path, url: str, count: int) -> float:
@@ -120,11 +144,15 @@ if __name__ == "__main__":
     for size in opts.sizes:
         rows.append(measure(size, opts.seconds, opts.cities))
         print(rows[-1], flush=True)
-    print("| features | cities | load | features/s | bbox p50 | bbox req/s | item p50 | item req/s |\n"
-          "|---|---|---|---|---|---|---|---|")
+    print(
+        "| features | cities | load | features/s | bbox p50 | bbox req/s | item p50 | item req/s |\n"
+        "|---|---|---|---|---|---|---|---|"
+    )
     for r in rows:
-        print(f"| {r['features']:,} | {r['cities']:,} | {r['load_s']} s | {r['load_features_per_s']:,} |"
-              f" {r['bbox_p50_ms']} ms | {r['bbox_rps']:.0f} | {r['item_p50_ms']} ms | {r['item_rps']:.0f} |")
+        print(
+            f"| {r['features']:,} | {r['cities']:,} | {r['load_s']} s | {r['load_features_per_s']:,} |"
+            f" {r['bbox_p50_ms']} ms | {r['bbox_rps']:.0f} | {r['item_p50_ms']} ms | {r['item_rps']:.0f} |"
+        )
     if opts.out:
         opts.out.write_text(json.dumps(rows, indent=2) + "\n")
         if len(rows) > 1:  # a curve needs two sizes (the national run has one)

@@ -49,8 +49,22 @@ def main() -> int:
         path = points(opts.features, tmp / "data")
         env = {k: v for k, v in os.environ.items() if not k.startswith("SDI_")}
         env.update(SDI_HOME=str(home), SDI_DATABASE_URL=url)
-        subprocess.run([str(BIN / "sdi"), "load", str(path), "--city", "1465011", "--theme", "public_services",
-                        "--mapping", str(HERE / "mappings" / "points.yaml")], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [
+                str(BIN / "sdi"),
+                "load",
+                str(path),
+                "--city",
+                "1465011",
+                "--theme",
+                "public_services",
+                "--mapping",
+                str(HERE / "mappings" / "points.yaml"),
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         results = {}
         with _server([str(BIN / "sdi"), "serve", "--workers", str(WORKERS), "--port"], env) as base:
             results["sdi serve"] = _run_all(base, opts.seconds, ecql=False)
@@ -70,26 +84,67 @@ def _stock_pygeoapi(tmp: Path, url: str, env: dict) -> list[str]:
     """pygeoapi's own PostgreSQL provider on the same view, as its documentation configures it."""
     c = conninfo_to_dict(url)
     config = {
-        "server": {"bind": {"host": "127.0.0.1", "port": 0}, "url": "http://127.0.0.1", "mimetype": "application/json",
-                   "encoding": "utf-8", "languages": ["en-US"], "limits": {"default_items": 100, "max_items": 10000},
-                   "map": {"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "attribution": "OSM"}},
+        "server": {
+            "bind": {"host": "127.0.0.1", "port": 0},
+            "url": "http://127.0.0.1",
+            "mimetype": "application/json",
+            "encoding": "utf-8",
+            "languages": ["en-US"],
+            "limits": {"default_items": 100, "max_items": 10000},
+            "map": {"url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png", "attribution": "OSM"},
+        },
         "logging": {"level": "ERROR"},
-        "metadata": {"identification": {"title": "stock", "description": "stock", "keywords": [],
-                                        "keywords_type": "theme", "terms_of_service": "", "url": ""},
-                     "license": {"name": "CC-BY 4.0", "url": ""}, "provider": {"name": "", "url": ""},
-                     "contact": {"name": ""}},
-        "resources": {"public_services": {
-            "type": "collection", "title": "services", "description": "services", "keywords": [],
-            "extents": {"spatial": {"bbox": [14, 49, 24.2, 55], "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}},
-            "providers": [{"type": "feature", "name": "PostgreSQL", "id_field": "fid", "table": "public_services",
-                           "geom_field": "geom", "storage_crs": "http://www.opengis.net/def/crs/EPSG/0/2180",
-                           "data": {"host": c["host"], "port": c["port"], "dbname": c["dbname"], "user": c["user"],
-                                    "password": c["password"], "search_path": ["data", "sdi", "public"]}}]}},
+        "metadata": {
+            "identification": {
+                "title": "stock",
+                "description": "stock",
+                "keywords": [],
+                "keywords_type": "theme",
+                "terms_of_service": "",
+                "url": "",
+            },
+            "license": {"name": "CC-BY 4.0", "url": ""},
+            "provider": {"name": "", "url": ""},
+            "contact": {"name": ""},
+        },
+        "resources": {
+            "public_services": {
+                "type": "collection",
+                "title": "services",
+                "description": "services",
+                "keywords": [],
+                "extents": {
+                    "spatial": {"bbox": [14, 49, 24.2, 55], "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}
+                },
+                "providers": [
+                    {
+                        "type": "feature",
+                        "name": "PostgreSQL",
+                        "id_field": "fid",
+                        "table": "public_services",
+                        "geom_field": "geom",
+                        "storage_crs": "http://www.opengis.net/def/crs/EPSG/0/2180",
+                        "data": {
+                            "host": c["host"],
+                            "port": c["port"],
+                            "dbname": c["dbname"],
+                            "user": c["user"],
+                            "password": c["password"],
+                            "search_path": ["data", "sdi", "public"],
+                        },
+                    }
+                ],
+            }
+        },
     }
     cfg, oas = tmp / "stock.yml", tmp / "stock-openapi.yml"
     cfg.write_text(yaml.safe_dump(config))
-    subprocess.run([str(BIN / "pygeoapi"), "openapi", "generate", str(cfg), "--output-file", str(oas)], check=True,
-                   capture_output=True, env={**env, "PYGEOAPI_CONFIG": str(cfg), "PYGEOAPI_OPENAPI": str(oas)})
+    subprocess.run(
+        [str(BIN / "pygeoapi"), "openapi", "generate", str(cfg), "--output-file", str(oas)],
+        check=True,
+        capture_output=True,
+        env={**env, "PYGEOAPI_CONFIG": str(cfg), "PYGEOAPI_OPENAPI": str(oas)},
+    )
     env.update(PYGEOAPI_CONFIG=str(cfg), PYGEOAPI_OPENAPI=str(oas))
     return [str(BIN / "gunicorn"), "--workers", str(WORKERS), "--no-control-socket", "pygeoapi.flask_app:APP", "--bind"]
 
@@ -97,25 +152,34 @@ def _stock_pygeoapi(tmp: Path, url: str, env: dict) -> list[str]:
 def _tipg(url: str, env: dict) -> list[str]:
     """tipg (FastAPI, asyncpg) on the same database; it publishes the views of the data schema."""
     c = conninfo_to_dict(url)
-    env.update(DATABASE_URL=f"postgresql://{c['user']}:{c['password']}@{c['host']}:{c['port']}/{c['dbname']}",
-               TIPG_DB_SCHEMAS='["data"]', TIPG_MAX_FEATURES_PER_QUERY="10000",
-               TIPG_TABLE_CONFIG__data_public_services__pk="fid")  # a view has no primary key of its own
+    env.update(
+        DATABASE_URL=f"postgresql://{c['user']}:{c['password']}@{c['host']}:{c['port']}/{c['dbname']}",
+        TIPG_DB_SCHEMAS='["data"]',
+        TIPG_MAX_FEATURES_PER_QUERY="10000",
+        TIPG_TABLE_CONFIG__data_public_services__pk="fid",
+    )  # a view has no primary key of its own
     return [str(BIN / "uvicorn"), "tipg.main:app", "--workers", str(WORKERS), "--log-level", "error", "--port"]
 
 
 class _server:
     """A server on a free port, started in its own session; its output goes to a temporary log, shown if it fails."""
 
-    def __init__(self, cmd: list[str], env: dict, probe: str = "/collections/public_services/items?f=json&limit=1",
-                 start_timeout: float = 60):
+    def __init__(
+        self,
+        cmd: list[str],
+        env: dict,
+        probe: str = "/collections/public_services/items?f=json&limit=1",
+        start_timeout: float = 60,
+    ):
         self.probe, self.start_timeout = probe, start_timeout
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         address = str(self.port) if cmd[-1] == "--port" else f"127.0.0.1:{self.port}"
         self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([*cmd, address], env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            [*cmd, address], env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def __enter__(self) -> str:
         base = f"http://127.0.0.1:{self.port}"
@@ -151,7 +215,8 @@ def _requests(base: str, ecql: bool, tipg: bool = False) -> dict[str, str]:
         # sdi's next links of a big result are a keyset: the page after fid 50,000 is the one at offset 50,000
         "deep page": f"{items}?{f}limit=100&" + ("after=50000" if not (ecql or tipg) else "offset=50000"),
         # the same tile: OGC API Tiles orders it z/row/col, tipg's path z/x/y
-        "z14 tile": f"{collection}/tiles/WebMercatorQuad/14/9147/5400" if tipg
+        "z14 tile": f"{collection}/tiles/WebMercatorQuad/14/9147/5400"
+        if tipg
         else f"{collection}/tiles/WebMercatorQuad/14/5400/9147?f=mvt",
     }
 
@@ -167,13 +232,21 @@ def _run_all(base: str, seconds: float, ecql: bool, tipg: bool = False) -> dict:
 
 
 def _wrk(url: str, connections: int, seconds: float) -> dict:
-    text = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "--timeout", "30s",
-                           url], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "--timeout", "30s", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
     latency = {p: _ms(re.search(rf"^\s+{p}%\s+(\S+)", text, re.M).group(1)) for p in ("50", "99")}
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    return {"requests_per_s": rps, "p50_ms": latency["50"], "p99_ms": latency["99"],
-            "non_2xx": int(errors.group(1)) if errors else 0}
+    return {
+        "requests_per_s": rps,
+        "p50_ms": latency["50"],
+        "p99_ms": latency["99"],
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
 
 
 def _ms(value: str) -> float:
@@ -182,13 +255,17 @@ def _ms(value: str) -> float:
 
 
 def table(report: dict) -> str:
-    lines = ["| request | server | status | 8 conn: req/s | p50 | p99 | 32 conn: req/s | p50 | p99 |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| request | server | status | 8 conn: req/s | p50 | p99 | 32 conn: req/s | p50 | p99 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for server, requests_ in report["results"].items():
         for name, r in requests_.items():
             a, b = r["c8"], r["c32"]
-            lines.append(f"| {name} | {server} | {r['status']} | {a['requests_per_s']:.0f} | {a['p50_ms']} ms |"
-                         f" {a['p99_ms']} ms | {b['requests_per_s']:.0f} | {b['p50_ms']} ms | {b['p99_ms']} ms |")
+            lines.append(
+                f"| {name} | {server} | {r['status']} | {a['requests_per_s']:.0f} | {a['p50_ms']} ms |"
+                f" {a['p99_ms']} ms | {b['requests_per_s']:.0f} | {b['p50_ms']} ms | {b['p99_ms']} ms |"
+            )
     return "\n".join(lines)
 
 

@@ -1,6 +1,6 @@
 """geopandas' own way, for the benchmark: read the shapefile, reproject, to_postgis.
 
-    python benchmarks/to_postgis.py FILE.shp POSTGRES_URL TABLE
+python benchmarks/to_postgis.py FILE.shp POSTGRES_URL TABLE
 """
 
 import sys
