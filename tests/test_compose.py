@@ -22,8 +22,11 @@ from conftest import ROOT
 
 DOCKER = ROOT / "docker"
 COMPOSE = DOCKER / "compose.yaml"
-SECRETS = {"SDI_DB_PASSWORD": "validation-only-1", "SDI_REPLICATION_PASSWORD": "validation-only-2",
-           "SDI_READER_PASSWORD": "validation-only-3"}
+SECRETS = {
+    "SDI_DB_PASSWORD": "validation-only-1",
+    "SDI_REPLICATION_PASSWORD": "validation-only-2",
+    "SDI_READER_PASSWORD": "validation-only-3",
+}
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +52,13 @@ def test_a_primary_with_wal_senders_and_a_streaming_replica_made_by_pg_basebacku
     script = (DOCKER / "replica-entrypoint.sh").read_text()
     assert f"max_locks_per_transaction={MAX_LOCKS_PER_TRANSACTION}" in settings
     assert f"max_locks_per_transaction={MAX_LOCKS_PER_TRANSACTION}" in script
-    assert re.search(r"pg_basebackup -h db .*-R -X stream", script) and "-S \"$REPLICA_SLOT\"" in script
+    assert re.search(r"pg_basebackup -h db .*-R -X stream", script) and '-S "$REPLICA_SLOT"' in script
     assert "hot_standby=on" in script and replica["user"] == "postgres"
     assert "./replica-entrypoint.sh:/replica-entrypoint.sh:ro" in replica["volumes"]
-    assert replica["environment"]["REPLICA_SLOT"] and replica["volumes"][0].split(":")[0] in yaml.safe_load(
-        COMPOSE.read_text())["volumes"]
+    assert (
+        replica["environment"]["REPLICA_SLOT"]
+        and replica["volumes"][0].split(":")[0] in yaml.safe_load(COMPOSE.read_text())["volumes"]
+    )
     # The replicas' login exists on the primary from its first start, and pg_hba lets it stream.
     init = (DOCKER / "initdb" / "10-replication.sh").read_text()
     assert "LOGIN REPLICATION NOSUPERUSER" in init and "host replication sdi_replicator" in init
@@ -75,7 +80,8 @@ def test_two_api_nodes_read_through_the_replica_and_write_to_the_primary(service
         assert node["depends_on"]["init"]["condition"] == "service_completed_successfully"
         assert "ports" not in node  # clients reach the nodes through the load balancer only
     assert "reader_login.py" in " ".join(services["init"]["entrypoint"]) and "sdi init" in " ".join(
-        services["init"]["entrypoint"])
+        services["init"]["entrypoint"]
+    )
 
 
 def test_the_load_balancer_spreads_over_every_node_and_skips_a_lost_one(services):
