@@ -22,6 +22,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from sdi.analysis import runs
 from sdi.core import sqlfiles
 
 logger = logging.getLogger(__name__)
@@ -66,11 +67,7 @@ def collect(conn: psycopg.Connection, run_id: int, *, map_units: int = MAP_UNITS
         " ORDER BY level = 'gmina' DESC, level, all_standards, area",
         [run_id],
     ).fetchall()
-    catchments = cur.execute(
-        "SELECT kind, facility_fid, name, units, addresses FROM analysis.facility_catchment"
-        " WHERE run_id = %s ORDER BY kind, addresses DESC, facility_fid",
-        [run_id],
-    ).fetchall()
+    catchments = runs.catchments(cur, run_id)
     total = cur.execute("SELECT count(*) AS n FROM analysis.parcel_access WHERE run_id = %s", [run_id]).fetchone()
     units = cur.execute(sqlfiles.load("analysis/report_units.sql"), [run_id, map_units]).fetchall()
     return {

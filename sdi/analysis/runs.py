@@ -116,18 +116,22 @@ def summarise(conn: psycopg.Connection, run_id: int) -> dict[str, Any]:
         " AND level <> 'gmina' ORDER BY all_standards, unreachable DESC, parcels DESC, area LIMIT 10",
         [run_id],
     ).fetchall()
-    catchments = cur.execute(
-        "SELECT kind, facility_fid, name, units, addresses FROM analysis.facility_catchment"
-        " WHERE run_id = %s ORDER BY kind, addresses DESC, facility_fid",
-        [run_id],
-    ).fetchall()
     return {
         "gmina": level("gmina", "city"),
         "precincts": level("precinct", "precinct"),
         "plan_zones": level("plan_zone", "zone"),
         "worst": [_rounded(r) for r in worst],
-        "catchments": catchments,
+        "catchments": catchments(cur, run_id),
     }
+
+
+def catchments(cur: psycopg.Cursor[Any], run_id: int) -> list[Any]:
+    """Each facility's catchment in a run (the summary and the report): its units and address points."""
+    return cur.execute(
+        "SELECT kind, facility_fid, name, units, addresses FROM analysis.facility_catchment"
+        " WHERE run_id = %s ORDER BY kind, addresses DESC, facility_fid",
+        [run_id],
+    ).fetchall()
 
 
 def _rounded(row: dict[str, Any]) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from sdi.server.access import RestrictedThemes
 from sdi.server.caching import Caching, theme_versions
 from sdi.server.cql_requests import CqlRequests, restore_names
 from sdi.server.limits import BodyLimit
-from sdi.server.provider import theme_fields
+from sdi.server.provider import pool, theme_fields
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +42,6 @@ def health():
     The figures are of the public themes only, as /collections lists them: a restricted theme is not
     counted (data.sdi_status counts every theme, which told an anonymous client that one is hidden).
     """
-    from sdi.server.provider import pool
-
     public = sorted(set(CONFIG["resources"]) - restricted_themes())
     try:
         with pool().connection(timeout=5) as conn:
@@ -69,7 +67,6 @@ def qgis_project():
     """The QGIS project of every public theme, as `sdi qgis-project` writes it; ?city=TERYT filters it."""
     from sdi.core.errors import SdiError
     from sdi.server import qgis_project as project
-    from sdi.server.provider import pool
 
     city = request.args.get("city") or None
     try:
@@ -105,8 +102,6 @@ def raster_file(theme: str, city: str):
 
 @functools.lru_cache(maxsize=256)  # a worker lives until the catalogue changes: then gunicorn replaces it
 def _raster_path(theme: str, city: str) -> str | None:
-    from sdi.server.provider import pool
-
     if theme in restricted_themes() or not sqlfiles.is_city(city):
         return None  # restricted rasters are not served as plain files
     with pool().connection() as conn:
@@ -224,8 +219,6 @@ _scope_function = True  # data.sdi_token_scope exists (until a catalogue without
 def _token_scope(digest: str) -> tuple[bool, str | None]:
     """(valid, city) of a token: its city, or None for a token of every city."""
     global _scope_function
-    from sdi.server.provider import pool
-
     with pool().connection() as conn:
         if _scope_function:
             try:
@@ -241,15 +234,9 @@ def _token_scope(digest: str) -> tuple[bool, str | None]:
         return bool(one_row(conn.execute("SELECT data.sdi_token_valid(%s) AS ok", [digest]))["ok"]), None
 
 
-def _pool():
-    from sdi.server.provider import pool
-
-    return pool()
-
-
 # Outermost first: JSON errors, the body limit, restricted themes (which may hide some from this request),
 # HTTP caching of what the request may see, CQL2 requests, pygeoapi.
-_cached = Caching(CqlRequests(APP.wsgi_app, CONFIG, theme_fields), CONFIG, theme_versions(_pool))
+_cached = Caching(CqlRequests(APP.wsgi_app, CONFIG, theme_fields), CONFIG, theme_versions(pool))
 APP.wsgi_app = pygeoapi_compat.JsonAnswers(
     BodyLimit(RestrictedThemes(_cached, CONFIG, restricted_themes(), _token_scope))
 )
