@@ -35,7 +35,9 @@ def test_bench_20_versions(settings, tmp_path, reader, monkeypatch):  # noqa: F8
     for _ in range(50):
         partition_scope.load_clause(spy.conn, "public_services", None)
     ids_ms = (time.perf_counter() - t0) / 50 * 1000
-    monkeypatch.setattr(partition_scope, "load_clause", lambda conn, theme, city: (sql.SQL("true"), []))
+    monkeypatch.setattr(
+        partition_scope, "load_clause", lambda conn, theme, city, reach=None: partition_scope.Scope(sql.SQL("true"), [])
+    )
     _time(prov, box_, fid, 5)
     before = _time(prov, box_, fid)
     print(

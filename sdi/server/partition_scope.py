@@ -5,7 +5,9 @@
 subquery or a non-constant array): every query over the view would plan, lock and probe the index of every
 partition, old versions too. So the provider first reads the theme's current load ids (one indexed query on
 `data.sdi_layers`) and adds `load_id = ANY(%s)` with the ids bound: planned with the values known, only the
-current partitions are kept.
+current partitions are kept. At national scale (2,477 cities) the current partitions alone are too many to
+plan per request, so only the loads the request can touch are bound (`Reach`, from each load's fid range
+and extent, migration 0014).
 
 The ids are read again for every request, not cached per worker: after a load commits, gunicorn's workers
 are reloaded up to two seconds later (sdi.server.serving polls the catalogue), and a stale id would not
@@ -14,6 +16,8 @@ the new one. The query costs one round trip on the catalogue's primary keys (mea
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from psycopg import sql
 
@@ -26,17 +30,76 @@ COUNT_IF_ESTIMATED_BELOW = 1_000
 _VERSIONED: dict[str, bool] = {}
 
 
-def load_clause(conn, theme: str, city: str | None) -> tuple[sql.Composable, list]:
-    """(`load_id = ANY(%s)`, [ids]) for the theme's current loads (of one city if given); `true` for a
-    view that has no loads (the analysis layers, sdi.server.publish's derived layers)."""
+@dataclass(frozen=True)
+class Reach:
+    """What one request can touch, as far as the catalogue can tell; None where the request does not narrow.
+
+    fid: items/{fid}. box: a bbox or a tile, (xmin, ymin, xmax, ymax) in EPSG:2180. first/after: an
+    unfiltered page in fid order needs its first `first` rows (offset + limit) after fid `after`.
+    """
+
+    fid: int | None = None
+    box: tuple[float, float, float, float] | None = None
+    first: int | None = None
+    after: int | None = None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The clause keeping a query to the partitions it may read, its bound ids, and the rows in all the
+    theme's current loads when the catalogue knows them exactly (numberMatched of an unfiltered query)."""
+
+    clause: sql.Composable
+    params: list
+    total: int | None = None
+
+
+def load_clause(conn, theme: str, city: str | None, reach: Reach = Reach()) -> Scope:
+    """`load_id = ANY(%s)` bound to the theme's current loads (of one city if given) that `reach` can touch;
+    `true` for a view that has no loads (the analysis layers, sdi.server.publish's derived layers).
+
+    With 2,477 cities every current load is a partition PostgreSQL would plan for every request (68-100 ms
+    of planning at 151 cities); each load's fid range and extent (migration 0014) leave the one or few it
+    needs: the load whose range holds an item, the loads whose extent meets a box, the first loads in fid
+    order that hold a page.
+    """
     if not versioned(conn, theme):
-        return sql.SQL("true"), []
-    ids = conn.execute(
-        "SELECT coalesce(array_agg(load_id), '{}') AS ids FROM data.sdi_layers"
-        " WHERE theme = %s AND (%s::text IS NULL OR city = %s)",
-        [theme, city, city],
-    ).fetchone()["ids"]
-    return sql.SQL("load_id = ANY(%s::bigint[])"), [list(ids)]
+        return Scope(sql.SQL("true"), [])
+    box = reach.box or (None, None, None, None)
+    rows = conn.execute(
+        sqlfiles.load("current_loads.sql"),
+        {"theme": theme, "city": city, "fid": reach.fid, "after": reach.after, **dict(zip(_BOX, box, strict=True))},
+    ).fetchall()
+    known = all(r["row_count"] is not None and r["fid_min"] is not None for r in rows)
+    narrowed = reach.fid is not None or reach.box is not None or reach.after is not None
+    total = sum(r["row_count"] for r in rows) if known and not narrowed else None
+    if reach.first is not None and known:
+        rows = _page(rows, reach.first, reach.after)
+    return Scope(sql.SQL("load_id = ANY(%s::bigint[])"), [[r["load_id"] for r in rows]], total)
+
+
+_BOX = ("xmin", "ymin", "xmax", "ymax")
+
+
+def _page(rows: list, first: int, after: int | None) -> list:
+    """The loads that can hold the first `first` rows after `after` in fid order.
+
+    rows come in fid_min order. Once the loads taken hold `first` rows past `after`, none of the wanted rows
+    has a fid above the largest fid_max taken, so any later load starting above it is not needed. Loads of
+    concurrent loads can interleave their ranges: this stays right, it only keeps more loads. A load that
+    straddles `after` is not counted, since part of it lies before the page.
+    """
+    kept: list = []
+    held, top = 0, None
+    for r in rows:
+        if top is not None and r["fid_min"] > top:
+            break
+        kept.append(r)
+        if after is None or r["fid_min"] > after:
+            held += r["row_count"]
+        if top is None and held >= first:
+            top = max(k["fid_max"] for k in kept)
+    return kept
 
 
 def versioned(conn, theme: str) -> bool:
@@ -51,9 +114,15 @@ def versioned(conn, theme: str) -> bool:
     return bool(_VERSIONED[theme])
 
 
-def count(conn, theme: str, where: sql.Composable, params: list, filtered: bool) -> int | None:
+def count(conn, theme: str, where: sql.Composable, params: list, filtered: bool, scope: Scope) -> int | None:
     """numberMatched when it is cheap to know exactly; None (left out, as the standard allows) otherwise."""
     table = sqlfiles.theme_table(theme)
+    if not filtered and scope.total is not None:
+        # Every row of the current loads matches, and the catalogue counted them when each load closed;
+        # the query's own clause may name only the loads of the page, so it cannot count them. Beyond the
+        # cap it is still left out: without numberMatched the provider's next link is the keyset `after=`,
+        # which a client paging through millions of rows needs (an OFFSET link rereads every skipped row).
+        return scope.total if scope.total <= EXACT_COUNT_UP_TO else None
     if not filtered:
         # By name in the catalogue: the reader has no rights on the history schema itself.
         estimate = conn.execute(

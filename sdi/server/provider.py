@@ -117,11 +117,19 @@ class SdiProvider(BaseProvider):
         if not all(type(n) is int and 0 <= n < 2**63 for n in (limit, offset)):
             # pygeoapi reads `limit=true` as a boolean and passes it on
             raise ProviderInvalidQueryError(user_msg="limit and offset must be whole numbers")
+        # An unfiltered page in fid order needs only the loads holding its first offset + limit rows.
+        in_fid_order = not (bbox or properties or filterq or sortby) and resulttype != "hits"
+        reach = partition_scope.Reach(
+            box=tuple(bbox.shape.bounds) if bbox and getattr(bbox, "shape", None) is not None else None,
+            first=offset + limit if in_fid_order else None,
+            after=after,
+        )
         with pool().connection() as conn:
-            where, params = self._where(bbox, properties, filterq, after, loads=self._loads(conn))
+            scope = self._loads(conn, reach)
+            where, params = self._where(bbox, properties, filterq, after, loads=(scope.clause, scope.params))
             # after a keyset, a count would be of the rest only: numberMatched is left out
-            filtered = bool(bbox or properties or filterq or self._city_scope() or keyset)
-            matched = None if keyset else partition_scope.count(conn, self.theme, where, params, filtered=filtered)
+            filtered = bool(bbox or properties or filterq or keyset)
+            matched = None if keyset else partition_scope.count(conn, self.theme, where, params, filtered, scope)
             features = []
             if resulttype != "hits":
                 # The page is cut first and only its rows reprojected and encoded: PostgreSQL would
@@ -149,9 +157,13 @@ class SdiProvider(BaseProvider):
             fid = int(identifier)
         except (TypeError, ValueError):
             raise ProviderItemNotFoundError(f"no feature {identifier!r}") from None
+        if not 0 < fid < 2**63:  # fids are positive bigints; a larger number would fail to bind
+            raise ProviderItemNotFoundError(f"no feature {identifier!r}")
         city = self._city_scope()
         with pool().connection() as conn:
-            loads, ids = self._loads(conn)
+            # only the load whose fid range holds it is planned (sdi.server.partition_scope)
+            scope = self._loads(conn, partition_scope.Reach(fid=fid))
+            loads, ids = scope.clause, scope.params
             row = conn.execute(
                 sql.SQL("SELECT {cols} FROM {t} WHERE fid = %s AND {l}{c}").format(
                     cols=self._columns([], False, crs_transform_spec),
@@ -171,9 +183,9 @@ class SdiProvider(BaseProvider):
             return request.environ.get(CITY_KEY)
         return None
 
-    def _loads(self, conn) -> tuple[sql.Composable, list]:
-        """The clause that keeps the query to the current loads' partitions (sdi.server.partition_scope)."""
-        return partition_scope.load_clause(conn, self.theme, self._city_scope())
+    def _loads(self, conn, reach: partition_scope.Reach) -> partition_scope.Scope:
+        """The clause that keeps the query to the partitions it can touch (sdi.server.partition_scope)."""
+        return partition_scope.load_clause(conn, self.theme, self._city_scope(), reach)
 
     # -- SQL pieces --------------------------------------------------------------------------------
     def _columns(self, select_properties: list[str], skip_geometry: bool, crs_transform_spec=None) -> sql.Composed:

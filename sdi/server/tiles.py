@@ -6,7 +6,9 @@ query is replaced by one SQL statement on the theme's view, through sdi's connec
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 
 from flask import has_request_context, request
 from psycopg import sql
@@ -14,6 +16,7 @@ from pygeoapi.models.provider.base import TileMatrixSetEnum
 from pygeoapi.provider.base_mvt import BaseMVTProvider
 from pygeoapi.provider.mvt_postgresql import MVTPostgreSQLProvider
 from pygeoapi.provider.tile import ProviderTileNotFoundError
+from pyproj import Transformer
 
 from sdi.core import sqlfiles
 from sdi.core.config import restricted_themes
@@ -67,8 +70,9 @@ class SdiTileProvider(MVTPostgreSQLProvider):
         # a token made for one city opens only that city's rows of a restricted theme (sdi.server.access)
         city = request.environ.get(CITY_KEY) if has_request_context() and self.theme in restricted_themes() else None
         with pool().connection() as conn:
-            # only the current loads' partitions are planned and probed (sdi.server.partition_scope)
-            loads, ids = partition_scope.load_clause(conn, self.theme, city)
+            # only the current loads whose extent meets the tile are planned (sdi.server.partition_scope)
+            scope = partition_scope.load_clause(conn, self.theme, city, partition_scope.Reach(box=tile_box(z, x, y)))
+            ids = scope.params
             query = sql.SQL(sqlfiles.load("tile.sql")).format(
                 columns=columns,
                 view=sqlfiles.theme_table(self.theme),
@@ -83,3 +87,31 @@ class SdiTileProvider(MVTPostgreSQLProvider):
 
     def __repr__(self) -> str:
         return f"<SdiTileProvider> {self.theme}"
+
+
+_WEB_MERCATOR_HALF = 20037508.342789244
+
+
+def tile_box(z: int, x: int, y: int) -> tuple[float, float, float, float] | None:
+    """The tile's bounds in EPSG:2180, for choosing the loads it can show; None (every load) for the tiles
+    of zoom < 6, which span a continent and do not reproject to a meaningful box in a national CRS.
+
+    The tile's edges are densified before reprojection (a Mercator edge bends in EPSG:2180), and the box is
+    widened by a tenth of the tile: a box too narrow would drop features, one too wide only plans a
+    neighbour's partition."""
+    if z < 6:
+        return None
+    size = 2 * _WEB_MERCATOR_HALF / 2**z
+    left, top = -_WEB_MERCATOR_HALF + x * size, _WEB_MERCATOR_HALF - y * size
+    pad = size / 10
+    x0, y0, x1, y1 = _to_2180().transform_bounds(
+        left - pad, top - size - pad, left + size + pad, top + pad, densify_pts=21
+    )
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+        return None
+    return x0, y0, x1, y1
+
+
+@functools.cache
+def _to_2180():
+    return Transformer.from_crs(3857, 2180, always_xy=True)
