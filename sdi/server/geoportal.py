@@ -4,9 +4,10 @@ The page is static: sdi/server/static/geoportal/{index.html, geoportal.js, geopo
 know is written here, from the catalogue, into config.json beside the WMS projects at every start and
 catalogue change: the public themes in the QGIS project's groups with their Polish and English titles, the
 cities and their extents, the code lists' labels, the fields searched, and the background map of
-config/server.yaml. The map draws from sdi's own WMS, and the legends are its GetLegendGraphic, so the
-page needs no internet. Scripts come only from this host (`script-src 'self'`; the page has no inline
-script), and feature values are put into the page as text, never as markup.
+config/server.yaml; and the analysis results (art. 13f), once a run published them, in a group on top. The map
+draws from sdi's own WMS, and the legends are its GetLegendGraphic, so the page needs no internet. Scripts
+come only from this host (`script-src 'self'`; the page has no inline script), and feature values are put into
+the page as text, never as markup.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sdi.core import catalogue
 from sdi.core.catalogue import open_catalogue
 from sdi.core.config import registry
 from sdi.core.settings import Settings
-from sdi.server import qgis_project
+from sdi.server import qgis_access_layers, qgis_project
 from sdi.server.services import Service, ServiceContext
 
 logger = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ def build_config(settings: Settings) -> dict:
         cities = sorted({layer.city for layer in catalogue.layers(conn)})
         extents = {c: qgis_project._city_extent(conn, themes, c) for c in cities}
         rasters = sorted({theme for theme, _, _, _ in qgis_project._rasters(conn, None, settings)})
+        results = qgis_access_layers.present(conn)  # the analysis results on the WMS (all.qgs)
     groups = []
     for group, pl, en in qgis_project.GROUPS:
         members = [t for t in themes if schemas[t].group == group]
@@ -126,7 +128,10 @@ def build_config(settings: Settings) -> dict:
                     "layers": [{"name": t, "pl": schemas[t].title.pl, "en": schemas[t].title.en} for t in members],
                 }
             )
-    labels: dict[str, dict] = {}
+    analysis = qgis_access_layers.geoportal_group(results)
+    if analysis:
+        groups.insert(0, analysis)  # the first group is drawn on top
+    labels: dict[str, dict] = qgis_access_layers.geoportal_labels(results)
     for theme in themes:
         for name, field in schemas[theme].fields.items():
             labels.setdefault(theme, {})[name] = {

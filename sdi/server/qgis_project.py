@@ -1,4 +1,5 @@
-"""A QGIS project (.qgz) of every published theme, read from the API through QGIS's OAPIF provider.
+"""A QGIS project (.qgz) of every published theme, read from the API through QGIS's OAPIF provider, with the
+analysis results on top (sdi.server.qgis_access_layers).
 
 Written as XML without QGIS, so that `sdi qgis-project` and the API's /qgis-project download work on a
 server with no QGIS installed; the tests open the result in real QGIS 3.22. Each layer carries its
@@ -25,6 +26,7 @@ from pyproj import CRS
 from sdi.core import catalogue, sqlfiles
 from sdi.core.config import registry
 from sdi.core.settings import Settings, get_settings
+from sdi.server import qgis_access_layers
 
 # QGIS 3.22 replaced short layer ids such as "sdi_roads" with generated ones when reading a project,
 # which left the layer tree pointing at nothing (tried here); ids of the form "sdi_layer_<theme>" are kept.
@@ -61,6 +63,7 @@ def build(
     extent = _city_extent(conn, themes, city) if city else None
     rasters = _rasters(conn, city, settings)
     root = _project(url.rstrip("/"), city, themes, extent or POLAND_2180, settings)
+    qgis_access_layers.add(root, qgis_access_layers.present(conn, city), url.rstrip("/"), city, settings)
     _add_rasters(root, url.rstrip("/"), rasters, settings)
     qgs = ET.tostring(root, encoding="unicode")
     buffer = io.BytesIO()
@@ -241,21 +244,7 @@ def _project(
         for theme in members:
             name = f"{schemas[theme].title.pl} / {schemas[theme].title.en}"
             geometry = schemas[theme].geometry
-            source = _pg_source(postgis, theme, geometry, city) if postgis else _source(url, theme, city)
-            provider = "postgres" if postgis else "OAPIF"
-            ET.SubElement(
-                node,
-                "layer-tree-layer",
-                {
-                    "id": f"sdi_layer_{theme}",
-                    "name": name,
-                    "source": source,
-                    "providerKey": provider,
-                    "checked": "Qt::Checked",
-                    "expanded": "0",
-                },
-            ).append(ET.Element("customproperties"))
-            layers.append(_maplayer(theme, name, source, geometry, settings, provider))
+            layers.append(vector_layer(node, theme, name, geometry, settings, url, city, postgis))
     xmin, ymin, xmax, ymax = (f"{v:.3f}" for v in extent)
     canvas = ET.SubElement(root, "mapcanvas", {"name": "theMapCanvas", "annotationsVisible": "1"})
     canvas.append(_text("units", "meters"))
@@ -268,6 +257,36 @@ def _project(
         view, "DefaultViewExtent", {"xmin": xmin, "ymin": ymin, "xmax": xmax, "ymax": ymax, "crs": "EPSG:2180"}
     )
     return root
+
+
+def vector_layer(
+    node: ET.Element,
+    theme: str,
+    name: str,
+    geometry: str,
+    settings: Settings,
+    url: str,
+    city: str | None,
+    postgis: str | None = None,
+    checked: bool = True,
+) -> ET.Element:
+    """The theme's entry in the layer-tree group `node`, and its styled <maplayer> (returned), over the API at
+    `url` or, with `postgis` (a libpq service name), over the view data.<theme>."""
+    source = _pg_source(postgis, theme, geometry, city) if postgis else _source(url, theme, city)
+    provider = "postgres" if postgis else "OAPIF"
+    ET.SubElement(
+        node,
+        "layer-tree-layer",
+        {
+            "id": f"sdi_layer_{theme}",
+            "name": name,
+            "source": source,
+            "providerKey": provider,
+            "checked": "Qt::Checked" if checked else "Qt::Unchecked",
+            "expanded": "0",
+        },
+    ).append(ET.Element("customproperties"))
+    return _maplayer(theme, name, source, geometry, settings, provider)
 
 
 def _source(url: str, theme: str, city: str | None) -> str:
@@ -350,12 +369,15 @@ def _text(tag: str, text: str, **attrs: str) -> ET.Element:
 
 
 def install_styles(conn: psycopg.Connection, settings: Settings | None = None) -> list[str]:
-    """Write every theme's style into public.layer_styles as its default; returns the themes styled."""
+    """Write every theme's style into public.layer_styles as its default; returns the themes styled.
+
+    The analysis results' views (data.access_*) get theirs too: QGIS opening one from PostGIS draws it
+    met / not met / unreachable at once."""
     settings = settings or get_settings()
     styled = []
     with conn.transaction():
         conn.execute(sqlfiles.load("layer_styles.sql"))
-        for theme in sorted(registry(settings).schemas):
+        for theme in sorted([*registry(settings).schemas, *qgis_access_layers.LAYERS]):
             if _put_style(conn, theme, settings):
                 styled.append(theme)
     return styled

@@ -281,12 +281,25 @@ def _stop(procs: dict[str, subprocess.Popen]) -> None:
 
 
 def _fingerprint(settings: Settings) -> str | None:
+    """What the published configuration depends on: every current load, and every current analysis run.
+
+    An analysis run (sdi.analysis, in its own process) publishes by committing: a city's first run makes a new
+    collection (access_<unit>), and a later one may empty or fill a view. Its run ids are part of the
+    fingerprint, so the API, the WMS projects and /mapa follow within one poll without a load.
+    """
     try:
         with psycopg.connect(database_url(settings, start=False), connect_timeout=5) as conn:
-            return scalar(
+            loads = scalar(
                 conn.execute(
                     "SELECT md5(coalesce(string_agg(city || theme || load_id, ','"
                     " ORDER BY city, theme), '')) FROM sdi.layers"
+                )
+            )
+            if not scalar(conn.execute("SELECT to_regclass('analysis.current_runs')")):
+                return loads  # a catalogue from before migration 0012
+            return f"{loads}:" + scalar(
+                conn.execute(
+                    "SELECT md5(coalesce(string_agg(run_id::text, ',' ORDER BY run_id), '')) FROM analysis.current_runs"
                 )
             )
     except (psycopg.Error, SdiError):

@@ -8,6 +8,7 @@ The projects it serves are generated here, in the serve parent, from the catalog
 `sdi qgis-project` but reading `data.<theme>` straight from PostGIS (an OAPIF layer would make QGIS Server
 call back into the API's own workers). They name a libpq service, never a password: the server process
 writes its own service file from the reader's URL in its environment. Restricted themes are never in them.
+The art. 13f analysis results are, once a run published them (sdi.server.qgis_access_layers).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sdi.core import catalogue
 from sdi.core.catalogue import open_catalogue
 from sdi.core.config import registry
 from sdi.core.settings import Settings
-from sdi.server import qgis_project
+from sdi.server import qgis_access_layers, qgis_project
 from sdi.server.raster_files import raster_file
 from sdi.server.services import Service, ServiceContext
 
@@ -131,6 +132,9 @@ def _root(
 ) -> ET.Element:
     extent = _extent(conn, themes, city) or qgis_project.POLAND_2180
     root = qgis_project._project(public_url, city, themes, extent, settings, postgis=PG_SERVICE)
+    # the analysis results' views that hold rows (of this city): a missing or empty one would be a broken layer
+    results = qgis_access_layers.present(conn, city)
+    qgis_access_layers.add(root, results, public_url, city, settings, postgis=PG_SERVICE)
     schemas = registry(settings).schemas
 
     def local_cog(theme: str, city_: str) -> str | None:
