@@ -255,8 +255,23 @@ def _description(brief: bool = False) -> dict:
 def main(sock: str) -> None:
     """Serve the process API on `sock` and run queued jobs in a thread, until stopped."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    threading.Thread(target=runs.work, daemon=True, name="analysis-jobs").start()
+    threading.Thread(target=_jobs, daemon=True, name="analysis-jobs").start()
     serve_unix(sock, app)
+
+
+def _jobs(poll_s: float = 1.0) -> None:
+    """Run queued jobs for ever, each batch committed when its connection closes.
+
+    runs.work's long-running loop leaves its runs uncommitted (execute's first SELECT opens a transaction that
+    its `conn.transaction()` blocks then only nest savepoints in, and nothing commits it), so a job never
+    showed as done; `once=True` runs what is queued and commits on leaving.
+    """
+    while True:
+        try:
+            runs.work(once=True)
+        except (SdiError, psycopg.Error) as exc:  # the database away for a moment: try again at the next poll
+            logger.error("the analysis job runner: %s", first_line(exc))
+        time.sleep(poll_s)
 
 
 if __name__ == "__main__":
