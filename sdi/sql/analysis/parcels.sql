@@ -1,32 +1,49 @@
 -- Per parcel and kind: the nearest facility along the network, from the parcel's boundary (its access
 -- distance to the street) through either end of its edge, or directly along the edge when the facility
--- is projected onto the same one. Set-based: every parcel's candidate routes come from three hash joins
--- and the shortest is kept per (parcel, kind). A LATERAL subquery per parcel and kind, with a seq scan of
--- _fac for the same-edge case and a spatial subquery per parcel for each straight-line test, took 56.6 s on
--- 19,600 parcels (benchmarks/analysis_bench.py --blocks 70); these statements take about 1 s.
+-- is projected onto the same one. Set-based: hash joins, the shortest kept per (parcel, kind). A LATERAL subquery
+-- per parcel and kind took 56.6 s on 19,600 parcels (benchmarks/analysis_bench.py --blocks 70).
 CREATE INDEX ON _dist (kind, node);
 -- Temporary tables have no statistics until analysed: without them the planner nested-loops 20k parcels.
 ANALYZE _dist; ANALYZE _pp; ANALYZE _fac; ANALYZE _limits;
 
-CREATE TEMP TABLE _cand ON COMMIT DROP AS
-    SELECT p.fid, d.kind, d.fid AS fac, d.cost + p.f * p.len + p.access_m AS cost
-    FROM _pp p JOIN _dist d ON d.node = p.u
-    UNION ALL
-    SELECT p.fid, d.kind, d.fid, d.cost + (1 - p.f) * p.len + p.access_m
-    FROM _pp p JOIN _dist d ON d.node = p.v
-    UNION ALL
-    SELECT p.fid, fc.kind, fc.fid, fc.access_m + p.access_m + abs(fc.f - p.f) * p.len
-    FROM _pp p JOIN _fac fc ON fc.edge = p.edge;
-
+-- The nearest kinds: reach.sql kept one facility per vertex and kind, so a unit's candidates are its edge's two ends
+-- and the facilities projected onto its own edge; the shortest is kept per (unit, kind).
 CREATE TEMP TABLE _near ON COMMIT DROP AS
-    SELECT DISTINCT ON (fid, kind) fid, kind, cost, fac FROM _cand WHERE kind <> 'green'
+    SELECT DISTINCT ON (fid, kind) fid, kind, cost, fac FROM (
+        SELECT p.fid, d.kind, d.fid AS fac, d.cost + p.f * p.len + p.access_m AS cost
+        FROM _pp p JOIN _dist d ON d.node = p.u WHERE d.kind <> 'green'
+        UNION ALL
+        SELECT p.fid, d.kind, d.fid, d.cost + (1 - p.f) * p.len + p.access_m
+        FROM _pp p JOIN _dist d ON d.node = p.v WHERE d.kind <> 'green'
+        UNION ALL
+        SELECT p.fid, fc.kind, fc.fid, fc.access_m + p.access_m + abs(fc.f - p.f) * p.len
+        FROM _pp p JOIN _fac fc ON fc.edge = p.edge WHERE fc.kind <> 'green'
+    ) c
     ORDER BY fid, kind, cost, fac;
 
--- Public green within the distance: the SUM of the areas of every green area reachable, not one park
--- (each counted once, by its shortest route).
+-- Public green within the distance: the SUM of the areas of every green area reachable, not one park (each counted
+-- once, whichever of its routes is within the distance). Per edge first: each green area reachable from either end
+-- of it, or projected onto it, in one row (du, dv: from its ends; fa, ff: its own access and place on the edge),
+-- so that each unit only tests the rows of its own edge (a join of every unit with both ends' distances, and a
+-- dedup of the 950,000 pairs it made, took 2.4 s of a 50,000-address run).
+CREATE TEMP TABLE _e ON COMMIT DROP AS SELECT DISTINCT edge, u, v FROM _pp WHERE edge IS NOT NULL;
+CREATE TEMP TABLE _eg ON COMMIT DROP AS
+    SELECT edge, fac, min(du) AS du, min(dv) AS dv, min(fa) AS fa, min(ff) AS ff FROM (
+        SELECT e.edge, d.fid AS fac, d.cost AS du, NULL::float8 AS dv, NULL::float8 AS fa, NULL::float8 AS ff
+        FROM _e e JOIN _dist d ON d.node = e.u WHERE d.kind = 'green'
+        UNION ALL
+        SELECT e.edge, d.fid, NULL, d.cost, NULL, NULL FROM _e e JOIN _dist d ON d.node = e.v WHERE d.kind = 'green'
+        UNION ALL
+        SELECT fc.edge, fc.fid, NULL, NULL, fc.access_m, fc.f FROM _fac fc WHERE fc.kind = 'green'
+    ) g
+    GROUP BY edge, fac;
+ANALYZE _eg;
 CREATE TEMP TABLE _green ON COMMIT DROP AS
     SELECT q.fid, sum(f.area_ha) AS ha
-    FROM (SELECT fid, fac FROM _cand WHERE kind = 'green' GROUP BY fid, fac HAVING min(cost) <= %(green_sum_m)s) q
+    FROM (SELECT p.fid, c.fac FROM _pp p JOIN _eg c ON c.edge = p.edge
+          WHERE c.du + p.f * p.len + p.access_m <= %(green_sum_m)s
+             OR c.dv + (1 - p.f) * p.len + p.access_m <= %(green_sum_m)s
+             OR c.fa + p.access_m + abs(c.ff - p.f) * p.len <= %(green_sum_m)s) q
     JOIN _fac f ON f.kind = 'green' AND f.fid = q.fac
     GROUP BY q.fid;
 
@@ -54,12 +71,16 @@ CREATE TEMP TABLE _sz ON COMMIT DROP AS
     GROUP BY k.kind, k.lim, r.ring;
 CREATE INDEX ON _sz USING gist (geom);
 ANALYZE _sz;
+-- The units inside the buffers, from each piece's side: one index scan of the units per piece, where the polygon
+-- stays the same and PostGIS prepares it once (probing the pieces once per unit and kind took 1.2 s of 1.9 s).
+CREATE TEMP TABLE _sin ON COMMIT DROP AS
+    SELECT p.fid, z.kind, z.lim FROM _sz z JOIN _pp p ON ST_Intersects(z.geom, p.geom) WHERE z.ring = 'in';
+ANALYZE _sin;
 CREATE TEMP TABLE _straight ON COMMIT DROP AS
     SELECT p.fid, k.kind
     FROM _pp p JOIN _town t ON t.fid = p.fid
     JOIN _slim k ON k.lim = CASE WHEN k.kind = 'primary_school' THEN t.school_limit ELSE k.lim END
-    WHERE EXISTS (SELECT FROM _sz z WHERE z.kind = k.kind AND z.lim = k.lim AND z.ring = 'in'
-                  AND ST_Intersects(z.geom, p.geom))
+    WHERE (p.fid, k.kind, k.lim) IN (SELECT fid, kind, lim FROM _sin)
        OR (EXISTS (SELECT FROM _sz z WHERE z.kind = k.kind AND z.lim = k.lim AND z.ring = 'out'
                    AND ST_Intersects(z.geom, p.geom))
            AND EXISTS (SELECT FROM _fac f WHERE f.kind = k.kind AND ST_DWithin(f.geom, p.geom, k.lim)));
