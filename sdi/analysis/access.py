@@ -21,6 +21,8 @@ _TOWN_TYPES = "('urban', 'town_in_urban_rural', 'warsaw_district', 'city_delegat
 BUILDING_M = 10.0
 # Network vertices this close to a green area join it: it is measured to its boundary, not one point.
 ATTACH_M = 30.0
+# Units within this distance of a street find their edge set-wise; only the others by a KNN search of their own.
+NEAR_M = 30.0
 #: Memory for each sort and hash of a run (PostgreSQL's default is 4MB).
 WORK_MEM = "64MB"
 
@@ -44,6 +46,7 @@ def compute(conn: psycopg.Connection, run_id: int, std: Standards, *, explain: l
         "max_access": std.max_access_m,
         "building_m": BUILDING_M,
         "attach_m": ATTACH_M,
+        "near_m": NEAR_M,
         "optional": list(std.optional),
         "big_ha": std.green_big_ha,
         "green_sum_m": std.green_sum_m,

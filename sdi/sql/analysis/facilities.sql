@@ -9,17 +9,38 @@ CREATE INDEX ON _edges USING gist (geom);
 ANALYZE _edges;
 
 -- _pp: the units of analysis (parcels, address points or residential buildings: sdi.analysis.units).
-CREATE TEMP TABLE _pp ON COMMIT DROP AS
+CREATE TEMP TABLE _u ON COMMIT DROP AS
     SELECT p.fid, p.label AS parcel_id, p.precinct, p.addresses,
-           CASE WHEN GeometryType(p.geom) LIKE '%%POLYGON' THEN ST_Multi(p.geom) ELSE p.geom END AS geom,
+           CASE WHEN GeometryType(p.geom) LIKE '%%POLYGON' THEN ST_Multi(p.geom) ELSE p.geom END AS geom
+    FROM {units} p
+    WHERE p.city = %(city)s;
+CREATE INDEX ON _u USING gist (geom);
+ANALYZE _u;
+
+-- Each unit's nearest edge. Most units lie within %(near_m)s m of a street: from each edge's side, one index scan
+-- of the units finds them all, and the nearest is kept per unit (ties: the lowest edge id). Only the others are
+-- looked up one by one, by the index's KNN. A KNN per unit took 3.1 s of CPU for 50,000 addresses, this 1.1 s.
+CREATE TEMP TABLE _pe ON COMMIT DROP AS
+    SELECT DISTINCT ON (p.fid) p.fid, e.id AS edge, ST_Distance(e.geom, p.geom) AS d
+    FROM _edges e JOIN _u p ON p.geom && ST_Expand(e.geom, least(%(near_m)s, %(max_access)s))
+    ORDER BY p.fid, 3, e.id;
+DELETE FROM _pe WHERE d > least(%(near_m)s, %(max_access)s);
+-- The nearest edge by the index's KNN alone, then the distance test: a DWithin inside the LATERAL made the planner
+-- fetch every edge within 500 m and sort them, for each unit.
+INSERT INTO _pe
+    SELECT p.fid, n.id, n.d
+    FROM _u p
+    CROSS JOIN LATERAL (SELECT * FROM (SELECT e.id, e.geom, ST_Distance(e.geom, p.geom) AS d FROM _edges e
+                                       ORDER BY e.geom <-> p.geom LIMIT 1) k
+                        WHERE ST_DWithin(k.geom, p.geom, %(max_access)s)) n
+    WHERE NOT EXISTS (SELECT FROM _pe x WHERE x.fid = p.fid);
+ANALYZE _pe;
+
+CREATE TEMP TABLE _pp ON COMMIT DROP AS
+    SELECT p.fid, p.parcel_id, p.precinct, p.addresses, p.geom,
            e.id AS edge, e.source AS u, e.target AS v, e.cost AS len, e.component,
            ST_LineLocatePoint(e.geom, ST_ClosestPoint(e.geom, p.geom)) AS f, ST_Distance(e.geom, p.geom) AS access_m
-    FROM {units} p
-    -- the nearest edge by the index's KNN alone, then the distance test: a DWithin inside the LATERAL made the
-    -- planner fetch every edge within 500 m and sort them, for each unit (6 s of 8 for 50,000 addresses)
-    LEFT JOIN LATERAL (SELECT * FROM (SELECT * FROM _edges e ORDER BY e.geom <-> p.geom LIMIT 1) n
-                       WHERE ST_DWithin(n.geom, p.geom, %(max_access)s)) e ON true
-    WHERE p.city = %(city)s;
+    FROM _u p LEFT JOIN _pe n ON n.fid = p.fid LEFT JOIN _edges e ON e.id = n.edge;
 CREATE INDEX ON _pp USING gist (geom);
 
 -- Every facility in the network's area, whichever city loaded it. A school is its building: the building
