@@ -140,12 +140,6 @@ def build(
             f"city {city} has no roads or paths near its {NOUN[units]} to walk along",
             f"load its streets first: sdi load FILE --city {city} --theme roads",
         )
-    conn.execute(
-        "UPDATE analysis.edges e SET component = c.component FROM pgr_connectedComponents("
-        " 'SELECT id, source, target, cost, cost AS reverse_cost FROM analysis.edges WHERE run_id = '"
-        " || %s::bigint) c WHERE e.run_id = %s AND e.source = c.node",
-        [run_id, run_id],
-    )
     sizes = conn.execute(
         "SELECT component, count(*), round(sum(cost)) FROM analysis.edges WHERE run_id = %s"
         " GROUP BY component ORDER BY count(*) DESC",
