@@ -2,9 +2,9 @@
 -- distance to the street) through either end of its edge, or directly along the edge when the facility
 -- is projected onto the same one. Set-based: hash joins, the shortest kept per (parcel, kind). A LATERAL subquery
 -- per parcel and kind took 56.6 s on 19,600 parcels (benchmarks/analysis_bench.py --blocks 70).
-CREATE INDEX ON _dist (kind, node);
--- Temporary tables have no statistics until analysed: without them the planner nested-loops 20k parcels.
-ANALYZE _dist; ANALYZE _pp; ANALYZE _fac; ANALYZE _limits;
+-- Temporary tables have no statistics until analysed: without them the planner nested-loops 20k parcels. Only the
+-- join keys: a geometry column's statistics cost more than the rest (ANALYZE _pp: 0.25 s of 50,000 units).
+ANALYZE _dist; ANALYZE _pp (fid, edge, u, v); ANALYZE _fac; ANALYZE _limits;
 
 -- The nearest kinds: reach.sql kept one facility per vertex and kind, so a unit's candidates are its edge's two ends
 -- and the facilities projected onto its own edge; the shortest is kept per (unit, kind).
@@ -37,7 +37,7 @@ CREATE TEMP TABLE _eg ON COMMIT DROP AS
         SELECT fc.edge, fc.fid, NULL, NULL, fc.access_m, fc.f FROM _fac fc WHERE fc.kind = 'green'
     ) g
     GROUP BY edge, fac;
-ANALYZE _eg;
+ANALYZE _eg (edge);
 CREATE TEMP TABLE _green ON COMMIT DROP AS
     SELECT q.fid, sum(f.area_ha) AS ha
     FROM (SELECT p.fid, c.fac FROM _pp p JOIN _eg c ON c.edge = p.edge
@@ -100,7 +100,7 @@ CREATE TEMP TABLE _opt ON COMMIT DROP AS
     LEFT JOIN _straight s ON s.fid = p.fid AND s.kind = l.kind
     WHERE l.optional
     GROUP BY p.fid;
-ANALYZE _near; ANALYZE _green; ANALYZE _straight; ANALYZE _green_straight; ANALYZE _opt;
+ANALYZE _near (fid, kind); ANALYZE _green; ANALYZE _straight; ANALYZE _green_straight; ANALYZE _opt (fid);
 
 INSERT INTO analysis.parcel_access (run_id, city, parcel_fid, parcel_id, precinct, town, access_m, school_m, school_fid,
         school_limit_m, school_ok, school_straight_ok, school_by_point, green_sum_ha, green_ok, green_straight_ok,
@@ -130,4 +130,6 @@ LEFT JOIN _near b ON b.fid = p.fid AND b.kind = 'green20'
 LEFT JOIN _straight bs ON bs.fid = p.fid AND bs.kind = 'green20'
 LEFT JOIN _green g ON g.fid = p.fid
 LEFT JOIN _green_straight gs ON gs.fid = p.fid
-LEFT JOIN _opt o ON o.fid = p.fid;
+LEFT JOIN _opt o ON o.fid = p.fid
+-- in key order: the primary key's B-tree then fills page after page instead of splitting pages all over
+ORDER BY p.fid;
