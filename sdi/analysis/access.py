@@ -59,7 +59,7 @@ def compute(conn: psycopg.Connection, run_id: int, std: Standards, *, explain: l
     t = time.perf_counter()
     tables = network.sources(conn)
     cur.execute(
-        sqlfiles.load("analysis/facilities.sql").format(units=units.relation(std.units, tables), **tables), params
+        sqlfiles.load("analysis/facilities.sql").format(units=units.script(std.units, tables), **tables), params
     )
     timings["project_s"] = time.perf_counter() - t
     limits = _limits(std)

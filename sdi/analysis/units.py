@@ -1,4 +1,4 @@
-"""The units of analysis, each as one SQL relation (fid, city, label, precinct, addresses, geom).
+"""The units of analysis, each filled into one temporary table (fid, label, precinct, addresses, geom).
 
 The law's unit is the registered parcel (art. 13f ust. 2). Address points and residential buildings are
 further views of the same question (where do people live, and how far do they walk), as the issue asks:
@@ -21,9 +21,10 @@ NOUN = {"parcels": "parcels", "addresses": "address points", "buildings": "resid
 # The precinct of an address point or a building is that of the parcel holding it (its point on surface).
 # Address points count where they stand in a parcel or a building, or within 5 m of a building's outline
 # (PRG places many of them at the entrance, just outside the footprint). sdi/sql/analysis/units_<units>.sql
-def relation(units: str, tables: dict[str, str]) -> str:
-    """The units as an SQL subquery over the current views in tables (fixed text: no caller's value)."""
-    return "(" + sqlfiles.load(f"analysis/units_{units}.sql").format(**tables) + ")"
+def script(units: str, tables: dict[str, str]) -> str:
+    """The statements that fill temporary table _units (fid, label, precinct, addresses, geom) with the units of
+    city %(city)s, over the current views in tables (fixed text: no caller's value)."""
+    return sqlfiles.load(f"analysis/units_{units}.sql").format(**tables).strip().rstrip(";")
 
 
 def outline(units: str, tables: dict[str, str]) -> str:
