@@ -15,7 +15,7 @@ CREATE TEMP TABLE _u ON COMMIT DROP AS
            CASE WHEN GeometryType(p.geom) LIKE '%%POLYGON' THEN ST_Multi(p.geom) ELSE p.geom END AS geom
     FROM _units p;
 CREATE INDEX ON _u USING gist (geom);
-ANALYZE _u;
+ANALYZE _u (fid);
 
 -- Each unit's nearest edge. Most units lie within %(near_m)s m of a street: from each edge's side, one index scan
 -- of the units finds them all, and the nearest is kept per unit. Only the others, and the units equally near two
