@@ -209,7 +209,8 @@ def test_the_process_api_queues_a_job_that_the_runner_runs(pgr_settings, tmp_pat
     monkeypatch.setenv("SDI_DATABASE_URL", pgr_settings.database_url)
     get_settings.cache_clear()
     with open_catalogue(pgr_settings) as conn:
-        token = tokens.add(conn, "planner")
+        token = tokens.add(conn, "planner", scope="analyse")
+        reader = tokens.add(conn, "reader")  # a read token opens restricted themes, not the process
         conn.commit()
 
     def call(method: str, path: str, body: dict | None = None, auth: str | None = None) -> tuple[str, dict]:
@@ -230,6 +231,10 @@ def test_the_process_api_queues_a_job_that_the_runner_runs(pgr_settings, tmp_pat
         assert call("POST", "/analysis/processes/access-standards/execution", {"inputs": {"city": CITY}})[0].startswith(
             "401"
         )
+        status, refused = call(
+            "POST", "/analysis/processes/access-standards/execution", {"inputs": {"city": CITY}}, reader
+        )
+        assert status.startswith("403") and "--scope analyse" in refused["fix"]
         status, bad = call(
             "POST",
             "/analysis/processes/access-standards/execution",

@@ -47,8 +47,9 @@ def _job(client: Processes, job_id: str, seconds: float = 90.0) -> dict:
 def test_owslib_lists_describes_and_executes_sync_and_async(pgr_settings, db_url, tmp_path):
     load_town(tmp_path / "town", pgr_settings)
     with open_catalogue(pgr_settings) as conn:
-        token = tokens.add(conn, "planner")
-        elsewhere = tokens.add(conn, "warszawa", city="1465011")
+        token = tokens.add(conn, "planner", scope="analyse")
+        elsewhere = tokens.add(conn, "warszawa", city="1465011", scope="analyse")
+        reader = tokens.add(conn, "reader", city=CITY)  # the city's read token: not a token to analyse with
         conn.commit()
     with running_api(db_url, tmp_path / "home") as base:
         client = _client(base, token)
@@ -78,7 +79,7 @@ def test_owslib_lists_describes_and_executes_sync_and_async(pgr_settings, db_url
             time.sleep(1)
         assert {f["properties"]["run_id"] for f in items["features"]} == {int(queued["jobID"])}  # the newest run
 
-        for who, expected in ((None, 401), ("sdi_not-a-token", 401), (elsewhere, 403)):
+        for who, expected in ((None, 401), ("sdi_not-a-token", 401), (elsewhere, 403), (reader, 403)):
             with pytest.raises(RuntimeError, match="token"):  # OWSLib raises with the service's one line
                 _client(base, who).execute(PROCESS, {"city": CITY}, async_=True)
             answer = requests.post(

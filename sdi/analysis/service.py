@@ -30,7 +30,6 @@ from sdi.analysis import report, runs
 from sdi.analysis.standards import OPTIONAL_KINDS, UNITS, parse
 from sdi.core import tokens
 from sdi.core.catalogue import open_catalogue
-from sdi.core.db import one_row
 from sdi.core.errors import SdiError, first_line
 from sdi.core.unix_wsgi import serve_unix
 
@@ -186,11 +185,20 @@ def _execute(environ: dict[str, Any]) -> tuple[int, dict[str, Any] | str, dict[s
     std = parse(body.get("inputs") if isinstance(body, dict) else None)
     token = environ.get("HTTP_AUTHORIZATION", "").removeprefix("Bearer ").strip()
     with open_catalogue() as conn:
-        valid, city = one_row(conn.execute("SELECT * FROM data.sdi_token_scope(%s)", [tokens.digest(token)]))
-        if not token or not valid:
+        grant = tokens.grant(conn, token)
+        if grant is None:
             return 401, {"detail": "executing a process needs a token: Authorization: Bearer TOKEN"}, {}
-        if city is not None and city != std.city:
-            return 403, {"detail": f"the token is for city {city}, not {std.city}"}, {}
+        if grant.scope != "analyse":
+            return (
+                403,
+                {
+                    "detail": f"the token's scope is {grant.scope!r}: executing a process needs the analyse scope",
+                    "fix": "sdi token add NAME --city TERYT --scope analyse",
+                },
+                {},
+            )
+        if grant.city is not None and grant.city != std.city:
+            return 403, {"detail": f"the token is for city {grant.city}, not {std.city}"}, {}
         run_id = runs.submit(conn, std)
     location = f"/analysis/jobs/{run_id}"
     if "respond-sync" in environ.get("HTTP_PREFER", ""):

@@ -83,10 +83,11 @@ def token() -> None:
 @click.option("--city", type=TERYT, default=None, help="The city (TERYT) the token is for, if any.")
 @click.option(
     "--scope",
-    type=click.Choice(["read", "load"]),
+    type=click.Choice(["read", "load", "analyse"]),
     default="read",
     show_default=True,
-    help="read: restricted themes; load: remote loads for --city through /uploads.",
+    help="read: restricted themes; load: remote loads for --city through /uploads;"
+    " analyse: run the access-standards process (of --city, or of every city).",
 )
 def token_add(name: str, city: str | None, scope: str) -> None:
     """Make a token and show it once: it cannot be shown again.
@@ -97,6 +98,7 @@ def token_add(name: str, city: str | None, scope: str) -> None:
       curl -H "Authorization: Bearer TOKEN" http://127.0.0.1:5000/collections/utility_networks/items
       sdi token add krakow-gis --city 1261011 --scope load
       SDI_TOKEN=... sdi load drogi.gpkg --city 1261011 --theme roads --server https://sdi.example.gov.pl
+      sdi token add planista --city 1261011 --scope analyse
     """
     from sdi.core.catalogue import open_catalogue
     from sdi.core.tokens import add

@@ -6,8 +6,9 @@ city (NULL: every city) binds the token to its scope; data.sdi_token_valid(hash)
 These are the only catalogue questions its read-only login may ask.
 
 A token has a scope (migration 0010): 'read' (restricted themes; every older token) or 'load' (remote
-loading through the upload service, always for one city). `grant` is the upload service's question; it
-runs as the owner, so it reads sdi.tokens itself and sees a revocation at the next request.
+loading through the upload service, always for one city); 'analyse' (migration 0015) executes the
+access-standards process, for its city or every city. `grant` is the upload and analysis services'
+question; they run as the owner, so they read sdi.tokens themselves and see a revocation at the next request.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sdi.core import sqlfiles
 from sdi.core.errors import ConfigError
 
 _NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
-SCOPES = ("read", "load")
+SCOPES = ("read", "load", "analyse")
 
 
 @dataclass(frozen=True)
