@@ -84,9 +84,22 @@ CREATE TEMP TABLE _straight ON COMMIT DROP AS
        OR (EXISTS (SELECT FROM _sz z WHERE z.kind = k.kind AND z.lim = k.lim AND z.ring = 'out'
                    AND ST_Intersects(z.geom, p.geom))
            AND EXISTS (SELECT FROM _fac f WHERE f.kind = k.kind AND ST_DWithin(f.geom, p.geom, k.lim)));
+-- The 3 ha green sum by straight line: a unit inside the buffer of one green area of that size alone passes (the
+-- buffer's arcs are chords inside the true circle, and the sum of the others cannot lower it); only the others need
+-- the sum over every green area within the distance. On the goal's 50,000 addresses 81 %% passed by one area; the
+-- sum for every unit took 1.0 s.
+CREATE TEMP TABLE _gsure ON COMMIT DROP AS
+    SELECT DISTINCT p.fid
+    FROM (SELECT ST_Subdivide(ST_Union(ST_Buffer(f.geom, %(green_sum_m)s)), 64) AS geom
+          FROM _fac f WHERE f.kind = 'green' AND f.area_ha >= %(green_sum_ha)s) z
+    JOIN _pp p ON ST_Intersects(z.geom, p.geom);
+CREATE TEMP TABLE _grest ON COMMIT DROP AS
+    SELECT p.fid, p.geom FROM _pp p WHERE NOT EXISTS (SELECT FROM _gsure s WHERE s.fid = p.fid);
+CREATE INDEX ON _grest USING gist (geom);
+ANALYZE _gsure; ANALYZE _grest (fid);
 CREATE TEMP TABLE _green_straight ON COMMIT DROP AS
     SELECT p.fid, sum(f.area_ha) AS ha
-    FROM _pp p JOIN _fac f ON f.kind = 'green' AND ST_DWithin(f.geom, p.geom, %(green_sum_m)s)
+    FROM _grest p JOIN _fac f ON f.kind = 'green' AND ST_DWithin(f.geom, p.geom, %(green_sum_m)s)
     GROUP BY p.fid;
 
 CREATE TEMP TABLE _opt ON COMMIT DROP AS
@@ -110,7 +123,7 @@ SELECT %(run)s, %(city)s, p.fid, p.parcel_id, p.precinct, t.town, p.access_m, s.
        ss.fid IS NOT NULL,
        sf.by_point,
        coalesce(g.ha, 0), coalesce(g.ha, 0) >= %(green_sum_ha)s,
-       coalesce(gs.ha, 0) >= %(green_sum_ha)s,
+       gq.fid IS NOT NULL OR coalesce(gs.ha, 0) >= %(green_sum_ha)s,
        b.cost, b.fac, coalesce(b.cost <= %(green_big_m)s, false),
        bs.fid IS NOT NULL,
        coalesce(o.optional, '{{}}'),
@@ -130,6 +143,7 @@ LEFT JOIN _near b ON b.fid = p.fid AND b.kind = 'green20'
 LEFT JOIN _straight bs ON bs.fid = p.fid AND bs.kind = 'green20'
 LEFT JOIN _green g ON g.fid = p.fid
 LEFT JOIN _green_straight gs ON gs.fid = p.fid
+LEFT JOIN _gsure gq ON gq.fid = p.fid
 LEFT JOIN _opt o ON o.fid = p.fid
 -- in key order: the primary key's B-tree then fills page after page instead of splitting pages all over
 ORDER BY p.fid;
