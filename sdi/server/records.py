@@ -22,10 +22,10 @@ from typing import Any
 import yaml
 from lxml import etree
 from markupsafe import Markup, escape
-from pygeometa.schemas.iso19139 import ISO19139OutputSchema
 
 from sdi.core.errors import ConfigError
 from sdi.core.settings import Settings
+from sdi.server import iso_template
 from sdi.server.datasets import ALL, Dataset
 
 logger = logging.getLogger(__name__)
@@ -222,7 +222,7 @@ def mcf(ds: Dataset, settings: Settings, base: str) -> dict:
 
 def iso19139(ds: Dataset, settings: Settings, base: str) -> bytes:
     """The data set's ISO 19139 record (UTF-8 XML), INSPIRE's required elements included."""
-    text = ISO19139OutputSchema().write(_safe(mcf(ds, settings, base)))
+    text = iso_template.render(_safe(mcf(ds, settings, base)))  # pygeometa's template, compiled once
     root = etree.fromstring(
         text.encode("utf-8"), etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
     )

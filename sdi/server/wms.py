@@ -13,6 +13,7 @@ The art. 13f analysis results are, once a run published them (sdi.server.qgis_ac
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import subprocess
@@ -255,8 +256,18 @@ def _properties(props: ET.Element, settings: Settings, city: str | None, extent,
 
 
 def _server_yaml(settings: Settings) -> dict:
+    path = settings.config_dir / "server.yaml"
     try:
-        return yaml.safe_load((settings.config_dir / "server.yaml").read_text(encoding="utf-8")) or {}
+        return _parsed_yaml(path, path.stat().st_mtime_ns)
+    except OSError:
+        return {}
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed_yaml(path: Path, mtime_ns: int) -> dict:
+    """server.yaml parsed once per version of the file: every city's project reads it (17 ms a city)."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError):
         return {}
 
