@@ -250,3 +250,21 @@ def test_the_process_api_queues_a_job_that_the_runner_runs(pgr_settings, tmp_pat
         assert call("GET", "/analysis/jobs/999999")[0].startswith("404")
     finally:
         get_settings.cache_clear()
+
+
+def test_the_long_running_worker_commits_each_run(pgr_settings, tmp_path):
+    """`sdi analysis worker` (no --once) keeps one connection for ever: each run must be committed when it ends,
+    not when the worker stops (a bare SELECT once left a transaction open and every run only a savepoint)."""
+    load_town(tmp_path / "town", pgr_settings)
+    with open_catalogue(pgr_settings) as conn:
+        run_id = runs.submit(conn, parse({"city": CITY}))
+        conn.commit()
+    seen: list[str] = []
+
+    def idle() -> bool:  # called when the queue is empty, on the worker's still-open connection
+        with psycopg.connect(pgr_settings.database_url) as other:
+            seen.append(other.execute("SELECT status FROM analysis.runs WHERE run_id = %s", [run_id]).fetchone()[0])
+        return False  # stop
+
+    assert runs.work(pgr_settings, idle=idle) == 1
+    assert seen == ["successful"]  # visible to another connection while the worker still runs

@@ -59,7 +59,10 @@ def claim_next_id(conn: psycopg.Connection, run_id: int) -> None:
 
 def execute(conn: psycopg.Connection, run_id: int) -> dict:
     """Run a claimed run: network, distances, summary in one transaction; a failure is recorded, then raised."""
-    params = scalar(conn.execute("SELECT params FROM analysis.runs WHERE run_id = %s", [run_id]))
+    # Read in a transaction block of its own: a bare SELECT would leave an implicit transaction open, and the
+    # run's `with conn.transaction()` below would then only nest a savepoint in it and never commit.
+    with conn.transaction():
+        params = scalar(conn.execute("SELECT params FROM analysis.runs WHERE run_id = %s", [run_id]))
     std = Standards(**params)
     started = time.perf_counter()
     try:
@@ -175,4 +178,5 @@ def work(
                 execute(conn, run_id)
             except (SdiError, psycopg.Error) as exc:
                 logger.error("analysis run %s failed: %s", run_id, first_line(exc))
+            conn.commit()  # nothing of a run may wait for the runner to stop
             done += 1
