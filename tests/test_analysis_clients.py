@@ -91,3 +91,34 @@ def test_owslib_lists_describes_and_executes_sync_and_async(pgr_settings, db_url
             assert answer.status_code == expected, (who, answer.status_code, answer.text)
         with open_catalogue(pgr_settings) as conn:  # nothing was queued by the refused requests
             assert conn.execute("SELECT count(*) FROM analysis.runs").fetchone()[0] == 2
+
+
+def test_the_process_api_answers_at_the_api_root_as_ogc_api_processes_names_it(pgr_settings, db_url, tmp_path):
+    """/processes/access-standards and /jobs/{id} at the API's root (issue 21's paths), the same service."""
+    load_town(tmp_path / "town", pgr_settings)
+    with open_catalogue(pgr_settings) as conn:
+        token = tokens.add(conn, "planner", scope="analyse")
+        conn.commit()
+    with running_api(db_url, tmp_path / "home") as base:
+        client = Processes(base)  # OWSLib pointed at the API itself, as a client finds it
+        client.headers = {"Authorization": f"Bearer {token}"}
+        assert [p["id"] for p in client.processes()] == [PROCESS]
+        assert "city" in client.process(PROCESS)["inputs"]
+        answer = requests.post(
+            f"{base}/processes/{PROCESS}/execution",
+            json={"inputs": {"city": CITY}},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        assert answer.status_code == 201, answer.text
+        job_id = answer.json()["jobID"]
+        deadline = time.monotonic() + 90
+        job = requests.get(f"{base}/jobs/{job_id}", timeout=30).json()
+        while job["status"] not in ("successful", "failed"):
+            assert time.monotonic() < deadline, job
+            time.sleep(0.5)
+            job = requests.get(f"{base}/jobs/{job_id}", timeout=30).json()
+        assert job["status"] == "successful", job
+        results = requests.get(f"{base}/jobs/{job_id}/results", timeout=30).json()
+        assert results["summary"]["gmina"][0]["parcels"] == 4
+        assert requests.get(f"{base}/processes/unknown", timeout=30).status_code == 404

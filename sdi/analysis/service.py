@@ -76,9 +76,15 @@ def service(ctx: Any) -> AnalysisService | None:
         logger.error("analysis (/analysis/processes) is off: %s. Fix: %s", exc.message, exc.fix)
         return None
     sock = ctx.run_dir / "analysis.sock"
-    nginx = (
-        f"        location /analysis/ {{ proxy_pass http://unix:{sock}:/analysis/; proxy_set_header Host"
+    # /processes and /jobs, the paths OGC API Processes gives at the API's root, reach the same service
+    nginx = "\n".join(
+        f"        location {public} {{ proxy_pass http://unix:{sock}:{inside}; proxy_set_header Host"
         " $http_host; proxy_read_timeout 35s; }"
+        for public, inside in (
+            ("/analysis/", "/analysis/"),
+            ("/processes", "/analysis/processes"),
+            ("/jobs", "/analysis/jobs"),
+        )
     )
     env = {"SDI_HOME": str(ctx.settings.home_abs)}
     if ctx.settings.database_url:

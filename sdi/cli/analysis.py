@@ -18,6 +18,7 @@ def register(cli: click.Group) -> None:
     """Add this module's commands to the `sdi` group (`analyse`, the issue's spelling, is the same group)."""
     cli.add_command(analysis)
     cli.add_command(analysis, "analyse")
+    cli.add_command(worker, "worker")  # `sdi worker`, the issue's name for the job runner
 
 
 @click.group()
@@ -203,7 +204,13 @@ def _write_csv(conn: Any, run_id: int, path: Path) -> None:
 @analysis.command("worker")
 @click.option("--once", is_flag=True, help="Run what is queued, then exit.")
 def worker(once: bool) -> None:
-    """The job runner: run queued analyses with the owner's login (never in the API's read-only workers)."""
+    """The job runner: run queued analyses with the owner's login (never in the API's read-only workers).
+
+    \b
+    Examples:
+      sdi worker                 # runs jobs queued through POST /processes/access-standards/execution
+      sdi analysis worker --once # what is queued now, then exit (cron)
+    """
     from sdi.analysis import runs
 
     done = runs.work(once=once)
