@@ -75,9 +75,9 @@ def _write(conn: psycopg.Connection, ds: Dataset, target: Path) -> None:
     """One data set's current rows as a GeoPackage in EPSG:2180, written aside then renamed into place."""
     # The data set's own loads are bound, so that only their partitions are planned (2,477 cities' partitions
     # would cost more to plan than one city's rows to read; sdi.server.partition_scope says why).
-    where = sql.SQL(" WHERE load_id = ANY(%s::bigint[])")
+    where: sql.Composable = sql.SQL(" WHERE load_id = ANY(%s::bigint[])")
     if ds.city != ALL:
-        where += sql.SQL(" AND city = {}").format(sql.Literal(ds.city))
+        where = where + sql.SQL(" AND city = {}").format(sql.Literal(ds.city))
     query = sql.SQL("SELECT *, ST_AsBinary(geom) AS sdi_wkb FROM {}{} ORDER BY fid").format(
         sqlfiles.theme_table(ds.theme), where
     )

@@ -18,7 +18,7 @@ from pygeometa import core
 from pygeometa.schemas.iso19139 import ISO19139OutputSchema
 
 
-def render(mcf: dict) -> str:
+def render(mcf: object) -> str:
     """The ISO 19139 XML of one MCF record, as pygeometa would write it (before its pretty-print)."""
     return _template().render(record=mcf, pygeometa_version=core.VERSION)
 

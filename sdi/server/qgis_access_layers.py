@@ -18,6 +18,7 @@ from psycopg import sql
 from psycopg.rows import tuple_row
 
 from sdi.core import catalogue
+from sdi.core.db import scalar
 from sdi.core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ def present(conn: psycopg.Connection, city: str | None = None) -> list[str]:
         return found
     cur = conn.cursor(row_factory=tuple_row)
     query = "SELECT EXISTS (SELECT FROM {} WHERE city = %s)"
-    return [t for t in found if cur.execute(sql.SQL(query).format(sql.Identifier("data", t)), [city]).fetchone()[0]]
+    return [t for t in found if scalar(cur.execute(sql.SQL(query).format(sql.Identifier("data", t)), [city]))]
 
 
 def add(
