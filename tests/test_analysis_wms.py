@@ -71,15 +71,7 @@ def test_a_run_appears_on_the_api_the_wms_and_the_map_page_without_a_restart(pgr
         west, south, east, north = layer.boundingBoxWGS84
         assert 14 < west < east < 24.2 and 49 < south < north < 55  # the town, inside Poland
         bbox = next(b[:4] for b in layer.crs_list if b[4] == "EPSG:2180")
-        img = service.getmap(
-            layers=["access_standards"],
-            styles=[""],
-            srs="EPSG:2180",
-            bbox=bbox,
-            size=(600, 600),
-            format="image/png",
-            transparent=True,
-        )
+        img = _getmap(service, "access_standards", bbox, 600)
         with MemoryFile(img.read()) as mem, mem.open() as png:
             rgba = png.read()  # a PNG: rasterio warns that it has no georeference
         drawn = rgba[:3, rgba[3] > 0].T
@@ -89,15 +81,7 @@ def test_a_run_appears_on_the_api_the_wms_and_the_map_page_without_a_restart(pgr
         seen = {tuple(int(v) for v in px) for px in np.unique(drawn, axis=0)}
         assert colours["not_met"] in seen and colours["unreachable"] in seen, (colours, sorted(seen)[:20])
         assert colours["met"] not in seen  # no parcel meets every standard
-        summary = service.getmap(
-            layers=["access_summary"],
-            styles=[""],
-            srs="EPSG:2180",
-            bbox=bbox,
-            size=(300, 300),
-            format="image/png",
-            transparent=True,
-        )
+        summary = _getmap(service, "access_summary", bbox, 300)
         assert summary.info()["Content-Type"].startswith("image/png")
         legend = requests.get(
             f"{base}/wms",
@@ -112,3 +96,10 @@ def test_a_run_appears_on_the_api_the_wms_and_the_map_page_without_a_restart(pgr
         ).json()
         titles = [s["title"] for node in legend["nodes"] for s in node.get("symbols", [])]
         assert "nie spełnia / does not meet" in titles and "nieosiągalna / unreachable" in titles
+
+
+def _getmap(service, layer: str, bbox, size: int):
+    """GetMap of one layer over `bbox` (EPSG:2180) as a transparent PNG, size x size pixels."""
+    return service.getmap(
+        layers=[layer], styles=[""], srs="EPSG:2180", bbox=bbox, size=(size, size), format="image/png", transparent=True
+    )

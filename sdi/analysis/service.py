@@ -274,12 +274,9 @@ def main(sock: str) -> None:
 
 
 def _jobs(poll_s: float = 1.0) -> None:
-    """Run queued jobs for ever, each batch committed when its connection closes.
-
-    runs.work's long-running loop leaves its runs uncommitted (execute's first SELECT opens a transaction that
-    its `conn.transaction()` blocks then only nest savepoints in, and nothing commits it), so a job never
-    showed as done; `once=True` runs what is queued and commits on leaving.
-    """
+    """Run queued jobs for ever. Each pass opens a fresh connection (runs.work(once=True)), so that PostgreSQL
+    restarting or a replica switch costs one failed pass, not the thread: a long-lived runs.work() would die
+    with its connection and leave the service queuing jobs nobody runs."""
     while True:
         try:
             runs.work(once=True)
