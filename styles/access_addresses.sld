@@ -6,14 +6,14 @@
       <se:Name>access_addresses</se:Name>
       <se:FeatureTypeStyle>
         <se:Rule>
-          <se:Name>spełnia standardy / meets the standards</se:Name>
+          <se:Name>spełnia, do połowy progu / meets, within half the limit</se:Name>
           <se:Description>
-            <se:Title>spełnia standardy / meets the standards</se:Title>
+            <se:Title>spełnia, do połowy progu / meets, within half the limit</se:Title>
           </se:Description>
           <ogc:Filter xmlns:ogc="http://www.opengis.net/ogc">
             <ogc:PropertyIsEqualTo>
-              <ogc:PropertyName>status</ogc:PropertyName>
-              <ogc:Literal>met</ogc:Literal>
+              <ogc:PropertyName>distance_class</ogc:PropertyName>
+              <ogc:Literal>met_half</ogc:Literal>
             </ogc:PropertyIsEqualTo>
           </ogc:Filter>
           <se:PointSymbolizer>
@@ -33,14 +33,68 @@
           </se:PointSymbolizer>
         </se:Rule>
         <se:Rule>
-          <se:Name>nie spełnia / does not meet</se:Name>
+          <se:Name>spełnia / meets the standards</se:Name>
           <se:Description>
-            <se:Title>nie spełnia / does not meet</se:Title>
+            <se:Title>spełnia / meets the standards</se:Title>
           </se:Description>
           <ogc:Filter xmlns:ogc="http://www.opengis.net/ogc">
             <ogc:PropertyIsEqualTo>
-              <ogc:PropertyName>status</ogc:PropertyName>
-              <ogc:Literal>not_met</ogc:Literal>
+              <ogc:PropertyName>distance_class</ogc:PropertyName>
+              <ogc:Literal>met</ogc:Literal>
+            </ogc:PropertyIsEqualTo>
+          </ogc:Filter>
+          <se:PointSymbolizer>
+            <se:Graphic>
+              <se:Mark>
+                <se:WellKnownName>circle</se:WellKnownName>
+                <se:Fill>
+                  <se:SvgParameter name="fill">#a6d96a</se:SvgParameter>
+                </se:Fill>
+                <se:Stroke>
+                  <se:SvgParameter name="stroke">#ffffff</se:SvgParameter>
+                  <se:SvgParameter name="stroke-width">1</se:SvgParameter>
+                </se:Stroke>
+              </se:Mark>
+              <se:Size>8</se:Size>
+            </se:Graphic>
+          </se:PointSymbolizer>
+        </se:Rule>
+        <se:Rule>
+          <se:Name>nie spełnia, do 1,5× progu / does not meet, within 1.5× the limit</se:Name>
+          <se:Description>
+            <se:Title>nie spełnia, do 1,5× progu / does not meet, within 1.5× the limit</se:Title>
+          </se:Description>
+          <ogc:Filter xmlns:ogc="http://www.opengis.net/ogc">
+            <ogc:PropertyIsEqualTo>
+              <ogc:PropertyName>distance_class</ogc:PropertyName>
+              <ogc:Literal>not_met_near</ogc:Literal>
+            </ogc:PropertyIsEqualTo>
+          </ogc:Filter>
+          <se:PointSymbolizer>
+            <se:Graphic>
+              <se:Mark>
+                <se:WellKnownName>circle</se:WellKnownName>
+                <se:Fill>
+                  <se:SvgParameter name="fill">#fdae61</se:SvgParameter>
+                </se:Fill>
+                <se:Stroke>
+                  <se:SvgParameter name="stroke">#ffffff</se:SvgParameter>
+                  <se:SvgParameter name="stroke-width">1</se:SvgParameter>
+                </se:Stroke>
+              </se:Mark>
+              <se:Size>8</se:Size>
+            </se:Graphic>
+          </se:PointSymbolizer>
+        </se:Rule>
+        <se:Rule>
+          <se:Name>nie spełnia, ponad 1,5× progu / does not meet, beyond 1.5× the limit</se:Name>
+          <se:Description>
+            <se:Title>nie spełnia, ponad 1,5× progu / does not meet, beyond 1.5× the limit</se:Title>
+          </se:Description>
+          <ogc:Filter xmlns:ogc="http://www.opengis.net/ogc">
+            <ogc:PropertyIsEqualTo>
+              <ogc:PropertyName>distance_class</ogc:PropertyName>
+              <ogc:Literal>not_met_far</ogc:Literal>
             </ogc:PropertyIsEqualTo>
           </ogc:Filter>
           <se:PointSymbolizer>
@@ -66,7 +120,7 @@
           </se:Description>
           <ogc:Filter xmlns:ogc="http://www.opengis.net/ogc">
             <ogc:PropertyIsEqualTo>
-              <ogc:PropertyName>status</ogc:PropertyName>
+              <ogc:PropertyName>distance_class</ogc:PropertyName>
               <ogc:Literal>unreachable</ogc:Literal>
             </ogc:PropertyIsEqualTo>
           </ogc:Filter>
@@ -94,11 +148,11 @@
           <ogc:Filter xmlns:ogc="http://www.opengis.net/ogc">
             <ogc:Or>
               <ogc:PropertyIsEqualTo>
-                <ogc:PropertyName>status</ogc:PropertyName>
+                <ogc:PropertyName>distance_class</ogc:PropertyName>
                 <ogc:Literal></ogc:Literal>
               </ogc:PropertyIsEqualTo>
               <ogc:PropertyIsNull>
-                <ogc:PropertyName>status</ogc:PropertyName>
+                <ogc:PropertyName>distance_class</ogc:PropertyName>
               </ogc:PropertyIsNull>
             </ogc:Or>
           </ogc:Filter>

@@ -6,14 +6,14 @@
       <se:Name>access_standards</se:Name>
       <se:FeatureTypeStyle>
         <se:Rule>
-          <se:Name>spełnia standardy / meets the standards</se:Name>
+          <se:Name>spełnia, do połowy progu / meets, within half the limit</se:Name>
           <se:Description>
-            <se:Title>spełnia standardy / meets the standards</se:Title>
+            <se:Title>spełnia, do połowy progu / meets, within half the limit</se:Title>
           </se:Description>
           <ogc:Filter xmlns:ogc="http://www.opengis.net/ogc">
             <ogc:PropertyIsEqualTo>
-              <ogc:PropertyName>status</ogc:PropertyName>
-              <ogc:Literal>met</ogc:Literal>
+              <ogc:PropertyName>distance_class</ogc:PropertyName>
+              <ogc:Literal>met_half</ogc:Literal>
             </ogc:PropertyIsEqualTo>
           </ogc:Filter>
           <se:PolygonSymbolizer>
@@ -30,14 +30,62 @@
           </se:PolygonSymbolizer>
         </se:Rule>
         <se:Rule>
-          <se:Name>nie spełnia / does not meet</se:Name>
+          <se:Name>spełnia / meets the standards</se:Name>
           <se:Description>
-            <se:Title>nie spełnia / does not meet</se:Title>
+            <se:Title>spełnia / meets the standards</se:Title>
           </se:Description>
           <ogc:Filter xmlns:ogc="http://www.opengis.net/ogc">
             <ogc:PropertyIsEqualTo>
-              <ogc:PropertyName>status</ogc:PropertyName>
-              <ogc:Literal>not_met</ogc:Literal>
+              <ogc:PropertyName>distance_class</ogc:PropertyName>
+              <ogc:Literal>met</ogc:Literal>
+            </ogc:PropertyIsEqualTo>
+          </ogc:Filter>
+          <se:PolygonSymbolizer>
+            <se:Fill>
+              <se:SvgParameter name="fill">#a6d96a</se:SvgParameter>
+              <se:SvgParameter name="fill-opacity">0.75</se:SvgParameter>
+            </se:Fill>
+            <se:Stroke>
+              <se:SvgParameter name="stroke">#4d7a2a</se:SvgParameter>
+              <se:SvgParameter name="stroke-opacity">0.75</se:SvgParameter>
+              <se:SvgParameter name="stroke-width">0.5</se:SvgParameter>
+              <se:SvgParameter name="stroke-linejoin">bevel</se:SvgParameter>
+            </se:Stroke>
+          </se:PolygonSymbolizer>
+        </se:Rule>
+        <se:Rule>
+          <se:Name>nie spełnia, do 1,5× progu / does not meet, within 1.5× the limit</se:Name>
+          <se:Description>
+            <se:Title>nie spełnia, do 1,5× progu / does not meet, within 1.5× the limit</se:Title>
+          </se:Description>
+          <ogc:Filter xmlns:ogc="http://www.opengis.net/ogc">
+            <ogc:PropertyIsEqualTo>
+              <ogc:PropertyName>distance_class</ogc:PropertyName>
+              <ogc:Literal>not_met_near</ogc:Literal>
+            </ogc:PropertyIsEqualTo>
+          </ogc:Filter>
+          <se:PolygonSymbolizer>
+            <se:Fill>
+              <se:SvgParameter name="fill">#fdae61</se:SvgParameter>
+              <se:SvgParameter name="fill-opacity">0.75</se:SvgParameter>
+            </se:Fill>
+            <se:Stroke>
+              <se:SvgParameter name="stroke">#9a5a1a</se:SvgParameter>
+              <se:SvgParameter name="stroke-opacity">0.75</se:SvgParameter>
+              <se:SvgParameter name="stroke-width">0.5</se:SvgParameter>
+              <se:SvgParameter name="stroke-linejoin">bevel</se:SvgParameter>
+            </se:Stroke>
+          </se:PolygonSymbolizer>
+        </se:Rule>
+        <se:Rule>
+          <se:Name>nie spełnia, ponad 1,5× progu / does not meet, beyond 1.5× the limit</se:Name>
+          <se:Description>
+            <se:Title>nie spełnia, ponad 1,5× progu / does not meet, beyond 1.5× the limit</se:Title>
+          </se:Description>
+          <ogc:Filter xmlns:ogc="http://www.opengis.net/ogc">
+            <ogc:PropertyIsEqualTo>
+              <ogc:PropertyName>distance_class</ogc:PropertyName>
+              <ogc:Literal>not_met_far</ogc:Literal>
             </ogc:PropertyIsEqualTo>
           </ogc:Filter>
           <se:PolygonSymbolizer>
@@ -60,7 +108,7 @@
           </se:Description>
           <ogc:Filter xmlns:ogc="http://www.opengis.net/ogc">
             <ogc:PropertyIsEqualTo>
-              <ogc:PropertyName>status</ogc:PropertyName>
+              <ogc:PropertyName>distance_class</ogc:PropertyName>
               <ogc:Literal>unreachable</ogc:Literal>
             </ogc:PropertyIsEqualTo>
           </ogc:Filter>
@@ -85,11 +133,11 @@
           <ogc:Filter xmlns:ogc="http://www.opengis.net/ogc">
             <ogc:Or>
               <ogc:PropertyIsEqualTo>
-                <ogc:PropertyName>status</ogc:PropertyName>
+                <ogc:PropertyName>distance_class</ogc:PropertyName>
                 <ogc:Literal></ogc:Literal>
               </ogc:PropertyIsEqualTo>
               <ogc:PropertyIsNull>
-                <ogc:PropertyName>status</ogc:PropertyName>
+                <ogc:PropertyName>distance_class</ogc:PropertyName>
               </ogc:PropertyIsNull>
             </ogc:Or>
           </ogc:Filter>

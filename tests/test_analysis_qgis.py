@@ -4,7 +4,8 @@ shipped styles/access_standards.qml) and from OGC API Features (the project `sdi
 bindings); the renderer itself sorts the features into its classes, and a rendered map has the class colours.
 
 The hand-made town of tests/test_analysis.py: P1 and P2 miss the school, P3 the kindergarten (all `not_met`),
-P4 has no street within 500 m (`unreachable`); none meets every standard.
+P4 has no street within 500 m (`unreachable`); none meets every standard. By distance class (the styles'
+classification, migration 0017) the three are `not_met_far`: each has a distance beyond 1.5x its limit.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from conftest import ROOT, running_api
 
 pgr_settings = test_analysis.pgr_settings  # the fixture: the test database with pgRouting
 pytestmark = pytest.mark.skipif(not _has_qgis(), reason="QGIS is installed by `make test` (python3-qgis)")
-EXPECTED = {"met": 0, "not_met": 3, "unreachable": 1}
+EXPECTED = {"met_half": 0, "met": 0, "not_met_near": 0, "not_met_far": 3, "unreachable": 1}
 
 # Run by /usr/bin/python3 with argv: PostGIS URI, QML path, PNG path. Prints one JSON line.
 _POSTGIS_PROBE = """
@@ -110,13 +111,13 @@ def test_qgis_opens_the_postgis_result_layer_with_its_style_and_classes(pgr_sett
     assert report["valid"] and report["features"] == 4
     for style in ("from_database", "shipped"):  # the database's default style, then the file loaded over it
         got = report[style]
-        assert got["renderer"] == "categorizedSymbol" and got["attr"] == "status", (style, got)
+        assert got["renderer"] == "categorizedSymbol" and got["attr"] == "distance_class", (style, got)
         assert {k: v for k, v in got["counts"].items() if k in EXPECTED} == EXPECTED, (style, got)
     assert report["shipped"]["loaded"]
     drawn = _rgb_drawn(png.read_bytes())
     colours = _colours("access_standards")
-    assert len(drawn) > 1 and colours["not_met"] in drawn and colours["unreachable"] in drawn, sorted(drawn)[:10]
-    assert colours["met"] not in drawn
+    assert len(drawn) > 1 and colours["not_met_far"] in drawn and colours["unreachable"] in drawn, sorted(drawn)[:10]
+    assert not {colours["met"], colours["met_half"], colours["not_met_near"]} & drawn
 
 
 def test_the_api_project_opens_the_result_layer_over_ogc_api_features_styled(pgr_settings, db_url, tmp_path):
@@ -137,9 +138,9 @@ def test_the_api_project_opens_the_result_layer_over_ogc_api_features_styled(pgr
     ]
     layer = report["layers"]["sdi_layer_access_standards"]
     assert layer["valid"] and layer["provider"] == "OAPIF" and layer["count"] == 4, layer
-    assert layer["renderer"] == "categorizedSymbol" and layer["classes"] == 4  # met, not met, unreachable, other
+    assert layer["renderer"] == "categorizedSymbol" and layer["classes"] == 6  # five distance classes, other
     summary = report["layers"]["sdi_layer_access_summary"]
     assert summary["valid"] and summary["count"] == 3  # the gmina and its two precincts
-    # the parcels not met, in the style's red at its opacity 0.75 over the white background
-    red = tuple(round(0.75 * v + 0.25 * 255) for v in _colours("access_standards")["not_met"])
+    # the parcels not met, far from the limits, in the style's red at its opacity 0.75 over the white background
+    red = tuple(round(0.75 * v + 0.25 * 255) for v in _colours("access_standards")["not_met_far"])
     assert any(all(abs(a - b) <= 12 for a, b in zip(px, red, strict=True)) for px in _rgb_drawn(png.read_bytes()))

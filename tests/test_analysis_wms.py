@@ -63,6 +63,8 @@ def test_a_run_appears_on_the_api_the_wms_and_the_map_page_without_a_restart(pgr
         assert page["groups"][0]["id"] == "analysis"  # on top of the other groups
         assert [layer["name"] for layer in page["groups"][0]["layers"]] == ["access_standards"]
         assert page["labels"]["access_standards"]["status"]["codes"]["not_met"]["en"] == "does not meet"
+        classes = page["labels"]["access_standards"]["distance_class"]["codes"]
+        assert classes["not_met_near"]["pl"] == "nie spełnia, do 1,5× progu"
 
         service = WebMapService(f"{base}/wms", version="1.3.0")
         layer = service["access_standards"]
@@ -79,8 +81,8 @@ def test_a_run_appears_on_the_api_the_wms_and_the_map_page_without_a_restart(pgr
         colours = _colours("access_standards")
         # the style draws with opacity 0.75 over a transparent map: the colour is kept, the alpha lowered
         seen = {tuple(int(v) for v in px) for px in np.unique(drawn, axis=0)}
-        assert colours["not_met"] in seen and colours["unreachable"] in seen, (colours, sorted(seen)[:20])
-        assert colours["met"] not in seen  # no parcel meets every standard
+        assert colours["not_met_far"] in seen and colours["unreachable"] in seen, (colours, sorted(seen)[:20])
+        assert colours["met"] not in seen and colours["met_half"] not in seen  # no parcel meets every standard
         summary = _getmap(service, "access_summary", bbox, 300)
         assert summary.info()["Content-Type"].startswith("image/png")
         legend = requests.get(
@@ -95,7 +97,8 @@ def test_a_run_appears_on_the_api_the_wms_and_the_map_page_without_a_restart(pgr
             timeout=30,
         ).json()
         titles = [s["title"] for node in legend["nodes"] for s in node.get("symbols", [])]
-        assert "nie spełnia / does not meet" in titles and "nieosiągalna / unreachable" in titles
+        assert "nie spełnia, ponad 1,5× progu / does not meet, beyond 1.5× the limit" in titles
+        assert "nieosiągalna / unreachable" in titles
 
 
 def _getmap(service, layer: str, bbox, size: int):

@@ -3,7 +3,8 @@
 
 The results are views (data.access_<unit>, data.access_summary; migrations 0011 and 0012) with no schema in
 config/schemas, so qgis_project's themes leave them out; they carry their own titles here and their styles
-from styles/access_*.qml (met green, not met red, unreachable grey). A view enters a project only when it
+from styles/access_*.qml (by distance class, migration 0017: met within half the limits dark green, met light
+green, not met within 1.5x orange, beyond red, unreachable grey). A view enters a project only when it
 holds rows (for a city's project: rows of that city): QGIS Server answers 500 for a layer it cannot open, and
 an empty layer would only put a blank entry in the legend.
 """
@@ -33,13 +34,23 @@ LAYERS = {
 }
 ABSTRACT = (
     "Standardy dostępności do infrastruktury społecznej (art. 13f ustawy o planowaniu i zagospodarowaniu"
-    " przestrzennym), liczone wzdłuż ulic i ścieżek: spełnia (zielony), nie spełnia (czerwony), nieosiągalny"
-    " (szary).\n\nAccess standards to social infrastructure (art. 13f of the planning act), measured along"
-    " streets and paths: met (green), not met (red), unreachable (grey)."
+    " przestrzennym), liczone wzdłuż ulic i ścieżek: spełnia do połowy progu (ciemnozielony), spełnia (jasnozielony),"
+    " nie spełnia do 1,5× progu (pomarańczowy), nie spełnia ponad 1,5× progu (czerwony), nieosiągalny (szary)."
+    "\n\nAccess standards to social infrastructure (art. 13f of the planning act), measured along streets and"
+    " paths: met within half the limit (dark green), met (light green), not met within 1.5× the limit (orange),"
+    " not met beyond 1.5× the limit (red), unreachable (grey)."
 )
 STATUS = {
     "met": ("spełnia standardy", "meets the standards"),
     "not_met": ("nie spełnia", "does not meet"),
+    "unreachable": ("nieosiągalny", "unreachable"),
+}
+# The class the styles colour by (migration 0017): the worst distance against its limit.
+DISTANCE_CLASS = {
+    "met_half": ("spełnia, do połowy progu", "meets, within half the limit"),
+    "met": ("spełnia", "meets the standards"),
+    "not_met_near": ("nie spełnia, do 1,5× progu", "does not meet, within 1.5× the limit"),
+    "not_met_far": ("nie spełnia, ponad 1,5× progu", "does not meet, beyond 1.5× the limit"),
     "unreachable": ("nieosiągalny", "unreachable"),
 }
 
@@ -99,10 +110,18 @@ def geoportal_group(themes: list[str]) -> dict | None:
 
 
 def geoportal_labels(themes: list[str]) -> dict[str, dict]:
-    """Field labels for /mapa's feature panel: the status in words instead of its code."""
+    """Field labels for /mapa's feature panel: the status and the distance class in words instead of codes."""
     status = {
         "pl": "standardy art. 13f",
         "en": "art. 13f standards",
         "codes": {code: {"pl": p, "en": e} for code, (p, e) in STATUS.items()},
     }
-    return {theme: {"status": status} for theme in themes}
+    distance = {
+        "pl": "klasa odległości",
+        "en": "distance class",
+        "codes": {code: {"pl": p, "en": e} for code, (p, e) in DISTANCE_CLASS.items()},
+    }
+    units = (t for t in themes if t != "access_summary")  # the summary areas have a status, no distance class
+    return {theme: {"status": status} for theme in themes} | {
+        t: {"status": status, "distance_class": distance} for t in units
+    }
