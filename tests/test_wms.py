@@ -168,3 +168,31 @@ def test_gdal_wms_driver_reads_the_map(wms, tmp_path):
     with rasterio.open(out) as img:
         rgba = img.read()
     assert rgba.shape[0] == 4 and (rgba[3] == 255).sum() > 200, "GDAL read an empty map"
+
+
+def test_a_load_rewrites_only_the_projects_it_changes(server_url, tmp_path):
+    """At 2,477 cities a load must not rewrite every city's project: only its city's and all.qgs."""
+    from sdi.server.wms import write_projects
+
+    with fresh_database(server_url) as db_url:
+        settings = load_sample(tmp_path, db_url)
+        other = "1465011"
+        roads = gpd.read_file(tmp_path / "sample" / "drogi.shp").head(3).to_crs(2180)
+        x0, y0 = roads.total_bounds[:2]
+        roads.geometry = roads.geometry.translate(638000 - x0, 486000 - y0)
+        roads.to_file(tmp_path / "ulice.gpkg")  # three of the sample's streets, moved to Warsaw
+        run_load(tmp_path / "ulice.gpkg", city=other, theme="roads", settings=settings)
+        folder = tmp_path / "wms"
+        folder.mkdir()
+        names = write_projects(settings, folder, "http://127.0.0.1:5000")
+        assert names == ["all.qgs", f"{other}.qgs", f"{SAMPLE_CITY}.qgs"]
+        before = {n: (folder / n).stat().st_mtime_ns for n in names}
+        write_projects(settings, folder, "http://127.0.0.1:5000")  # nothing changed: nothing written
+        assert {n: (folder / n).stat().st_mtime_ns for n in names} == before
+        run_load(tmp_path / "ulice.gpkg", city=other, theme="roads", settings=settings)  # a new version
+        write_projects(settings, folder, "http://127.0.0.1:5000")
+        after = {n: (folder / n).stat().st_mtime_ns for n in names}
+        assert after[f"{SAMPLE_CITY}.qgs"] == before[f"{SAMPLE_CITY}.qgs"]
+        assert after["all.qgs"] != before["all.qgs"] and after[f"{other}.qgs"] != before[f"{other}.qgs"]
+        write_projects(settings, folder, "http://other.example")  # a new public URL: every project
+        assert all((folder / n).stat().st_mtime_ns != after[n] for n in names)
