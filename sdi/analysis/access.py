@@ -123,7 +123,10 @@ def _limits(std: Standards) -> list[tuple[str, float, bool]]:
 def _reach(conn: psycopg.Connection, kind: str, limit: float, nearest: bool, start_col: str) -> None:
     if scalar(conn.execute("SELECT count(*) FROM _fac WHERE kind = %s", [kind])) == 0:
         return  # pgr_drivingDistance with no start vertex is an error, and no facility is an answer
-    query = sql.SQL(sqlfiles.load("analysis/reach.sql")).format(
+    # The nearest kinds need one distance per vertex: one search from all facilities at once (nearest.sql);
+    # the 3 ha green sum needs every green area's own distances (reach.sql, a search per facility).
+    name = "analysis/nearest.sql" if nearest else "analysis/reach.sql"
+    query = sql.SQL(sqlfiles.load(name)).format(
         kind=sql.Literal(kind), limit=sql.Literal(limit), nearest=sql.Literal(nearest), start=sql.Identifier(start_col)
     )
     conn.execute(query)
