@@ -24,9 +24,7 @@ def _graph(conn: psycopg.Connection, seed: int, side: int = 14) -> None:
     of kind 'k' joined to both ends of an edge, some pairs sharing a spot (equal everywhere)."""
     rnd = random.Random(seed)
     conn.execute("CREATE TEMP TABLE _edges (id bigint, source bigint, target bigint, cost float8) ON COMMIT DROP")
-    conn.execute(
-        "CREATE TEMP TABLE _att (kind text, vid bigint, fid bigint, node bigint, cost float8) ON COMMIT DROP"
-    )
+    conn.execute("CREATE TEMP TABLE _att (kind text, vid bigint, fid bigint, node bigint, cost float8) ON COMMIT DROP")
     conn.execute("CREATE TEMP TABLE _fac (vid bigint, kind text, fid bigint) ON COMMIT DROP")
     conn.execute("CREATE TEMP TABLE _dist (kind text, node bigint, fid bigint, cost float8) ON COMMIT DROP")
     edges, n = [], 0
