@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -174,7 +175,20 @@ def test_a_hostile_source_name_stays_text_in_the_record(server_url, tmp_path, is
 def served(loaded):
     settings, db_url, tmp = loaded
     with running_api(db_url, tmp / "home") as base:
+        _wait_for_the_files(base)
         yield base, settings
+
+
+def _wait_for_the_files(base: str, seconds: float = 90) -> None:
+    """sdi serve answers before its bulk files are written; they get their links (API, feed) a few polls later."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        doc = requests.get(f"{base}/collections/roads?f=json", timeout=30).json()
+        feed = requests.get(f"{base}/metadata/atom.xml", timeout=30).text
+        if len([x for x in doc["links"] if x["rel"] == "enclosure"]) == 2 and "roads_PL.gpkg" in feed:
+            return
+        time.sleep(0.5)
+    raise AssertionError("the bulk files were never linked")
 
 
 def test_csw_answers_owslib_behind_the_front(served):

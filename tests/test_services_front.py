@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ import requests
 
 from conftest import load_sample, running_api
 
+_DOWNLOAD = "/downloads/roads/roads_2699011.gpkg"
 _PATHS = [
     ("/collections?f=json", "application/json"),
     ("/collections/roads/items?f=json", "application/geo+json"),
@@ -26,7 +28,7 @@ _PATHS = [
     ("/csw?service=CSW&version=2.0.2&request=GetCapabilities", "xml"),
     ("/metadata/atom.xml", "xml"),
     ("/metadata/catalogue.jsonld", ""),
-    ("/downloads/roads/roads_2699011.gpkg", ""),
+    (_DOWNLOAD, ""),
     ("/analysis/processes", "application/json"),
 ]
 
@@ -42,6 +44,11 @@ def front(server_url, tmp_path_factory):
         with fresh_database(server_url) as db_url:
             load_sample(tmp_path_factory.mktemp("front"), db_url)
             with running_api(db_url, home / "home") as base:
+                # the download files are written beside the running server: wait for them, not for the API
+                deadline = time.monotonic() + 90
+                while requests.head(base + _DOWNLOAD, timeout=10).status_code != 200:
+                    assert time.monotonic() < deadline, "the bulk download was never written"
+                    time.sleep(0.5)
                 yield base
     finally:
         shutil.rmtree(home, ignore_errors=True)

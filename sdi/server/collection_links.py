@@ -24,10 +24,12 @@ _CC_BY = "https://creativecommons.org/licenses/by/4.0/"
 
 
 def served_datasets(conn: psycopg.Connection, settings: Settings, served: bool) -> list[Dataset]:
-    """The public data sets, with their bulk files written and measured when /metadata and /downloads are served.
+    """The public data sets, with the bulk files that exist measured when /metadata and /downloads are served.
 
-    `served` is False when the catalogue service cannot run here: then no link may point at it. A failure is
-    logged and costs the links only, never the API.
+    Stale or missing files are queued for sdi.server.downloads' writer, never written here: the API's start and
+    the catalogue poll do not wait for them, and a file gets its link once it is renamed in. `served` is False
+    when the catalogue service cannot run here: then no link may point at it. A failure is logged and costs the
+    links only, never the API.
     """
     if not served:
         return []

@@ -7,7 +7,8 @@ API's read-only login. Its repository is the table csw.records in PostGIS (migra
 
 At every start and whenever the catalogue changes, `refresh` (in the serve parent, as the owner) writes
 what this service and nginx serve: the ISO 19139 record of every public data set (sdi.server.records),
-the DCAT catalogue, the bulk downloads (sdi.server.downloads) and the Atom feed (sdi.server.atom), then
+the DCAT catalogue, the bulk downloads (sdi.server.downloads: stale files are queued for its writer thread,
+and only files that exist are distributed) and the Atom feed (sdi.server.atom), then
 loads the records into csw.records through pycsw's own parser (sdi/server/csw_load.py, run in .venv-csw).
 Restricted themes are left out at the source (sdi.server.datasets), so none of these can name them.
 """

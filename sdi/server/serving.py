@@ -31,7 +31,7 @@ from sdi.core.catalogue import open_catalogue
 from sdi.core.db import Cluster, database_url, scalar
 from sdi.core.errors import SdiError, ServeError, first_line
 from sdi.core.settings import Settings, get_settings
-from sdi.server import front, host_user, services
+from sdi.server import downloads, front, host_user, services
 from sdi.server.host_user import HostUser
 from sdi.server.logs import redact
 from sdi.server.publish import write_config
@@ -228,7 +228,7 @@ def _watch(
     gunicorn's HUP starts fresh workers, which read the regenerated configuration, and lets the old
     ones finish their requests: no request is dropped and nobody restarts anything.
     """
-    seen, next_check = _fingerprint(settings), time.monotonic() + _POLL_SECONDS
+    seen, next_check = _state(settings), time.monotonic() + _POLL_SECONDS
     failed: str | None = None  # the catalogue state whose configuration failed: logged once, retried each poll
     while True:
         for name, proc in procs.items():
@@ -241,7 +241,7 @@ def _watch(
         if time.monotonic() < next_check:
             continue
         next_check = time.monotonic() + _POLL_SECONDS
-        now = _fingerprint(settings)
+        now = _state(settings)
         if now == seen or now is None:
             continue
         if now != failed:
@@ -278,6 +278,13 @@ def _stop(procs: dict[str, subprocess.Popen]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _state(settings: Settings) -> str | None:
+    """The catalogue's fingerprint and the bulk files' writer's progress: files written aside get links then."""
+    fingerprint = _fingerprint(settings)
+    # progress() also starts the writer of the download files: here, after the children's forks (sdi.server.downloads)
+    return None if fingerprint is None else f"{fingerprint}:{downloads.progress()}"
 
 
 def _fingerprint(settings: Settings) -> str | None:
