@@ -64,8 +64,38 @@ def write(url: str, tmp: Path, what: str) -> dict:
     result = {"peak_rss_mb": round(peak_kb / 1024)}
     if what == "write":
         result.update(seconds=round(float(out.split()[-1]), 2), file_mb=round(target.stat().st_size / 2**20, 1))
+        result["patch_instead"] = patch(target)
         target.unlink()
     return result
+
+
+def patch(national: Path, rows: int = 50) -> dict:
+    """What updating a national file per city would cost instead of rewriting it: copy it aside (nginx serves the
+    old one), delete one city's rows (a scan: no index on city), append its new rows, rename; in seconds."""
+    import shutil
+    import sqlite3
+
+    import pyogrio
+
+    started = time.perf_counter()
+    aside = national.with_name("patched.gpkg")
+    shutil.copyfile(national, aside)
+    copied = time.perf_counter()
+    with sqlite3.connect(aside) as db:  # another city's rows: the scan is the cost (no index on city)
+        gone = db.execute("DELETE FROM public_services WHERE city = '0201012'").rowcount
+    deleted = time.perf_counter()
+    new = pyogrio.read_dataframe(national, max_features=rows)
+    new["city"] = "0201012"
+    pyogrio.write_dataframe(new, aside, layer="public_services", append=True)
+    os.replace(aside, national.with_name("national.gpkg"))
+    done = time.perf_counter()
+    return {
+        "copy_s": round(copied - started, 2),
+        "delete_s": round(deleted - copied, 2),
+        "append_s": round(done - deleted, 2),
+        "total_s": round(done - started, 2),
+        "deleted": gone,
+    }
 
 
 def serve(url: str, tmp: Path, links_timeout: float) -> dict:
