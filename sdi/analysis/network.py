@@ -3,12 +3,14 @@ split into connected components so that gaps are visible before anyone trusts a 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from typing import Any
 
 import psycopg
 
-from sdi.analysis.units import NOUN, check_loaded, outline
+from sdi.analysis.units import NOUN, THEME, check_loaded, outline
 from sdi.core import sqlfiles
 from sdi.core.db import one_row, scalar
 from sdi.core.errors import ConfigError, InputError
@@ -123,12 +125,15 @@ def build(
     params = {"run": run_id, "city": city, "snap": snap_m, "margin": margin_m}
     tables = sources(conn)
     unit_count = check_loaded(conn, units, city, tables)
-    cur.execute(
-        sqlfiles.load("analysis/network.sql").format(
-            units=outline(units, tables), planned=planned_routes(planned, tables), **tables
-        ),
-        params,
-    )
+    key = version(conn, city, units, snap_m=snap_m, margin_m=margin_m, planned=planned)
+    reused = _reuse(conn, run_id, city, key)
+    if reused is None:
+        cur.execute(
+            sqlfiles.load("analysis/network.sql").format(
+                units=outline(units, tables), planned=planned_routes(planned, tables), **tables
+            ),
+            params,
+        )
     edges, connectors = one_row(
         conn.execute(
             "SELECT count(*), count(*) FILTER (WHERE origin = 'connector') FROM analysis.edges WHERE run_id = %s",
@@ -153,6 +158,8 @@ def build(
         )
     )
     report = {
+        "version": key,
+        "reused_from": reused,
         "edges": edges,
         "vertices": vertices,
         "connectors": connectors,
@@ -165,3 +172,40 @@ def build(
     }
     logger.info("network of run %s: %s", run_id, report)
     return report
+
+
+def version(conn: psycopg.Connection, city: str, units: str, *, snap_m: float, margin_m: float, planned: bool) -> str:
+    """The network's version: the current loads of the themes it is built from (of every city: a street across the
+    border counts), of the units' theme (their extent bounds it) and of the plans (planned routes), the build's
+    parameters and its SQL. The issue has the network "rebuilt after a load of a network theme, versioned with the
+    load": a run whose version an earlier run already built copies that network instead of building it again."""
+    themes = ["roads", "cycle_paths", THEME[units], *(["land_use_plans"] if planned else [])]
+    loads = scalar(
+        conn.execute(
+            "SELECT string_agg(theme || ':' || city || ':' || load_id, ',' ORDER BY theme, city, load_id)"
+            " FROM sdi.layers WHERE theme = ANY(%s)",
+            [themes],
+        )
+    )
+    text = json.dumps([city, units, snap_m, margin_m, planned, loads, sqlfiles.load("analysis/network.sql")])
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _reuse(conn: psycopg.Connection, run_id: int, city: str, key: str) -> int | None:
+    """Copy the edges of the newest successful run of the same network version into run_id; its id, or None."""
+    row = conn.execute(
+        "SELECT r.run_id FROM analysis.runs r WHERE r.city = %s AND r.status = 'successful' AND r.run_id <> %s"
+        " AND r.network->>'version' = %s AND EXISTS (SELECT FROM analysis.edges e WHERE e.run_id = r.run_id)"
+        " ORDER BY r.run_id DESC LIMIT 1",
+        [city, run_id, key],
+    ).fetchone()
+    if row is None:
+        return None
+    conn.execute(
+        "INSERT INTO analysis.edges (run_id, id, source, target, cost, origin, geom, component)"
+        " SELECT %s, id, source, target, cost, origin, geom, component FROM analysis.edges WHERE run_id = %s"
+        " ORDER BY id",
+        [run_id, row[0]],
+    )
+    logger.info("network of run %s: version %s, copied from run %s", run_id, key, row[0])
+    return int(row[0])

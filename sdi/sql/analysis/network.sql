@@ -72,13 +72,36 @@ CREATE TEMP TABLE _cell ON COMMIT DROP AS
         generate_series(floor(ST_XMin(geom) / 100)::int, floor(ST_XMax(geom) / 100)::int) cx,
         generate_series(floor(ST_YMin(geom) / 100)::int, floor(ST_YMax(geom) / 100)::int) cy;
 ANALYZE _cell; ANALYZE _all (id);
+-- Two straight segments (two points each) that share one end and are not collinear meet only there: no noding,
+-- decided by their ends' coordinates (|cross product| over 1e-3 m2, far above its rounding error of 1e-8 m2 here)
+-- without ST_Relate, which cost 0.5 s for the 60,000 pairs of a 20,200-segment grid. Every other pair as before.
+CREATE TEMP TABLE _seg ON COMMIT DROP AS
+    SELECT id, ST_X(ST_StartPoint(geom)) AS x0, ST_Y(ST_StartPoint(geom)) AS y0,
+           ST_X(ST_EndPoint(geom)) AS x1, ST_Y(ST_EndPoint(geom)) AS y1
+    FROM _all WHERE ST_NPoints(geom) = 2;
+ANALYZE _seg (id);
 CREATE TEMP TABLE _cross ON COMMIT DROP AS
     SELECT a.id FROM _all a WHERE NOT ST_IsSimple(a.geom)
     UNION
     SELECT x.id
     FROM (SELECT DISTINCT a.id AS a, b.id AS b FROM _cell a JOIN _cell b USING (cx, cy) WHERE a.id < b.id) p
-    JOIN _all a ON a.id = p.a JOIN _all b ON b.id = p.b, LATERAL (VALUES (a.id), (b.id)) x(id)
-    WHERE a.geom && b.geom AND NOT ST_Relate(a.geom, b.geom, 'FF*F*****');
+    JOIN _all a ON a.id = p.a JOIN _all b ON b.id = p.b
+    LEFT JOIN _seg sa ON sa.id = p.a LEFT JOIN _seg sb ON sb.id = p.b
+    -- (ux, uy), (vx, vy): from the one shared end to the other end of each segment
+    LEFT JOIN LATERAL (SELECT ax - sx AS ux, ay - sy AS uy, bx - sx AS vx, by - sy AS vy
+                       FROM (SELECT CASE WHEN (sa.x0, sa.y0) IN ((sb.x0, sb.y0), (sb.x1, sb.y1)) THEN sa.x0 ELSE sa.x1 END,
+                                    CASE WHEN (sa.x0, sa.y0) IN ((sb.x0, sb.y0), (sb.x1, sb.y1)) THEN sa.y0 ELSE sa.y1 END,
+                                    CASE WHEN (sa.x0, sa.y0) IN ((sb.x0, sb.y0), (sb.x1, sb.y1)) THEN sa.x1 ELSE sa.x0 END,
+                                    CASE WHEN (sa.x0, sa.y0) IN ((sb.x0, sb.y0), (sb.x1, sb.y1)) THEN sa.y1 ELSE sa.y0 END,
+                                    CASE WHEN (sb.x0, sb.y0) IN ((sa.x0, sa.y0), (sa.x1, sa.y1)) THEN sb.x1 ELSE sb.x0 END,
+                                    CASE WHEN (sb.x0, sb.y0) IN ((sa.x0, sa.y0), (sa.x1, sa.y1)) THEN sb.y1 ELSE sb.y0 END
+                             ) e(sx, sy, ax, ay, bx, by)
+                       WHERE ((sa.x0, sa.y0) IN ((sb.x0, sb.y0), (sb.x1, sb.y1)))::int
+                             + ((sa.x1, sa.y1) IN ((sb.x0, sb.y0), (sb.x1, sb.y1)))::int = 1) t ON true,
+    LATERAL (VALUES (a.id), (b.id)) x(id)
+    WHERE a.geom && b.geom
+      AND (t.ux IS NULL OR abs(t.ux * t.vy - t.uy * t.vx) <= 1e-3)
+      AND NOT ST_Relate(a.geom, b.geom, 'FF*F*****');
 -- only now: with the index there, the planner chose it over the grid for the pairs above
 CREATE INDEX ON _all USING gist (geom);
 
