@@ -87,17 +87,15 @@ CREATE TEMP TABLE _cross ON COMMIT DROP AS
     FROM (SELECT DISTINCT a.id AS a, b.id AS b FROM _cell a JOIN _cell b USING (cx, cy) WHERE a.id < b.id) p
     JOIN _all a ON a.id = p.a JOIN _all b ON b.id = p.b
     LEFT JOIN _seg sa ON sa.id = p.a LEFT JOIN _seg sb ON sb.id = p.b
-    -- (ux, uy), (vx, vy): from the one shared end to the other end of each segment
-    LEFT JOIN LATERAL (SELECT ax - sx AS ux, ay - sy AS uy, bx - sx AS vx, by - sy AS vy
-                       FROM (SELECT CASE WHEN (sa.x0, sa.y0) IN ((sb.x0, sb.y0), (sb.x1, sb.y1)) THEN sa.x0 ELSE sa.x1 END,
-                                    CASE WHEN (sa.x0, sa.y0) IN ((sb.x0, sb.y0), (sb.x1, sb.y1)) THEN sa.y0 ELSE sa.y1 END,
-                                    CASE WHEN (sa.x0, sa.y0) IN ((sb.x0, sb.y0), (sb.x1, sb.y1)) THEN sa.x1 ELSE sa.x0 END,
-                                    CASE WHEN (sa.x0, sa.y0) IN ((sb.x0, sb.y0), (sb.x1, sb.y1)) THEN sa.y1 ELSE sa.y0 END,
-                                    CASE WHEN (sb.x0, sb.y0) IN ((sa.x0, sa.y0), (sa.x1, sa.y1)) THEN sb.x1 ELSE sb.x0 END,
-                                    CASE WHEN (sb.x0, sb.y0) IN ((sa.x0, sa.y0), (sa.x1, sa.y1)) THEN sb.y1 ELSE sb.y0 END
-                             ) e(sx, sy, ax, ay, bx, by)
-                       WHERE ((sa.x0, sa.y0) IN ((sb.x0, sb.y0), (sb.x1, sb.y1)))::int
-                             + ((sa.x1, sa.y1) IN ((sb.x0, sb.y0), (sb.x1, sb.y1)))::int = 1) t ON true,
+    -- k: which ends are shared; t: from the one shared end, to the other end of each segment (u, v)
+    LEFT JOIN LATERAL (SELECT (sa.x0, sa.y0) IN ((sb.x0, sb.y0), (sb.x1, sb.y1)) AS a0,
+                              (sa.x1, sa.y1) IN ((sb.x0, sb.y0), (sb.x1, sb.y1)) AS a1,
+                              (sb.x0, sb.y0) IN ((sa.x0, sa.y0), (sa.x1, sa.y1)) AS b0) k ON true
+    LEFT JOIN LATERAL (SELECT CASE WHEN k.a0 THEN sa.x1 - sa.x0 ELSE sa.x0 - sa.x1 END AS ux,
+                              CASE WHEN k.a0 THEN sa.y1 - sa.y0 ELSE sa.y0 - sa.y1 END AS uy,
+                              CASE WHEN k.b0 THEN sb.x1 ELSE sb.x0 END - CASE WHEN k.a0 THEN sa.x0 ELSE sa.x1 END AS vx,
+                              CASE WHEN k.b0 THEN sb.y1 ELSE sb.y0 END - CASE WHEN k.a0 THEN sa.y0 ELSE sa.y1 END AS vy
+                       WHERE k.a0::int + k.a1::int = 1) t ON true,
     LATERAL (VALUES (a.id), (b.id)) x(id)
     WHERE a.geom && b.geom
       AND (t.ux IS NULL OR abs(t.ux * t.vy - t.uy * t.vx) <= 1e-3)

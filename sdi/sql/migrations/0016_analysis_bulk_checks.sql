@@ -21,7 +21,8 @@ BEGIN
     WHERE NOT EXISTS (SELECT FROM analysis.runs r WHERE r.run_id = n.run_id) LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'insert or update on table "%" violates its reference to analysis.runs', TG_TABLE_NAME
-            USING ERRCODE = 'foreign_key_violation', DETAIL = format('Key (run_id)=(%s) is not present in table "runs".', missing);
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = format('Key (run_id)=(%s) is not present in table "runs".', missing);
     END IF;
     RETURN NULL;
 END $$;
