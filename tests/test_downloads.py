@@ -98,7 +98,7 @@ def test_refresh_queues_the_files_and_links_only_those_that_exist(loaded, tmp_pa
     settings = Settings(home=tmp_path / "home", database_url=db_url)
     with open_catalogue(settings) as conn:
         found = published(conn, settings)
-        queued = downloads.refresh(conn, settings, found)
+        queued = downloads.refresh(settings, found)
         vectors = [d for d in found if not d.raster]
         assert queued == len(vectors) > 0
         assert not list(downloads.folder(settings).rglob("*.gpkg")), "refresh wrote a file: the caller waited"
@@ -106,7 +106,7 @@ def test_refresh_queues_the_files_and_links_only_those_that_exist(loaded, tmp_pa
         assert not [x for x in collection_links.for_theme("trees", found, settings, "") if x["rel"] == "enclosure"]
         _wait_for_round(downloads.progress())  # progress() starts the writer, as the serve loop's poll does
         again = published(conn, settings)
-        assert downloads.refresh(conn, settings, again) == 0, "files written once are queued again"
+        assert downloads.refresh(settings, again) == 0, "files written once are queued again"
     files = sorted(downloads.folder(settings).rglob("*.gpkg"))
     assert len(files) == len(vectors) and not [f for f in files if f.name.startswith(".")]
     links = [x for x in collection_links.for_theme("trees", again, settings, "") if x["rel"] == "enclosure"]

@@ -35,7 +35,7 @@ def served_datasets(conn: psycopg.Connection, settings: Settings, served: bool) 
         return []
     try:
         found = published(conn, settings)
-        downloads.refresh(conn, settings, found)
+        downloads.refresh(settings, found)
     except Exception as exc:  # noqa: BLE001 -- the API serves without these links rather than not at all
         logger.error("collection links to metadata and downloads left out: %s", exc)
         return []

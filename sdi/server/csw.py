@@ -103,7 +103,7 @@ def refresh(settings: Settings, base: str, view: bool = False) -> int:
     """Regenerate records (data sets and services), downloads, DCAT and Atom; reload csw.records; return records."""
     with open_catalogue(settings) as conn:
         found = datasets.published(conn, settings)
-        downloads.refresh(conn, settings, found)
+        downloads.refresh(settings, found)
     out = metadata_folder(settings)
     out.mkdir(parents=True, exist_ok=True)
     fresh = set()

@@ -93,9 +93,9 @@ _LOCK = threading.Lock()  # held briefly: planning, renaming a file in, the stat
 _QUEUE = _Queue()
 
 
-def refresh(conn: psycopg.Connection, settings: Settings, datasets: list[Dataset], wait: bool = False) -> int:
-    """Queue the GeoPackages whose loads changed, remove unpublished ones, and put each data set's existing file
-    (with its size) in `ds.downloads`; with wait=True write the queue here first. Returns the files queued."""
+def refresh(settings: Settings, datasets: list[Dataset]) -> int:
+    """Queue the GeoPackages whose loads changed for the writer, remove unpublished ones, and put each data set's
+    existing file (with its size on disk) in `ds.downloads`; returns the files queued."""
     root = folder(settings)
     root.mkdir(parents=True, exist_ok=True)
     jobs, keep = [], set()
@@ -120,8 +120,6 @@ def refresh(conn: psycopg.Connection, settings: Settings, datasets: list[Dataset
         _save(root, {p: s for p, s in state.items() if root / p.removeprefix(PREFIX + "/") in keep})
         jobs.sort(key=lambda j: j.ds.city == ALL)
         _QUEUE.jobs, _QUEUE.keep, _QUEUE.settings = jobs, keep, settings
-    if wait:
-        _drain(conn)
     for ds in datasets:
         target = root / public_path(ds).removeprefix(PREFIX + "/")
         if not ds.raster and target.exists():
