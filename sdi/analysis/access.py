@@ -10,7 +10,7 @@ import psycopg
 from psycopg import sql
 
 from sdi.analysis import network, units
-from sdi.analysis.standards import Standards
+from sdi.analysis.standards import OPTIONAL_KINDS, Standards
 from sdi.core import sqlfiles
 from sdi.core.db import scalar
 
@@ -73,7 +73,7 @@ def compute(conn: psycopg.Connection, run_id: int, std: Standards, *, explain: l
         _reach(conn, kind, limit * 2 if nearest else limit, nearest, start_col)
     timings["search_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    text = sqlfiles.load("analysis/parcels.sql").format(town=_town(conn, std), **tables)
+    text = sqlfiles.load("analysis/parcels.sql").format(town=_town(conn, std), optional=_optional(std), **tables)
     if explain is None:
         cur.execute(text, params)
     else:
@@ -118,6 +118,32 @@ def _limits(std: Standards) -> list[tuple[str, float, bool]]:
         ("green20", std.green_big_m, False),
     ]
     return fixed + [(kind, dist, True) for kind, dist in std.optional.items()]
+
+
+def _optional(std: Standards) -> str:
+    """The SELECT of _opt (fid, optional, all_ok): the optional kinds' JSON object and whether all pass, per unit.
+    Fixed text: each kind is a name of OPTIONAL_KINDS (checked by standards.parse) and each limit a float."""
+    if not std.optional:
+        return "SELECT NULL::bigint AS fid, NULL::jsonb AS optional, NULL::boolean AS all_ok WHERE false"
+    pairs, oks, joins = [], [], []
+    for i, (kind, limit) in enumerate(std.optional.items()):
+        if kind not in OPTIONAL_KINDS:
+            raise ValueError(kind)
+        lim = f"{float(limit)!r}::float8"
+        ok = f"coalesce(n{i}.cost <= {lim}, false)"
+        pairs.append(
+            f"'{kind}', jsonb_build_object('m', round(n{i}.cost::numeric, 2), 'fid', n{i}.fac, 'limit_m', {lim},"
+            f" 'ok', {ok}, 'straight_ok', s{i}.fid IS NOT NULL)"
+        )
+        oks.append(ok)
+        joins.append(
+            f"LEFT JOIN _near n{i} ON n{i}.fid = p.fid AND n{i}.kind = '{kind}'"
+            f" LEFT JOIN _straight s{i} ON s{i}.fid = p.fid AND s{i}.kind = '{kind}'"
+        )
+    return (
+        f"SELECT p.fid, jsonb_build_object({', '.join(pairs)}) AS optional, {' AND '.join(oks)} AS all_ok"
+        f" FROM _pp p {' '.join(joins)}"
+    )
 
 
 def _reach(conn: psycopg.Connection, kind: str, limit: float, nearest: bool, start_col: str) -> None:

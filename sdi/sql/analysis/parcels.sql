@@ -102,17 +102,10 @@ CREATE TEMP TABLE _green_straight ON COMMIT DROP AS
     FROM _grest p JOIN _fac f ON f.kind = 'green' AND ST_DWithin(f.geom, p.geom, %(green_sum_m)s)
     GROUP BY p.fid;
 
-CREATE TEMP TABLE _opt ON COMMIT DROP AS
-    SELECT p.fid,
-           jsonb_object_agg(l.kind, jsonb_build_object('m', round(n.cost::numeric, 2), 'fid', n.fac,
-               'limit_m', l.limit_m, 'ok', coalesce(n.cost <= l.limit_m, false),
-               'straight_ok', s.fid IS NOT NULL)) AS optional,
-           bool_and(coalesce(n.cost <= l.limit_m, false)) AS all_ok
-    FROM _pp p CROSS JOIN _limits l
-    LEFT JOIN _near n ON n.fid = p.fid AND n.kind = l.kind
-    LEFT JOIN _straight s ON s.fid = p.fid AND s.kind = l.kind
-    WHERE l.optional
-    GROUP BY p.fid;
+-- The optional kinds as one JSON object per unit, {{kind: {{m, fid, limit_m, ok, straight_ok}}}}, built by one
+-- jsonb_build_object over a join per kind (written by sdi.analysis.access): jsonb_object_agg over a row per
+-- unit and kind, sorted by unit, took 0.7 s of 50,000 addresses with one kind.
+CREATE TEMP TABLE _opt ON COMMIT DROP AS {optional};
 ANALYZE _near (fid, kind); ANALYZE _green; ANALYZE _straight; ANALYZE _green_straight; ANALYZE _opt (fid);
 
 INSERT INTO analysis.parcel_access (run_id, city, parcel_fid, parcel_id, precinct, town, access_m, school_m, school_fid,
