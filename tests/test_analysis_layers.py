@@ -74,12 +74,18 @@ def test_a_failed_run_leaves_the_published_results_of_the_last_good_one(pgr_sett
 
 
 def test_the_result_styles_colour_each_status():
-    for name in ("access_standards", "access_summary"):
+    # the units by distance class (migration 0017: met within half the limits, met, not met within 1.5x, beyond,
+    # unreachable), the summaries' areas by status
+    classes = ("met_half", "met", "not_met_near", "not_met_far", "unreachable")
+    for name, attr, expected in (
+        ("access_standards", "distance_class", classes),
+        ("access_summary", "status", ("met", "not_met", "unreachable")),
+    ):
         qml = ET.parse(STYLES / f"{name}.qml").getroot()
         renderer = qml.find("renderer-v2")
-        assert renderer.get("attr") == "status"
+        assert renderer.get("attr") == attr
         values = {c.get("value") for c in renderer.iter("category")}
-        assert {"met", "not_met", "unreachable"} <= values
+        assert set(expected) <= values
         sld = (STYLES / f"{name}.sld").read_text(encoding="utf-8")
-        for value in ("met", "not_met", "unreachable"):
+        for value in expected:
             assert f"<se:Literal>{value}</se:Literal>" in sld or f"<ogc:Literal>{value}</ogc:Literal>" in sld
