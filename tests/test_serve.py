@@ -20,11 +20,32 @@ from sdi.core.sample import SAMPLE_CITY
 from sdi.pipeline import run_load
 from sdi.server.openapi import external_refs
 
-from conftest import SDI, free_port, running_api, wait_for_http
+from conftest import SDI, free_port, fresh_database, load_sample, running_api, wait_for_http
+
+
+@pytest.fixture(scope="module")
+def served(server_url, tmp_path_factory):
+    """One `sdi serve` of the sample gmina for the tests that only read (15 s a start): (base URL, database)."""
+    tmp = tmp_path_factory.mktemp("serve")
+    with fresh_database(server_url) as url:
+        load_sample(tmp, url)
+        with running_api(url, tmp / "home") as base:
+            yield base, url
 
 
 @pytest.fixture
-def api(settings, sample, db_url, tmp_path):
+def api(served) -> str:
+    return served[0]
+
+
+@pytest.fixture
+def api_db(served) -> str:
+    return served[1]
+
+
+@pytest.fixture
+def own_api(settings, sample, db_url, tmp_path):
+    """A server of its own, for a test that changes the catalogue."""
     for theme, path in sample.items():
         run_load(path, city=SAMPLE_CITY, theme=theme, settings=settings)
     with running_api(db_url, tmp_path / "home") as base:
@@ -72,20 +93,20 @@ def test_html_page_shows_a_map(api):
     assert "L.map('items-map')" in html and "ul. Świętokrzyska" in html
 
 
-def test_health_reports_database_and_catalogue_without_secrets(api, db_url):
+def test_health_reports_database_and_catalogue_without_secrets(api, api_db):
     r = requests.get(f"{api}/health", timeout=10)
     assert r.status_code == 200
     body = r.json()
     assert body["status"] == "ok" and body["database"] == "ok" and body["themes"] == 3
     assert body["catalogue_version"] >= 2
-    password = psycopg.conninfo.conninfo_to_dict(db_url).get("password")
+    password = psycopg.conninfo.conninfo_to_dict(api_db).get("password")
     assert password and password not in r.text
 
 
-def test_collections_show_provenance_per_city(api, db_url):
+def test_collections_show_provenance_per_city(api, api_db):
     """The description tells what the data set holds (how many features, from how many cities, as of when;
     issue 19), not the load log: no source file names or load records."""
-    with psycopg.connect(db_url) as conn:
+    with psycopg.connect(api_db) as conn:
         loaded = conn.execute(
             "SELECT d.loaded_at FROM sdi.layers l JOIN sdi.loads d USING (load_id) WHERE l.theme = 'roads'"
         ).fetchone()[0]
@@ -101,7 +122,8 @@ def test_collections_show_provenance_per_city(api, db_url):
         assert "drogi.shp" not in text and "Latest loads" not in text and SAMPLE_CITY not in text
 
 
-def test_a_load_while_serving_appears_without_restart(api, settings, tmp_path):
+def test_a_load_while_serving_appears_without_restart(own_api, settings, tmp_path):
+    api = own_api
     trees = gpd.GeoDataFrame(
         {"species": ["Tilia cordata", "Quercus robur"]},
         geometry=[Point(640_000, 340_000), Point(640_010, 340_010)],
