@@ -86,11 +86,13 @@ CREATE TEMP TABLE _att ON COMMIT DROP AS
         SELECT kind, vid, fid, u AS node, access_m + f * len AS cost FROM _fac
         UNION ALL SELECT kind, vid, fid, v, access_m + (1 - f) * len FROM _fac
         UNION ALL
-        SELECT fc.kind, fc.vid, fc.fid, x.node, ST_Distance(x.p, fc.geom)
+        -- from each green area's side: the edges within reach by the index, then their ends (a probe of the
+        -- facilities for each of the 10,000 vertices took 0.2 s)
+        SELECT DISTINCT ON (fc.vid, x.node) fc.kind, fc.vid, fc.fid, x.node, ST_Distance(x.p, fc.geom)
         FROM _fac fc
-        JOIN (SELECT source AS node, ST_StartPoint(geom) AS p FROM _edges
-              UNION SELECT target, ST_EndPoint(geom) FROM _edges) x ON ST_DWithin(x.p, fc.geom, %(attach_m)s)
-        WHERE fc.kind IN ('green', 'green20')
+        JOIN _edges e ON ST_DWithin(e.geom, fc.geom, %(attach_m)s)
+        CROSS JOIN LATERAL (VALUES (e.source, ST_StartPoint(e.geom)), (e.target, ST_EndPoint(e.geom))) x(node, p)
+        WHERE fc.kind IN ('green', 'green20') AND ST_DWithin(x.p, fc.geom, %(attach_m)s)
     ) a;
 CREATE INDEX ON _att (kind);
 CREATE TEMP TABLE _dist (kind text, node bigint, fid bigint, cost double precision) ON COMMIT DROP;
