@@ -135,6 +135,9 @@ def progress() -> int:
     with _LOCK:
         running = _QUEUE.thread is not None and _QUEUE.thread.is_alive()
         if _QUEUE.jobs and not running and _QUEUE.settings is not None:
+            # A long queue hands files over every _ROUND_SECONDS from the writer's start, not from the last
+            # hand-over long ago: else the first file written would end a round while the rest still wait.
+            _QUEUE.handed = time.monotonic()
             _QUEUE.thread = threading.Thread(target=_run, args=(_QUEUE.settings,), name="sdi-downloads", daemon=True)
             _QUEUE.thread.start()
         return _QUEUE.rounds
