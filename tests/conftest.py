@@ -214,6 +214,15 @@ def _with_dbname(url: str, dbname: str) -> str:
     return psycopg.conninfo.make_conninfo(url, dbname=dbname)
 
 
+@contextlib.contextmanager
+def sample_api(server_url: str, tmp: Path):
+    """The sample gmina in a fresh database, served by `sdi serve`: yields (base URL, database URL)."""
+    with fresh_database(server_url) as db_url:
+        load_sample(tmp, db_url)
+        with running_api(db_url, tmp / "home") as base:
+            yield base, db_url
+
+
 def load_sample(tmp: Path, db_url: str) -> Settings:
     """Load the demo's sample gmina into a database; returns settings for it with a home under tmp."""
     from sdi.core.sample import SAMPLE_CITY, write_sample

@@ -17,10 +17,8 @@ import re
 import pytest
 import test_analysis
 import yaml
-from test_analysis import CITY, load_town
+from test_analysis import execute_run, load_town
 
-from sdi.analysis import runs
-from sdi.analysis.standards import parse
 from sdi.core.catalogue import open_catalogue
 
 from conftest import ROOT
@@ -31,9 +29,7 @@ CLASSES = ["met_half", "met", "not_met_near", "not_met_far", "unreachable"]
 
 def _classes(settings, **inputs) -> dict[str, tuple[str, str]]:
     with open_catalogue(settings) as conn:
-        run_id = runs.submit(conn, parse({"city": CITY, **inputs}))
-        assert runs.claim_next(conn) == run_id
-        runs.execute(conn, run_id)
+        execute_run(conn, **inputs)
         rows = conn.execute("SELECT parcel_id, status, distance_class FROM data.access_standards").fetchall()
     return {r[0]: (r[1], r[2]) for r in rows}
 

@@ -101,6 +101,13 @@ def pgr_settings(settings, admin_url, db_url):
     return settings
 
 
+def execute_run(conn, **inputs) -> tuple[int, dict]:
+    """Submit a run of CITY with `inputs`, claim it as the worker would and execute it: (run id, its result)."""
+    run_id = runs.submit(conn, parse({"city": CITY, **inputs}))
+    runs.claim_next_id(conn, run_id)
+    return run_id, runs.execute(conn, run_id)
+
+
 def _run(settings, **inputs) -> dict:
     with open_catalogue(settings) as conn:
         run_id = runs.submit(conn, parse({"city": CITY, **inputs}))

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import test_analysis
 from shapely.geometry import LineString
-from test_analysis import CITY, _write, load_town
+from test_analysis import CITY, _write, execute_run, load_town
 
-from sdi.analysis import runs
-from sdi.analysis.standards import parse
 from sdi.core.catalogue import open_catalogue
 from sdi.pipeline import run_load
 
@@ -18,9 +16,7 @@ pgr_settings = test_analysis.pgr_settings  # the fixture: the test database with
 
 def _run(settings, **inputs) -> tuple[dict, list, list]:
     with open_catalogue(settings) as conn:
-        run_id = runs.submit(conn, parse({"city": CITY, **inputs}))
-        runs.claim_next_id(conn, run_id)
-        result = runs.execute(conn, run_id)
+        run_id, result = execute_run(conn, **inputs)
         edges = conn.execute(
             "SELECT id, source, target, cost, component, origin, ST_AsText(geom) FROM analysis.edges"
             " WHERE run_id = %s ORDER BY id",

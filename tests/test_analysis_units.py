@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 import test_analysis
 from shapely.geometry import Point
-from test_analysis import CITY, _pointed, _write, _xy, load_town
+from test_analysis import CITY, _pointed, _write, _xy, execute_run, load_town
 
 from sdi.analysis import runs
 from sdi.analysis.standards import parse
@@ -42,9 +42,7 @@ def load_homes(folder, settings) -> None:
 
 def _run(settings, **inputs) -> tuple[dict, dict]:
     with open_catalogue(settings) as conn:
-        run_id = runs.submit(conn, parse({"city": CITY, **inputs}))
-        runs.claim_next_id(conn, run_id)
-        result = runs.execute(conn, run_id)
+        run_id, result = execute_run(conn, **inputs)
         rows = conn.execute(
             "SELECT parcel_id, school_m, school_ok, addresses, GeometryType(geom), unit"
             " FROM analysis.parcel_access WHERE run_id = %s",

@@ -14,16 +14,13 @@ import pytest
 import requests
 from rasterio.io import MemoryFile
 
-from conftest import fresh_database, load_sample, running_api
+from conftest import sample_api
 
 
 @pytest.fixture(scope="module")
 def site(server_url, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("geoportal")
-    with fresh_database(server_url) as db_url:
-        load_sample(tmp, db_url)
-        with running_api(db_url, tmp / "home") as base:
-            yield base
+    with sample_api(server_url, tmp_path_factory.mktemp("geoportal")) as (base, _):
+        yield base
 
 
 def _chromium(args: list[str], tmp_path) -> str:

@@ -20,17 +20,14 @@ from sdi.core.sample import SAMPLE_CITY
 from sdi.pipeline import run_load
 from sdi.server.openapi import external_refs
 
-from conftest import SDI, free_port, fresh_database, load_sample, running_api, wait_for_http
+from conftest import SDI, free_port, running_api, sample_api, wait_for_http
 
 
 @pytest.fixture(scope="module")
 def served(server_url, tmp_path_factory):
     """One `sdi serve` of the sample gmina for the tests that only read (15 s a start): (base URL, database)."""
-    tmp = tmp_path_factory.mktemp("serve")
-    with fresh_database(server_url) as url:
-        load_sample(tmp, url)
-        with running_api(url, tmp / "home") as base:
-            yield base, url
+    with sample_api(server_url, tmp_path_factory.mktemp("serve")) as found:
+        yield found
 
 
 @pytest.fixture

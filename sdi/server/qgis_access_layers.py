@@ -121,7 +121,5 @@ def geoportal_labels(themes: list[str]) -> dict[str, dict]:
         "en": "distance class",
         "codes": {code: {"pl": p, "en": e} for code, (p, e) in DISTANCE_CLASS.items()},
     }
-    units = (t for t in themes if t != "access_summary")  # the summary areas have a status, no distance class
-    return {theme: {"status": status} for theme in themes} | {
-        t: {"status": status, "distance_class": distance} for t in units
-    }
+    # the summary areas have a status, no distance class
+    return {t: {"status": status} | ({"distance_class": distance} if t != "access_summary" else {}) for t in themes}
