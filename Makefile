@@ -35,8 +35,8 @@ test-system:  ## Debian packages the tests also use: QGIS 3.22 (python3-qgis, qg
 	@bash docker/install-system-deps.sh gdal-bin nginx acl python3-qgis qgis-providers qgis-server-wms qgis-server-wmts chromium docker-compose
 
 lint: setup  ## ruff (lint rules and format), mypy (strict on sdi.core and sdi.cli) and import-linter (the package's layers)
-	$(BIN)/ruff check sdi tests benchmarks
-	$(BIN)/ruff format --check sdi tests benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -15,7 +15,7 @@ which copies that network version (sdi.analysis.network.version: rebuilt only af
 from). Beside sdi's own timings it reports a networkx baseline on the same graph (tests/test_analysis_baseline.py):
 the run's stages are repeated in a rolled-back transaction, its edges and projections read back, and the
 same distances computed by networkx Dijkstra; the answers are compared (max_diff_m) and both timed.
-With --explain the per-parcel statements (sdi/sql/analysis/parcels.sql) are also run one by one under
+With --explain the statements of facilities.sql and parcels.sql (sdi/sql/analysis/) are also run one by one under
 EXPLAIN (ANALYZE, BUFFERS) after the run, and each plan's time is printed (the plans go to --plans FILE).
 """
 
@@ -199,7 +199,8 @@ def baseline(settings: Settings, run_id: int) -> dict:
 
 
 def explain(settings: Settings, run_id: int, plans: Path | None) -> list[dict]:
-    """Repeat the run's stages in a rolled-back transaction, then time each per-parcel statement's plan."""
+    """Repeat the run's stages in a rolled-back transaction, then time each statement of the projections and the
+    per-unit results."""
     found: list[dict] = []
     with open_catalogue(settings) as conn:
         std = runs.Standards(**runs.status(conn, run_id)["params"])

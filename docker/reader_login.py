@@ -25,8 +25,10 @@ from sdi.core.db import database_url
 def main() -> int:
     password = os.environ.get("SDI_READER_PASSWORD", "")
     if len(password) < 16:
-        print("SDI_READER_PASSWORD is missing or shorter than 16 characters: set it (e.g. openssl rand -hex 24)",
-              file=sys.stderr)
+        print(
+            "SDI_READER_PASSWORD is missing or shorter than 16 characters: set it (e.g. openssl rand -hex 24)",
+            file=sys.stderr,
+        )
         return 2
     with open_catalogue() as conn:
         role = conninfo_to_dict(roles.ensure_reader(conn, database_url()))["user"]

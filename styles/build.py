@@ -21,22 +21,47 @@ import yaml
 
 # Qt writes XML attributes in hash order; a fixed seed makes the files the same on every run.
 os.environ.setdefault("QT_HASH_SEED", "0")
-from qgis.core import (QgsApplication, QgsCategorizedSymbolRenderer, QgsFillSymbol, QgsLineSymbol,
-                       QgsMarkerSymbol, QgsPalLayerSettings, QgsProject, QgsRendererCategory,
-                       QgsSimpleFillSymbolLayer, QgsSimpleLineSymbolLayer, QgsSimpleMarkerSymbolLayer,
-                       QgsSimpleMarkerSymbolLayerBase, QgsSingleSymbolRenderer, QgsSvgMarkerSymbolLayer,
-                       QgsTextBufferSettings, QgsTextFormat, QgsUnitTypes, QgsVectorLayer,
-                       QgsVectorLayerSimpleLabeling)
+from qgis.core import (
+    QgsApplication,
+    QgsCategorizedSymbolRenderer,
+    QgsFillSymbol,
+    QgsLineSymbol,
+    QgsMarkerSymbol,
+    QgsPalLayerSettings,
+    QgsProject,
+    QgsRendererCategory,
+    QgsSimpleFillSymbolLayer,
+    QgsSimpleLineSymbolLayer,
+    QgsSimpleMarkerSymbolLayer,
+    QgsSimpleMarkerSymbolLayerBase,
+    QgsSingleSymbolRenderer,
+    QgsSvgMarkerSymbolLayer,
+    QgsTextBufferSettings,
+    QgsTextFormat,
+    QgsUnitTypes,
+    QgsVectorLayer,
+    QgsVectorLayerSimpleLabeling,
+)
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QColor
 
 ROOT = Path(__file__).resolve().parent.parent
 STYLES, CONFIG = ROOT / "styles", ROOT / "config"
 # Memory-layer field types for the schema's types, so that QGIS writes the right literal types.
-FIELD_TYPES = {"string": "string", "integer": "integer", "number": "double", "boolean": "boolean",
-               "date": "date", "datetime": "datetime"}
-SHAPES = {"circle": QgsSimpleMarkerSymbolLayerBase.Circle, "square": QgsSimpleMarkerSymbolLayerBase.Square,
-          "triangle": QgsSimpleMarkerSymbolLayerBase.Triangle, "diamond": QgsSimpleMarkerSymbolLayerBase.Diamond}
+FIELD_TYPES = {
+    "string": "string",
+    "integer": "integer",
+    "number": "double",
+    "boolean": "boolean",
+    "date": "date",
+    "datetime": "datetime",
+}
+SHAPES = {
+    "circle": QgsSimpleMarkerSymbolLayerBase.Circle,
+    "square": QgsSimpleMarkerSymbolLayerBase.Square,
+    "triangle": QgsSimpleMarkerSymbolLayerBase.Triangle,
+    "diamond": QgsSimpleMarkerSymbolLayerBase.Diamond,
+}
 
 
 def main(check: bool) -> int:
@@ -66,10 +91,15 @@ def main(check: bool) -> int:
 def _sld_starts_with(text: str, style: dict) -> str:
     """SLD has no expressions: a class by the first of a field's comma-separated values becomes a LIKE."""
     expression = style["classify_expression"]
-    pattern = re.compile(r"<ogc:PropertyIsEqualTo>\s*<ogc:PropertyName>" + re.escape(expression)
-                         + r"</ogc:PropertyName>\s*<ogc:Literal>([^<]*)</ogc:Literal>\s*</ogc:PropertyIsEqualTo>")
-    like = ('<ogc:PropertyIsLike wildCard="%" singleChar="_" escape="\\"><ogc:PropertyName>{}</ogc:PropertyName>'
-            "<ogc:Literal>{}%</ogc:Literal></ogc:PropertyIsLike>")
+    pattern = re.compile(
+        r"<ogc:PropertyIsEqualTo>\s*<ogc:PropertyName>"
+        + re.escape(expression)
+        + r"</ogc:PropertyName>\s*<ogc:Literal>([^<]*)</ogc:Literal>\s*</ogc:PropertyIsEqualTo>"
+    )
+    like = (
+        '<ogc:PropertyIsLike wildCard="%" singleChar="_" escape="\\"><ogc:PropertyName>{}</ogc:PropertyName>'
+        "<ogc:Literal>{}%</ogc:Literal></ogc:PropertyIsLike>"
+    )
     text, count = pattern.subn(lambda m: like.format(style["classify"], m.group(1)), text)
     if not count:
         raise SystemExit(f"cannot find the classes of {style['classify_expression']} in the SLD")
@@ -79,8 +109,9 @@ def _sld_starts_with(text: str, style: dict) -> str:
 def _layer(theme: str, style: dict) -> QgsVectorLayer:
     schema = yaml.safe_load((CONFIG / "schemas" / f"{theme}.yaml").read_text(encoding="utf-8"))
     kind = schema["geometry"].replace("Multi", "")
-    fields = "".join(f"&field={name}:{FIELD_TYPES.get(f.get('type'), 'string')}"
-                     for name, f in schema["fields"].items())
+    fields = "".join(
+        f"&field={name}:{FIELD_TYPES.get(f.get('type'), 'string')}" for name, f in schema["fields"].items()
+    )
     layer = QgsVectorLayer(f"{kind}?crs=EPSG:2180&field=fid:integer&field=city:string{fields}", theme, "memory")
     if "single" in style:
         layer.setRenderer(QgsSingleSymbolRenderer(_symbol(kind, style["single"], style)))
@@ -122,8 +153,9 @@ def _symbol(kind: str, s: dict, style: dict):
         line.setPenJoinStyle(Qt.RoundJoin)
         return _with_layers(QgsLineSymbol(), line)
     if kind == "Polygon":
-        fill = QgsSimpleFillSymbolLayer(QColor(s["fill"]), Qt.SolidPattern, QColor(s["outline"]), Qt.SolidLine,
-                                        s.get("outline_width", 0.26))
+        fill = QgsSimpleFillSymbolLayer(
+            QColor(s["fill"]), Qt.SolidPattern, QColor(s["outline"]), Qt.SolidLine, s.get("outline_width", 0.26)
+        )
         symbol = _with_layers(QgsFillSymbol(), fill)
         symbol.setOpacity(style.get("opacity", 1.0))
         return symbol
@@ -157,8 +189,11 @@ def _with_layers(symbol, *layers):
 def _label(layer: QgsVectorLayer, kind: str, label: dict) -> None:
     settings = QgsPalLayerSettings()
     settings.fieldName = label["field"]
-    settings.placement = {"LineString": QgsPalLayerSettings.Curved, "Point": QgsPalLayerSettings.AroundPoint,
-                          "Polygon": QgsPalLayerSettings.OverPoint}[kind]
+    settings.placement = {
+        "LineString": QgsPalLayerSettings.Curved,
+        "Point": QgsPalLayerSettings.AroundPoint,
+        "Polygon": QgsPalLayerSettings.OverPoint,
+    }[kind]
     settings.scaleVisibility = True
     settings.minimumScale = label["max_scale"]  # QGIS calls the most zoomed-out denominator the minimum
     settings.maximumScale = 1

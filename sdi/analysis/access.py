@@ -30,15 +30,15 @@ WORK_MEM = "64MB"
 def compute(conn: psycopg.Connection, run_id: int, std: Standards, *, explain: list[dict] | None = None) -> dict:
     """Write analysis.parcel_access for run_id (its network already built); returns timings and warnings.
 
-    explain: a list to which each per-parcel statement is appended with its EXPLAIN (ANALYZE, BUFFERS) plan
-    and time (the benchmark's profile; the statements still run).
+    explain: a list to which each statement of the projections and per-unit results is appended with its
+    EXPLAIN (ANALYZE, BUFFERS) plan and time (the benchmark's profile; the statements still run).
     """
     timings: dict[str, float] = {}
     start_col = network.start_column(network.pgrouting_version(conn))
     # The per-unit joins and sorts of a 50,000-unit run spilled 13 to 37 MB to disk at the default 4 MB;
     # SET LOCAL: for this run's transaction only.
     conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-    network.no_jit(conn)
+    network.run_settings(conn)
     cur = psycopg.ClientCursor(conn)
     params = {
         "run": run_id,
@@ -58,9 +58,8 @@ def compute(conn: psycopg.Connection, run_id: int, std: Standards, *, explain: l
     }
     t = time.perf_counter()
     tables = network.sources(conn)
-    cur.execute(
-        sqlfiles.load("analysis/facilities.sql").format(units=units.script(std.units, tables), **tables), params
-    )
+    text = sqlfiles.load("analysis/facilities.sql").format(units=units.script(std.units, tables), **tables)
+    _execute(cur, text, params, explain)
     timings["project_s"] = time.perf_counter() - t
     limits = _limits(std)
     conn.execute("CREATE TEMP TABLE _limits (kind text, limit_m double precision, optional boolean) ON COMMIT DROP")
@@ -74,10 +73,7 @@ def compute(conn: psycopg.Connection, run_id: int, std: Standards, *, explain: l
     timings["search_s"] = time.perf_counter() - t
     t = time.perf_counter()
     text = sqlfiles.load("analysis/parcels.sql").format(town=_town(conn, std), optional=_optional(std), **tables)
-    if explain is None:
-        cur.execute(text, params)
-    else:
-        _explained(cur, text, params, explain)
+    _execute(cur, text, params, explain)
     timings["parcels_s"] = time.perf_counter() - t
     counts: dict[str, int] = dict(conn.execute("SELECT kind, count(DISTINCT fid) FROM _fac GROUP BY kind").fetchall())
     warnings = [
@@ -92,18 +88,23 @@ def compute(conn: psycopg.Connection, run_id: int, std: Standards, *, explain: l
     return {"timings": {k: round(v, 3) for k, v in timings.items()}, "facilities": counts, "warnings": warnings}
 
 
+def _execute(cur: psycopg.ClientCursor, text: str, params: dict, explain: list[dict] | None) -> None:
+    if explain is None:
+        cur.execute(text, params)
+    else:
+        _explained(cur, text, params, explain)
+
+
 def _explained(cur: psycopg.ClientCursor, text: str, params: dict, found: list[dict]) -> None:
     """Run the statements of text one by one, under EXPLAIN (ANALYZE, BUFFERS) where PostgreSQL allows it."""
     body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
     for statement in filter(None, (s.strip() for s in body.split(";"))):
         t = time.perf_counter()
-        plannable = statement.split(None, 1)[0].upper() in (
-            "SELECT",
-            "INSERT",
-            "UPDATE",
-            "DELETE",
-            "CREATE",
-        ) and not statement.upper().startswith("CREATE INDEX")
+        verb = statement.split(None, 1)[0].upper()
+        # EXPLAIN takes queries and CREATE TABLE ... AS, not a table's or an index's definition
+        plannable = verb in ("SELECT", "INSERT", "UPDATE", "DELETE") or (
+            verb == "CREATE" and " AS" in statement.upper() and "CREATE INDEX" not in statement.upper()
+        )
         cur.execute(("EXPLAIN (ANALYZE, BUFFERS) " if plannable else "") + statement, params)
         plan = "\n".join(r[0] for r in cur.fetchall()) if plannable else ""
         found.append(

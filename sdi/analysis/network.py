@@ -102,10 +102,17 @@ def start_column(version: str) -> str:
     return "start_vid" if (major, minor) >= (3, 6) else "from_v"
 
 
-def no_jit(conn: psycopg.Connection) -> None:
-    """No JIT compilation for the rest of this transaction: PostGIS functions are costed high, so the planner
-    compiled nearly every statement of a run, 0.5 s each (0.58 s of a 0.6 s statement on 312 streets)."""
+def run_settings(conn: psycopg.Connection) -> None:
+    """The planner settings of a run, for the rest of its transaction (SET LOCAL).
+
+    - No JIT compilation: PostGIS functions are costed high, so the planner compiled nearly every statement of
+      a run, 0.5 s each (0.58 s of a 0.6 s statement on 312 streets).
+    - Statistics from 6,000 sampled rows, not 30,000: a run ANALYZEs about twenty temporary tables, only for
+      their sizes and join keys, and at the default that took 0.8-1.0 s of the goal's 50,000-address run
+      (benchmarks/analysis_bench.py --goal); the plans and rows stay the same.
+    """
     conn.execute("SET LOCAL jit = off")
+    conn.execute("SET LOCAL default_statistics_target = 20")
 
 
 def build(
@@ -120,7 +127,7 @@ def build(
 ) -> dict[str, Any]:
     """Build and store the network of run_id around the city's units; returns its report (edges, vertices,
     components, connectors). planned: the road zones of land_use_plans join it (ust. 4, a what-if)."""
-    no_jit(conn)
+    run_settings(conn)
     cur = psycopg.ClientCursor(conn)  # one file of several statements with parameters
     params = {"run": run_id, "city": city, "snap": snap_m, "margin": margin_m}
     tables = sources(conn)
