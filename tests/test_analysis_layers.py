@@ -32,6 +32,12 @@ def test_results_are_collections_of_the_api_that_gdal_opens(pgr_settings, db_url
         assert {"access_standards", "access_summary", "roads"} <= set(themes)
         assert "access_standards" not in catalogue.published_themes(conn, raster=True)
     with running_api(db_url, tmp_path / "home") as base:
+        about = requests.get(f"{base}/collections/access_standards?f=json&lang=pl", timeout=30).json()
+        # titled as in the QGIS projects, its cities counted from its rows (a view has no loads)
+        assert about["title"] == "Dostępność – działki", about
+        assert "4 obiekty z 1 gminy" in about["description"], about["description"]
+        about = requests.get(f"{base}/collections/access_standards?f=json&lang=en", timeout=30).json()
+        assert about["title"] == "Access – parcels" and "4 features from 1 municipality" in about["description"]
         items = requests.get(f"{base}/collections/access_standards/items?f=json", timeout=30).json()
         assert "features" in items, (items, (tmp_path / "home" / "serve.log").read_text()[-3000:])
         status = {f["properties"]["parcel_id"]: f["properties"]["status"] for f in items["features"]}

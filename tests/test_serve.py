@@ -113,7 +113,7 @@ def test_collections_show_provenance_per_city(api, api_db):
     en = requests.get(f"{api}/collections/roads", params={"f": "json", "lang": "en"}, timeout=10).json()
     pl = requests.get(f"{api}/collections/roads", params={"f": "json", "lang": "pl"}, timeout=10).json()
     assert count > 0
-    assert f" {count} features from 1 municipalities, as of {loaded:%Y-%m-%d}." in en["description"]
+    assert f" {count} features from 1 municipality, as of {loaded:%Y-%m-%d}." in en["description"]
     assert f" {count} obiekt" in pl["description"] and f"z 1 gminy, stan na {loaded:%Y-%m-%d}." in pl["description"]
     for text in (en["description"], pl["description"]):
         assert "drogi.shp" not in text and "Latest loads" not in text and SAMPLE_CITY not in text

@@ -102,6 +102,12 @@ def theme_extent(conn: psycopg.Connection, theme: str) -> tuple[list[float] | No
     return bbox, count
 
 
+def theme_cities(conn: psycopg.Connection, theme: str) -> int:
+    """How many cities a theme's rows come from: for the derived layers (analysis results), which have no loads."""
+    query = sql.SQL("SELECT count(DISTINCT city) FROM {table}").format(table=sqlfiles.theme_table(theme))
+    return int(one_row(conn.execute(query))[0])
+
+
 @dataclass
 class CityRaster:
     """The current COG of one city in a raster theme."""

@@ -16,7 +16,7 @@ from sdi.core.catalogue import open_catalogue
 from sdi.core.config import RasterSchema, registry, restricted_themes
 from sdi.core.errors import ConfigError
 from sdi.core.settings import CRS84, STORAGE_CRS, Settings, get_settings
-from sdi.server import collection_links, coverage, csw, openapi, qgis_project, records
+from sdi.server import collection_links, coverage, csw, openapi, qgis_access_layers, qgis_project, records
 from sdi.server.datasets import file_identifier
 from sdi.server.labels import plural
 
@@ -85,6 +85,13 @@ def _collection(conn: psycopg.Connection, settings: Settings, theme: str, server
     about = schema.get("description") or title
     bbox, count = catalogue.theme_extent(conn, theme)
     loads = [layer for layer in catalogue.layers(conn) if layer.theme == theme]
+    cities = len(loads)
+    if theme in qgis_access_layers.LAYERS and not schema:
+        # an analysis result: a view with no schema and no loads, titled as in the QGIS projects, its cities counted
+        # from its rows (it said "access_buildings ... from 0 municipalities")
+        pl, en, _ = qgis_access_layers.LAYERS[theme]
+        title, about = {"pl": pl, "en": en}, {"pl": f"{pl} (art. 13f).", "en": f"{en} (art. 13f)."}
+        cities = catalogue.theme_cities(conn, theme)
     # The data set, not the load log: provenance lives in each data set's ISO record (issue 19).
     latest = max((x.loaded_at for x in loads), default=None)
     as_of = ("", "") if latest is None else (f", stan na {latest:%Y-%m-%d}", f", as of {latest:%Y-%m-%d}")
@@ -102,9 +109,10 @@ def _collection(conn: psycopg.Connection, settings: Settings, theme: str, server
         "type": "collection",
         "title": title,
         "description": {
-            "pl": f"{about['pl']} {count} {plural(count, 'obiekt', 'obiekty', 'obiektów')} z {len(loads)}"
-            f" {plural(len(loads), 'gminy', 'gmin', 'gmin')}{as_of[0]}.{more[0]}",  # z 1 gminy, z 2 gmin
-            "en": f"{about['en']} {count} features from {len(loads)} municipalities{as_of[1]}.{more[1]}",
+            "pl": f"{about['pl']} {count} {plural(count, 'obiekt', 'obiekty', 'obiektów')} z {cities}"
+            f" {plural(cities, 'gminy', 'gmin', 'gmin')}{as_of[0]}.{more[0]}",  # z 1 gminy, z 2 gmin
+            "en": f"{about['en']} {count} features from {cities} municipalit{'y' if cities == 1 else 'ies'}"
+            f"{as_of[1]}.{more[1]}",
         },
         "keywords": [theme, *server.get("keywords", [])[:3]],
         "extents": {"spatial": {"bbox": bbox or [14.1, 49.0, 24.2, 54.9], "crs": CRS84}},
