@@ -10,7 +10,10 @@ in the northern street, a school across the river, three parks. Every distance b
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import psycopg
@@ -204,11 +207,22 @@ def test_a_city_without_roads_fails_with_the_reason(pgr_settings, tmp_path):
         assert runs.status(conn, run_id)["status"] == "failed"
 
 
-def test_the_process_api_queues_a_job_that_the_runner_runs(pgr_settings, tmp_path, monkeypatch):
-    import io
-    import json
-
+def process_call(method: str, path: str, body: dict | None = None, auth: str | None = None) -> tuple[int, Any]:
+    """One request to the process API's WSGI application (sdi.analysis.service.app): status code and JSON."""
     from sdi.analysis import service
+
+    raw = json.dumps(body).encode() if body is not None else b""
+    env = {"REQUEST_METHOD": method, "PATH_INFO": path, "CONTENT_LENGTH": str(len(raw)), "wsgi.input": io.BytesIO(raw)}
+    if auth:
+        env["HTTP_AUTHORIZATION"] = f"Bearer {auth}"
+    seen: dict[str, str] = {}
+    out = b"".join(service.app(env, lambda status, headers: seen.update(status=status)))
+    return int(seen["status"].split()[0]), json.loads(out)
+
+
+@pytest.fixture
+def process_api(pgr_settings, tmp_path, monkeypatch):
+    """The town loaded for the process API's WSGI application (process_call); yields a token to execute with."""
     from sdi.core import tokens
     from sdi.core.settings import get_settings
 
@@ -217,46 +231,36 @@ def test_the_process_api_queues_a_job_that_the_runner_runs(pgr_settings, tmp_pat
     get_settings.cache_clear()
     with open_catalogue(pgr_settings) as conn:
         token = tokens.add(conn, "planner", scope="analyse")
+        conn.commit()
+    yield token
+    get_settings.cache_clear()
+
+
+def test_the_process_api_queues_a_job_that_the_runner_runs(process_api, pgr_settings):
+    from sdi.core import tokens
+
+    token = process_api
+    with open_catalogue(pgr_settings) as conn:
         reader = tokens.add(conn, "reader")  # a read token opens restricted themes, not the process
         conn.commit()
-
-    def call(method: str, path: str, body: dict | None = None, auth: str | None = None) -> tuple[str, dict]:
-        raw = json.dumps(body).encode() if body is not None else b""
-        env = {
-            "REQUEST_METHOD": method,
-            "PATH_INFO": path,
-            "CONTENT_LENGTH": str(len(raw)),
-            "wsgi.input": io.BytesIO(raw),
-            **({"HTTP_AUTHORIZATION": f"Bearer {auth}"} if auth else {}),
-        }
-        seen = {}
-        out = service.app(env, lambda status, headers: seen.update(status=status))
-        return seen["status"], json.loads(b"".join(out))
-
-    try:
-        assert call("GET", "/analysis/processes")[1]["processes"][0]["id"] == "access-standards"
-        assert call("POST", "/analysis/processes/access-standards/execution", {"inputs": {"city": CITY}})[0].startswith(
-            "401"
-        )
-        status, refused = call(
-            "POST", "/analysis/processes/access-standards/execution", {"inputs": {"city": CITY}}, reader
-        )
-        assert status.startswith("403") and "--scope analyse" in refused["fix"]
-        status, bad = call(
-            "POST",
-            "/analysis/processes/access-standards/execution",
-            {"inputs": {"city": CITY, "snap_m": "'; DROP TABLE x"}},
-            token,
-        )
-        assert status.startswith("400") and "number" in bad["detail"]
-        status, job = call("POST", "/analysis/processes/access-standards/execution", {"inputs": {"city": CITY}}, token)
-        assert status.startswith("201") and job["status"] == "accepted"
-        assert runs.work(pgr_settings, once=True) == 1
-        status, result = call("GET", f"/analysis/jobs/{job['jobID']}/results")
-        assert result["status"] == "successful" and result["summary"]["gmina"][0]["parcels"] == 4
-        assert call("GET", "/analysis/jobs/999999")[0].startswith("404")
-    finally:
-        get_settings.cache_clear()
+    call = process_call
+    assert call("GET", "/analysis/processes")[1]["processes"][0]["id"] == "access-standards"
+    assert call("POST", "/analysis/processes/access-standards/execution", {"inputs": {"city": CITY}})[0] == 401
+    status, refused = call("POST", "/analysis/processes/access-standards/execution", {"inputs": {"city": CITY}}, reader)
+    assert status == 403 and "--scope analyse" in refused["fix"]
+    status, bad = call(
+        "POST",
+        "/analysis/processes/access-standards/execution",
+        {"inputs": {"city": CITY, "snap_m": "'; DROP TABLE x"}},
+        token,
+    )
+    assert status == 400 and "number" in bad["detail"]
+    status, job = call("POST", "/analysis/processes/access-standards/execution", {"inputs": {"city": CITY}}, token)
+    assert status == 201 and job["status"] == "accepted"
+    assert runs.work(pgr_settings, once=True) == 1
+    status, result = call("GET", f"/analysis/jobs/{job['jobID']}/results")
+    assert result["status"] == "successful" and result["summary"]["gmina"][0]["parcels"] == 4
+    assert call("GET", "/analysis/jobs/999999")[0] == 404
 
 
 def test_the_long_running_worker_commits_each_run(pgr_settings, tmp_path):

@@ -122,3 +122,5 @@ def test_the_process_api_answers_at_the_api_root_as_ogc_api_processes_names_it(p
         results = requests.get(f"{base}/jobs/{job_id}/results", timeout=30).json()
         assert results["summary"]["gmina"][0]["parcels"] == 4
         assert requests.get(f"{base}/processes/unknown", timeout=30).status_code == 404
+        # the landing page's job-list link (rel .../job-list, /jobs) leads to the jobs
+        assert job_id in [j["jobID"] for j in requests.get(f"{base}/jobs", timeout=30).json()["jobs"]]

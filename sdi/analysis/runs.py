@@ -144,17 +144,22 @@ def _rounded(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_STATUS = "SELECT run_id, city, status, params, network, summary, message, created_at, started_at, finished_at"
+
+
 def status(conn: psycopg.Connection, run_id: int) -> dict | None:
     """A run's row as the process API and the CLI show it, or None."""
     return (
         conn.cursor(row_factory=dict_row)
-        .execute(
-            "SELECT run_id, city, status, params, network, summary, message, created_at, started_at, finished_at"
-            " FROM analysis.runs WHERE run_id = %s",
-            [run_id],
-        )
+        .execute(f"{_STATUS} FROM analysis.runs WHERE run_id = %s", [run_id])
         .fetchone()
     )
+
+
+def recent(conn: psycopg.Connection, limit: int) -> list[dict]:
+    """The newest runs' rows, newest first (the process API's job list)."""
+    query = f"{_STATUS} FROM analysis.runs ORDER BY run_id DESC LIMIT %s"
+    return conn.cursor(row_factory=dict_row).execute(query, [limit]).fetchall()
 
 
 def work(

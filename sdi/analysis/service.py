@@ -6,6 +6,7 @@ and runs queued jobs in one thread of its own, so a catalogue reload of the API 
     GET  /analysis/processes/access-standards                   its description and inputs
     POST /analysis/processes/access-standards/execution         {"inputs": {...}}: 201 + Location (async);
                                                                 with `Prefer: respond-sync` waits up to 25 s
+    GET  /analysis/jobs                                         the newest 100 jobs' status
     GET  /analysis/jobs/{id}, /analysis/jobs/{id}/results       status; summary and network report
     GET  /analysis/jobs/{id}/report, .../summary.csv            the HTML report (map and table); the summary
 
@@ -26,30 +27,17 @@ from typing import Any
 
 import psycopg
 
-from sdi.analysis import report, runs
-from sdi.analysis.standards import OPTIONAL_KINDS, UNITS, parse
+from sdi.analysis import documents, report, runs
+from sdi.analysis.documents import PROCESS
+from sdi.analysis.standards import parse
 from sdi.core import tokens
 from sdi.core.catalogue import open_catalogue
 from sdi.core.errors import SdiError, first_line
 from sdi.core.unix_wsgi import serve_unix
 
 logger = logging.getLogger(__name__)
-PROCESS = "access-standards"
-_INPUTS = {
-    "city": "7-digit TERYT code",
-    "school_town_m": "1500",
-    "school_rural_m": "3000",
-    "green_sum_m": "1500",
-    "green_sum_ha": "3.0",
-    "green_big_m": "3000",
-    "green_big_ha": "20.0",
-    "town": "auto | town | rural",
-    "snap_m": "5",
-    "optional": "{kind: distance_m}, kinds: " + ", ".join(OPTIONAL_KINDS),
-    "units": " | ".join(UNITS) + " (default parcels)",
-    "planned": "true: add the road zones of land_use_plans to the network (a what-if, not published)",
-}
 _MAX_BODY = 64 * 1024
+_JOBS_LISTED = 100  # the newest; older jobs stay readable at /analysis/jobs/{id}
 
 
 @dataclass
@@ -122,42 +110,47 @@ def _route(environ: dict[str, Any]) -> tuple[int, dict[str, Any] | str, dict[str
     path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
     parts = [p for p in path.split("/") if p][1:]  # without "analysis"
     if parts == ["processes"]:
-        return 200, {"processes": [_description(brief=True)]}, {}
+        return 200, documents.process_list(), {}
+    if parts[:1] == ["processes"] and parts[1:2] != [PROCESS]:
+        return 404, documents.exception("no-such-process", f"no process {parts[1]!r}; see /processes", 404), {}
     if parts == ["processes", PROCESS]:
-        return 200, _description(), {}
+        return 200, documents.description(), {}
     if parts == ["processes", PROCESS, "execution"]:
         if method != "POST":
             return 405, {"detail": "POST the inputs to execute"}, {}
         return _execute(environ)
-    if (
-        len(parts) == 3
-        and parts[0] == "jobs"
-        and parts[1].isascii()
-        and parts[1].isdigit()
-        and parts[2] in ("report", "summary.csv")
-    ):
-        return _report(int(parts[1]), parts[2])
-    if (
-        len(parts) in (2, 3)
-        and parts[0] == "jobs"
-        and parts[1].isascii()
-        and parts[1].isdigit()
-        and parts[2:] in ([], ["results"])
-    ):
+    if parts == ["jobs"]:
         with open_catalogue() as conn:
-            row = runs.status(conn, int(parts[1]))
-        if row is None:
-            return 404, {"detail": f"no job {parts[1]}"}, {}
-        return 200, (_results(row) if parts[2:] else _job(row)), {}
+            return 200, documents.job_list(runs.recent(conn, _JOBS_LISTED)), {}
+    job = parts[1] if len(parts) in (2, 3) and parts[0] == "jobs" else ""
+    if job.isascii() and job.isdigit() and parts[2:] in ([], ["results"], ["report"], ["summary.csv"]):
+        return _job(int(job), parts[2] if parts[2:] else "")
     return 404, {"detail": "not found; see /analysis/processes"}, {}
+
+
+def _job(run_id: int, what: str) -> tuple[int, dict[str, Any] | str, dict[str, str]]:
+    """A job's status, results, HTML report or summary CSV."""
+    with open_catalogue() as conn:
+        row = runs.status(conn, run_id)
+    if row is None:
+        return 404, documents.exception("no-such-job", f"no job {run_id}", 404, "see /analysis/jobs"), {}
+    if not what:
+        return 200, documents.status_info(row), {}
+    if row["status"] == "failed":
+        return 400, documents.exception("job-failed", f"job {run_id} failed: {row['message']}", 400), {}
+    if row["status"] != "successful":
+        return 404, documents.exception("result-not-ready", f"job {run_id} is {row['status']}", 404), {}
+    if what == "results":
+        return 200, documents.results(row), {}
+    return _report(run_id, what)
 
 
 def _report(run_id: int, what: str) -> tuple[int, dict[str, Any] | str, dict[str, str]]:
     """A successful run's HTML report (with its own Content-Security-Policy) or summary CSV."""
     with open_catalogue() as conn:
         row = runs.status(conn, run_id)
-        if row is None or row["status"] != "successful":
-            return 404, {"detail": f"no successful job {run_id}", "fix": f"see /analysis/jobs/{run_id}"}, {}
+        if row is None or row["status"] != "successful":  # deleted since _job looked
+            return 404, documents.exception("no-such-job", f"no successful job {run_id}", 404), {}
         data = report.collect(conn, run_id)
     if what == "summary.csv":
         return (
@@ -210,13 +203,12 @@ def _execute(environ: dict[str, Any]) -> tuple[int, dict[str, Any] | str, dict[s
     if "respond-sync" in environ.get("HTTP_PREFER", ""):
         with open_catalogue() as conn:
             row = _wait(conn, run_id, 25.0)
-        if row["status"] in ("successful", "failed"):
-            return 200, _results(row), {"Location": location}
-    return (
-        201,
-        {"jobID": str(run_id), "status": "accepted", "links": [{"href": location, "rel": "status"}]},
-        {"Location": location},
-    )
+        if row["status"] == "successful":
+            return 200, documents.results(row), {"Location": location}
+        if row["status"] == "failed":
+            return 400, documents.exception("job-failed", f"job {run_id} failed: {row['message']}", 400), {}
+    queued = {"run_id": run_id, "status": "accepted"}
+    return 201, documents.status_info(queued), {"Location": location}
 
 
 def _wait(conn: psycopg.Connection, run_id: int, seconds: float) -> dict[str, Any]:
@@ -229,41 +221,6 @@ def _wait(conn: psycopg.Connection, run_id: int, seconds: float) -> dict[str, An
         if row["status"] in ("successful", "failed") or time.monotonic() > deadline:
             return row
         time.sleep(0.2)
-
-
-def _job(row: dict) -> dict:
-    return {
-        "jobID": str(row["run_id"]),
-        "processID": PROCESS,
-        "status": row["status"],
-        "message": row["message"],
-        "created": row["created_at"],
-        "started": row["started_at"],
-        "finished": row["finished_at"],
-        "links": [{"href": f"/analysis/jobs/{row['run_id']}/results", "rel": "results"}],
-    }
-
-
-def _results(row: dict) -> dict:
-    return {
-        **_job(row),
-        "inputs": row["params"],
-        "network": row["network"],
-        "summary": row["summary"],
-        "layer": "data.access_standards (PostGIS view; open it in QGIS)",
-        "report": f"/analysis/jobs/{row['run_id']}/report",
-        "csv": f"/analysis/jobs/{row['run_id']}/summary.csv",
-    }
-
-
-def _description(brief: bool = False) -> dict:
-    head = {
-        "id": PROCESS,
-        "title": "Access standards of art. 13f of the planning act",
-        "version": "1.0.0",
-        "jobControlOptions": ["async-execute", "sync-execute"],
-    }
-    return head if brief else {**head, "inputs": {k: {"description": v} for k, v in _INPUTS.items()}}
 
 
 def main(sock: str) -> None:
