@@ -122,5 +122,7 @@ def test_the_process_api_answers_at_the_api_root_as_ogc_api_processes_names_it(p
         results = requests.get(f"{base}/jobs/{job_id}/results", timeout=30).json()
         assert results["summary"]["gmina"][0]["parcels"] == 4
         assert requests.get(f"{base}/processes/unknown", timeout=30).status_code == 404
+        conformance = requests.get(f"{base}/conformance?f=json", timeout=30).json()["conformsTo"]
+        assert "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/job-list" in conformance
         # the landing page's job-list link (rel .../job-list, /jobs) leads to the jobs
         assert job_id in [j["jobID"] for j in requests.get(f"{base}/jobs", timeout=30).json()["jobs"]]

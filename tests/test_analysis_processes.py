@@ -65,6 +65,11 @@ EXCEPTION = {"type": "object", "required": ["type"], "properties": {"type": {"ty
 
 
 def test_the_process_list_and_description_are_the_standards_documents(process_api):
+    status, landing = process_call("GET", "/analysis/")
+    rels = {link["rel"].rsplit("/", 1)[-1]: link["href"] for link in landing["links"]}
+    assert status == 200 and rels["processes"] == "/analysis/processes" and rels["job-list"] == "/analysis/jobs"
+    status, conformance = process_call("GET", "/analysis/conformance")
+    assert "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/core" in conformance["conformsTo"]
     status, listed = process_call("GET", "/analysis/processes")
     assert status == 200
     jsonschema.validate(listed, {"type": "object", "required": ["processes", "links"], "properties": {

@@ -46,6 +46,13 @@ _OUTPUTS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+#: What /analysis/conformance declares (sdi.server.pygeoapi_compat.PROCESSES declares the same at the root).
+CONFORMANCE = [
+    f"http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/{c}"
+    for c in ("core", "ogc-process-description", "json", "job-list")
+]
+
+
 def _link(href: str, rel: str, title: str, kind: str = "application/json") -> dict[str, str]:
     return {"href": href, "rel": rel, "type": kind, "title": title}
 
@@ -71,6 +78,21 @@ def description(brief: bool = False) -> dict[str, Any]:
             for name, (text, schema) in _INPUTS.items()
         },
         "outputs": {name: {"title": name, "description": text, "schema": s} for name, (text, s) in _OUTPUTS.items()},
+    }
+
+
+def landing() -> dict[str, Any]:
+    """/analysis/: the process API's own landing page, for a client pointed at it."""
+    ogc = "http://www.opengis.net/def/rel/ogc/1.0/"
+    return {
+        "title": "sdi: planning analysis (OGC API - Processes)",
+        "description": "The access standards of art. 13f of the planning act, along streets and paths.",
+        "links": [
+            _link(f"{_ROOT}/", "self", "This document"),
+            _link(f"{_ROOT}/conformance", ogc + "conformance", "Conformance classes"),
+            _link(f"{_ROOT}/processes", ogc + "processes", "The processes"),
+            _link(f"{_ROOT}/jobs", ogc + "job-list", "The jobs"),
+        ],
     }
 
 

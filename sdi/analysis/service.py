@@ -2,6 +2,7 @@
 read-only gunicorn workers. The process holds the owner's login (it writes results), answers on a unix socket,
 and runs queued jobs in one thread of its own, so a catalogue reload of the API never kills a job.
 
+    GET  /analysis/, /analysis/conformance                      its landing page and conformance classes
     GET  /analysis/processes                                    the list (one process: access-standards)
     GET  /analysis/processes/access-standards                   its description and inputs
     POST /analysis/processes/access-standards/execution         {"inputs": {...}}: 201 + Location (async);
@@ -109,6 +110,10 @@ def app(environ: dict, start_response: Callable) -> list[bytes]:
 def _route(environ: dict[str, Any]) -> tuple[int, dict[str, Any] | str, dict[str, str]]:
     path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
     parts = [p for p in path.split("/") if p][1:]  # without "analysis"
+    if not parts:
+        return 200, documents.landing(), {}
+    if parts == ["conformance"]:
+        return 200, {"conformsTo": documents.CONFORMANCE}, {}
     if parts == ["processes"]:
         return 200, documents.process_list(), {}
     if parts[:1] == ["processes"] and parts[1:2] != [PROCESS]:

@@ -102,6 +102,11 @@ def theme_extent(conn: psycopg.Connection, theme: str) -> tuple[list[float] | No
     return bbox, count
 
 
+def extension_installed(conn: psycopg.Connection, name: str) -> bool:
+    """Whether the database has extension `name` (pgrouting: the analysis and its process API are on)."""
+    return bool(one_row(conn.execute("SELECT EXISTS (SELECT FROM pg_extension WHERE extname = %s)", [name]))[0])
+
+
 def theme_cities(conn: psycopg.Connection, theme: str) -> int:
     """How many cities a theme's rows come from: for the derived layers (analysis results), which have no loads."""
     query = sql.SQL("SELECT count(DISTINCT city) FROM {table}").format(table=sqlfiles.theme_table(theme))

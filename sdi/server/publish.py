@@ -75,6 +75,9 @@ def build_config(conn: psycopg.Connection, settings: Settings, host: str, port: 
             "contact": server["contact"],
         },
         "resources": resources,
+        # read by sdi.server.pygeoapi_compat (pygeoapi ignores it): /processes and /jobs answer at the root, served
+        # by the analysis service (sdi.analysis.service), which runs where pgRouting is
+        "sdi": {"processes": catalogue.extension_installed(conn, "pgrouting")},
     }
 
 

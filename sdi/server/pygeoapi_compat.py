@@ -13,7 +13,8 @@ What is replaced, by name, in pygeoapi's modules (install()):
    that one parameter on the way in and back in the response (restore_names).
 3. `pygeoapi.api.itemtypes.CONFORMANCE_CLASSES_FEATURES`: it claims Part 4 (create, replace, delete),
    which a read-only API does not do, and none of Part 3 / CQL2, which sdi does; /conformance is then
-   cut to CLAIMED, the classes whose abstract tests sdi runs.
+   cut to CLAIMED, the classes whose abstract tests sdi runs, with OGC API Processes' (PROCESSES) where the
+   analysis service answers /processes (pygeoapi links /processes and /jobs from its landing page anyway).
 4. `pygeoapi.util.to_json` and `pygeoapi.util.Environment`: output escaping and CSP nonces of the HTML
    pages (sdi.server.html).
 
@@ -92,6 +93,13 @@ CLAIMED = frozenset(
         *FILTERING,
         *(_T.format(c) for c in ("core", "tileset", "tilesets-list", "geodata-tilesets", "mvt", "oas30")),
     ]
+)
+#: OGC API Processes 1.0, declared when the analysis service answers /processes and /jobs at the root (the
+#: configuration's sdi.processes); its documents are checked in tests/test_analysis_processes.py. The same list
+#: as sdi.analysis.documents.CONFORMANCE (/analysis/conformance): the layers keep the two packages apart.
+PROCESSES = frozenset(
+    f"http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/{c}"
+    for c in ("core", "ogc-process-description", "json", "job-list")
 )
 #: The renamed filter-lang, which pygeoapi ignores (workaround 2).
 FILTER_LANG = "x-sdi-filter-lang"
@@ -176,7 +184,8 @@ def finish(response, request, config: dict) -> None:
         return  # HTML or a tile
     if parts == ["conformance"]:
         doc = json.loads(body)
-        doc["conformsTo"] = [c for c in doc.get("conformsTo", []) if c in CLAIMED]  # 3
+        claimed = CLAIMED | (PROCESSES if config.get("sdi", {}).get("processes") else frozenset())
+        doc["conformsTo"] = sorted({c for c in doc.get("conformsTo", []) if c in claimed} | (claimed & PROCESSES))  # 3
         response.set_data(json.dumps(doc))
     elif parts[:1] == ["collections"] and len(parts) in (3, 4) and parts[2] == "items":
         response.headers["Content-Type"] = "application/geo+json"  # 6
