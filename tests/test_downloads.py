@@ -133,6 +133,7 @@ def test_sdi_serve_answers_before_the_files_are_written_then_links_them(loaded, 
             for x in files:  # never a missing or half-written file: its length is the served file's
                 head = requests.head(x["href"], timeout=10)
                 assert head.status_code == 200 and int(head.headers["Content-Length"]) == x["length"], x
+                assert head.headers["Content-Type"] == x["type"] == "application/geopackage+sqlite3"
             seen.append(len(files))
             if len(files) == 2:
                 break
@@ -145,3 +146,4 @@ def test_sdi_serve_answers_before_the_files_are_written_then_links_them(loaded, 
             time.sleep(0.5)  # the records follow the API's configuration in the same poll, a moment later
             feed = requests.get(f"{base}/metadata/atom.xml", timeout=10)
         assert f"/downloads/trees/trees_{SAMPLE_CITY}.gpkg" in feed.text
+        assert feed.headers["Content-Type"] == "application/atom+xml"

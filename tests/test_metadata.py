@@ -254,6 +254,9 @@ def test_records_feed_and_dcat_are_served_and_name_no_restricted_theme(served):
         link.get("href") for link in feed.iter("{http://www.w3.org/2005/Atom}link") if link.get("rel") == "enclosure"
     ]
     assert f"{base}/downloads/roads/roads_{SAMPLE_CITY}.gpkg" in enclosures
+    search = requests.get(f"{base}/metadata/opensearch.xml", timeout=10)  # the feed's OpenSearch description
+    assert search.status_code == 200 and search.headers["Content-Type"] == "application/opensearchdescription+xml"
+    assert b"OpenSearchDescription" in search.content
     dcat = requests.get(f"{base}/metadata/catalogue.jsonld", timeout=10).json()
     assert len(dcat["dcat:dataset"]) >= 6
     for text in (etree.tostring(feed, encoding="unicode"), json.dumps(dcat)):

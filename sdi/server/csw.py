@@ -66,7 +66,17 @@ def service(ctx: ServiceContext) -> Service | None:
         [
             f"        location = /csw {{ proxy_pass http://unix:{socket}:/csw; {_PROXY} }}",
             f"        location /metadata/ {{ alias {served['metadata']}/; default_type application/xml; }}",
-            f"        location /downloads/ {{ alias {served['downloads']}/; }}",
+            # the feeds by their own media types (INSPIRE's Atom download service; OpenSearch), not as any XML
+            *(
+                f"        location = /metadata/{name} {{ alias {served['metadata']}/{name}; types {{ }}"
+                f" default_type {kind}; }}"
+                for name, kind in (
+                    ("atom.xml", "application/atom+xml"),
+                    ("opensearch.xml", "application/opensearchdescription+xml"),
+                )
+            ),
+            f"        location /downloads/ {{ alias {served['downloads']}/;"
+            " types { application/geopackage+sqlite3 gpkg; } }",
         ]
     )
     env = {"PYCSW_CONFIG": str(config), "SDI_CSW_DATABASE": _sqlalchemy_url(ctx.reader_url)}
