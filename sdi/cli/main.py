@@ -12,7 +12,19 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from sdi.cli import analysis, config_cmds, loads, metadata, publish, rasters, remote, replicas, security, storage
+from sdi.cli import (
+    analysis,
+    config_cmds,
+    database,
+    loads,
+    metadata,
+    publish,
+    rasters,
+    remote,
+    replicas,
+    security,
+    storage,
+)
 from sdi.cli.params import TERYT
 from sdi.core.errors import SdiError
 from sdi.core.settings import get_settings
@@ -53,82 +65,6 @@ def cli(ctx: click.Context, verbose: bool, debug: bool) -> None:
     if not (verbose or debug):
         logging.getLogger("py.warnings").setLevel(logging.ERROR)
     ctx.obj = {"debug": debug}
-
-
-@cli.group()
-def db() -> None:
-    """Manage the embedded PostGIS cluster (ignored when SDI_DATABASE_URL is set)."""
-
-
-def _external() -> bool:
-    if get_settings().database_url:
-        err.print("SDI_DATABASE_URL is set: sdi uses that database and starts no cluster of its own.")
-        return True
-    return False
-
-
-@db.command("start")
-def db_start() -> None:
-    """Create (first time) and start the cluster in $SDI_HOME.
-
-    Example: SDI_HOME=/srv/sdi sdi db start
-    """
-    from sdi.core.catalogue import migrate
-    from sdi.core.db import Cluster, connect
-
-    if _external():
-        return
-    cluster = Cluster()
-    state = cluster.start()
-    with connect() as conn:
-        migrate(conn)
-    out.print(f"PostGIS is running on 127.0.0.1:{state.port} (data in {state.data_dir})")
-
-
-@db.command("stop")
-def db_stop() -> None:
-    """Stop the cluster; its data stays for the next start."""
-    from sdi.core.db import Cluster
-
-    if _external():
-        return
-    out.print("stopped" if Cluster().stop() else "not running")
-
-
-@db.command("status")
-def db_status() -> None:
-    """Say whether the cluster runs; exit code 0 when it does, 3 when not."""
-    from sdi.core.db import Cluster
-
-    if _external():
-        return
-    cluster = Cluster()
-    running = cluster.is_running()
-    out.print(f"running ({cluster.home})" if running else f"not running ({cluster.home})")
-    sys.exit(0 if running else 3)
-
-
-@db.command("url")
-def db_url() -> None:
-    """Print the connection URL of the database in use, e.g. for psql "$(sdi db url)"."""
-    from sdi.core.db import Cluster
-
-    settings = get_settings()
-    url = settings.database_url or Cluster().url()
-    if url is None:
-        raise SdiError("the embedded PostGIS has not been created yet", "run `sdi db start`")
-    click.echo(url)
-
-
-@db.command("destroy")
-@click.confirmation_option(prompt="Delete the embedded cluster and all its data?")
-def db_destroy() -> None:
-    """Stop the cluster and delete all its data."""
-    from sdi.core.db import Cluster
-
-    if not _external():
-        Cluster().destroy()
-        out.print("destroyed")
 
 
 @cli.command()
@@ -379,7 +315,7 @@ def demo(ctx: click.Context, port: int | None, no_serve: bool) -> None:
     from sdi.cli.rasters import load_raster
     from sdi.core.sample import SAMPLE_CITY, write_sample, write_sample_rasters
 
-    ctx.invoke(db_start)
+    ctx.invoke(database.db_start)
     folder = get_settings().home_abs / "sample"
     for theme, path in write_sample(folder).items():
         ctx.invoke(
@@ -436,6 +372,7 @@ def _demo_analysis(ctx: click.Context, report_dir: Path) -> None:
     out.print(f"access standards: {report_dir / 'report.html'}; on the API's map: /collections/access_buildings")
 
 
+database.register(cli)  # before replicas: they add to its `sdi db` group
 config_cmds.register(cli)
 loads.register(cli)
 publish.register(cli)
