@@ -147,3 +147,6 @@ def test_sdi_serve_answers_before_the_files_are_written_then_links_them(loaded, 
             feed = requests.get(f"{base}/metadata/atom.xml", timeout=10)
         assert f"/downloads/trees/trees_{SAMPLE_CITY}.gpkg" in feed.text
         assert feed.headers["Content-Type"] == "application/atom+xml"
+        log = (home / "serve.log").read_text()  # the files linked: said as such, not as a change of the catalogue
+        assert "download files written: regenerating the configuration" in log, log[-2000:]
+        assert "the catalogue changed" not in log, log[-2000:]

@@ -245,7 +245,10 @@ def _watch(
         if now == seen or now is None:
             continue
         if now != failed:
-            logger.warning("the catalogue changed: regenerating the configuration and reloading the server")
+            # the state is "<catalogue>:<download files written>": say which of the two moved
+            moved = now.rsplit(":", 1)[0] != (seen or "").rsplit(":", 1)[0]
+            what = "the catalogue changed" if moved else "download files written"
+            logger.warning("%s: regenerating the configuration and reloading the server", what)
         try:
             _write(settings, host, port, user)
         except Exception as exc:  # noqa: BLE001 -- whatever a catalogue row holds, the API keeps serving what it has
