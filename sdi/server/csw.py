@@ -30,7 +30,7 @@ from psycopg.conninfo import conninfo_to_dict
 from sdi.core.catalogue import open_catalogue
 from sdi.core.db import database_url, scalar
 from sdi.core.settings import Settings
-from sdi.server import atom, datasets, downloads, host_user, records, service_records, wms
+from sdi.server import atom, datasets, dcat, downloads, host_user, records, service_records, wms
 from sdi.server.services import Service, ServiceContext
 
 logger = logging.getLogger(__name__)
@@ -129,7 +129,9 @@ def refresh(settings: Settings, base: str, view: bool = False) -> int:
     for name, data in (
         (
             "catalogue.jsonld",
-            json.dumps(records.dcat(found, settings, base), ensure_ascii=False, indent=1, default=str).encode("utf-8"),
+            json.dumps(dcat.catalogue(found, settings, base), ensure_ascii=False, indent=1, default=str).encode(
+                "utf-8"
+            ),
         ),
         ("atom.xml", atom.service_feed(found, settings, base)),
         ("opensearch.xml", atom.opensearch(base)),
