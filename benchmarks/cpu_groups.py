@@ -41,3 +41,21 @@ def by_group(before: dict, after: dict, roots: dict[str, list[int]]) -> dict[str
             todo += children.get(pid, [])
         out[group] = used
     return out
+
+
+def settle(quiet: float = 0.15, window: float = 3.0, timeout: float = 1800.0) -> float:
+    """Wait until the whole machine is quiet (busy under `quiet` of its cores over two windows in a row); returns
+    the seconds waited. `sdi serve` answers before its start-up work is done (it writes the download files in a
+    thread, minutes at millions of rows), and a measurement taken meanwhile shares the cores with it."""
+    import time
+
+    def busy() -> tuple[float, float]:
+        fields = [float(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        return sum(fields) - fields[3] - fields[4], sum(fields)  # all but idle and iowait; all
+
+    started, calm = time.monotonic(), 0
+    while time.monotonic() - started < timeout and calm < 2:
+        (b0, t0), _ = busy(), time.sleep(window)
+        b1, t1 = busy()
+        calm = calm + 1 if (b1 - b0) / max(t1 - t0, 1e-9) < quiet else 0
+    return time.monotonic() - started

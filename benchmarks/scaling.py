@@ -12,6 +12,9 @@ Python's start-up is paid once) before the requests: every current load is its o
 queries then run over N partitions, as they would with every gmina loaded. The bbox and the item asked for
 are the big city's, as before, so the figures compare with the one-city run.
 
+`sdi serve` answers before it has written its download files (a thread of its own, minutes at millions of rows),
+so each measurement waits for the machine to be quiet first (cpu_groups.settle; `settle_s` says how long).
+
     .venv/bin/python benchmarks/scaling.py 10000 100000 1000000 10000000 [--seconds 5] [--cities 2477]
         [--out FILE.json]
 """
@@ -29,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cpu_groups  # noqa: E402
 from generate import points  # noqa: E402
 from scratch import scratch_postgis  # noqa: E402
 from serve_bench import BIN, HERE, WORKERS, _requests, _server, _wrk  # noqa: E402
@@ -67,10 +71,15 @@ def measure(n: int, seconds: float, cities: int = 1) -> dict:
             # start-up writes the theme's download files first: minutes for millions of rows
             start = [str(BIN / "sdi"), "serve", "--workers", str(WORKERS), "--port"]
             with _server(start, env, start_timeout=1800) as base:
+                baseline_settle = cpu_groups.settle()  # the download files written first: not measured with them
                 urls = _requests(base, ecql=False)
                 item = urls["one item"].replace("/1234?", f"/{max(1, n // 2)}?")
                 b, o = _wrk(urls["bbox ~1 km²"], 8, seconds), _wrk(item, 8, seconds)
-                baseline = {"one_city_bbox_p50_ms": b["p50_ms"], "one_city_item_p50_ms": o["p50_ms"]}
+                baseline = {
+                    "one_city_bbox_p50_ms": b["p50_ms"],
+                    "one_city_item_p50_ms": o["p50_ms"],
+                    "one_city_settle_s": round(baseline_settle, 1),
+                }
         others_s = _other_cities(path, tmp, home, url, cities - 1) if cities > 1 else 0.0
         # with every gmina loaded, sdi serve takes longer before its first answer: allowed, and reported
         server = _server(
@@ -79,6 +88,7 @@ def measure(n: int, seconds: float, cities: int = 1) -> dict:
             start_timeout=60 if cities == 1 else 1800,
         )
         with server as base:
+            settled = cpu_groups.settle()  # its download files first (2,477 cities': minutes)
             urls = _requests(base, ecql=False)
             item = urls["one item"].replace("/1234?", f"/{max(1, n // 2)}?")
             bbox, one = _wrk(urls["bbox ~1 km²"], 8, seconds), _wrk(item, 8, seconds)
@@ -87,6 +97,7 @@ def measure(n: int, seconds: float, cities: int = 1) -> dict:
         "cities": cities,
         "other_cities_load_s": round(others_s, 1),
         "serve_start_s": round(server.started_s, 1),
+        "settle_s": round(settled, 1),
         "load_s": round(load_s, 2),
         "load_features_per_s": round(n / load_s),
         "bbox_p50_ms": bbox["p50_ms"],
