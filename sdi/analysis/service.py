@@ -151,12 +151,12 @@ def _job(run_id: int, what: str) -> tuple[int, dict[str, Any] | str, dict[str, s
 
 
 def _report(run_id: int, what: str) -> tuple[int, dict[str, Any] | str, dict[str, str]]:
-    """A successful run's HTML report (with its own Content-Security-Policy) or summary CSV."""
-    with open_catalogue() as conn:
-        row = runs.status(conn, run_id)
-        if row is None or row["status"] != "successful":  # deleted since _job looked
-            return 404, documents.exception("no-such-job", f"no successful job {run_id}", 404), {}
-        data = report.collect(conn, run_id)
+    """A successful run's HTML report (with its own Content-Security-Policy) or summary CSV: _job checked it."""
+    try:
+        with open_catalogue() as conn:
+            data = report.collect(conn, run_id)
+    except LookupError:  # deleted since _job looked
+        return 404, documents.exception("no-such-job", f"no successful job {run_id}", 404), {}
     if what == "summary.csv":
         return (
             200,
