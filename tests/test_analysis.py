@@ -207,7 +207,9 @@ def test_a_city_without_roads_fails_with_the_reason(pgr_settings, tmp_path):
         assert runs.status(conn, run_id)["status"] == "failed"
 
 
-def process_call(method: str, path: str, body: dict | None = None, auth: str | None = None) -> tuple[int, Any]:
+def process_call(
+    method: str, path: str, body: dict | None = None, auth: str | None = None, prefer: str | None = None
+) -> tuple[int, Any]:
     """One request to the process API's WSGI application (sdi.analysis.service.app): status code and JSON."""
     from sdi.analysis import service
 
@@ -215,6 +217,8 @@ def process_call(method: str, path: str, body: dict | None = None, auth: str | N
     env = {"REQUEST_METHOD": method, "PATH_INFO": path, "CONTENT_LENGTH": str(len(raw)), "wsgi.input": io.BytesIO(raw)}
     if auth:
         env["HTTP_AUTHORIZATION"] = f"Bearer {auth}"
+    if prefer:
+        env["HTTP_PREFER"] = prefer
     seen: dict[str, str] = {}
     out = b"".join(service.app(env, lambda status, headers: seen.update(status=status)))
     return int(seen["status"].split()[0]), json.loads(out)
@@ -255,7 +259,9 @@ def test_the_process_api_queues_a_job_that_the_runner_runs(process_api, pgr_sett
         token,
     )
     assert status == 400 and "number" in bad["detail"]
-    status, job = call("POST", "/analysis/processes/access-standards/execution", {"inputs": {"city": CITY}}, token)
+    status, job = call(
+        "POST", "/analysis/processes/access-standards/execution", {"inputs": {"city": CITY}}, token, "respond-async"
+    )
     assert status == 201 and job["status"] == "accepted"
     assert runs.work(pgr_settings, once=True) == 1
     status, result = call("GET", f"/analysis/jobs/{job['jobID']}/results")

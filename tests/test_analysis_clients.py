@@ -14,6 +14,7 @@ import pytest
 import requests
 import test_analysis
 from owslib.ogcapi.processes import Processes
+from pygeoapi.openapi import validate_openapi_document
 from test_analysis import CITY, load_town
 
 from sdi.core import tokens
@@ -104,13 +105,23 @@ def test_the_process_api_answers_at_the_api_root_as_ogc_api_processes_names_it(p
         client.headers = {"Authorization": f"Bearer {token}"}
         assert [p["id"] for p in client.processes()] == [PROCESS]
         assert "city" in client.process(PROCESS)["inputs"]
+        # no preference: the process offers both modes, so it runs synchronously (default-execution-mode, C)
         answer = requests.post(
             f"{base}/processes/{PROCESS}/execution",
             json={"inputs": {"city": CITY}},
             headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["summary"]["gmina"][0]["parcels"] == 4
+        answer = requests.post(
+            f"{base}/processes/{PROCESS}/execution",
+            json={"inputs": {"city": CITY}},
+            headers={"Authorization": f"Bearer {token}", "Prefer": "respond-async"},
             timeout=30,
         )
         assert answer.status_code == 201, answer.text
+        assert answer.headers["Preference-Applied"] == "respond-async"
         job_id = answer.json()["jobID"]
         deadline = time.monotonic() + 90
         job = requests.get(f"{base}/jobs/{job_id}", timeout=30).json()
@@ -126,3 +137,10 @@ def test_the_process_api_answers_at_the_api_root_as_ogc_api_processes_names_it(p
         assert "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/job-list" in conformance
         # the landing page's job-list link (rel .../job-list, /jobs) leads to the jobs
         assert job_id in [j["jobID"] for j in requests.get(f"{base}/jobs", timeout=30).json()["jobs"]]
+        # the API's description names the process paths, and no DELETE of a job (dismiss is not offered)
+        document = requests.get(f"{base}/openapi?f=json", timeout=30).json()
+        assert validate_openapi_document(document) is True
+        paths = document["paths"]
+        assert paths["/processes/{processId}/execution"]["post"]["operationId"] == "execute"
+        assert {"/processes", "/processes/{processId}", "/jobs", "/jobs/{jobId}/results"} <= set(paths)
+        assert "delete" not in paths["/jobs/{jobId}"]

@@ -88,7 +88,11 @@ def test_the_process_list_and_description_are_the_standards_documents(process_ap
 
 def test_jobs_their_list_results_and_exceptions_follow_the_standard(process_api, pgr_settings):
     status, queued = process_call(
-        "POST", "/analysis/processes/access-standards/execution", {"inputs": {"city": CITY}}, process_api
+        "POST",
+        "/analysis/processes/access-standards/execution",
+        {"inputs": {"city": CITY}},
+        process_api,
+        "respond-async",
     )
     assert status == 201
     jsonschema.validate(queued, STATUS_INFO)

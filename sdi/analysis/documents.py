@@ -140,3 +140,23 @@ def exception(kind: str, detail: str, status: int, fix: str | None = None) -> di
     """An exception document (exception.yaml): kind is one of the standard's, e.g. no-such-job."""
     found = {"type": _EXCEPTIONS + kind, "title": kind.replace("-", " "), "status": status, "detail": detail}
     return {**found, "fix": fix} if fix else found
+
+
+def problem(detail: str, status: int, fix: str | None = None) -> dict[str, Any]:
+    """An exception document for what the standard names no kind of (a missing token, a bad body): RFC 7807's
+    "about:blank", whose title is the HTTP status's own."""
+    found = {"type": "about:blank", "title": REASONS.get(status, "Error"), "status": status, "detail": detail}
+    return {**found, "fix": fix} if fix else found
+
+
+REASONS = {
+    200: "OK",
+    201: "Created",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Payload Too Large",
+    503: "Service Unavailable",
+}

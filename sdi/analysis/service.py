@@ -5,8 +5,9 @@ and runs queued jobs in one thread of its own, so a catalogue reload of the API 
     GET  /analysis/, /analysis/conformance                      its landing page and conformance classes
     GET  /analysis/processes                                    the list (one process: access-standards)
     GET  /analysis/processes/access-standards                   its description and inputs
-    POST /analysis/processes/access-standards/execution         {"inputs": {...}}: 201 + Location (async);
-                                                                with `Prefer: respond-sync` waits up to 25 s
+    POST /analysis/processes/access-standards/execution         {"inputs": {...}}: waits up to 25 s for the
+                                                                results (200); with `Prefer: respond-async`
+                                                                (or a longer run) 201 + Location, a job
     GET  /analysis/jobs                                         the newest 100 jobs' status
     GET  /analysis/jobs/{id}, /analysis/jobs/{id}/results       status; summary and network report
     GET  /analysis/jobs/{id}/report, .../summary.csv            the HTML report (map and table); the summary
@@ -39,6 +40,8 @@ from sdi.core.unix_wsgi import serve_unix
 logger = logging.getLogger(__name__)
 _MAX_BODY = 64 * 1024
 _JOBS_LISTED = 100  # the newest; older jobs stay readable at /analysis/jobs/{id}
+#: How long a synchronous execution waits for its run (the front's proxy_read_timeout is 35 s).
+SYNC_WAIT_S = 25.0
 
 
 @dataclass
@@ -86,20 +89,11 @@ def app(environ: dict, start_response: Callable) -> list[bytes]:
     try:
         status, body, headers = _route(environ)
     except SdiError as exc:
-        status, body, headers = 400, {"type": "InvalidParameterValue", "detail": exc.message, "fix": exc.fix}, {}
+        status, body, headers = 400, documents.problem(exc.message, 400, exc.fix), {}
     except (psycopg.Error, ValueError) as exc:
         logger.error("analysis request failed: %s", first_line(exc))
-        status, body, headers = 503, {"detail": "the analysis service cannot answer now; try again"}, {}
-    reason = {
-        200: "OK",
-        201: "Created",
-        400: "Bad Request",
-        401: "Unauthorized",
-        403: "Forbidden",
-        404: "Not Found",
-        405: "Method Not Allowed",
-        413: "Payload Too Large",
-    }.get(status, "Error")
+        status, body, headers = 503, documents.problem("the analysis service cannot answer now", 503, "try again"), {}
+    reason = documents.REASONS.get(status, "Error")
     if isinstance(body, str):  # the HTML report or a CSV: its type is in headers
         start_response(f"{status} {reason}", [*headers.items()])
         return [body.encode()]
@@ -122,7 +116,7 @@ def _route(environ: dict[str, Any]) -> tuple[int, dict[str, Any] | str, dict[str
         return 200, documents.description(), {}
     if parts == ["processes", PROCESS, "execution"]:
         if method != "POST":
-            return 405, {"detail": "POST the inputs to execute"}, {}
+            return 405, documents.problem("POST the inputs to execute", 405), {"Allow": "POST"}
         return _execute(environ)
     if parts == ["jobs"]:
         with open_catalogue() as conn:
@@ -130,7 +124,7 @@ def _route(environ: dict[str, Any]) -> tuple[int, dict[str, Any] | str, dict[str
     job = parts[1] if len(parts) in (2, 3) and parts[0] == "jobs" else ""
     if job.isascii() and job.isdigit() and parts[2:] in ([], ["results"], ["report"], ["summary.csv"]):
         return _job(int(job), parts[2] if parts[2:] else "")
-    return 404, {"detail": "not found; see /analysis/processes"}, {}
+    return 404, documents.problem("not found", 404, "see /analysis/processes"), {}
 
 
 def _job(run_id: int, what: str) -> tuple[int, dict[str, Any] | str, dict[str, str]]:
@@ -179,41 +173,45 @@ def _report(run_id: int, what: str) -> tuple[int, dict[str, Any] | str, dict[str
 
 
 def _execute(environ: dict[str, Any]) -> tuple[int, dict[str, Any] | str, dict[str, str]]:
+    """Queue a run; answer with its results (synchronous), or at once with the job when `Prefer: respond-async`.
+
+    The process offers both modes, so a request without a preference is executed synchronously
+    (/req/core/process-execute-default-execution-mode, C). A synchronous request whose run takes longer than
+    SYNC_WAIT_S is answered as a job after all (201 and Location), rather than held past the front's timeout.
+    """
     length = int(environ.get("CONTENT_LENGTH") or 0)
     if length > _MAX_BODY:
-        return 413, {"detail": f"the request body is over {_MAX_BODY} bytes"}, {}
+        return 413, documents.problem(f"the request body is over {_MAX_BODY} bytes", 413), {}
     try:
         body = json.loads(environ["wsgi.input"].read(length) or b"{}")
     except json.JSONDecodeError:
-        return 400, {"detail": "the body is not JSON", "fix": 'send {"inputs": {"city": "2699011"}}'}, {}
+        return 400, documents.problem("the body is not JSON", 400, 'send {"inputs": {"city": "2699011"}}'), {}
     std = parse(body.get("inputs") if isinstance(body, dict) else None)
     token = environ.get("HTTP_AUTHORIZATION", "").removeprefix("Bearer ").strip()
     with open_catalogue() as conn:
         grant = tokens.grant(conn, token)
         if grant is None:
-            return 401, {"detail": "executing a process needs a token: Authorization: Bearer TOKEN"}, {}
+            fix = "send Authorization: Bearer TOKEN, a token of scope analyse"
+            return 401, documents.problem("executing a process needs a token", 401, fix), {}
         if grant.scope != "analyse":
-            return (
-                403,
-                {
-                    "detail": f"the token's scope is {grant.scope!r}: executing a process needs the analyse scope",
-                    "fix": "sdi token add NAME --city TERYT --scope analyse",
-                },
-                {},
-            )
+            detail = f"the token's scope is {grant.scope!r}: executing a process needs the analyse scope"
+            return 403, documents.problem(detail, 403, "sdi token add NAME --city TERYT --scope analyse"), {}
         if grant.city is not None and grant.city != std.city:
-            return 403, {"detail": f"the token is for city {grant.city}, not {std.city}"}, {}
+            return 403, documents.problem(f"the token is for city {grant.city}, not {std.city}", 403), {}
         run_id = runs.submit(conn, std)
     location = f"/analysis/jobs/{run_id}"
-    if "respond-sync" in environ.get("HTTP_PREFER", ""):
+    prefer = environ.get("HTTP_PREFER", "")
+    if "respond-async" not in prefer:
         with open_catalogue() as conn:
-            row = _wait(conn, run_id, 25.0)
+            row = _wait(conn, run_id, SYNC_WAIT_S)
+        applied = {"Preference-Applied": "respond-sync"} if "respond-sync" in prefer else {}
         if row["status"] == "successful":
-            return 200, documents.results(row), {"Location": location}
+            return 200, documents.results(row), {"Location": location, **applied}
         if row["status"] == "failed":
             return 400, documents.exception("job-failed", f"job {run_id} failed: {row['message']}", 400), {}
     queued = {"run_id": run_id, "status": "accepted"}
-    return 201, documents.status_info(queued), {"Location": location}
+    applied = {"Preference-Applied": "respond-async"} if "respond-async" in prefer else {}
+    return 201, documents.status_info(queued), {"Location": location, **applied}
 
 
 def _wait(conn: psycopg.Connection, run_id: int, seconds: float) -> dict[str, Any]:

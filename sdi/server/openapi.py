@@ -22,13 +22,15 @@ from sdi.core.errors import ServeError
 _KINDS = ("parameters", "responses", "schemas")
 
 
-def finish(document: dict, hidden: AbstractSet[str] = frozenset()) -> dict:
+def finish(document: dict, hidden: AbstractSet[str] = frozenset(), processes: bool = False) -> dict:
     """The document with code lists as enums, every external $ref made local, and nothing of the hidden
-    (restricted) collections: an anonymous reader of the API description must not learn they exist."""
+    (restricted) collections: an anonymous reader of the API description must not learn they exist.
+    processes: the analysis service answers /processes and /jobs (OGC API Processes), described here."""
     used: set[tuple[str, str]] = set()
     document = _localise(_enums(_without(document, hidden)), used)
     components = document.setdefault("components", {})
     ogc = _ogc_components()
+    _processes(document, ogc, processes)
     for kind, name in sorted(used):
         ours = components.setdefault(kind, {})
         if name in ours and ours[name] != ogc[kind][name]:
@@ -43,6 +45,19 @@ def finish(document: dict, hidden: AbstractSet[str] = frozenset()) -> dict:
     components.setdefault("schemas", {}).setdefault("exception", ogc["schemas"]["exception"])
     _declare(document, ogc["sdiParameters"])
     return document
+
+
+def _processes(document: dict, ogc: dict, served: bool) -> None:
+    """pygeoapi 0.21 writes /jobs paths whatever is configured (with a DELETE, dismiss, sdi does not offer) and no
+    /processes path for a process it does not run itself: ours replace them, or none where nothing answers."""
+    paths = document.setdefault("paths", {})
+    for path in [p for p in paths if p == "/jobs" or p.startswith(("/jobs/", "/processes"))]:
+        del paths[path]
+    if not served:
+        return
+    paths.update(ogc["processesPaths"])
+    for kind, found in ogc["processesComponents"].items():
+        document["components"].setdefault(kind, {}).update(found)
 
 
 _ITEMS_EXTRA = ("filter", "filter-lang", "filter-crs", "datetime", "after", "resulttype")
@@ -60,6 +75,8 @@ def _declare(document: dict, ours: dict) -> None:
         parameters.setdefault(f"sdi-{name}", definition)
     paths = document.get("paths", {})
     for path, item in list(paths.items()):
+        if path.startswith(("/processes", "/jobs")):
+            continue  # the analysis service's: it reads a token from Authorization only
         for method, op in item.items():
             if not isinstance(op, dict) or "responses" not in op:
                 continue

@@ -203,7 +203,8 @@ def write_config(settings: Settings | None = None, host: str = "127.0.0.1", port
     folder.mkdir(parents=True, exist_ok=True)
     config_path, openapi_path = folder / "config.yml", folder / "openapi.yml"
     config_path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    document = openapi.finish(get_oas(config), restricted_themes(settings))
+    processes = bool(config.get("sdi", {}).get("processes"))
+    document = openapi.finish(get_oas(config), restricted_themes(settings), processes)
     openapi_path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
     return config_path, openapi_path
 
