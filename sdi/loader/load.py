@@ -195,7 +195,7 @@ def ensure_theme_table(conn: psycopg.Connection, schema: Schema) -> None:
 
 def _view_marker(schema: Schema) -> str:
     """The comment that names the form of a theme's view, so that a change of access rebuilds it."""
-    return f"sdi view 2 ({schema.access})"
+    return f"sdi view 3 ({schema.access})"
 
 
 def _view_comment(conn: psycopg.Connection, theme: str) -> str | None:

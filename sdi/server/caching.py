@@ -1,10 +1,10 @@
 """HTTP caching of a theme's data: ETag and Last-Modified from the loads that produced it, 304, Cache-Control.
 
 A theme's items, tiles and coverage change only when a load (or a rollback) changes its current versions, so
-the validator is derived from those: the ids of the theme's current loads, and the request (path, query and
-the headers it is negotiated on). A client, a CDN or the nginx front's tile cache that sends the ETag back gets
-`304 Not Modified` after one indexed query on the catalogue, before pygeoapi builds anything: a tile is built
-once per load, then revalidated. A new load changes every ETag of its theme.
+the validator is derived from those: the stamp of the theme's current loads (sdi.server.current_loads),
+and the request (path, query and the headers it is negotiated on). A client, a CDN or the nginx front's tile
+cache that sends the ETag back gets `304 Not Modified` after one indexed query on the catalogue, before
+pygeoapi builds anything: a tile is built once per load, then revalidated. A new load changes every ETag of its theme.
 
 Requests with a credential (a bearer token, QGIS's basic password, `access_token=`) may see a city's
 restricted rows: they are answered `private, no-store` and never validated or stored by a shared cache.
@@ -19,6 +19,7 @@ from datetime import UTC
 from email.utils import format_datetime
 from typing import Any
 
+from sdi.server import current_loads
 from sdi.server.access import request_token
 
 logger = logging.getLogger(__name__)
@@ -117,17 +118,13 @@ def _with_headers(start_response: Any, extra: list[tuple[str, str]]) -> Any:
 
 
 def theme_versions(pool: Any) -> Any:  # pool: a callable giving the reader pool
-    """theme -> (its current load ids as text, the newest load's time), or None when it has no loads."""
+    """theme -> (the stamp of its current loads, the newest load's time), or None when it has no loads."""
 
     def versions(theme: str) -> tuple[str, Any] | None:
         with pool().connection() as conn:
-            row = conn.execute(
-                "SELECT string_agg(load_id::text, ',' ORDER BY load_id) AS ids,"
-                " max(loaded_at) AS at FROM data.sdi_layers WHERE theme = %s",
-                [theme],
-            ).fetchone()
-        if row is None or row["ids"] is None:
+            found = current_loads.current(conn, theme)
+        if not found.loads:
             return None
-        return row["ids"], row["at"]
+        return found.stamp, found.loaded_at
 
     return versions

@@ -23,6 +23,7 @@ next write: a burst of loads rebuilds a theme's national file at most once after
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import logging
 import os
@@ -237,7 +238,9 @@ def _stream(conn: psycopg.Connection, ds: Dataset, path: Path, batch: int) -> in
         for n, oid in columns
     ]
     # The data set's own loads are bound, so that only their partitions are planned (2,477 cities' partitions
-    # would cost more to plan than one city's rows to read; sdi.server.partition_scope says why).
+    # would cost more to plan than one city's rows to read; sdi.server.partition_scope says why), and a
+    # national file is read a few loads at a time (_groups): one cursor over every city's partition merged
+    # 2,477 ordered index scans and held a backend at 3.1 GB for the ten minutes of a 10M-row file.
     where: sql.Composable = sql.SQL(" WHERE load_id = ANY(%s::bigint[])")
     if ds.city != ALL:
         where = where + sql.SQL(" AND city = {}").format(sql.Literal(ds.city))
@@ -246,23 +249,50 @@ def _stream(conn: psycopg.Connection, ds: Dataset, path: Path, batch: int) -> in
     )
     count = [0]
 
-    def batches(cur: psycopg.ServerCursor) -> Iterator[pa.RecordBatch]:
-        while rows := cur.fetchmany(batch):
-            count[0] += len(rows)
-            columns = zip(*rows, strict=True)  # row tuples to column tuples
+    def rows() -> Iterator[tuple]:
+        for group in _groups(conn, [x.load_id for x in ds.loads]):
+            with conn.cursor(name="sdi_download", binary=True) as cur:
+                cur.execute(query, [group])
+                while found := cur.fetchmany(batch):
+                    yield from found
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        source = rows()
+        while chunk := list(itertools.islice(source, batch)):
+            count[0] += len(chunk)
+            columns = zip(*chunk, strict=True)  # row tuples to column tuples
             arrays = [pa.array(values, type=kind) for values, kind in zip(columns, schema.types, strict=True)]
             yield pa.RecordBatch.from_arrays(arrays, schema=schema)
 
-    with conn.cursor(name="sdi_download", binary=True) as cur:
-        cur.execute(query, [[x.load_id for x in ds.loads]])
-        reader = pa.RecordBatchReader.from_batches(schema, batches(cur))
-        pyogrio.write_arrow(
-            reader,
-            str(path),
-            layer=ds.theme,
-            driver="GPKG",
-            geometry_name="geom",
-            geometry_type=getattr(ds.schema, "geometry", "Unknown"),
-            crs="EPSG:2180",
-        )
+    reader = pa.RecordBatchReader.from_batches(schema, batches())
+    pyogrio.write_arrow(
+        reader,
+        str(path),
+        layer=ds.theme,
+        driver="GPKG",
+        geometry_name="geom",
+        geometry_type=getattr(ds.schema, "geometry", "Unknown"),
+        crs="EPSG:2180",
+    )
     return count[0]
+
+
+def _groups(conn: psycopg.Connection, load_ids: list[int]) -> list[list[int]]:
+    """The loads in fid order, in groups that can be read one after another and still give every row in fid
+    order: loads whose fid ranges overlap (written at once), or whose range is unknown, share a group."""
+    ranges = conn.execute(
+        "SELECT load_id, fid_min, fid_max FROM data.sdi_layers WHERE load_id = ANY(%s::bigint[])"
+        " ORDER BY fid_min NULLS FIRST, load_id",
+        [load_ids],
+    ).fetchall()
+    groups: list[list[int]] = []
+    top: int | None = None  # the highest fid of the group so far (None: unknown, so the next load joins it)
+    for load_id, low, high in ranges:
+        if groups and (top is None or low is None or low <= top):
+            groups[-1].append(load_id)
+            top = None if top is None or high is None else max(top, high)
+        else:
+            groups.append([load_id])
+            top = high
+    unlisted = sorted(set(load_ids) - {r[0] for r in ranges})  # not current any more: the query finds nothing
+    return groups + ([unlisted] if unlisted else [])

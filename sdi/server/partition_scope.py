@@ -9,10 +9,10 @@ current partitions are kept. At national scale (2,477 cities) the current partit
 plan per request, so only the loads the request can touch are bound (`Reach`, from each load's fid range
 and extent, migration 0014).
 
-The ids are read again for every request, not cached per worker: after a load commits, gunicorn's workers
-are reloaded up to two seconds later (sdi.server.serving polls the catalogue), and a stale id would not
-show the old version in that window but nothing at all for that city, since the view's join admits only
-the new one. The query costs one round trip on the catalogue's primary keys (measured in readme_storage).
+Each worker keeps a theme's current loads (sdi.server.current_loads) and checks them against the catalogue
+at every request, never trusting a stale copy: after a load commits, gunicorn's workers are reloaded up to
+two seconds later (sdi.server.serving polls the catalogue), and a stale id would not show the old version in
+that window but nothing at all for that city, since the view's join admits only the new one.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from psycopg import sql
 
 from sdi.core import sqlfiles
+from sdi.server import current_loads
 
 # Up to this many matches numberMatched is exact; beyond it the count is left out rather than paid for.
 EXACT_COUNT_UP_TO = 100_000
@@ -65,23 +66,33 @@ def load_clause(conn, theme: str, city: str | None, reach: Reach = Reach()) -> S
     """
     if not versioned(conn, theme):
         return Scope(sql.SQL("true"), [])
-    box = reach.box or (None, None, None, None)
-    rows = conn.execute(
-        sqlfiles.load("current_loads.sql"),
-        {"theme": theme, "city": city, "fid": reach.fid, "after": reach.after, **dict(zip(_BOX, box, strict=True))},
-    ).fetchall()
-    known = all(r["row_count"] is not None and r["fid_min"] is not None for r in rows)
+    rows = [x for x in current_loads.current(conn, theme).loads if _touches(x, city, reach)]
+    known = all(r.row_count is not None and r.fid_min is not None and r.fid_max is not None for r in rows)
     narrowed = reach.fid is not None or reach.box is not None or reach.after is not None
-    total = sum(r["row_count"] for r in rows) if known and not narrowed else None
+    total = sum(r.row_count or 0 for r in rows) if known and not narrowed else None
     if reach.first is not None and known:
         rows = _page(rows, reach.first, reach.after)
-    return Scope(sql.SQL("load_id = ANY(%s::bigint[])"), [[r["load_id"] for r in rows]], total)
+    return Scope(sql.SQL("load_id = ANY(%s::bigint[])"), [[r.load_id for r in rows]], total)
 
 
-_BOX = ("xmin", "ymin", "xmax", "ymax")
+def _touches(x: current_loads.Load, city: str | None, reach: Reach) -> bool:
+    """Whether a request can touch load x; a bound the catalogue did not record never narrows, and an empty
+    load (row_count 0) is never kept, as it holds nothing to read."""
+    if (city is not None and x.city != city) or x.row_count == 0:
+        return False
+    fid, after, box = reach.fid, reach.after, reach.box
+    if fid is not None and x.fid_min is not None and not (x.fid_max is not None and x.fid_min <= fid <= x.fid_max):
+        return False
+    if after is not None and x.fid_max is not None and x.fid_max <= after:
+        return False
+    return (
+        box is None
+        or x.box is None
+        or (x.box[0] <= box[2] and x.box[2] >= box[0] and x.box[1] <= box[3] and x.box[3] >= box[1])
+    )
 
 
-def _page(rows: list, first: int, after: int | None) -> list:
+def _page(rows: list[current_loads.Load], first: int, after: int | None) -> list[current_loads.Load]:
     """The loads that can hold the first `first` rows after `after` in fid order.
 
     rows come in fid_min order. Once the loads taken hold `first` rows past `after`, none of the wanted rows
@@ -89,16 +100,17 @@ def _page(rows: list, first: int, after: int | None) -> list:
     concurrent loads can interleave their ranges: this stays right, it only keeps more loads. A load that
     straddles `after` is not counted, since part of it lies before the page.
     """
-    kept: list = []
+    kept: list[current_loads.Load] = []
     held, top = 0, None
     for r in rows:
-        if top is not None and r["fid_min"] > top:
+        low, n = r.fid_min or 0, r.row_count or 0  # both recorded: the caller checked
+        if top is not None and low > top:
             break
         kept.append(r)
-        if after is None or r["fid_min"] > after:
-            held += r["row_count"]
+        if after is None or low > after:
+            held += n
         if top is None and held >= first:
-            top = max(k["fid_max"] for k in kept)
+            top = max(k.fid_max or 0 for k in kept)
     return kept
 
 
