@@ -75,9 +75,11 @@ def measure(n: int, seconds: float, cities: int = 1) -> dict:
                 urls = _requests(base, ecql=False)
                 item = urls["one item"].replace("/1234?", f"/{max(1, n // 2)}?")
                 b, o = _wrk(urls["bbox ~1 km²"], 8, seconds), _wrk(item, 8, seconds)
+                first = _wrk(_first_page(urls), 8, seconds)
                 baseline = {
                     "one_city_bbox_p50_ms": b["p50_ms"],
                     "one_city_item_p50_ms": o["p50_ms"],
+                    "one_city_page_p50_ms": first["p50_ms"],
                     "one_city_settle_s": round(baseline_settle, 1),
                 }
         others_s = _other_cities(path, tmp, home, url, cities - 1) if cities > 1 else 0.0
@@ -92,6 +94,7 @@ def measure(n: int, seconds: float, cities: int = 1) -> dict:
             urls = _requests(base, ecql=False)
             item = urls["one item"].replace("/1234?", f"/{max(1, n // 2)}?")
             bbox, one = _wrk(urls["bbox ~1 km²"], 8, seconds), _wrk(item, 8, seconds)
+            page = _wrk(_first_page(urls), 8, seconds)
     return {
         "features": n,
         "cities": cities,
@@ -104,8 +107,16 @@ def measure(n: int, seconds: float, cities: int = 1) -> dict:
         "bbox_rps": bbox["requests_per_s"],
         "item_p50_ms": one["p50_ms"],
         "item_rps": one["requests_per_s"],
+        # reported, not judged (benchmarks/goals.py judges bbox and item): the request that a join's misestimate
+        # once made sort the whole theme at 2,477 cities (README, "The national latency goal")
+        "page_p50_ms": page["p50_ms"],
         **baseline,
     }
+
+
+def _first_page(urls: dict[str, str]) -> str:
+    """items?limit=100 with nothing else: the first page of the theme, in fid order."""
+    return urls["bbox ~1 km²"].split("&bbox=")[0]
 
 
 def _other_cities(source: Path, tmp: Path, home: Path, url: str, count: int) -> float:
