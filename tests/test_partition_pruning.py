@@ -132,3 +132,23 @@ def test_a_tile_plans_only_the_loads_it_shows(settings, tmp_path, reader, monkey
     data = tile.get_tiles(tileset="WebMercatorQuad", z=11, x=x, y=y)
     assert _partitions_in(spy.plans[-1]) == {str(krakow)}
     assert data  # the tile shows Kraków's points
+
+
+def test_a_short_filtered_page_counts_its_matches_without_a_count(settings, tmp_path, reader):  # noqa: F811
+    """A bbox page shorter than its limit holds the last match: numberMatched is offset + its length, and no
+    second query over the theme counts them; a full page still counts (bounded) and a page past the end too."""
+    _load(settings, tmp_path, KRAKOW, 20, seed=2)
+    spy, prov = reader
+    x0, y0 = CELLS[KRAKOW]
+    box = _Bbox(x0 - 1000, y0 - 1000, x0 + 11_000, y0 + 11_000)
+    before = len(spy.plans)
+    page = prov.query(limit=100, bbox=box)
+    assert page["numberMatched"] == 20 and len(page["features"]) == 20
+    assert len(spy.plans) - before == 1  # the page only
+    page = prov.query(limit=5, offset=17, bbox=box)
+    assert page["numberMatched"] == 20 and len(page["features"]) == 3
+    before = len(spy.plans)
+    page = prov.query(limit=5, bbox=box)
+    assert page["numberMatched"] == 20 and len(page["features"]) == 5 and len(spy.plans) - before == 2
+    page = prov.query(limit=5, offset=40, bbox=box)  # past the end: the empty page cannot say how many
+    assert page["numberMatched"] == 20 and page["features"] == []

@@ -127,9 +127,7 @@ class SdiProvider(BaseProvider):
         with pool().connection() as conn:
             scope = self._loads(conn, reach)
             where, params = self._where(bbox, properties, filterq, after, loads=(scope.clause, scope.params))
-            # after a keyset, a count would be of the rest only: numberMatched is left out
             filtered = bool(bbox or properties or filterq or keyset)
-            matched = None if keyset else partition_scope.count(conn, self.theme, where, params, filtered, scope)
             features = []
             if resulttype != "hits":
                 # The page is cut first and only its rows reprojected and encoded: PostgreSQL would
@@ -144,6 +142,15 @@ class SdiProvider(BaseProvider):
                     o=self._order(sortby, spatial=bool(bbox) or _spatial(filterq), near=list(bbox) if bbox else None),
                 )
                 features = [self._feature(r) for r in conn.execute(query, [*params, limit, offset])]
+            # after a keyset, a count would be of the rest only: numberMatched is left out. A filtered page
+            # shorter than the limit holds the last match: its count is known without counting.
+            short = resulttype != "hits" and len(features) < limit and (features or offset == 0)
+            if keyset:
+                matched = None
+            elif filtered and short:
+                matched = offset + len(features)
+            else:
+                matched = partition_scope.count(conn, self.theme, where, params, filtered, scope)
         result = {"type": "FeatureCollection", "features": features, "numberReturned": len(features)}
         if matched is not None:
             result["numberMatched"] = matched
