@@ -48,7 +48,7 @@ bench-system: setup  # wrk from Debian; tipg (and uvicorn), the other server mea
 	@bash docker/install-system-deps.sh gdal-bin wrk
 	@$(BIN)/python -m pip install -q -e '.[dev,bench]'
 
-bench: setup bench-system  ## loading (sdi, ogr2ogr, geopandas, binary COPY) at 1M points, the 300k file and 200k polygons; serving (sdi, stock pygeoapi, tipg; wrk); scaling to 10M, and 10M in 2,477 cities; reads over 0-2 replicas x 1-2 API nodes; the API under load; the art. 13f analysis at goal size; the capacity model; then every goal of issues 17 and 22, met or not
+bench: setup bench-system  ## loading (sdi, ogr2ogr, geopandas, binary COPY) at 1M points, the 300k file and 200k polygons; serving (sdi, stock pygeoapi, tipg; wrk); scaling to 10M, and 10M in 2,477 cities; reads over 0-2 replicas x 1-2 API nodes; the API under load; the art. 13f analysis at goal size; the capacity model; then every goal of issues 17, 21 and 22, met or not
 	$(BIN)/python benchmarks/load_bench.py 1000000 200000 --out benchmarks/results/load.json
 	$(BIN)/python benchmarks/load_bench.py 300000 0 --out benchmarks/results/load_300k.json
 	$(BIN)/python benchmarks/serve_bench.py 200000 --seconds 10 --out benchmarks/results/serve.json

@@ -1,6 +1,6 @@
-"""The goals of issues 17 and 22, each met or not, from the JSON that `make bench` just wrote.
+"""The goals of issues 17, 21 and 22, each met or not, from the JSON that `make bench` just wrote.
 
-Reads benchmarks/results/{load,load_300k,serve,scaling_national (else scaling),replicas}.json (or their
+Reads benchmarks/results/{load,load_300k,serve,scaling_national (else scaling),replicas,analysis}.json (or their
 `_quick` versions with --suffix _quick) and prints one line per goal: the figure, the goal, and met / not
 met / not measured. A figure measured at another size than the goal's (bench-quick) says so and is never
 called met. It checks nothing else and always exits 0: the goals are a report, not a gate (timings on a
@@ -170,6 +170,27 @@ def replica_goals(replicas: dict | None) -> list[dict]:
     return out
 
 
+def analysis_goals(analysis: dict | None) -> list[dict]:
+    """Issue 21: a gmina of 50,000 address points and 20,000 street segments, three kinds, under 10 s (the
+    first run, which builds the walking network: `run_s`); the moonshot under 3 s; networkx beside it."""
+    label = "art. 13f analysis: 50,000 addresses, 20,000 segments, three kinds, under 10 s"
+    if not analysis:
+        return [_goal(label, "-", None, "not measured")]
+    seconds = analysis["run_s"]
+    figure = f"{seconds} s first run, {analysis.get('rerun_s', '-')} s again (network reused)"
+    base = analysis.get("baseline")
+    if base:
+        figure += f"; networkx {base['networkx_s']} s on the same graph, max {base['max_diff']} m apart"
+    at_goal = analysis.get("units") == "addresses" and analysis.get("unit_count", 0) >= 50_000
+    if not at_goal or analysis.get("edges", 0) < 20_000:
+        size = f"{analysis.get('unit_count', 0):,} {analysis.get('units', 'units')}, {analysis.get('edges', 0):,} edges"
+        return [_goal(label, f"{figure} (at {size})", None, "the goal is at 50,000 addresses")]
+    return [
+        _goal(label, figure, seconds < 10.0),
+        _goal("art. 13f analysis: the moonshot, under 3 s", f"{seconds} s", seconds < 3.0),
+    ]
+
+
 def report(folder: Path, suffix: str = "") -> list[dict]:
     def read(name: str):
         path = folder / f"{name}{suffix}.json"
@@ -181,6 +202,7 @@ def report(folder: Path, suffix: str = "") -> list[dict]:
             {"issue": 17, **g}
             for g in serve_goals(read("serve")) + scaling_goals(read("scaling_national") or read("scaling"))
         ]
+        + [{"issue": 21, **g} for g in analysis_goals(read("analysis"))]
         + [{"issue": 22, **g} for g in replica_goals(read("replicas"))]
     )
 

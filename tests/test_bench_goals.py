@@ -45,3 +45,16 @@ def test_a_bbox_comparison_against_a_server_that_answered_nothing_is_not_measure
     tipg, stock = goals.serve_goals(serve)
     assert tipg["met"] is None
     assert stock["met"] is False  # 3x, under the 4x goal
+
+
+def _analysis(seconds: float, units: str = "addresses", count: int = 50_000, edges: int = 20_200) -> dict:
+    return {"run_s": seconds, "rerun_s": seconds - 1, "units": units, "unit_count": count, "edges": edges}
+
+
+def test_the_analysis_goal_is_judged_at_its_size_only():
+    goal, moonshot = goals.analysis_goals(_analysis(7.9))
+    assert goal["met"] is True and moonshot["met"] is False
+    assert goals.analysis_goals(_analysis(10.4))[0]["met"] is False
+    (small,) = goals.analysis_goals(_analysis(0.3, units="parcels", count=576, edges=312))
+    assert small["met"] is None and "576 parcels" in small["figure"]
+    assert goals.analysis_goals(None)[0]["met"] is None
