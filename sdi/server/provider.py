@@ -247,14 +247,12 @@ class SdiProvider(BaseProvider):
                 clauses.append(sql.SQL("false"))  # the box misses Poland's area of use altogether
             else:
                 # Every feature whose geometry intersects the region, not its envelope (Part 1,
-                # /req/core/fc-bbox-response); && with the region's envelope is what reaches the GiST index.
-                clauses.append(
-                    sql.SQL(
-                        "geom && ST_MakeEnvelope(%s, %s, %s, %s, 2180)"
-                        " AND ST_Intersects(geom, ST_GeomFromWKB(%s, 2180))"
-                    )
-                )
-                params += [*shape.bounds, shape.wkb]
+                # /req/core/fc-bbox-response). ST_Intersects reaches the GiST index by itself (PostGIS 3 adds
+                # `geom && region`). An explicit && beside it had PostgreSQL count the box's selectivity twice:
+                # at 10M points a 1 km² box of 12,420 matches was expected to hold 2, and the page fetched and
+                # sorted every match (66-99 ms) instead of reading the 100 nearest from the index (1.3 ms).
+                clauses.append(sql.SQL("ST_Intersects(geom, ST_GeomFromWKB(%s, 2180))"))
+                params.append(shape.wkb)
         if after is not None:
             clauses.append(sql.SQL("fid > %s"))
             params.append(after)

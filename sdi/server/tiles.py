@@ -72,15 +72,15 @@ class SdiTileProvider(MVTPostgreSQLProvider):
         with pool().connection() as conn:
             # only the current loads whose extent meets the tile are planned (sdi.server.partition_scope)
             scope = partition_scope.load_clause(conn, self.theme, city, partition_scope.Reach(box=tile_box(z, x, y)))
-            ids = scope.params
+            ids = scope.loads
             query = sql.SQL(sqlfiles.load("tile.sql")).format(
                 columns=columns,
                 view=sqlfiles.theme_table(self.theme),
-                loads=sql.SQL("d.load_id = ANY(%(loads)s::bigint[])" if ids else "true"),
+                loads=sql.SQL("d.load_id = ANY(%(loads)s::bigint[])" if ids is not None else "true"),
                 scope=sql.SQL(" AND d.city = %(city)s" if city else ""),
             )
             row = conn.execute(
-                query, {"z": z, "x": x, "y": y, "layer": self.theme, "city": city, "loads": ids[0] if ids else None}
+                query, {"z": z, "x": x, "y": y, "layer": self.theme, "city": city, "loads": ids}
             ).fetchone()
         data = row["st_asmvt"] if row else None
         return bytes(data) if data else None
