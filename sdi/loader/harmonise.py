@@ -21,6 +21,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 from pyproj import CRS, Transformer
 
@@ -66,15 +67,21 @@ def harmonise(
     columns: dict[str, Any] = {"city": city, "source_id": _source_ids(frame, mapping)}
     for name, target in schema.fields.items():
         fm = mapping.fields.get(name)
-        values = [None] * len(frame) if fm is None else _fill(frame, name, target, fm, registry, out)
+        values = (
+            np.full(len(frame), None, dtype=object) if fm is None else _fill(frame, name, target, fm, registry, out)
+        )
+        # text comes back as Arrow; anything else as objects: keep ints as ints, None as None
+        column = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object, copy=False)
         if target.required:
-            for i in np.flatnonzero(pd.isna(pd.Series(values, dtype=object))):
+            for i in np.flatnonzero(column.isna().to_numpy()):
                 reasons.setdefault(int(i), _required_reason(frame, name, fm, int(i)))
-        columns[name] = pd.Series(values, dtype=object)  # keep ints as ints, None as None
+        columns[name] = column
     used = {c for fm in mapping.fields.values() for c in (*fm.columns, *TEMPLATE.findall(fm.template or ""))}
     out.unmapped_columns = [c for c in frame.columns if c != frame.geometry.name and c not in used | {mapping.id}]
-    result = gpd.GeoDataFrame(columns, geometry=gpd.GeoSeries(geoms, crs=STORAGE_SRID), crs=STORAGE_SRID)
-    result = result.rename_geometry("geom")
+    # copy=False: one block per column, as built, instead of copying every object column into one block
+    # (0.9 s per million rows of a 20-field theme).
+    columns["geom"] = gpd.GeoSeries(geoms, crs=STORAGE_SRID)
+    result = gpd.GeoDataFrame(columns, geometry="geom", crs=STORAGE_SRID, copy=False)
     if reasons:
         out.rejects = [reject_record(source_frame, i, r) for i, r in sorted(reasons.items())]
         result = result.drop(index=result.index[sorted(reasons)])
@@ -106,13 +113,17 @@ def _transformer(source: CRS) -> Transformer:
     return Transformer.from_crs(source, CRS.from_user_input(STORAGE_SRID), always_xy=True)
 
 
-def _source_ids(frame: gpd.GeoDataFrame, mapping: Mapping) -> list[str | None]:
+def _source_ids(frame: gpd.GeoDataFrame, mapping: Mapping) -> list[str | None] | pd.Series:
     if mapping.id:
         return [None if is_missing(v) else to_string(v) for v in frame[mapping.id]]
-    return [str(i) for i in frame.index]  # the feature id in the source (read with fid_as_index)
+    if frame.index.dtype.kind in "iu":  # the feature id in the source (read with fid_as_index), as text, in C
+        return pd.Series(pa.array(frame.index.to_numpy()).cast(_TEXT), dtype=pd.ArrowDtype(_TEXT))
+    return [str(i) for i in frame.index]
 
 
-def _fill(frame, name: str, target: SchemaField, fm: FieldMapping, registry: Registry, out: Harmonised) -> list:
+def _fill(
+    frame, name: str, target: SchemaField, fm: FieldMapping, registry: Registry, out: Harmonised
+) -> list | np.ndarray | pd.Series:
     """The target column: raw values from the mapping, translated and converted once per distinct value."""
     if fm.value is not None:
         return [convert(fm.value, target.type)] * len(frame)
@@ -146,7 +157,17 @@ def _fill(frame, name: str, target: SchemaField, fm: FieldMapping, registry: Reg
             bucket.setdefault(name, {})[to_string(value)] = int(counts[i])
             if fm.default is not None:
                 out.defaulted[name] = fm.default
+    if target.type == "string":
+        # Text stays in Arrow: the distinct values converted once, then a take in C; the COPY encoder then
+        # sends the Arrow buffers as they are instead of encoding a million Python strings again.
+        try:
+            return pd.Series(pa.array(results, type=_TEXT).take(codes), dtype=pd.ArrowDtype(_TEXT))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass  # a value that is not text (the mapping gives a default of another type): objects below
     return results[codes]  # an object array: ints stay ints, None stays None
+
+
+_TEXT = pa.large_string()
 
 
 def _translate(value: Any, target: SchemaField, fm: FieldMapping, lookup: dict, codelist: Codelist | None):

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import geopandas as gpd
+import numpy as np
 import psycopg
 import shapely
 from psycopg import sql
@@ -256,5 +257,13 @@ def _binary(frame: gpd.GeoDataFrame, columns: list[str], encoders: list, load_id
             "nothing was changed; check the mapping's types with `sdi check`",
         ) from None
     fields.append(pgcopy.constant_bigint(load_id, len(frame)))
-    fields.append(pgcopy.ewkb(shapely.to_wkb(frame.geometry.values, hex=False, byte_order=1), STORAGE_SRID))
+    fields.append(_geometry(frame.geometry.values))
     return pgcopy.rows(fields)
+
+
+def _geometry(geoms) -> pgcopy.Field:
+    """The geometry column as EWKB in EPSG:2180; 2D points straight from their coordinates, without GEOS's WKB."""
+    data = np.asarray(geoms)
+    if (shapely.get_type_id(data) == 0).all() and not shapely.has_z(data).any() and not shapely.is_empty(data).any():
+        return pgcopy.point_ewkb(shapely.get_x(data), shapely.get_y(data), STORAGE_SRID)
+    return pgcopy.ewkb(shapely.to_wkb(data, hex=False, byte_order=1), STORAGE_SRID)

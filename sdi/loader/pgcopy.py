@@ -181,6 +181,19 @@ def _packed(f: Field, size: np.ndarray) -> np.ndarray:
     return f.data[starts + np.arange(total, dtype=np.int64)]
 
 
+def point_ewkb(x: np.ndarray, y: np.ndarray, srid: int) -> Field:
+    """2D points as EWKB, written from their coordinates: the bytes shapely's WKB plus ewkb() would give.
+
+    A point's EWKB is 25 bytes of fixed layout (byte order, type with the SRID flag, SRID, x, y), so a
+    million of them are one numpy matrix; going through GEOS objects and their WKB costs ~0.7 s per million.
+    """
+    n = len(x)
+    out = np.empty((n, 25), dtype=np.uint8)
+    out[:, :9] = np.frombuffer(b"\x01" + np.array([0x20000001, srid], dtype="<u4").tobytes(), dtype=np.uint8)
+    out[:, 9:] = np.column_stack([np.asarray(x, "<f8"), np.asarray(y, "<f8")]).view(np.uint8)
+    return Field(np.full(n, 25, dtype=np.int64), np.arange(n, dtype=np.int64) * 25, out.ravel())
+
+
 def ewkb(wkb: np.ndarray, srid: int) -> Field:
     """Little-endian WKB (as shapely writes it with byte_order=1) as EWKB with `srid`, without parsing it.
 
