@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 _CACHE_SECONDS = 30  # a revoked token stops working within this time
 #: The query parameter that may carry a token (QGIS puts it in a layer's URL).
 TOKEN_PARAM = "access_token"
-#: The WSGI environment key of a city-bound token's city, read by sdi.server.provider and sdi.server.tiles.
+#: The WSGI environment key of a city-bound token's city, read by sdi.server.provider_sql and sdi.server.tiles.
 CITY_KEY = "sdi.token_city"
 
 #: digest -> (valid, city or None for every city)

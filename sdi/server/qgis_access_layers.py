@@ -72,7 +72,8 @@ def add(
     """The results group at the top of the project's layer tree (drawn over everything), one layer per view.
 
     With `postgis` (a libpq service name) the layers read the views directly, as the WMS does; else through
-    the API at `url`. qgis_project writes the sources and the styled <maplayer>, as for the loaded themes.
+    the API at `url`. qgis_layers (through qgis_project) writes the sources and the styled <maplayer>, as for
+    the loaded themes.
     """
     from sdi.server import qgis_project  # the project writer imports this module's users, not the reverse
 
