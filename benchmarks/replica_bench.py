@@ -168,7 +168,7 @@ def _where_reads_went(owner: str, reader: str) -> dict[str, int]:
 
 def _postmasters(home: Path) -> dict[str, list[int]]:
     """The postmaster of the primary and of each replica, by name (their children are the backends)."""
-    from sdi.core.db import Cluster
+    from sdi.core.cluster import Cluster
     from sdi.core.settings import Settings
 
     state = Cluster(Settings(home=home))._read_state()

@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 
 from sdi.core.catalogue import migrate
-from sdi.core.db import Cluster
+from sdi.core.cluster import Cluster
 from sdi.core.settings import Settings
 
 

@@ -27,7 +27,8 @@ import pytest
 import requests
 
 from sdi.core.catalogue import migrate
-from sdi.core.db import Cluster, prepare_database
+from sdi.core.cluster import Cluster
+from sdi.core.cluster_setup import prepare_database
 from sdi.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

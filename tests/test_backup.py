@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from sdi.core.db import Cluster
+from sdi.core.cluster import Cluster
 from sdi.core.sample import SAMPLE_CITY, write_sample, write_sample_rasters
 from sdi.core.settings import Settings
 

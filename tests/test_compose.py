@@ -16,7 +16,7 @@ import pytest
 import yaml
 from psycopg.conninfo import conninfo_to_dict
 
-from sdi.core.db import MAX_LOCKS_PER_TRANSACTION
+from sdi.core.cluster_setup import MAX_LOCKS_PER_TRANSACTION
 
 from conftest import ROOT
 

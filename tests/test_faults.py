@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from sdi.core.catalogue import migrate
-from sdi.core.db import Cluster
+from sdi.core.cluster import Cluster
 from sdi.core.settings import Settings
 from sdi.pipeline import run_load
 

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 import requests
 
-from sdi.core.db import Cluster
+from sdi.core.cluster import Cluster
 from sdi.core.sample import SAMPLE_CITY, write_sample
 from sdi.core.settings import Settings
 from sdi.server.front import nginx_binary

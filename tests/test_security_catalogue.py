@@ -309,7 +309,7 @@ def test_the_owner_cannot_become_superuser_nor_reach_server_files(db_url, statem
 def test_the_embedded_cluster_owner_is_unprivileged_and_an_older_cluster_is_converted(tmp_path):
     import json
 
-    from sdi.core.db import Cluster
+    from sdi.core.cluster import Cluster
 
     home = tmp_path / "own"
     home.mkdir(mode=0o700)

@@ -238,7 +238,7 @@ def enable() -> None:
     import psycopg
 
     from sdi.analysis.network import CREATE_EXTENSION
-    from sdi.core.db import Cluster
+    from sdi.core.cluster import Cluster
     from sdi.core.errors import ConfigError
     from sdi.core.settings import get_settings
 

@@ -1,4 +1,4 @@
-"""`sdi db start|stop|status|url|destroy`: the embedded PostGIS cluster under $SDI_HOME (sdi.core.db.Cluster).
+"""`sdi db start|stop|status|url|destroy`: the embedded PostGIS cluster under $SDI_HOME (sdi.core.cluster.Cluster).
 sdi.cli.replicas adds `sdi db replica` and `sdi db backup|restore` to the same group."""
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ def db_start() -> None:
     Example: SDI_HOME=/srv/sdi sdi db start
     """
     from sdi.core.catalogue import migrate
-    from sdi.core.db import Cluster, connect
+    from sdi.core.cluster import Cluster
+    from sdi.core.db import connect
 
     if _external():
         return
@@ -49,7 +50,7 @@ def db_start() -> None:
 @db.command("stop")
 def db_stop() -> None:
     """Stop the cluster; its data stays for the next start."""
-    from sdi.core.db import Cluster
+    from sdi.core.cluster import Cluster
 
     if _external():
         return
@@ -59,7 +60,7 @@ def db_stop() -> None:
 @db.command("status")
 def db_status() -> None:
     """Say whether the cluster runs; exit code 0 when it does, 3 when not."""
-    from sdi.core.db import Cluster
+    from sdi.core.cluster import Cluster
 
     if _external():
         return
@@ -72,7 +73,7 @@ def db_status() -> None:
 @db.command("url")
 def db_url() -> None:
     """Print the connection URL of the database in use, e.g. for psql "$(sdi db url)"."""
-    from sdi.core.db import Cluster
+    from sdi.core.cluster import Cluster
 
     settings = get_settings()
     url = settings.database_url or Cluster().url()
@@ -85,7 +86,7 @@ def db_url() -> None:
 @click.confirmation_option(prompt="Delete the embedded cluster and all its data?")
 def db_destroy() -> None:
     """Stop the cluster and delete all its data."""
-    from sdi.core.db import Cluster
+    from sdi.core.cluster import Cluster
 
     if not _external():
         Cluster().destroy()

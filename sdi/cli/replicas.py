@@ -15,7 +15,7 @@ from sdi.core.settings import get_settings
 
 def register(cli: click.Group) -> None:
     """Add this module's commands to the `sdi db` group."""
-    db = cast(click.Group, cli.commands["db"])  # `sdi db` is a group, made in sdi.cli.main
+    db = cast(click.Group, cli.commands["db"])  # `sdi db` is a group, made in sdi.cli.database
     db.add_command(replica)
     db.add_command(backup)
     db.add_command(restore)
@@ -44,7 +44,7 @@ def replica_add() -> None:
       sdi serve                                    # reads go to the replicas, the primary if none answers
     """
     from sdi.core import replicas
-    from sdi.core.db import Cluster
+    from sdi.core.cluster import Cluster
 
     _embedded()
     record = replicas.add(Cluster())
@@ -55,7 +55,7 @@ def replica_add() -> None:
 def replica_list() -> None:
     """Every replica: port, running, bytes of WAL behind the primary."""
     from sdi.core import replicas
-    from sdi.core.db import Cluster
+    from sdi.core.cluster import Cluster
 
     _embedded()
     rows = replicas.status(Cluster())
@@ -80,7 +80,7 @@ def replica_list() -> None:
 def replica_remove(name: str) -> None:
     """Stop a replica and delete its data and its replication slot."""
     from sdi.core import replicas
-    from sdi.core.db import Cluster
+    from sdi.core.cluster import Cluster
 
     _embedded()
     done = replicas.remove(Cluster(), replicas.check_name(name))
@@ -100,7 +100,8 @@ def replica_url() -> None:
     """
     from sdi.core import replicas, roles
     from sdi.core.catalogue import open_catalogue
-    from sdi.core.db import Cluster, database_url
+    from sdi.core.cluster import Cluster
+    from sdi.core.db import database_url
 
     _embedded()
     with open_catalogue() as conn:

@@ -30,7 +30,9 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from sdi.core.db import Cluster, ClusterState, _free_port, _pg_bin, _user_can_enter, one_row, scalar
+from sdi.core.cluster import Cluster, ClusterState
+from sdi.core.cluster_setup import _free_port, _pg_bin, _user_can_enter
+from sdi.core.db import one_row, scalar
 from sdi.core.errors import ConfigError, DatabaseError
 from sdi.core.settings import Settings
 

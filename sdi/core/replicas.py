@@ -24,7 +24,9 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from sdi.core.db import MAX_LOCKS_PER_TRANSACTION, Cluster, ClusterState, _free_port, _port_free, scalar
+from sdi.core.cluster import Cluster, ClusterState
+from sdi.core.cluster_setup import MAX_LOCKS_PER_TRANSACTION, _free_port, _port_free
+from sdi.core.db import scalar
 from sdi.core.errors import DatabaseError
 
 logger = logging.getLogger(__name__)

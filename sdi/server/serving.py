@@ -28,7 +28,8 @@ import yaml
 
 from sdi.core import replicas, roles
 from sdi.core.catalogue import open_catalogue
-from sdi.core.db import Cluster, database_url, scalar
+from sdi.core.cluster import Cluster
+from sdi.core.db import database_url, scalar
 from sdi.core.errors import SdiError, ServeError, first_line
 from sdi.core.settings import Settings, get_settings
 from sdi.server import downloads, front, host_user, services
