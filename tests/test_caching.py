@@ -104,3 +104,29 @@ def test_a_new_load_changes_the_etag(served):
     assert after != before  # the same rows, a new version: a client's copy is revalidated
     assert _items(base, **{"If-None-Match": before}).status_code == 200
     assert _items(base, **{"If-None-Match": after}).status_code == 304
+
+
+def test_one_request_asks_the_catalogue_for_a_themes_current_loads_once(db_url):
+    """The validator and the query's partitions share the request's answer: one stamp query, not two."""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from sdi.server import current_loads
+
+    class Counting:
+        def __init__(self, conn):
+            self.conn, self.stamps = conn, 0
+
+        def execute(self, query, params=None):
+            self.stamps += "bit_xor(hashint8(load_id))" in str(query)
+            return self.conn.execute(query, params)
+
+    with psycopg.connect(db_url, row_factory=dict_row) as conn:
+        spy = Counting(conn)
+        with current_loads.one_request():
+            first = current_loads.current(spy, "roads")
+            assert current_loads.current(spy, "roads") is first
+        assert spy.stamps == 1
+        current_loads.current(spy, "roads")
+        current_loads.current(spy, "roads")
+        assert spy.stamps == 3  # outside a request every call checks the stamp: a stale copy is never used

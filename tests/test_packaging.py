@@ -8,6 +8,7 @@ only what the wheel holds. This builds the wheel, installs it into a fresh venv,
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +27,13 @@ def _run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
 def test_a_wheel_installed_elsewhere_has_everything(tmp_path, db_url):
     wheels, venv, work = tmp_path / "wheels", tmp_path / "venv", tmp_path / "work"
     work.mkdir()
-    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)])
+    # setuptools builds in the checkout; a build/ left there shadows PyPA's `build` for mypy (make lint)
+    leftover = not (ROOT / "build").exists()
+    try:
+        _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)])
+    finally:
+        if leftover:
+            shutil.rmtree(ROOT / "build", ignore_errors=True)
     (wheel,) = wheels.glob("sdi-*.whl")
     _run([sys.executable, "-m", "venv", str(venv)])
     _run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)])

@@ -132,7 +132,14 @@ class Region(list):
 
     @classmethod
     def of(cls, bbox: list[float], uri: str) -> Region:
-        shape = region(bbox, uri)
+        shape = _cached_region(tuple(bbox), uri)
         made = cls(shape.bounds if not shape.is_empty else [0.0, 0.0, 0.0, 0.0])
         made.shape = shape
         return made
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_region(bbox: tuple[float, ...], uri: str) -> BaseGeometry:
+    """region() once per distinct bbox in a worker: map clients ask for the same boxes again and again, and
+    densifying and reprojecting a box costs 1.5 ms. Shapely geometries are immutable, so sharing one is safe."""
+    return region(list(bbox), uri)

@@ -42,6 +42,10 @@ class Caching:
         self.versions = versions  # theme -> (tag, last_modified) or None (not versioned: no validator)
 
     def __call__(self, environ: dict, start_response: Any) -> Any:
+        with current_loads.one_request():  # the validator and the query below read the same current loads
+            return self._answer(environ, start_response)
+
+    def _answer(self, environ: dict, start_response: Any) -> Any:
         kind, theme = _kind(environ)
         # config["resources"] is what this request may see (sdi.server.access hides restricted themes from
         # anonymous requests): a theme outside it gets pygeoapi's 404, never a validator that says it exists.

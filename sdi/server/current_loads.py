@@ -15,7 +15,10 @@ is current (sdi.close_load_table writes its range before the switch), so the sta
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -60,8 +63,33 @@ _CACHE: dict[str, Current] = {}
 _LOCK = threading.Lock()
 
 
+# Within one request, each theme's stamp is asked once: the HTTP validator (sdi.server.caching) and the query's
+# partitions (sdi.server.partition_scope) then describe the same loads, and the second ~0.7 ms query is saved.
+_REQUEST: contextvars.ContextVar[dict[str, Current] | None] = contextvars.ContextVar("sdi_current_loads", default=None)
+
+
+@contextlib.contextmanager
+def one_request() -> Iterator[None]:
+    """The span of one request: current() answers each theme from its first answer in it."""
+    token = _REQUEST.set({})
+    try:
+        yield
+    finally:
+        _REQUEST.reset(token)
+
+
 def current(conn, theme: str) -> Current:
     """The theme's current loads: the worker's copy when the catalogue's stamp still matches, else read anew."""
+    memo = _REQUEST.get()
+    if memo is not None and theme in memo:
+        return memo[theme]
+    found = _checked(conn, theme)
+    if memo is not None:
+        memo[theme] = found
+    return found
+
+
+def _checked(conn, theme: str) -> Current:
     row = conn.execute(_STAMP, [sqlfiles.check_theme(theme)]).fetchone()
     values = [row[k] for k in ("n", "s", "m", "h", "d")] if isinstance(row, dict) else list(row)
     stamp = "-".join(map(str, values))

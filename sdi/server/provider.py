@@ -6,13 +6,13 @@ the wrong place. This provider does the transformation in SQL, where PostGIS kee
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
 from flask import has_request_context, request
 from psycopg import Connection, sql
 from psycopg.rows import DictRow, dict_row
@@ -188,7 +188,8 @@ class SdiProvider(FeatureSql):
     def _feature(row: dict) -> dict:
         geom = row.pop("geom", None)
         # fid is also a property: QGIS numbers features 1..n and would otherwise hide the real id.
-        return {"type": "Feature", "id": row["fid"], "properties": row, "geometry": json.loads(geom) if geom else None}
+        geometry = orjson.loads(geom) if geom else None
+        return {"type": "Feature", "id": row["fid"], "properties": row, "geometry": geometry}
 
 
 def _keyset_next(last_fid: int) -> dict:
