@@ -93,10 +93,13 @@ def serve_goals(serve: dict | None) -> list[dict]:
             out.append(_goal(f"bbox page >= {target:g}x {other}", "-", None, "not measured"))
             continue
         ratio = rps["sdi serve"] / rps[other]
+        floor = (serve.get("floor") or {}).get("bbox ~1 km²", {}).get("c8", {}).get("requests_per_s")
+        # PostgreSQL alone replaying the page's statements (page_floor.py): above it no server can go
+        beside = f"; PostgreSQL alone {floor:.0f} req/s = {floor / rps[other]:.2f}x {other}" if floor else ""
         out.append(
             _sized(
                 f"bbox page >= {target:g}x {other} (8 connections, 200k points)",
-                f"{ratio:.2f}x ({rps['sdi serve']:.0f} vs {rps[other]:.0f} req/s)",
+                f"{ratio:.2f}x ({rps['sdi serve']:.0f} vs {rps[other]:.0f} req/s{beside})",
                 ratio >= target,
                 serve["features"],
                 200_000,

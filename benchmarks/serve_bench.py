@@ -30,11 +30,13 @@ from psycopg.conninfo import conninfo_to_dict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import points  # noqa: E402
+from page_floor import page_statements, pgbench  # noqa: E402
 from scratch import scratch_postgis  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 WORKERS = 2
+BBOX = [21.00, 52.22, 21.0147, 52.229]  # about 1 km² of Warsaw, in CRS84
 
 
 def main() -> int:
@@ -73,11 +75,25 @@ def main() -> int:
         if shutil.which("uvicorn", path=str(BIN)):
             with _server(_tipg(url, env), env, probe="/collections/data.public_services/items?limit=1") as base:
                 results["tipg"] = _run_all(base, opts.seconds, ecql=False, tipg=True)
+        floor = _floor(url, opts.seconds)  # after the servers: it renews the reader's password
     report = {"features": opts.features, "workers": WORKERS, "seconds": opts.seconds, "results": results}
+    report["floor"] = floor
     print(table(report))
     if opts.out:
         opts.out.write_text(json.dumps(report, indent=2) + "\n")
     return 0
+
+
+def _floor(url: str, seconds: float) -> dict:
+    """The bbox page's statements, replayed by pgbench: PostgreSQL alone at 8 and 32 connections."""
+    reader, statements, features = page_statements(url, "public_services", BBOX)
+    return {
+        "bbox ~1 km²": {
+            "statements": len(statements),
+            "features": features,
+            **{f"c{c}": pgbench(reader, statements, c, seconds) for c in (8, 32)},
+        }
+    }
 
 
 def _stock_pygeoapi(tmp: Path, url: str, env: dict) -> list[str]:
@@ -209,7 +225,7 @@ def _requests(base: str, ecql: bool, tipg: bool = False) -> dict[str, str]:
     items, f = f"{collection}/items", "" if tipg else "f=json&"
     lang = "" if ecql else "&filter-lang=cql2-text"
     return {
-        "bbox ~1 km²": f"{items}?{f}limit=100&bbox=21.00,52.22,21.0147,52.229",
+        "bbox ~1 km²": f"{items}?{f}limit=100&bbox={','.join(f'{v:g}' for v in BBOX)}",
         "CQL2 filter": f"{items}?{f}limit=100{lang}&filter=service_type%3D%27library%27",
         "one item": f"{items}/1234?{f}".rstrip("?"),
         # sdi's next links of a big result are a keyset: the page after fid 50,000 is the one at offset 50,000
@@ -266,6 +282,13 @@ def table(report: dict) -> str:
                 f"| {name} | {server} | {r['status']} | {a['requests_per_s']:.0f} | {a['p50_ms']} ms |"
                 f" {a['p99_ms']} ms | {b['requests_per_s']:.0f} | {b['p50_ms']} ms | {b['p99_ms']} ms |"
             )
+    for name, r in report.get("floor", {}).items():
+        a, b = r["c8"], r["c32"]
+        lines.append(
+            f"| {name} | PostgreSQL alone (pgbench, {r['statements']} statements) | - |"
+            f" {a['requests_per_s']:.0f} | {a['latency_ms']} ms avg | - | {b['requests_per_s']:.0f} |"
+            f" {b['latency_ms']} ms avg | - |"
+        )
     return "\n".join(lines)
 
 

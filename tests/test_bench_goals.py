@@ -47,6 +47,15 @@ def test_a_bbox_comparison_against_a_server_that_answered_nothing_is_not_measure
     assert stock["met"] is False  # 3x, under the 4x goal
 
 
+def test_the_bbox_goal_shows_what_postgresql_alone_reaches():
+    serve = {"features": 200_000, "results": {}, "floor": {"bbox ~1 km²": {"c8": {"requests_per_s": 150.0}}}}
+    for server, rps in (("sdi serve", 80.0), ("tipg", 40.0), ("stock pygeoapi", 60.0)):
+        serve["results"][server] = {"bbox ~1 km²": {"c8": {"requests_per_s": rps}}}
+    tipg, stock = goals.serve_goals(serve)
+    assert tipg["met"] is True and "PostgreSQL alone 150 req/s = 3.75x tipg" in tipg["figure"]
+    assert stock["met"] is False and "= 2.50x stock pygeoapi" in stock["figure"]
+
+
 def _analysis(seconds: float, units: str = "addresses", count: int = 50_000, edges: int = 20_200) -> dict:
     return {"run_s": seconds, "rerun_s": seconds - 1, "units": units, "unit_count": count, "edges": edges}
 

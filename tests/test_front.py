@@ -111,9 +111,14 @@ def test_slow_clients_do_not_stall_the_api(loaded, db_url, tmp_path):
             )
             assert max(times) < 2, f"a normal request took {max(times):.1f} s behind slow clients"
             # and nginx gives up on a header that never ends (client_header_timeout 10 s)
+            # nginx closes the socket; the kernel turns that close into a reset when the trickle's last
+            # header line is still unread in it, so a reset is the same answer as an empty read
             for s in slow:
                 s.settimeout(25)
-                answer = s.recv(1024)
+                try:
+                    answer = s.recv(1024)
+                except ConnectionResetError:
+                    answer = b""
                 assert answer == b"" or answer.startswith(b"HTTP/1.1 408"), answer[:80]
         finally:
             stop.set()

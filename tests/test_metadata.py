@@ -22,12 +22,12 @@ from sdi.core.errors import ConfigError
 from sdi.core.sample import SAMPLE_CITY
 from sdi.core.settings import Settings
 from sdi.pipeline import run_load
-from sdi.server import collection_links, datasets, publish, records, service_records
+from sdi.server import collection_links, datasets, iso_fixes, publish, records, service_records
 
 from conftest import fresh_database, load_sample, run_sdi, running_api
 
 RESTRICTED = "utility_networks"
-NS = records.NS
+NS = iso_fixes.NS
 PROJECT = Path(__file__).resolve().parents[1]
 XSD = (
     PROJECT

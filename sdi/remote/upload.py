@@ -40,6 +40,7 @@ from sdi.core.errors import ConfigError, DatabaseError, InputError, SdiError, fi
 from sdi.core.settings import Settings, get_settings
 from sdi.core.unix_wsgi import serve_unix
 from sdi.loader.guard import LoadRefused
+from sdi.remote.body import Counted, Refusal, receive
 from sdi.server.services import Service, ServiceContext
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,6 @@ _FLAGS = ("dry_run", "allow_empty", "accept_rejects", "allow_shrink", "clip_to_c
 _TEXT = ("city", "theme", "name", "layer", "encoding", "crs", "load")
 # A letter or digit first (no dot files, no "-option"), then letters, digits, space, dot, dash, underscore.
 _NAME = re.compile(r"[^\W_][\w. -]{0,99}")
-_CHUNK = 1024 * 1024
 _ONE_LOAD = threading.Lock()
 _STATUS = {
     200: "OK",
@@ -64,14 +64,6 @@ _STATUS = {
     422: "Unprocessable Entity",
     503: "Service Unavailable",
 }
-
-
-class Refusal(Exception):
-    """A request refused before the pipeline runs: an HTTP status and one line with its fix."""
-
-    def __init__(self, status: int, detail: str, fix: str | None = "", exit_code: int = 3):
-        super().__init__(detail)
-        self.status, self.detail, self.fix, self.exit_code = status, detail, fix, exit_code
 
 
 def max_upload_bytes(settings: Settings) -> int:
@@ -100,7 +92,7 @@ def service(ctx: ServiceContext) -> Service:
 
 def app(environ: dict, start_response: Callable) -> list[bytes]:
     """The WSGI application: JSON answers; every refusal a 4xx with one line and its fix."""
-    environ["wsgi.input"] = body_in = _Counted(environ["wsgi.input"])
+    environ["wsgi.input"] = body_in = Counted(environ["wsgi.input"])
     try:
         status, body = _route(environ, get_settings())
     except Refusal as exc:
@@ -114,27 +106,6 @@ def app(environ: dict, start_response: Callable) -> list[bytes]:
     body_in.drain(environ, max_upload_bytes(get_settings()))
     start_response(f"{status} {_STATUS.get(status, 'Error')}", [("Content-Type", "application/json")])
     return [json.dumps(body, ensure_ascii=False, default=str).encode()]
-
-
-class _Counted:
-    """The request body, counted: a refusal answered before the body was read must still read it, or nginx,
-    which streams the body unbuffered, fails writing it and gives the client a 502 instead of our answer."""
-
-    def __init__(self, stream):
-        self.stream, self.read_bytes = stream, 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.stream.read(size)
-        self.read_bytes += len(data)
-        return data
-
-    def drain(self, environ: dict, limit: int) -> None:
-        try:
-            left = min(int(environ.get("CONTENT_LENGTH") or 0), limit) - self.read_bytes
-        except ValueError:
-            return
-        while left > 0 and (chunk := self.stream.read(min(_CHUNK, left))):
-            left -= len(chunk)
 
 
 def _route(environ: dict, settings: Settings) -> tuple[int, dict]:
@@ -229,7 +200,7 @@ def _load(environ: dict, city: str, params: dict[str, str], settings: Settings) 
     options: dict[str, Any] = {k: params[k] for k in ("layer", "encoding", "crs") if params.get(k)}
     folder = _private_folder(settings)
     try:
-        path = _receive(environ, folder / name, max_upload_bytes(settings))
+        path = receive(environ, folder / name, max_upload_bytes(settings))
         with _ONE_LOAD:
             report = run_load(path, city=city, theme=theme, settings=settings, **options, **flags)
     except LoadRefused as refused:
@@ -271,36 +242,6 @@ def _private_folder(settings: Settings) -> Path:
     base.mkdir(parents=True, exist_ok=True)
     base.chmod(0o700)  # uploads are a city's unpublished data: the API's OS user may not read them
     return Path(tempfile.mkdtemp(dir=base))
-
-
-def _receive(environ: dict, path: Path, limit: int) -> Path:
-    """Write exactly CONTENT_LENGTH bytes to `path` (created new, mode 600); refuse a long or cut body."""
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or -1)
-    except ValueError:
-        length = -1
-    if length < 0:
-        raise Refusal(411, "the upload has no Content-Length", "send the file with `sdi load FILE --server URL`")
-    if length > limit:
-        raise Refusal(
-            413,
-            f"the file is {length} bytes, over the server's {limit}",
-            "split it, or ask the operator to raise SDI_MAX_UNZIPPED_MB",
-        )
-    stream, left = environ["wsgi.input"], length
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        while left > 0:
-            chunk = stream.read(min(_CHUNK, left))
-            if not chunk:
-                raise Refusal(
-                    400,
-                    f"the upload ended after {length - left} of {length} bytes",
-                    "send the file again (nothing was loaded)",
-                )
-            out.write(chunk)
-            left -= len(chunk)
-    return path
 
 
 def _client_view(report: dict, name: str) -> dict:
