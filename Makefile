@@ -41,7 +41,7 @@ lint: setup  ## ruff (lint rules and format), mypy (strict on sdi.core and sdi.c
 	$(BIN)/lint-imports
 
 test: setup test-system lint  ## lint, then the test suite on a real, throw-away PostGIS, with GDAL and QGIS as clients; then the API under load
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile --durations=15
 	$(BIN)/python benchmarks/api_load.py --seconds 60 --connections 32
 
 bench-system: setup  # wrk from Debian; tipg (and uvicorn), the other server measured, and matplotlib for the scaling plot, into .venv
