@@ -87,14 +87,14 @@ def serve_goals(serve: dict | None) -> list[dict]:
     """Issue 17: bbox pages at >= 2x tipg and >= 4x stock pygeoapi, at 8 connections (on 200,000 points)."""
     results = (serve or {}).get("results", {})
     rps = {server: r["bbox ~1 km²"]["c8"]["requests_per_s"] for server, r in results.items() if "bbox ~1 km²" in r}
+    # PostgreSQL alone replaying the page's statements (page_floor.py): above it no server can go
+    floor = (serve or {}).get("floor", {}).get("bbox ~1 km²", {}).get("c8", {}).get("requests_per_s")
     out = []
     for other, target in (("tipg", 2.0), ("stock pygeoapi", 4.0)):
         if "sdi serve" not in rps or not rps.get(other):  # absent, or answered nothing in a short round
             out.append(_goal(f"bbox page >= {target:g}x {other}", "-", None, "not measured"))
             continue
         ratio = rps["sdi serve"] / rps[other]
-        floor = (serve.get("floor") or {}).get("bbox ~1 km²", {}).get("c8", {}).get("requests_per_s")
-        # PostgreSQL alone replaying the page's statements (page_floor.py): above it no server can go
         beside = f"; PostgreSQL alone {floor:.0f} req/s = {floor / rps[other]:.2f}x {other}" if floor else ""
         out.append(
             _sized(

@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import contextlib
 import re
-import shutil
 import subprocess
 import tempfile
-from pathlib import Path
 
 import psycopg
 from psycopg.rows import dict_row
 
+from sdi.core.cluster_setup import _pg_bin
 from sdi.core.roles import ensure_reader
-from sdi.core.settings import CRS84
+from sdi.core.settings import CRS84, get_settings
 from sdi.server import provider
 from sdi.server.bbox import Region
 
@@ -76,7 +75,7 @@ def page_statements(url: str, theme: str, bbox: list[float], limit: int = 100) -
 
 def pgbench(url: str, statements: list[str], clients: int, seconds: float) -> dict:
     """pgbench's rate for the statements as one transaction, with `clients` connections on 2 threads."""
-    binary = shutil.which("pgbench") or _postgres_bin("pgbench")
+    binary = str(_pg_bin(get_settings()) / "pgbench")  # beside the cluster's own pg_ctl, as backup's pg_dump
     with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
         # one statement a line: pgbench ends a command at a semicolon at the end of a line
         script.write("".join(" ".join(s.split()) + ";\n" for s in statements))
@@ -91,11 +90,3 @@ def pgbench(url: str, statements: list[str], clients: int, seconds: float) -> di
     tps = float(re.search(r"tps = ([\d.]+)", text).group(1))
     latency = re.search(r"latency average = ([\d.]+) ms", text)
     return {"requests_per_s": round(tps, 2), "latency_ms": float(latency.group(1)) if latency else None}
-
-
-def _postgres_bin(name: str) -> str:
-    """Debian keeps PostgreSQL's programs out of PATH, in /usr/lib/postgresql/NN/bin."""
-    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
-    if not found:
-        raise SystemExit(f"{name} is missing: it comes with PostgreSQL's server package (make setup)")
-    return str(found[-1])

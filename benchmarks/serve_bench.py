@@ -76,8 +76,8 @@ def main() -> int:
             with _server(_tipg(url, env), env, probe="/collections/data.public_services/items?limit=1") as base:
                 results["tipg"] = _run_all(base, opts.seconds, ecql=False, tipg=True)
         floor = _floor(url, opts.seconds)  # after the servers: it renews the reader's password
-    report = {"features": opts.features, "workers": WORKERS, "seconds": opts.seconds, "results": results}
-    report["floor"] = floor
+    report = {"features": opts.features, "workers": WORKERS, "seconds": opts.seconds}
+    report.update(results=results, floor=floor)
     print(table(report))
     if opts.out:
         opts.out.write_text(json.dumps(report, indent=2) + "\n")
